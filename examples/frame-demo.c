@@ -1,0 +1,2 @@
+#include "ws.h"
+int main(void) { return 0; }

@@ -1,0 +1,712 @@
+/*
+ * libws — an embeddable WebSocket protocol library (RFC 6455) with no I/O of its own.
+ * The host owns sockets, threads, clocks and memory; libws turns bytes into events and
+ * sends into bytes. This is the only public header; every function is documented here.
+ */
+#ifndef WS_H
+#define WS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WS_VERSION_MAJOR 0
+#define WS_VERSION_MINOR 1
+#define WS_VERSION_PATCH 0
+#define WS_VERSION_STRING "0.1.0"
+
+/* ======================================================================================
+ * Errors
+ *
+ * Every failing call returns a negative WS_E_* code. Protocol errors also map to the
+ * close code the peer is sent (ws_error_close_code) and handshake errors to the HTTP status
+ * the client is answered with (ws_error_http_status).
+ * ====================================================================================== */
+
+enum {
+    WS_OK = 0,
+    WS_E_AGAIN = -1,       /* more input is needed to finish */
+    WS_E_INVALID = -2,     /* an argument is out of range or inconsistent */
+    WS_E_NOMEM = -3,       /* the allocator failed, or no allocator was given */
+    WS_E_BUFFER = -4,      /* the caller's buffer is too small */
+    WS_E_STATE = -5,       /* the call is not allowed in the connection's current phase */
+    WS_E_BACKPRESSURE = -6, /* the output queue is full; nothing was queued, drain and retry */
+    WS_E_CLOSED = -7,      /* the connection is closed or closing; nothing was queued */
+    WS_E_RANDOM = -8,      /* the host's random source failed or is missing */
+    WS_E_URL = -9,         /* not a valid ws:// or wss:// URL */
+
+    /* Frame and message errors (close code in brackets). */
+    WS_E_RESERVED_BITS = -20,        /* RSV bit set without an extension using it [1002] */
+    WS_E_RESERVED_OPCODE = -21,      /* opcode 0x3-0x7 or 0xB-0xF [1002] */
+    WS_E_CONTROL_TOO_LONG = -22,     /* control frame payload over 125 bytes [1002] */
+    WS_E_CONTROL_FRAGMENTED = -23,   /* control frame with FIN clear [1002] */
+    WS_E_UNMASKED = -24,             /* client frame without a mask [1002] */
+    WS_E_MASKED = -25,               /* server frame with a mask [1002] */
+    WS_E_LENGTH_MSB = -26,           /* 64-bit length with the top bit set [1002] */
+    WS_E_LENGTH_NONMINIMAL = -27,    /* length not in its shortest encoding [1002] */
+    WS_E_FRAME_TOO_BIG = -28,        /* frame length above the configured limit [1009] */
+    WS_E_MESSAGE_TOO_BIG = -29,      /* message length above the configured limit [1009] */
+    WS_E_TOO_MANY_FRAGMENTS = -30,   /* message split into more frames than allowed [1009] */
+    WS_E_UNEXPECTED_CONTINUATION = -31, /* continuation frame with no message started [1002] */
+    WS_E_EXPECTED_CONTINUATION = -32, /* new data frame inside a fragmented message [1002] */
+    WS_E_INVALID_UTF8 = -33,         /* text payload or close reason not UTF-8 [1007] */
+    WS_E_CLOSE_PAYLOAD = -34,        /* close frame with a 1-byte payload [1002] */
+    WS_E_CLOSE_CODE = -35,           /* close code not valid on the wire [1002] */
+    WS_E_EOF = -36,                  /* transport ended without a close handshake [1006] */
+    WS_E_TIMEOUT = -37,              /* a deadline passed (handshake, pong, idle, close) [1006] */
+
+    /* Opening handshake errors (HTTP status in brackets; server side unless noted). */
+    WS_E_HTTP_SYNTAX = -50,          /* malformed request or response head [400] */
+    WS_E_HTTP_METHOD = -51,          /* method other than GET [405] */
+    WS_E_HTTP_VERSION = -52,         /* HTTP/1.0 or older [400] */
+    WS_E_HTTP_VERSION_UNSUPPORTED = -53, /* HTTP major version other than 1 [505] */
+    WS_E_HTTP_HOST = -54,            /* Host header missing or repeated [400] */
+    WS_E_HTTP_UPGRADE = -55,         /* Upgrade lacks the token "websocket" [400] */
+    WS_E_HTTP_CONNECTION = -56,      /* Connection lacks the token "upgrade" [400] */
+    WS_E_HTTP_KEY = -57,             /* Sec-WebSocket-Key missing, repeated or not 16 bytes [400] */
+    WS_E_HTTP_WS_VERSION = -58,      /* Sec-WebSocket-Version not 13 [426] */
+    WS_E_HTTP_URI_TOO_LONG = -59,    /* request line over its limit [414] */
+    WS_E_HTTP_HEADERS_TOO_LARGE = -60, /* header line, header count or head over limit [431] */
+    WS_E_HTTP_REJECTED = -61,        /* the host rejected the request [its status] */
+    WS_E_HTTP_STATUS = -62,          /* client: the server answered with a status other than 101 */
+    WS_E_HTTP_ACCEPT = -63,          /* client: Sec-WebSocket-Accept missing or wrong */
+    WS_E_HTTP_SUBPROTOCOL = -64,     /* a subprotocol that was not offered */
+    WS_E_HTTP_EXTENSION = -65        /* an extension that was not offered, or malformed */
+};
+
+/* A short, static, human-readable description of a WS_OK / WS_E_* code. Never NULL. */
+const char *ws_strerror(int err);
+
+/* The close code the peer is sent for a protocol error (1002, 1006, 1007, 1009 ...), or 0
+ * when err is not a protocol error. */
+uint16_t ws_error_close_code(int err);
+
+/* The HTTP status the client is answered with for a handshake error (400, 405, 414, 426,
+ * 431, 505), or 0 when err is not a server-side handshake error. */
+int ws_error_http_status(int err);
+
+/* ======================================================================================
+ * Common types
+ * ====================================================================================== */
+
+typedef enum ws_role { WS_ROLE_SERVER = 0, WS_ROLE_CLIENT = 1 } ws_role;
+
+typedef enum ws_opcode {
+    WS_OP_CONTINUATION = 0x0,
+    WS_OP_TEXT = 0x1,
+    WS_OP_BINARY = 0x2,
+    WS_OP_CLOSE = 0x8,
+    WS_OP_PING = 0x9,
+    WS_OP_PONG = 0xA
+} ws_opcode;
+
+/* RSV bits, in their position in the first header byte. */
+#define WS_RSV1 0x40u
+#define WS_RSV2 0x20u
+#define WS_RSV3 0x10u
+
+/* Close codes (RFC 6455 §7.4.1 and the IANA registry). */
+enum {
+    WS_CLOSE_NORMAL = 1000,
+    WS_CLOSE_GOING_AWAY = 1001,
+    WS_CLOSE_PROTOCOL_ERROR = 1002,
+    WS_CLOSE_UNSUPPORTED_DATA = 1003,
+    WS_CLOSE_NO_STATUS = 1005,      /* never on the wire: the close frame had no payload */
+    WS_CLOSE_ABNORMAL = 1006,       /* never on the wire: the transport went away */
+    WS_CLOSE_INVALID_PAYLOAD = 1007,
+    WS_CLOSE_POLICY = 1008,
+    WS_CLOSE_TOO_BIG = 1009,
+    WS_CLOSE_MANDATORY_EXTENSION = 1010,
+    WS_CLOSE_INTERNAL_ERROR = 1011,
+    WS_CLOSE_SERVICE_RESTART = 1012,
+    WS_CLOSE_TRY_AGAIN_LATER = 1013,
+    WS_CLOSE_BAD_GATEWAY = 1014
+};
+
+/* The host's source of randomness (client mask keys, Sec-WebSocket-Key). Fill buf with
+ * len unpredictable bytes and return 0, or return non-zero on failure. */
+typedef int (*ws_random_fn)(void *ud, uint8_t *buf, size_t len);
+
+/* ======================================================================================
+ * UTF-8 validation (incremental)
+ *
+ * State carries across chunks, so a text message can be checked as its fragments arrive.
+ * Rejects overlong forms, surrogates (U+D800-U+DFFF), code points above U+10FFFF and stray
+ * continuation bytes at the first byte that makes the text invalid.
+ * ====================================================================================== */
+
+typedef struct ws_utf8 {
+    uint32_t state; /* private: 0 when at a character boundary */
+    uint32_t cp;    /* private */
+} ws_utf8;
+
+/* Starts a new text (message boundary). */
+void ws_utf8_init(ws_utf8 *v);
+
+/* Validates the next len bytes. Returns WS_OK when every byte so far can still be part of
+ * valid text (a character may be incomplete at the end of the chunk), or
+ * WS_E_INVALID_UTF8 with *bad_offset set to the index in p of the first byte that makes
+ * the text invalid. After an error the state stays failed. bad_offset may be NULL. */
+int ws_utf8_feed(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset);
+
+/* Ends the text: WS_OK when it ended on a character boundary, else WS_E_INVALID_UTF8
+ * (a sequence was truncated by the end of the message). */
+int ws_utf8_finish(const ws_utf8 *v);
+
+/* One-shot check of a complete text. */
+bool ws_utf8_valid(const uint8_t *p, size_t len);
+
+/* ======================================================================================
+ * Masking
+ * ====================================================================================== */
+
+/* XORs p[0..len) in place with the 4-byte key, starting at key byte (offset % 4), and
+ * returns the offset to pass for the bytes that follow, so a payload can be (un)masked in
+ * pieces. Any length and alignment. */
+size_t ws_mask(uint8_t *p, size_t len, const uint8_t key[4], size_t offset);
+
+/* Same, writing src XOR key to dst in one pass (dst and src may be equal, not overlap
+ * otherwise). */
+size_t ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+                    size_t offset);
+
+/* ======================================================================================
+ * Frame codec
+ *
+ * A resumable, role-aware decoder: the header may arrive split at any byte, and payload is
+ * handed back as pointers into the caller's buffer, unmasked in place. Every RFC 6455 §5
+ * rule about a single frame is enforced as soon as the byte that breaks it arrives. Rules
+ * about sequences of frames (continuations, interleaving) belong to the connection.
+ * ====================================================================================== */
+
+#define WS_FRAME_HEADER_MAX 14 /* 2 + 8 (length) + 4 (mask key) */
+#define WS_CONTROL_PAYLOAD_MAX 125
+
+typedef struct ws_frame_header {
+    uint64_t length; /* payload length */
+    uint8_t opcode;  /* WS_OP_* */
+    uint8_t rsv;     /* WS_RSV1 | WS_RSV2 | WS_RSV3 bits as on the wire */
+    bool fin;
+    bool masked;
+    uint8_t mask[4]; /* the key, when masked */
+} ws_frame_header;
+
+typedef struct ws_frame_decoder {
+    /* Settings: set by ws_frame_decoder_init, may be changed between frames. */
+    uint64_t max_frame_size; /* longer frames fail with WS_E_FRAME_TOO_BIG; default 16 MiB */
+    uint8_t allowed_rsv;     /* RSV bits a negotiated extension uses; default 0 */
+    bool allow_nonminimal;   /* accept lengths not in shortest form; default false */
+    uint8_t role;            /* ws_role of the receiving endpoint */
+    /* The header of the current frame, valid from WS_FRAME_HEADER on. */
+    ws_frame_header header;
+    /* Private. */
+    uint8_t state;
+    uint8_t hdr_len;
+    uint8_t hdr_need;
+    uint8_t hdr[WS_FRAME_HEADER_MAX];
+    int error;
+    uint64_t remaining;
+    size_t mask_offset;
+} ws_frame_decoder;
+
+/* What one decode step produced. */
+enum {
+    WS_FRAME_NEED_MORE = 0, /* every byte given was consumed; feed more */
+    WS_FRAME_HEADER = 1,    /* a whole header was read: see d->header */
+    WS_FRAME_DATA = 2,      /* a payload chunk (len > 0) that does not end the frame */
+    WS_FRAME_END = 3        /* the last payload chunk of the frame (may be empty) */
+};
+
+/* Sets up a decoder for an endpoint of the given role (a server expects masked frames, a
+ * client unmasked ones) with the default settings above. */
+void ws_frame_decoder_init(ws_frame_decoder *d, ws_role role);
+
+/* Decodes from buf[0..len). Returns one of WS_FRAME_* or a negative WS_E_* error and sets
+ * *consumed to the bytes of buf used. For WS_FRAME_DATA and WS_FRAME_END, *chunk and
+ * *chunk_len give the payload bytes, which lie in buf and have been unmasked in place.
+ * Every frame reports WS_FRAME_HEADER, then zero or more WS_FRAME_DATA, then exactly one
+ * WS_FRAME_END. On an error *consumed counts the bytes before the offending byte, and the
+ * decoder keeps returning that error. */
+int ws_frame_decode(ws_frame_decoder *d, uint8_t *buf, size_t len, size_t *consumed,
+                    uint8_t **chunk, size_t *chunk_len);
+
+/* The size of the header for a payload of the given length. */
+size_t ws_frame_header_size(uint64_t length, bool masked);
+
+/* Writes the header h (length in shortest form; mask key when h->masked) to out and returns
+ * its size (2 to 14), or WS_E_INVALID for an opcode above 15, RSV bits outside
+ * WS_RSV1..3, a length with the top bit set, or a control frame that is longer than 125
+ * bytes or not final. The payload is not touched: a client masks it with ws_mask. */
+int ws_frame_header_encode(uint8_t out[WS_FRAME_HEADER_MAX], const ws_frame_header *h);
+
+/* A role-aware header writer: in the client role each header gets a fresh mask key. */
+typedef struct ws_frame_encoder {
+    uint8_t role;
+    ws_random_fn random;
+    void *random_ud;
+} ws_frame_encoder;
+
+/* random may be NULL in the server role; the client role needs it. */
+void ws_frame_encoder_init(ws_frame_encoder *e, ws_role role, ws_random_fn random, void *ud);
+
+/* Writes a header for (opcode, fin, rsv, length). In the client role a fresh key is drawn
+ * from the random source, written into the header and copied to key_out (when not NULL),
+ * so the caller can mask the payload with ws_mask(payload, length, key_out, 0). Returns the
+ * header size, WS_E_INVALID as for ws_frame_header_encode, or WS_E_RANDOM. */
+int ws_frame_encode(ws_frame_encoder *e, uint8_t out[WS_FRAME_HEADER_MAX], uint8_t opcode,
+                    bool fin, uint8_t rsv, uint64_t length, uint8_t key_out[4]);
+
+/* ======================================================================================
+ * Close frame payloads
+ * ====================================================================================== */
+
+#define WS_CLOSE_REASON_MAX 123
+
+/* True for the codes that may appear in a close frame: 1000-1003, 1007-1014, 3000-4999. */
+bool ws_close_code_valid(unsigned code);
+
+/* Parses a received close payload. An empty payload gives *code = WS_CLOSE_NO_STATUS and an
+ * empty reason. Errors: WS_E_CLOSE_PAYLOAD (1 byte), WS_E_CONTROL_TOO_LONG (over 125),
+ * WS_E_CLOSE_CODE (invalid code), WS_E_INVALID_UTF8 (reason not UTF-8). The reason points
+ * into p. */
+int ws_close_parse(const uint8_t *p, size_t len, uint16_t *code, const uint8_t **reason,
+                   size_t *reason_len);
+
+/* Builds a close payload into out (at least 125 bytes) and returns its length. code 0 (or
+ * WS_CLOSE_NO_STATUS) builds the empty payload and then reason must be empty. Errors:
+ * WS_E_INVALID for a code that may not be sent or a reason over 123 bytes,
+ * WS_E_INVALID_UTF8 for a reason that is not UTF-8. */
+int ws_close_build(uint8_t out[WS_CONTROL_PAYLOAD_MAX], unsigned code, const char *reason,
+                   size_t reason_len);
+
+/* ======================================================================================
+ * SHA-1, Base64 and the accept key (RFC 6455 §4.2.2)
+ * ====================================================================================== */
+
+#define WS_SHA1_SIZE 20
+#define WS_ACCEPT_KEY_SIZE 28 /* base64 of a SHA-1 digest, no terminator */
+
+void ws_sha1(const void *data, size_t len, uint8_t out[WS_SHA1_SIZE]);
+
+/* Writes the base64 (RFC 4648, padded) of in[0..len) to out, which must hold
+ * 4 * ((len + 2) / 3) bytes; returns that length. No terminator is written. */
+size_t ws_base64_encode(char *out, const uint8_t *in, size_t len);
+
+/* Decodes strict padded base64 (no whitespace) into out (cap bytes). Returns the decoded
+ * length, WS_E_INVALID for malformed input or WS_E_BUFFER when out is too small. */
+int ws_base64_decode(uint8_t *out, size_t cap, const char *in, size_t len);
+
+/* Computes Sec-WebSocket-Accept for a Sec-WebSocket-Key. */
+void ws_accept_key(const char *key, size_t key_len, char out[WS_ACCEPT_KEY_SIZE]);
+
+/* ======================================================================================
+ * HTTP heads and header lists
+ * ====================================================================================== */
+
+/* A header as received: pointers into the parsed head, not NUL-terminated. */
+typedef struct ws_header {
+    const char *name;
+    size_t name_len;
+    const char *value; /* leading and trailing whitespace removed */
+    size_t value_len;
+} ws_header;
+
+/* The first header called name (case-insensitive), or NULL. */
+const ws_header *ws_header_find(const ws_header *headers, size_t count, const char *name);
+
+/* True when the comma-separated list value[0..len) holds token as a whole element,
+ * compared case-insensitively ("keep-alive, Upgrade" holds "upgrade"; "upgradex" does not). */
+bool ws_token_list_has(const char *value, size_t len, const char *token);
+
+/* Walks the elements of a comma-separated list spread over every header called name:
+ * elements are trimmed, empty ones skipped. */
+typedef struct ws_list_iter {
+    const ws_header *headers; /* private */
+    size_t count;
+    const char *name;
+    size_t index;
+    size_t pos;
+} ws_list_iter;
+
+void ws_list_iter_init(ws_list_iter *it, const ws_header *headers, size_t count,
+                       const char *name);
+bool ws_list_iter_next(ws_list_iter *it, const char **item, size_t *item_len);
+
+/* One extension offer or answer from Sec-WebSocket-Extensions (RFC 6455 §9.1). */
+#define WS_EXTENSION_PARAMS_MAX 8
+typedef struct ws_extension_param {
+    const char *name;
+    size_t name_len;
+    const char *value; /* NULL when the parameter has no value; quotes removed */
+    size_t value_len;
+} ws_extension_param;
+
+typedef struct ws_extension {
+    const char *name;
+    size_t name_len;
+    ws_extension_param params[WS_EXTENSION_PARAMS_MAX];
+    size_t param_count;
+} ws_extension;
+
+typedef struct ws_extension_iter {
+    ws_list_iter headers; /* private */
+    const char *cur;
+    const char *end;
+} ws_extension_iter;
+
+/* Walks every Sec-WebSocket-Extensions header. Quoted parameter values are given without
+ * their quotes (backslash escapes left as they are); work is linear in the header size. */
+void ws_extension_iter_init(ws_extension_iter *it, const ws_header *headers, size_t count);
+/* Returns 1 with *ext filled, 0 at the end, or WS_E_HTTP_EXTENSION when the list is
+ * malformed or an extension has more than WS_EXTENSION_PARAMS_MAX parameters. */
+int ws_extension_iter_next(ws_extension_iter *it, ws_extension *ext);
+
+/* ======================================================================================
+ * Opening handshake (RFC 6455 §4)
+ *
+ * Push-style and bounded: bytes are fed as they arrive, split anywhere, and copied into a
+ * head buffer the caller provides (its size is the limit on the whole head). Scanning
+ * resumes where it stopped, so total work is linear in the head's size.
+ * ====================================================================================== */
+
+typedef struct ws_http_limits {
+    size_t max_request_line; /* server: longer request line gives 414; default 8192 */
+    size_t max_header_line;  /* one header line; longer gives 431; default 8192 */
+    bool allow_bare_lf;      /* accept LF without CR as a line end; default false (400) */
+} ws_http_limits;
+
+void ws_http_limits_init(ws_http_limits *l);
+
+/* The upgrade request, as the server's host sees it. Pointers stay valid until the
+ * handshake (or connection) is reset or destroyed. */
+typedef struct ws_request {
+    const char *method;
+    size_t method_len;
+    const char *target; /* request-target: path and query */
+    size_t target_len;
+    const char *path;
+    size_t path_len;
+    const char *query; /* after '?', NULL when there is none */
+    size_t query_len;
+    int version_minor; /* HTTP/1.<minor> */
+    const ws_header *headers;
+    size_t header_count;
+    const char *host;
+    size_t host_len;
+    const char *origin; /* NULL when absent */
+    size_t origin_len;
+    const char *key; /* Sec-WebSocket-Key */
+    size_t key_len;
+} ws_request;
+
+/* The server's answer, as the client's host sees it. */
+typedef struct ws_response {
+    int status;
+    const char *reason;
+    size_t reason_len;
+    const ws_header *headers;
+    size_t header_count;
+    const char *subprotocol; /* chosen subprotocol, NULL when none */
+    size_t subprotocol_len;
+    const char *extensions; /* Sec-WebSocket-Extensions value(s), NULL when none */
+    size_t extensions_len;
+} ws_response;
+
+/* The value of cookie name in the request's Cookie headers. */
+bool ws_request_cookie(const ws_request *r, const char *name, const char **value,
+                       size_t *value_len);
+
+/* The raw (still percent-encoded) value of query parameter name. */
+bool ws_request_query_param(const ws_request *r, const char *name, const char **value,
+                            size_t *value_len);
+
+/* True when the client offered subprotocol proto (exact, case-sensitive match). */
+bool ws_request_offers_subprotocol(const ws_request *r, const char *proto, size_t len);
+
+/* State of one handshake, either role. All fields are private; the struct is public only so
+ * that it can live in caller-provided memory. */
+typedef struct ws_handshake {
+    uint8_t role;
+    uint8_t phase;
+    uint8_t line_state;
+    bool allow_bare_lf;
+    int error;
+    int status;
+    size_t max_request_line;
+    size_t max_header_line;
+    uint8_t *buf; /* head bytes, cap = limit on the whole head */
+    size_t cap;
+    size_t len;
+    size_t scan;       /* where scanning resumes */
+    size_t line_start; /* start of the line being scanned */
+    size_t reserved;   /* client: bytes at the start of buf holding what was offered */
+    ws_header *headers;
+    size_t max_headers;
+    size_t header_count;
+    ws_request request;
+    ws_response response;
+    char accept[WS_ACCEPT_KEY_SIZE]; /* client: the value expected back */
+    const char *offered_protocols;  /* client: copy of the offered list, in buf */
+    size_t offered_protocols_len;
+    const char *offered_extensions;
+    size_t offered_extensions_len;
+} ws_handshake;
+
+/* Prepares a server-side handshake. buf (cap bytes) holds the request head, so cap is the
+ * limit on its size (431 beyond); headers (max_headers entries) receives the parsed
+ * headers (431 beyond). limits may be NULL for the defaults. */
+void ws_handshake_server_init(ws_handshake *hs, const ws_http_limits *limits, uint8_t *buf,
+                              size_t cap, ws_header *headers, size_t max_headers);
+
+/* Feeds request bytes. Returns WS_E_AGAIN when the head is not complete yet (all len bytes
+ * used), WS_OK when a complete, valid upgrade request has been read (*consumed = the bytes
+ * of p that belonged to the head; the rest are frames for the connection), or a negative
+ * WS_E_HTTP_* error: ws_handshake_status gives the status to answer with and
+ * ws_handshake_error_response writes that answer. Errors are sticky. */
+int ws_handshake_server_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
+
+/* Hand-off from a host's own HTTP parser: validates an already-parsed request exactly as
+ * ws_handshake_server_feed would, after copying method, target and headers into the head
+ * buffer (so the caller's storage need not outlive the call). Returns WS_OK or an error as
+ * ws_handshake_server_feed. */
+int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t method_len,
+                                const char *target, size_t target_len, int version_minor,
+                                const ws_header *headers, size_t count);
+
+/* The parsed request, once feed or handoff returned WS_OK (NULL before). */
+const ws_request *ws_handshake_request(const ws_handshake *hs);
+
+/* The HTTP status for the handshake's error, or 0 when there is none. */
+int ws_handshake_status(const ws_handshake *hs);
+
+/* How the server answers a valid request. */
+typedef struct ws_accept_opts {
+    const char *subprotocol;  /* NUL-terminated; must be one the client offered, or NULL */
+    const char *extensions;   /* Sec-WebSocket-Extensions answer, or NULL */
+    const ws_header *headers; /* extra response headers */
+    size_t header_count;
+} ws_accept_opts;
+
+/* Writes the 101 Switching Protocols response into out. Returns WS_OK with *out_len set,
+ * WS_E_BUFFER when cap is too small, WS_E_HTTP_SUBPROTOCOL when the subprotocol was not
+ * offered, WS_E_INVALID when a header name or value holds CR, LF or NUL, WS_E_STATE when no
+ * valid request was read. opts may be NULL. */
+int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint8_t *out,
+                        size_t cap, size_t *out_len);
+
+/* Writes a rejection: status (100-599, not 101) with its reason phrase, the extra headers,
+ * Connection: close, Content-Length and body. Errors as ws_handshake_accept. */
+int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *headers,
+                        size_t header_count, const char *body, size_t body_len, uint8_t *out,
+                        size_t cap, size_t *out_len);
+
+/* Writes the answer to a request that failed validation: its status, Connection: close,
+ * and the header the status calls for (Allow: GET with 405, Sec-WebSocket-Version: 13
+ * with 426). WS_E_STATE when the handshake has no error. */
+int ws_handshake_error_response(const ws_handshake *hs, uint8_t *out, size_t cap,
+                                size_t *out_len);
+
+/* A parsed ws:// or wss:// URL; pointers into the caller's string. */
+typedef struct ws_url {
+    bool secure;        /* wss */
+    const char *host;   /* without brackets for an IPv6 literal */
+    size_t host_len;
+    bool host_is_ipv6;
+    uint16_t port;      /* explicit, or 80 / 443 */
+    bool port_explicit;
+    const char *resource; /* path and query, "/" when the URL has none */
+    size_t resource_len;
+} ws_url;
+
+/* Parses url[0..len). Returns WS_OK or WS_E_URL (other scheme, fragment, user info, bad
+ * port, empty host ...). */
+int ws_url_parse(const char *url, size_t len, ws_url *out);
+
+/* What the client asks for. */
+typedef struct ws_client_opts {
+    const char *url;                  /* NUL-terminated ws:// or wss:// URL */
+    const char *const *subprotocols;  /* offered, in order of preference */
+    size_t subprotocol_count;
+    const char *extensions;           /* offered Sec-WebSocket-Extensions value, or NULL */
+    const ws_header *headers;         /* extra headers: Origin, Authorization, Cookie ... */
+    size_t header_count;
+} ws_client_opts;
+
+/* Prepares a client-side handshake; buf holds what was offered and then the response head
+ * (cap is the limit on the response head), headers receives the response headers. */
+void ws_handshake_client_init(ws_handshake *hs, const ws_http_limits *limits, uint8_t *buf,
+                              size_t cap, ws_header *headers, size_t max_headers);
+
+/* Writes the upgrade request for opts into out, with a fresh 16-byte key from random.
+ * Returns WS_OK with *out_len set, WS_E_URL, WS_E_RANDOM, WS_E_BUFFER, or WS_E_INVALID
+ * (a subprotocol that is not a token, a header with CR, LF or NUL). */
+int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts,
+                                ws_random_fn random, void *random_ud, uint8_t *out, size_t cap,
+                                size_t *out_len);
+
+/* Feeds response bytes. Returns WS_E_AGAIN, WS_OK for a valid 101 (*consumed = bytes of
+ * the head; the rest are frames), or an error: WS_E_HTTP_STATUS for any other status (the
+ * response, with its headers, stays available), WS_E_HTTP_UPGRADE, WS_E_HTTP_CONNECTION,
+ * WS_E_HTTP_ACCEPT, WS_E_HTTP_SUBPROTOCOL, WS_E_HTTP_EXTENSION, WS_E_HTTP_SYNTAX,
+ * WS_E_HTTP_HEADERS_TOO_LARGE. Redirects are never followed. */
+int ws_handshake_client_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
+
+/* The parsed response once its head is complete (also after WS_E_HTTP_STATUS), else NULL. */
+const ws_response *ws_handshake_response(const ws_handshake *hs);
+
+/* ======================================================================================
+ * Connection
+ *
+ * Ties handshake, frames, UTF-8, control frames and the close handshake together. The host
+ * feeds what it read, pulls events until WS_EV_NONE, and writes out what
+ * ws_conn_output returns. See docs/connection.md.
+ * ====================================================================================== */
+
+/* Host allocator, realloc-style: size 0 frees ptr and returns NULL. */
+typedef void *(*ws_realloc_fn)(void *ud, void *ptr, size_t size);
+
+typedef struct ws_config {
+    ws_role role;
+    size_t max_frame_size;    /* default 16 MiB; above: close 1009 */
+    size_t max_message_size;  /* default 16 MiB, checked as lengths arrive; above: 1009 */
+    size_t max_fragments;     /* frames per message; default 4096; above: 1009 */
+    size_t max_output;        /* bytes queued for the host to write; default 1 MiB */
+    size_t max_head_size;     /* opening handshake head; default 8192 */
+    size_t max_headers;       /* default 64 */
+    ws_http_limits http;      /* line limits and bare LF; see ws_http_limits_init */
+    bool whole_messages;      /* deliver WS_EV_MESSAGE (reassembled) instead of WS_EV_CHUNK */
+    bool auto_pong;           /* answer pings (default true) */
+    bool check_outgoing_utf8; /* refuse text sends that are not UTF-8 (default true) */
+    bool allow_nonminimal_length; /* default false */
+    ws_random_fn random;      /* required in the client role */
+    void *random_ud;
+    ws_realloc_fn realloc;    /* for ws_conn_new; NULL: ws_conn_new fails */
+    void *realloc_ud;
+} ws_config;
+
+/* Fills cfg with the defaults for role. */
+void ws_config_init(ws_config *cfg, ws_role role);
+
+typedef struct ws_conn ws_conn;
+
+/* Bytes of caller storage a fixed-memory connection with this configuration needs: the
+ * state plus head, output and (whole_messages) message buffers at their limits. */
+size_t ws_conn_storage_size(const ws_config *cfg);
+
+/* Creates a connection inside mem (size bytes, aligned for any type) without any heap
+ * use. Returns NULL when size is too small or cfg is invalid. */
+ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg);
+
+/* Creates a connection with cfg->realloc; buffers grow on demand up to their limits. */
+ws_conn *ws_conn_new(const ws_config *cfg);
+
+/* Releases what ws_conn_new allocated; for a fixed-memory connection it does nothing. */
+void ws_conn_free(ws_conn *c);
+
+typedef enum ws_event_type {
+    WS_EV_NONE = 0, /* nothing more until more input, a decision or a drain */
+    WS_EV_REQUEST,  /* server: an upgrade request awaits ws_conn_accept / ws_conn_reject */
+    WS_EV_OPEN,     /* the handshake completed */
+    WS_EV_CHUNK,    /* part of a message (streaming mode) */
+    WS_EV_MESSAGE,  /* a whole message (whole_messages mode) */
+    WS_EV_PING,
+    WS_EV_PONG,
+    WS_EV_CLOSE,    /* the peer's close frame */
+    WS_EV_CLOSED    /* final: flush the output, then close the transport */
+} ws_event_type;
+
+typedef struct ws_event {
+    ws_event_type type;
+    uint8_t opcode;       /* CHUNK, MESSAGE: WS_OP_TEXT or WS_OP_BINARY */
+    bool frame_final;     /* CHUNK: ends its frame */
+    bool message_final;   /* CHUNK: ends its message (always true for MESSAGE) */
+    const uint8_t *data;  /* CHUNK, MESSAGE, PING, PONG payload; valid until the next call */
+    size_t len;
+    uint16_t close_code;  /* CLOSE: peer's code (1005 if none); CLOSED: the code of the close */
+    const char *reason;   /* CLOSE, CLOSED: close reason (not NUL-terminated) */
+    size_t reason_len;
+    int error;            /* CLOSED: WS_OK after a clean close handshake, else the cause */
+    int http_status;      /* CLOSED in the handshake: status sent (server) or received */
+    const ws_request *request;   /* REQUEST */
+    const ws_response *response; /* client OPEN, and CLOSED after a refused handshake */
+    const char *subprotocol;     /* OPEN: negotiated subprotocol, NULL when none */
+    size_t subprotocol_len;
+    const char *extensions;      /* OPEN: negotiated extensions, NULL when none */
+    size_t extensions_len;
+} ws_event;
+
+/* Hands the connection bytes read from the transport. buf must stay valid and is modified
+ * (payloads are unmasked in place) until ws_conn_next_event returns WS_EV_NONE. Returns
+ * WS_OK, WS_E_STATE when the previous input has not been drained of events, or
+ * WS_E_CLOSED after the connection ended (the bytes are ignored). */
+int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len);
+
+/* Tells the connection the transport reached end of stream. */
+void ws_conn_feed_eof(ws_conn *c);
+
+/* Produces the next event in wire order; returns its type (WS_EV_NONE when there is none).
+ * Pointers in ev stay valid until the next call on c. */
+ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev);
+
+/* Server: accepts the request of the last WS_EV_REQUEST (now, or later from any point of
+ * the host's loop). Queues the 101 response; WS_EV_OPEN follows. */
+int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts);
+
+/* Server: rejects the pending request with status (and optional headers and body). The
+ * response is queued, WS_EV_CLOSED follows and no further input is parsed. */
+int ws_conn_reject(ws_conn *c, int status, const ws_header *headers, size_t header_count,
+                   const char *body, size_t body_len);
+
+/* Client: queues the upgrade request. */
+int ws_conn_connect(ws_conn *c, const ws_client_opts *opts);
+
+/* Starts a connection that is already open (e.g. a WebSocket over an HTTP/2 stream, RFC
+ * 8441): no handshake, WS_EV_OPEN comes first. subprotocol may be NULL. */
+int ws_conn_start_open(ws_conn *c, const char *subprotocol);
+
+/* Sends a whole message (WS_OP_TEXT or WS_OP_BINARY). Returns WS_OK, WS_E_BACKPRESSURE
+ * (nothing queued), WS_E_CLOSED, WS_E_STATE (not open, or a fragmented send is in
+ * progress), WS_E_INVALID_UTF8 (text check on), WS_E_RANDOM or WS_E_INVALID. */
+int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len);
+
+/* Sends one fragment: the first call of a message gives its opcode, later calls pass
+ * WS_OP_CONTINUATION (or the same opcode); final ends the message. Text is checked across
+ * fragments when check_outgoing_utf8 is on. Errors as ws_conn_send. */
+int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t len,
+                          bool final);
+
+/* Queues a ping or an unsolicited pong (payload at most 125 bytes). */
+int ws_conn_ping(ws_conn *c, const void *data, size_t len);
+int ws_conn_pong(ws_conn *c, const void *data, size_t len);
+
+/* Starts the close handshake with code (0 for none) and reason. WS_EV_CLOSED follows once
+ * the peer answers (or the transport ends). */
+int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_len);
+
+/* Bytes waiting to be written: sets *data and returns their count (0 when none). */
+size_t ws_conn_output(const ws_conn *c, const uint8_t **data);
+
+/* Marks n bytes of the output as written. */
+void ws_conn_consume(ws_conn *c, size_t n);
+
+typedef enum ws_phase {
+    WS_PHASE_CONNECTING = 0, /* opening handshake */
+    WS_PHASE_OPEN,
+    WS_PHASE_CLOSING,        /* a close frame was sent or received */
+    WS_PHASE_CLOSED
+} ws_phase;
+
+ws_phase ws_conn_phase(const ws_conn *c);
+
+/* The request the connection was opened with (server), or NULL. */
+const ws_request *ws_conn_request(const ws_conn *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WS_H */
