@@ -136,41 +136,51 @@ typedef int (*ws_random_fn)(void *ud, uint8_t *buf, size_t len);
  *
  * State carries across chunks, so a text message can be checked as its fragments arrive.
  * Rejects overlong forms, surrogates (U+D800-U+DFFF), code points above U+10FFFF and stray
- * continuation bytes at the first byte that makes the text invalid.
+ * continuation bytes at the first byte that makes the text invalid: the lead byte itself for
+ * C0, C1 and F5-FF; the second byte for E0 80, ED A0 (a surrogate) or F4 90 (too high); the
+ * byte that is not a continuation where one is needed (41 in C3 41); a stray continuation.
+ * ASCII is checked eight bytes at a time. No allocation; a ws_utf8 may be copied.
  * ====================================================================================== */
 
 typedef struct ws_utf8 {
     uint32_t state; /* private: 0 when at a character boundary */
-    uint32_t cp;    /* private */
 } ws_utf8;
 
 /* Starts a new text (message boundary). */
 void ws_utf8_init(ws_utf8 *v);
 
 /* Validates the next len bytes. Returns WS_OK when every byte so far can still be part of
- * valid text (a character may be incomplete at the end of the chunk), or
- * WS_E_INVALID_UTF8 with *bad_offset set to the index in p of the first byte that makes
- * the text invalid. After an error the state stays failed. bad_offset may be NULL. */
+ * valid text (a character may be incomplete at the end of the chunk, to be finished by the
+ * next one), or WS_E_INVALID_UTF8 with *bad_offset set to the index in p (this chunk, not
+ * the whole text) of the first byte that makes the text invalid. After an error the state
+ * stays failed: later calls return WS_E_INVALID_UTF8 with *bad_offset 0. bad_offset may be
+ * NULL; p may be NULL when len is 0. */
 int ws_utf8_feed(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset);
 
 /* Ends the text: WS_OK when it ended on a character boundary, else WS_E_INVALID_UTF8
- * (a sequence was truncated by the end of the message). */
+ * (a sequence was truncated by the end of the message, or the text was already invalid).
+ * The state is not changed. */
 int ws_utf8_finish(const ws_utf8 *v);
 
-/* One-shot check of a complete text. */
+/* One-shot check of a complete text: true when p[0..len) is valid UTF-8 and does not end
+ * inside a character. */
 bool ws_utf8_valid(const uint8_t *p, size_t len);
 
 /* ======================================================================================
  * Masking
+ *
+ * RFC 6455 §5.3: byte i of a masked payload is XORed with key[i % 4]. Masking and unmasking
+ * are the same operation. Works a machine word at a time on any length and alignment,
+ * reads and writes only the given bytes, allocates nothing.
  * ====================================================================================== */
 
 /* XORs p[0..len) in place with the 4-byte key, starting at key byte (offset % 4), and
- * returns the offset to pass for the bytes that follow, so a payload can be (un)masked in
- * pieces. Any length and alignment. */
+ * returns (offset + len) % 4: the offset to pass for the bytes that follow, so a payload
+ * can be (un)masked in pieces. p may be NULL when len is 0. */
 size_t ws_mask(uint8_t *p, size_t len, const uint8_t key[4], size_t offset);
 
-/* Same, writing src XOR key to dst in one pass (dst and src may be equal, not overlap
- * otherwise). */
+/* Same, writing src XOR key to dst[0..len) in one pass; src is not modified unless it is
+ * dst. dst and src may be equal but must not overlap otherwise. */
 size_t ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                     size_t offset);
 
@@ -297,7 +307,9 @@ void ws_sha1(const void *data, size_t len, uint8_t out[WS_SHA1_SIZE]);
 size_t ws_base64_encode(char *out, const uint8_t *in, size_t len);
 
 /* Decodes strict padded base64 (no whitespace) into out (cap bytes). Returns the decoded
- * length, WS_E_INVALID for malformed input or WS_E_BUFFER when out is too small. */
+ * length, WS_E_INVALID for malformed input (length not a multiple of 4, a character outside
+ * the alphabet, '=' other than as the last one or two, non-zero bits under the padding)
+ * or WS_E_BUFFER when out is too small. out is not written on error. */
 int ws_base64_decode(uint8_t *out, size_t cap, const char *in, size_t len);
 
 /* Computes Sec-WebSocket-Accept for a Sec-WebSocket-Key. */
@@ -356,6 +368,7 @@ typedef struct ws_extension_iter {
     ws_list_iter headers; /* private */
     const char *cur;
     const char *end;
+    int error; /* sticky once the list was found malformed */
 } ws_extension_iter;
 
 /* Walks every Sec-WebSocket-Extensions header. Quoted parameter values are given without
@@ -416,11 +429,14 @@ typedef struct ws_response {
     size_t extensions_len;
 } ws_response;
 
-/* The value of cookie name in the request's Cookie headers. */
+/* The value of cookie name (exact, case-sensitive) in the request's Cookie headers
+ * ("a=1; b=2"); the first match wins, surrounding DQUOTEs are removed. */
 bool ws_request_cookie(const ws_request *r, const char *name, const char **value,
                        size_t *value_len);
 
-/* The raw (still percent-encoded) value of query parameter name. */
+/* The value of query parameter name in r->query ("a=1&b=2"), matched exactly and
+ * returned raw: neither name nor value is percent-decoded. The first match wins; a
+ * parameter without '=' has an empty value. */
 bool ws_request_query_param(const ws_request *r, const char *name, const char **value,
                             size_t *value_len);
 
@@ -434,14 +450,14 @@ typedef struct ws_handshake {
     uint8_t phase;
     uint8_t line_state;
     bool allow_bare_lf;
+    bool head_complete; /* the whole head was read (even if it then failed a check) */
     int error;
     int status;
     size_t max_request_line;
     size_t max_header_line;
     uint8_t *buf; /* head bytes, cap = limit on the whole head */
     size_t cap;
-    size_t len;
-    size_t scan;       /* where scanning resumes */
+    size_t len;        /* bytes held; every one has been scanned, none is scanned again */
     size_t line_start; /* start of the line being scanned */
     size_t reserved;   /* client: bytes at the start of buf holding what was offered */
     ws_header *headers;
@@ -518,12 +534,18 @@ typedef struct ws_url {
     bool host_is_ipv6;
     uint16_t port;      /* explicit, or 80 / 443 */
     bool port_explicit;
-    const char *resource; /* path and query, "/" when the URL has none */
-    size_t resource_len;
+    const char *path;   /* from the first '/' up to '?'; a static "/" when the URL has none */
+    size_t path_len;
+    const char *query;  /* after '?' (without it), NULL when there is none */
+    size_t query_len;
 } ws_url;
 
-/* Parses url[0..len). Returns WS_OK or WS_E_URL (other scheme, fragment, user info, bad
- * port, empty host ...). */
+/* Parses url[0..len). The request-target to send is path, then '?' and query when query is
+ * not NULL ("ws://h?x=1" gives path "/" and query "x=1"). Scheme and hex digits are
+ * case-insensitive; nothing is percent-decoded. Returns WS_OK or WS_E_URL: a scheme other
+ * than ws/wss, a fragment ('#'), user info ('@' before the path), an empty host, an IPv6
+ * literal that is malformed or lacks its ']', a port that is empty, 0, above 65535 or not
+ * digits, or any byte that is not printable ASCII (spaces and controls included). */
 int ws_url_parse(const char *url, size_t len, ws_url *out);
 
 /* What the client asks for. */
@@ -597,8 +619,8 @@ typedef struct ws_conn ws_conn;
  * state plus head, output and (whole_messages) message buffers at their limits. */
 size_t ws_conn_storage_size(const ws_config *cfg);
 
-/* Creates a connection inside mem (size bytes, aligned for any type) without any heap
- * use. Returns NULL when size is too small or cfg is invalid. */
+/* Creates a connection inside mem (size bytes, 8-byte aligned) without any heap use.
+ * Returns NULL when size is too small or cfg is invalid. */
 ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg);
 
 /* Creates a connection with cfg->realloc; buffers grow on demand up to their limits. */
@@ -624,7 +646,8 @@ typedef struct ws_event {
     uint8_t opcode;       /* CHUNK, MESSAGE: WS_OP_TEXT or WS_OP_BINARY */
     bool frame_final;     /* CHUNK: ends its frame */
     bool message_final;   /* CHUNK: ends its message (always true for MESSAGE) */
-    const uint8_t *data;  /* CHUNK, MESSAGE, PING, PONG payload; valid until the next call */
+    const uint8_t *data;  /* CHUNK, MESSAGE, PING, PONG payload (never NULL); valid until the
+                           * next call on the connection */
     size_t len;
     uint16_t close_code;  /* CLOSE: peer's code (1005 if none); CLOSED: the code of the close */
     const char *reason;   /* CLOSE, CLOSED: close reason (not NUL-terminated) */

@@ -1,3 +1,763 @@
-/* placeholder until the layer lands */
-#include "ws_internal.h"
-extern int ws_placeholder_conn;
+/*
+ * The connection: creation in caller storage or on the host's allocator, and the receive
+ * path that turns fed bytes into events in wire order (handshake, frames, control frames,
+ * the close handshake, and protocol errors at their place in the stream).
+ */
+#include "conn.h"
+
+/* Storage alignment: enough for the pointers and 64-bit fields of the state. */
+#define WS_ALIGN 8u
+
+static size_t ws_align_up(size_t n)
+{
+    return (n + (WS_ALIGN - 1)) & ~(size_t)(WS_ALIGN - 1);
+}
+
+void ws_config_init(ws_config *cfg, ws_role role)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->role = role;
+    cfg->max_frame_size = 16u << 20;
+    cfg->max_message_size = 16u << 20;
+    cfg->max_fragments = 4096;
+    cfg->max_output = 1u << 20;
+    cfg->max_head_size = 8192;
+    cfg->max_headers = 64;
+    ws_http_limits_init(&cfg->http);
+    cfg->auto_pong = true;
+    cfg->check_outgoing_utf8 = true;
+}
+
+static bool ws_config_valid(const ws_config *cfg)
+{
+    if (cfg == NULL || (cfg->role != WS_ROLE_SERVER && cfg->role != WS_ROLE_CLIENT))
+        return false;
+    if (cfg->max_head_size < 64 || cfg->max_headers < 8 || cfg->max_output < 256)
+        return false;
+    if (cfg->role == WS_ROLE_CLIENT && cfg->random == NULL)
+        return false;
+    /* Sizes are added when carving storage; keep each far from SIZE_MAX. */
+    if (cfg->max_output > SIZE_MAX / 8 || cfg->max_head_size > SIZE_MAX / 8 ||
+        cfg->max_headers > SIZE_MAX / 8 / sizeof(ws_header) ||
+        (cfg->whole_messages && cfg->max_message_size > SIZE_MAX / 8))
+        return false;
+    return true;
+}
+
+/* Sizes of the pieces a connection is made of, in the order they are carved. */
+typedef struct ws_layout {
+    size_t conn, head, headers, stash, out, msg;
+} ws_layout;
+
+static void ws_layout_of(const ws_config *cfg, ws_layout *l)
+{
+    l->conn = ws_align_up(sizeof(ws_conn));
+    l->head = ws_align_up(cfg->max_head_size);
+    l->headers = ws_align_up(cfg->max_headers * sizeof(ws_header));
+    l->stash = ws_align_up(cfg->max_head_size);
+    l->out = ws_align_up(cfg->max_output + WS_CONN_CONTROL_SLACK);
+    l->msg = cfg->whole_messages ? ws_align_up(cfg->max_message_size) : 0;
+}
+
+size_t ws_conn_storage_size(const ws_config *cfg)
+{
+    ws_layout l;
+
+    if (!ws_config_valid(cfg))
+        return 0;
+    ws_layout_of(cfg, &l);
+    return l.conn + l.head + l.headers + l.stash + l.out + l.msg;
+}
+
+static void ws_buf_setup(ws_buf *b, uint8_t *p, size_t cap, size_t max)
+{
+    b->p = p;
+    b->off = b->len = 0;
+    b->cap = cap;
+    b->max = max;
+}
+
+/* Everything but the buffers, common to both ways of creating a connection. */
+static void ws_conn_setup(ws_conn *c, const ws_config *cfg, bool heap)
+{
+    memset(c, 0, sizeof *c);
+    c->cfg = *cfg;
+    c->heap = heap;
+    c->phase = WS_PHASE_CONNECTING;
+    c->rx = cfg->role == WS_ROLE_SERVER ? WS_RX_HANDSHAKE : WS_RX_IDLE;
+    ws_frame_decoder_init(&c->dec, cfg->role);
+    c->dec.max_frame_size = cfg->max_frame_size;
+    c->dec.allow_nonminimal = cfg->allow_nonminimal_length;
+    ws_frame_encoder_init(&c->enc, cfg->role, cfg->random, cfg->random_ud);
+}
+
+static void ws_conn_setup_handshake(ws_conn *c)
+{
+    const ws_config *cfg = &c->cfg;
+
+    if (cfg->role == WS_ROLE_SERVER)
+        ws_handshake_server_init(&c->hs, &cfg->http, c->head, cfg->max_head_size, c->headers,
+                                 cfg->max_headers);
+    else
+        ws_handshake_client_init(&c->hs, &cfg->http, c->head, cfg->max_head_size, c->headers,
+                                 cfg->max_headers);
+}
+
+ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg)
+{
+    ws_layout l;
+    uint8_t *p = (uint8_t *)mem;
+    ws_conn *c;
+
+    if (mem == NULL || ((uintptr_t)mem % WS_ALIGN) != 0 || size < ws_conn_storage_size(cfg) ||
+        !ws_config_valid(cfg))
+        return NULL;
+    ws_layout_of(cfg, &l);
+    c = (ws_conn *)mem;
+    ws_conn_setup(c, cfg, false);
+    p += l.conn;
+    c->head = p;
+    p += l.head;
+    c->headers = (ws_header *)(void *)p;
+    p += l.headers;
+    ws_buf_setup(&c->stash, p, cfg->max_head_size, cfg->max_head_size);
+    p += l.stash;
+    ws_buf_setup(&c->out, p, cfg->max_output + WS_CONN_CONTROL_SLACK,
+                 cfg->max_output + WS_CONN_CONTROL_SLACK);
+    p += l.out;
+    ws_buf_setup(&c->msg, cfg->whole_messages ? p : NULL, l.msg ? cfg->max_message_size : 0,
+                 cfg->whole_messages ? cfg->max_message_size : 0);
+    ws_conn_setup_handshake(c);
+    return c;
+}
+
+ws_conn *ws_conn_new(const ws_config *cfg)
+{
+    ws_conn *c;
+    void *head, *headers;
+
+    if (!ws_config_valid(cfg) || cfg->realloc == NULL)
+        return NULL;
+    c = cfg->realloc(cfg->realloc_ud, NULL, sizeof *c);
+    head = cfg->realloc(cfg->realloc_ud, NULL, cfg->max_head_size);
+    headers = cfg->realloc(cfg->realloc_ud, NULL, cfg->max_headers * sizeof(ws_header));
+    if (c == NULL || head == NULL || headers == NULL) {
+        if (c)
+            cfg->realloc(cfg->realloc_ud, c, 0);
+        if (head)
+            cfg->realloc(cfg->realloc_ud, head, 0);
+        if (headers)
+            cfg->realloc(cfg->realloc_ud, headers, 0);
+        return NULL;
+    }
+    ws_conn_setup(c, cfg, true);
+    c->head = head;
+    c->headers = headers;
+    ws_buf_setup(&c->stash, NULL, 0, cfg->max_head_size);
+    ws_buf_setup(&c->out, NULL, 0, cfg->max_output + WS_CONN_CONTROL_SLACK);
+    ws_buf_setup(&c->msg, NULL, 0, cfg->whole_messages ? cfg->max_message_size : 0);
+    ws_conn_setup_handshake(c);
+    return c;
+}
+
+void ws_conn_free(ws_conn *c)
+{
+    ws_realloc_fn rf;
+    void *ud;
+
+    if (c == NULL || !c->heap)
+        return;
+    rf = c->cfg.realloc;
+    ud = c->cfg.realloc_ud;
+    if (c->stash.p)
+        rf(ud, c->stash.p, 0);
+    if (c->out.p)
+        rf(ud, c->out.p, 0);
+    if (c->msg.p)
+        rf(ud, c->msg.p, 0);
+    rf(ud, c->head, 0);
+    rf(ud, c->headers, 0);
+    rf(ud, c, 0);
+}
+
+ws_phase ws_conn_phase(const ws_conn *c)
+{
+    return c->phase;
+}
+
+const ws_request *ws_conn_request(const ws_conn *c)
+{
+    return c->cfg.role == WS_ROLE_SERVER ? ws_handshake_request(&c->hs) : NULL;
+}
+
+/* ---- input --------------------------------------------------------------------------- */
+
+static bool ws_conn_input_pending(const ws_conn *c)
+{
+    return c->in_pos < c->in_len || c->stash.len > c->stash.off;
+}
+
+/* Copies bytes into the stash, where they outlive the host's buffer. */
+static int ws_conn_stash(ws_conn *c, const uint8_t *p, size_t n)
+{
+    int rc;
+
+    if (n == 0)
+        return WS_OK;
+    rc = ws_buf_reserve(c, &c->stash, n);
+    if (rc != WS_OK)
+        return rc == WS_E_BACKPRESSURE ? WS_E_HTTP_HEADERS_TOO_LARGE : rc;
+    memcpy(c->stash.p + c->stash.len, p, n);
+    c->stash.len += n;
+    return WS_OK;
+}
+
+/* The bytes to parse next: the stash drains before the host's buffer. */
+static uint8_t *ws_conn_input(ws_conn *c, size_t *n)
+{
+    if (c->stash.len > c->stash.off) {
+        *n = c->stash.len - c->stash.off;
+        return c->stash.p + c->stash.off;
+    }
+    *n = c->in_len - c->in_pos;
+    return *n ? c->in + c->in_pos : NULL;
+}
+
+static void ws_conn_advance(ws_conn *c, size_t n)
+{
+    if (c->stash.len > c->stash.off) {
+        c->stash.off += n;
+        if (c->stash.off == c->stash.len)
+            c->stash.off = c->stash.len = 0;
+    } else {
+        c->in_pos += n;
+    }
+}
+
+static void ws_conn_drop_input(ws_conn *c)
+{
+    c->in = NULL;
+    c->in_len = c->in_pos = 0;
+    c->stash.off = c->stash.len = 0;
+}
+
+int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len)
+{
+    if (c->rx == WS_RX_DONE || c->rx == WS_RX_CLOSED_EVENT)
+        return WS_E_CLOSED;
+    if (c->in_pos < c->in_len)
+        return WS_E_STATE;
+    if (len > 0 && buf == NULL)
+        return WS_E_INVALID;
+    c->fed = true;
+    c->in = NULL;
+    c->in_len = c->in_pos = 0;
+    /* While the host decides, bytes queue behind the request: the host's buffer will be
+     * reused before they can be parsed. The stash always drains before c->in. */
+    if (c->rx == WS_RX_AWAIT_DECISION)
+        return ws_conn_stash(c, buf, len);
+    c->in = buf;
+    c->in_len = len;
+    return WS_OK;
+}
+
+void ws_conn_feed_eof(ws_conn *c)
+{
+    c->eof = true;
+}
+
+/* ---- events -------------------------------------------------------------------------- */
+
+static void ws_event_clear(ws_event *ev, ws_event_type type)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->type = type;
+}
+
+/* Ends the connection with err: the peer is told with a close frame when the error has a
+ * code that may go on the wire, and WS_EV_CLOSED is due next. */
+static void ws_conn_fail(ws_conn *c, int err)
+{
+    uint16_t code = ws_error_close_code(err);
+    const char *reason = ws_strerror(err);
+
+    c->error = err;
+    c->close_code = code ? code : WS_CLOSE_ABNORMAL;
+    c->close_reason = reason;
+    c->close_reason_len = strlen(reason);
+    if (ws_close_code_valid(code))
+        ws_conn_queue_close(c, code, reason, c->close_reason_len);
+    c->phase = WS_PHASE_CLOSED;
+    c->rx = WS_RX_CLOSED_EVENT;
+}
+
+/* A handshake that did not end in an open connection: the answer (server) is queued and
+ * WS_EV_CLOSED with the status is due next. */
+static void ws_conn_fail_handshake(ws_conn *c, int err, int status)
+{
+    c->error = err;
+    c->http_status = status;
+    c->close_code = WS_CLOSE_ABNORMAL;
+    c->phase = WS_PHASE_CLOSED;
+    c->rx = WS_RX_CLOSED_EVENT;
+}
+
+/* Writes a handshake answer straight into the output queue, growing the queue only as far
+ * as the answer needs. */
+typedef int (*ws_answer_fn)(ws_conn *c, uint8_t *out, size_t cap, size_t *len,
+                            const void *arg);
+
+static int ws_conn_queue_answer(ws_conn *c, ws_answer_fn write, const void *arg)
+{
+    size_t want = 512, len = 0;
+    int rc;
+
+    for (;;) {
+        size_t room = c->out.max - c->out.len;
+        if (want > room)
+            want = room;
+        rc = ws_buf_reserve(c, &c->out, want);
+        if (rc != WS_OK)
+            return rc;
+        rc = write(c, c->out.p + c->out.len, c->out.cap - c->out.len, &len, arg);
+        if (rc != WS_E_BUFFER || want == room)
+            break;
+        want *= 4;
+    }
+    if (rc != WS_OK)
+        return rc;
+    c->out.len += len;
+    return WS_OK;
+}
+
+static int ws_conn_write_error(ws_conn *c, uint8_t *out, size_t cap, size_t *len,
+                               const void *arg)
+{
+    (void)arg;
+    return ws_handshake_error_response(&c->hs, out, cap, len);
+}
+
+static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
+{
+    size_t n, used = 0;
+    uint8_t *p = ws_conn_input(c, &n);
+    int rc;
+
+    if (n == 0)
+        return WS_EV_NONE;
+    if (c->cfg.role == WS_ROLE_SERVER)
+        rc = ws_handshake_server_feed(&c->hs, p, n, &used);
+    else
+        rc = ws_handshake_client_feed(&c->hs, p, n, &used);
+    if (rc == WS_E_AGAIN) {
+        ws_conn_advance(c, n);
+        return WS_EV_NONE;
+    }
+    ws_conn_advance(c, used);
+    if (rc == WS_OK && c->cfg.role == WS_ROLE_SERVER) {
+        c->rx = WS_RX_AWAIT_DECISION;
+        ws_event_clear(ev, WS_EV_REQUEST);
+        ev->request = ws_handshake_request(&c->hs);
+        return WS_EV_REQUEST;
+    }
+    if (rc == WS_OK) {
+        const ws_response *r = ws_handshake_response(&c->hs);
+        c->subprotocol = r->subprotocol;
+        c->subprotocol_len = r->subprotocol_len;
+        c->phase = WS_PHASE_OPEN;
+        c->rx = WS_RX_OPEN_EVENT;
+        return WS_EV_NONE;
+    }
+    if (c->cfg.role == WS_ROLE_SERVER) {
+        (void)ws_conn_queue_answer(c, ws_conn_write_error, NULL);
+        ws_conn_fail_handshake(c, rc, ws_handshake_status(&c->hs));
+    } else {
+        const ws_response *r = ws_handshake_response(&c->hs);
+        ws_conn_fail_handshake(c, rc, r ? r->status : 0);
+    }
+    return WS_EV_NONE;
+}
+
+/* Checks a data frame's header against the message in progress (RFC 6455 §5.4). */
+static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
+{
+    if (h->opcode == WS_OP_CONTINUATION) {
+        if (c->msg_opcode == 0)
+            return WS_E_UNEXPECTED_CONTINUATION;
+        if (++c->msg_frames > c->cfg.max_fragments)
+            return WS_E_TOO_MANY_FRAGMENTS;
+    } else {
+        if (c->msg_opcode != 0)
+            return WS_E_EXPECTED_CONTINUATION;
+        c->msg_opcode = h->opcode;
+        c->msg_len = 0;
+        c->msg_frames = 1;
+        c->msg_copied = false;
+        c->msg.off = c->msg.len = 0;
+        ws_utf8_init(&c->utf8);
+    }
+    if (h->length > c->cfg.max_message_size - c->msg_len)
+        return WS_E_MESSAGE_TOO_BIG;
+    c->msg_len += h->length;
+    return WS_OK;
+}
+
+/* A complete control frame, payload in c->ctl. */
+static ws_event_type ws_conn_control_frame(ws_conn *c, uint8_t opcode, ws_event *ev)
+{
+    uint16_t code;
+    const uint8_t *reason;
+    size_t reason_len;
+    int rc;
+
+    switch (opcode) {
+    case WS_OP_PING:
+        /* A pong that does not fit is dropped: RFC 6455 §5.5.3 lets an endpoint answer only
+         * the latest of several pings, and a host that stopped draining gets the next. */
+        if (c->cfg.auto_pong && !c->close_sent)
+            (void)ws_conn_queue_frame(c, WS_OP_PONG, true, c->ctl, c->ctl_len, false);
+        ws_event_clear(ev, WS_EV_PING);
+        ev->data = c->ctl;
+        ev->len = c->ctl_len;
+        return WS_EV_PING;
+    case WS_OP_PONG:
+        ws_event_clear(ev, WS_EV_PONG);
+        ev->data = c->ctl;
+        ev->len = c->ctl_len;
+        return WS_EV_PONG;
+    default: /* WS_OP_CLOSE; the decoder lets no other opcode through */
+        rc = ws_close_parse(c->ctl, c->ctl_len, &code, &reason, &reason_len);
+        if (rc != WS_OK) {
+            ws_conn_fail(c, rc);
+            return WS_EV_NONE;
+        }
+        c->close_received = true;
+        c->close_code = code;
+        c->close_reason = (const char *)reason;
+        c->close_reason_len = reason_len;
+        ws_conn_queue_close(c, code, (const char *)reason, reason_len); /* echo */
+        c->error = WS_OK;
+        c->phase = WS_PHASE_CLOSED;
+        c->rx = WS_RX_CLOSED_EVENT;
+        ws_event_clear(ev, WS_EV_CLOSE);
+        ev->close_code = code;
+        ev->reason = c->close_reason;
+        ev->reason_len = reason_len;
+        return WS_EV_CLOSE;
+    }
+}
+
+/* Appends a chunk of a message to the reassembly buffer (whole_messages mode). Its size was
+ * checked against max_message_size when the frame header arrived. */
+static int ws_conn_collect(ws_conn *c, const uint8_t *p, size_t n)
+{
+    int rc = ws_buf_reserve(c, &c->msg, n);
+
+    if (rc != WS_OK)
+        return rc == WS_E_BACKPRESSURE ? WS_E_MESSAGE_TOO_BIG : rc;
+    if (n)
+        memcpy(c->msg.p + c->msg.len, p, n);
+    c->msg.len += n;
+    c->msg_copied = true;
+    return WS_OK;
+}
+
+/* A chunk of a data frame: validated, then handed out (streaming) or collected. */
+static ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n,
+                                        bool frame_end, ws_event *ev)
+{
+    static const uint8_t empty[1] = {0};
+    bool fin = frame_end && c->dec.header.fin;
+    uint8_t opcode = c->msg_opcode;
+    int err = WS_OK, rc;
+
+    if (p == NULL) /* an empty payload: hosts get a valid pointer all the same */
+        p = empty;
+
+    if (opcode == WS_OP_TEXT) {
+        size_t bad = 0;
+        if (ws_utf8_feed(&c->utf8, p, n, &bad) != WS_OK) {
+            err = WS_E_INVALID_UTF8;
+            n = bad; /* deliver what came before the bad byte, then fail */
+        } else if (fin && ws_utf8_finish(&c->utf8) != WS_OK) {
+            err = WS_E_INVALID_UTF8;
+        }
+    }
+    if (err != WS_OK) {
+        c->error = err;
+        c->rx = WS_RX_FAIL_PENDING;
+        fin = false;
+        frame_end = false;
+    }
+    if (fin)
+        c->msg_opcode = 0;
+
+    if (c->cfg.whole_messages) {
+        if (err != WS_OK)
+            return WS_EV_NONE;
+        if (fin && !c->msg_copied) { /* the whole message lies in the input: no copy */
+            ws_event_clear(ev, WS_EV_MESSAGE);
+        } else {
+            rc = ws_conn_collect(c, p, n);
+            if (rc != WS_OK) {
+                ws_conn_fail(c, rc);
+                return WS_EV_NONE;
+            }
+            if (!fin)
+                return WS_EV_NONE;
+            ws_event_clear(ev, WS_EV_MESSAGE);
+            p = c->msg.p ? c->msg.p : empty;
+            n = c->msg.len;
+        }
+        ev->opcode = opcode;
+        ev->data = p;
+        ev->len = n;
+        ev->frame_final = ev->message_final = true;
+        return WS_EV_MESSAGE;
+    }
+    /* Streaming: an empty chunk is only worth an event when it ends the message. */
+    if (n == 0 && !fin)
+        return WS_EV_NONE;
+    ws_event_clear(ev, WS_EV_CHUNK);
+    ev->opcode = opcode;
+    ev->data = p;
+    ev->len = n;
+    ev->frame_final = frame_end;
+    ev->message_final = fin;
+    return WS_EV_CHUNK;
+}
+
+static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
+{
+    size_t n, used = 0, chunk_len = 0;
+    uint8_t *p = ws_conn_input(c, &n);
+    uint8_t *chunk = NULL;
+    const ws_frame_header *h = &c->dec.header;
+    int r;
+
+    if (n == 0 && !c->end_due)
+        return WS_EV_NONE;
+    r = ws_frame_decode(&c->dec, p, n, &used, &chunk, &chunk_len);
+    ws_conn_advance(c, used);
+    if (r < 0) {
+        ws_conn_fail(c, r);
+        return WS_EV_NONE;
+    }
+    switch (r) {
+    case WS_FRAME_HEADER:
+        c->end_due = h->length == 0; /* an empty payload still ends with WS_FRAME_END */
+        if (h->opcode & 0x8) {
+            c->ctl_len = 0;
+        } else {
+            int rc = ws_conn_begin_data_frame(c, h);
+            if (rc != WS_OK)
+                ws_conn_fail(c, rc);
+        }
+        return WS_EV_NONE;
+    case WS_FRAME_DATA:
+    case WS_FRAME_END:
+        c->end_due = false;
+        if (h->opcode & 0x8) {
+            /* The decoder caps control payloads at 125 bytes. */
+            if (chunk_len)
+                memcpy(c->ctl + c->ctl_len, chunk, chunk_len);
+            c->ctl_len += chunk_len;
+            return r == WS_FRAME_END ? ws_conn_control_frame(c, h->opcode, ev) : WS_EV_NONE;
+        }
+        return ws_conn_data_chunk(c, chunk, chunk_len, r == WS_FRAME_END, ev);
+    default: /* WS_FRAME_NEED_MORE: all bytes were taken into the header */
+        return WS_EV_NONE;
+    }
+}
+
+static ws_event_type ws_conn_closed_event(ws_conn *c, ws_event *ev)
+{
+    ws_event_clear(ev, WS_EV_CLOSED);
+    ev->error = c->error;
+    ev->close_code = c->close_code;
+    ev->reason = c->close_reason;
+    ev->reason_len = c->close_reason_len;
+    ev->http_status = c->http_status;
+    if (c->cfg.role == WS_ROLE_CLIENT)
+        ev->response = ws_handshake_response(&c->hs);
+    c->rx = WS_RX_DONE;
+    c->phase = WS_PHASE_CLOSED;
+    ws_conn_drop_input(c);
+    return WS_EV_CLOSED;
+}
+
+ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
+{
+    ws_event_type t;
+
+    for (;;) {
+        switch (c->rx) {
+        case WS_RX_IDLE:
+            ws_conn_drop_input(c);
+            ws_event_clear(ev, WS_EV_NONE);
+            return WS_EV_NONE;
+        case WS_RX_HANDSHAKE:
+        case WS_RX_FRAMES:
+            if (!ws_conn_input_pending(c) && !c->end_due) {
+                if (c->eof) {
+                    ws_conn_fail(c, WS_E_EOF);
+                    continue;
+                }
+                c->in = NULL;
+                c->in_len = c->in_pos = 0;
+                ws_event_clear(ev, WS_EV_NONE);
+                return WS_EV_NONE;
+            }
+            t = c->rx == WS_RX_HANDSHAKE ? ws_conn_handshake_step(c, ev)
+                                         : ws_conn_frame_step(c, ev);
+            if (t != WS_EV_NONE)
+                return t;
+            continue;
+        case WS_RX_AWAIT_DECISION:
+            /* The host may reuse its buffer once we return: keep what it still holds. */
+            if (c->in_pos < c->in_len) {
+                if (ws_conn_stash(c, c->in + c->in_pos, c->in_len - c->in_pos) != WS_OK) {
+                    ws_conn_fail_handshake(c, WS_E_HTTP_HEADERS_TOO_LARGE, 0);
+                    continue;
+                }
+                c->in_pos = c->in_len;
+            }
+            ws_event_clear(ev, WS_EV_NONE);
+            return WS_EV_NONE;
+        case WS_RX_OPEN_EVENT:
+            c->rx = WS_RX_FRAMES;
+            ws_event_clear(ev, WS_EV_OPEN);
+            ev->subprotocol = c->subprotocol;
+            ev->subprotocol_len = c->subprotocol_len;
+            if (c->cfg.role == WS_ROLE_CLIENT)
+                ev->response = ws_handshake_response(&c->hs);
+            return WS_EV_OPEN;
+        case WS_RX_FAIL_PENDING:
+            ws_conn_fail(c, c->error);
+            continue;
+        case WS_RX_CLOSED_EVENT:
+            return ws_conn_closed_event(c, ev);
+        case WS_RX_DONE:
+        default:
+            ws_conn_drop_input(c);
+            ws_event_clear(ev, WS_EV_NONE);
+            return WS_EV_NONE;
+        }
+    }
+}
+
+/* ---- handshake decisions ------------------------------------------------------------- */
+
+static int ws_conn_write_accept(ws_conn *c, uint8_t *out, size_t cap, size_t *len,
+                                const void *arg)
+{
+    return ws_handshake_accept(&c->hs, (const ws_accept_opts *)arg, out, cap, len);
+}
+
+/* Finds the client's own spelling of the chosen subprotocol, which lives in the head buffer
+ * for as long as the connection. */
+static void ws_conn_remember_subprotocol(ws_conn *c, const char *proto)
+{
+    const ws_request *r = ws_handshake_request(&c->hs);
+    ws_list_iter it;
+    const char *item;
+    size_t len;
+
+    if (proto == NULL)
+        return;
+    ws_list_iter_init(&it, r->headers, r->header_count, "Sec-WebSocket-Protocol");
+    while (ws_list_iter_next(&it, &item, &len)) {
+        if (len == strlen(proto) && memcmp(item, proto, len) == 0) {
+            c->subprotocol = item;
+            c->subprotocol_len = len;
+            return;
+        }
+    }
+}
+
+int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
+{
+    int rc;
+
+    if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION)
+        return WS_E_STATE;
+    /* The connection implements no extension yet, so it cannot agree to one. */
+    if (opts != NULL && opts->extensions != NULL)
+        return WS_E_HTTP_EXTENSION;
+    rc = ws_conn_queue_answer(c, ws_conn_write_accept, opts);
+    if (rc != WS_OK)
+        return rc;
+    ws_conn_remember_subprotocol(c, opts ? opts->subprotocol : NULL);
+    c->phase = WS_PHASE_OPEN;
+    c->rx = WS_RX_OPEN_EVENT;
+    return WS_OK;
+}
+
+typedef struct ws_reject_args {
+    int status;
+    const ws_header *headers;
+    size_t header_count;
+    const char *body;
+    size_t body_len;
+} ws_reject_args;
+
+static int ws_conn_write_reject(ws_conn *c, uint8_t *out, size_t cap, size_t *len,
+                                const void *arg)
+{
+    const ws_reject_args *a = (const ws_reject_args *)arg;
+    return ws_handshake_reject(&c->hs, a->status, a->headers, a->header_count, a->body,
+                               a->body_len, out, cap, len);
+}
+
+int ws_conn_reject(ws_conn *c, int status, const ws_header *headers, size_t header_count,
+                   const char *body, size_t body_len)
+{
+    ws_reject_args a = {status, headers, header_count, body, body_len};
+    int rc;
+
+    if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION)
+        return WS_E_STATE;
+    rc = ws_conn_queue_answer(c, ws_conn_write_reject, &a);
+    if (rc != WS_OK)
+        return rc;
+    ws_conn_drop_input(c); /* nothing after a rejected request is ever parsed */
+    ws_conn_fail_handshake(c, WS_E_HTTP_REJECTED, status);
+    return WS_OK;
+}
+
+static int ws_conn_write_request(ws_conn *c, uint8_t *out, size_t cap, size_t *len,
+                                 const void *arg)
+{
+    return ws_handshake_client_request(&c->hs, (const ws_client_opts *)arg, c->cfg.random,
+                                       c->cfg.random_ud, out, cap, len);
+}
+
+int ws_conn_connect(ws_conn *c, const ws_client_opts *opts)
+{
+    int rc;
+
+    if (c->cfg.role != WS_ROLE_CLIENT || c->rx != WS_RX_IDLE)
+        return WS_E_STATE;
+    if (opts == NULL)
+        return WS_E_INVALID;
+    if (opts->extensions != NULL)
+        return WS_E_HTTP_EXTENSION; /* as in ws_conn_accept */
+    rc = ws_conn_queue_answer(c, ws_conn_write_request, opts);
+    if (rc != WS_OK)
+        return rc;
+    c->rx = WS_RX_HANDSHAKE;
+    return WS_OK;
+}
+
+int ws_conn_start_open(ws_conn *c, const char *subprotocol)
+{
+    ws_rx_state fresh = c->cfg.role == WS_ROLE_CLIENT ? WS_RX_IDLE : WS_RX_HANDSHAKE;
+
+    if (c->rx != fresh || c->fed)
+        return WS_E_STATE;
+    c->subprotocol = subprotocol;
+    c->subprotocol_len = subprotocol ? strlen(subprotocol) : 0;
+    c->phase = WS_PHASE_OPEN;
+    c->rx = WS_RX_OPEN_EVENT;
+    return WS_OK;
+}

@@ -1,17 +1,982 @@
-/* placeholder until the layer's tests land */
+/*
+ * Connection engine tests: tables of frames in -> events and output frames out, each run in
+ * streaming and whole-message mode, whole, byte by byte and split at every offset; then the
+ * handshake paths, sends, backpressure, end of stream and memory modes.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-static void placeholder(void **state)
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ws.h"
+
+/* ---- test fixtures ------------------------------------------------------------------- */
+
+/* Random source for the client role: all-zero keys make masked output readable. */
+static int zero_random(void *ud, uint8_t *buf, size_t len)
 {
+    (void)ud;
+    memset(buf, 0, len);
+    return 0;
+}
+
+/* Counting allocator: tracks live bytes and the peak. */
+typedef struct alloc_stats {
+    size_t live, peak, calls;
+} alloc_stats;
+
+typedef struct alloc_hdr {
+    size_t size;
+    size_t pad;
+} alloc_hdr;
+
+static void *count_realloc(void *ud, void *ptr, size_t size)
+{
+    alloc_stats *st = (alloc_stats *)ud;
+    alloc_hdr *h = ptr ? (alloc_hdr *)ptr - 1 : NULL;
+    alloc_hdr *n;
+
+    st->calls++;
+    if (h)
+        st->live -= h->size;
+    if (size == 0) {
+        free(h);
+        return NULL;
+    }
+    n = realloc(h, sizeof *n + size);
+    if (n == NULL)
+        return NULL;
+    n->size = size;
+    st->live += size;
+    if (st->live > st->peak)
+        st->peak = st->live;
+    return n + 1;
+}
+
+static const uint8_t test_key[4] = {0x37, 0xfa, 0x21, 0x3d};
+
+/* A frame in a table: first byte (FIN | RSV | opcode) and payload. RAW marks bytes copied to
+ * the input as they are (for frames the encoder would refuse to write). */
+typedef struct frm {
+    int b0;
+    const char *p;
+    size_t n;
+} frm;
+
+#define RAW -1
+#define FR(b0, s) {(b0), (s), sizeof(s) - 1}
+#define RW(s) {RAW, (s), sizeof(s) - 1}
+#define END_FR {0, NULL, 0}
+
+/* Encodes frames as the peer of role would send them (masked toward a server). */
+static size_t build_frames(const frm *f, ws_role receiver, uint8_t *out)
+{
+    size_t len = 0;
+
+    for (; f->p != NULL; f++) {
+        ws_frame_header h;
+        int hl;
+        if (f->b0 == RAW) {
+            memcpy(out + len, f->p, f->n);
+            len += f->n;
+            continue;
+        }
+        memset(&h, 0, sizeof h);
+        h.fin = (f->b0 & 0x80) != 0;
+        h.rsv = (uint8_t)(f->b0 & 0x70);
+        h.opcode = (uint8_t)(f->b0 & 0x0f);
+        h.length = f->n;
+        h.masked = receiver == WS_ROLE_SERVER;
+        memcpy(h.mask, test_key, 4);
+        hl = ws_frame_header_encode(out + len, &h);
+        assert_true(hl > 0);
+        len += (size_t)hl;
+        memcpy(out + len, f->p, f->n);
+        if (h.masked)
+            ws_mask(out + len, f->n, test_key, 0);
+        len += f->n;
+    }
+    return len;
+}
+
+/* Appends printable text, escaping anything else, to a transcript. */
+static void put(char *t, size_t cap, const char *fmt, ...)
+{
+    size_t used = strlen(t);
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(t + used, cap - used, fmt, ap);
+    va_end(ap);
+}
+
+static void put_bytes(char *t, size_t cap, const uint8_t *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\' && p[i] != '|')
+            put(t, cap, "%c", p[i]);
+        else
+            put(t, cap, "\\x%02x", p[i]);
+    }
+}
+
+#define TRANSCRIPT_MAX 8192
+
+/* Collects events into a transcript in which chunks are joined into their message, so that
+ * the same stream split differently gives the same text. */
+typedef struct recorder {
+    char text[TRANSCRIPT_MAX];
+    uint8_t msg[1 << 16];
+    size_t msg_len;
+    uint8_t msg_op;
+    bool echo; /* send every message back, to check stream order */
+} recorder;
+
+static const char *op_name(uint8_t op)
+{
+    return op == WS_OP_TEXT ? "TEXT" : "BIN";
+}
+
+static void record(recorder *r, ws_conn *c, const ws_event *ev)
+{
+    switch (ev->type) {
+    case WS_EV_OPEN:
+        put(r->text, TRANSCRIPT_MAX, "OPEN|");
+        break;
+    case WS_EV_CHUNK:
+        assert_true(r->msg_len + ev->len <= sizeof r->msg);
+        if (ev->len)
+            memcpy(r->msg + r->msg_len, ev->data, ev->len);
+        r->msg_len += ev->len;
+        r->msg_op = ev->opcode;
+        if (!ev->message_final)
+            break;
+        /* fall through */
+    case WS_EV_MESSAGE:
+        if (ev->type == WS_EV_MESSAGE) {
+            memcpy(r->msg, ev->data, ev->len);
+            r->msg_len = ev->len;
+            r->msg_op = ev->opcode;
+        }
+        put(r->text, TRANSCRIPT_MAX, "%s:", op_name(r->msg_op));
+        put_bytes(r->text, TRANSCRIPT_MAX, r->msg, r->msg_len);
+        put(r->text, TRANSCRIPT_MAX, "|");
+        if (r->echo)
+            assert_int_equal(ws_conn_send(c, (ws_opcode)r->msg_op, r->msg, r->msg_len), WS_OK);
+        r->msg_len = 0;
+        break;
+    case WS_EV_PING:
+    case WS_EV_PONG:
+        put(r->text, TRANSCRIPT_MAX, ev->type == WS_EV_PING ? "PING:" : "PONG:");
+        put_bytes(r->text, TRANSCRIPT_MAX, ev->data, ev->len);
+        put(r->text, TRANSCRIPT_MAX, "|");
+        break;
+    case WS_EV_CLOSE:
+        put(r->text, TRANSCRIPT_MAX, "CLOSE:%u:", ev->close_code);
+        put_bytes(r->text, TRANSCRIPT_MAX, (const uint8_t *)ev->reason, ev->reason_len);
+        put(r->text, TRANSCRIPT_MAX, "|");
+        break;
+    case WS_EV_CLOSED:
+        if (r->msg_len) { /* what was delivered of a message the error cut short */
+            put(r->text, TRANSCRIPT_MAX, "PART:%s:", op_name(r->msg_op));
+            put_bytes(r->text, TRANSCRIPT_MAX, r->msg, r->msg_len);
+            put(r->text, TRANSCRIPT_MAX, "|");
+            r->msg_len = 0;
+        }
+        put(r->text, TRANSCRIPT_MAX, "CLOSED:%u:%d", ev->close_code, ev->error);
+        break;
+    default:
+        fail_msg("unexpected event %d", ev->type);
+    }
+}
+
+/* Decodes what a connection wrote, as its peer would, into a transcript of frames. Close
+ * frames show their reason only for codes a host chose (error reasons are prose). */
+static void transcribe_output(const uint8_t *p, size_t n, ws_role writer, char *t)
+{
+    ws_frame_decoder d;
+    uint8_t buf[1 << 17];
+    size_t pos = 0;
+    uint8_t ctl[256];
+    size_t ctl_len = 0;
+
+    assert_true(n <= sizeof buf);
+    memcpy(buf, p, n);
+    ws_frame_decoder_init(&d, writer == WS_ROLE_SERVER ? WS_ROLE_CLIENT : WS_ROLE_SERVER);
+    d.max_frame_size = 0;
+    bool end_due = false;
+
+    t[0] = '\0';
+    while (pos < n || end_due) {
+        size_t used = 0, clen = 0;
+        uint8_t *chunk = NULL;
+        int r = ws_frame_decode(&d, buf + pos, n - pos, &used, &chunk, &clen);
+        assert_true(r >= 0);
+        pos += used;
+        end_due = r == WS_FRAME_HEADER && d.header.length == 0;
+        if (r == WS_FRAME_HEADER) {
+            static const char *names[16] = {"CONT", "TEXT", "BIN", "", "", "", "", "",
+                                            "CLOSE", "PING", "PONG"};
+            put(t, TRANSCRIPT_MAX, "O%s%s:", names[d.header.opcode], d.header.fin ? "" : "~");
+            ctl_len = 0;
+        } else if (r == WS_FRAME_DATA || r == WS_FRAME_END) {
+            if (d.header.opcode == WS_OP_CLOSE) {
+                if (clen)
+                    memcpy(ctl + ctl_len, chunk, clen);
+                ctl_len += clen;
+            } else {
+                put_bytes(t, TRANSCRIPT_MAX, chunk, clen);
+            }
+            if (r == WS_FRAME_END) {
+                if (d.header.opcode == WS_OP_CLOSE && ctl_len >= 2) {
+                    unsigned code = (unsigned)(ctl[0] << 8 | ctl[1]);
+                    put(t, TRANSCRIPT_MAX, "%u", code);
+                    if (code < 1002 || code >= 3000) {
+                        put(t, TRANSCRIPT_MAX, ":");
+                        put_bytes(t, TRANSCRIPT_MAX, ctl + 2, ctl_len - 2);
+                    }
+                }
+                put(t, TRANSCRIPT_MAX, "|");
+            }
+        } else {
+            break;
+        }
+    }
+}
+
+/* ---- the frame tables ---------------------------------------------------------------- */
+
+typedef struct conn_case {
+    const char *name;
+    ws_role role;
+    frm in[8];
+    const char *events;
+    const char *out;
+    size_t max_frame, max_message, max_fragments;
+    bool no_auto_pong, echo;
+} conn_case;
+
+#define FIN 0x80
+#define T1 (FIN | WS_OP_TEXT)
+#define B1 (FIN | WS_OP_BINARY)
+#define C1 (FIN | WS_OP_CONTINUATION)
+#define PING (FIN | WS_OP_PING)
+#define PONG (FIN | WS_OP_PONG)
+#define CLOSE (FIN | WS_OP_CLOSE)
+
+static const conn_case conn_cases[] = {
+    {"text", WS_ROLE_SERVER, {FR(T1, "hello"), END_FR}, "OPEN|TEXT:hello|", ""},
+    {"binary", WS_ROLE_SERVER, {FR(B1, "\x00\x01\xff"), END_FR}, "OPEN|BIN:\\x00\\x01\\xff|", ""},
+    {"empty text", WS_ROLE_SERVER, {FR(T1, ""), END_FR}, "OPEN|TEXT:|", ""},
+    {"two messages", WS_ROLE_SERVER, {FR(T1, "a"), FR(B1, "b"), END_FR}, "OPEN|TEXT:a|BIN:b|",
+     ""},
+    {"fragmented text", WS_ROLE_SERVER,
+     {FR(WS_OP_TEXT, "hel"), FR(WS_OP_CONTINUATION, "l"), FR(C1, "o"), END_FR},
+     "OPEN|TEXT:hello|", ""},
+    {"empty fragments", WS_ROLE_SERVER,
+     {FR(WS_OP_BINARY, ""), FR(WS_OP_CONTINUATION, ""), FR(C1, ""), END_FR}, "OPEN|BIN:|",
+     ""},
+    {"ping inside a fragmented message", WS_ROLE_SERVER,
+     {FR(WS_OP_TEXT, "hel"), FR(PING, "p"), FR(C1, "lo"), END_FR}, "OPEN|PING:p|TEXT:hello|",
+     "OPONG:p|"},
+    {"ping answered", WS_ROLE_SERVER, {FR(PING, "hello"), END_FR}, "OPEN|PING:hello|",
+     "OPONG:hello|"},
+    {"empty ping", WS_ROLE_SERVER, {FR(PING, ""), END_FR}, "OPEN|PING:|", "OPONG:|"},
+    {"many pings", WS_ROLE_SERVER, {FR(PING, "1"), FR(PING, "2"), FR(PING, "3"), END_FR},
+     "OPEN|PING:1|PING:2|PING:3|", "OPONG:1|OPONG:2|OPONG:3|"},
+    {"ping of 125 bytes", WS_ROLE_SERVER,
+     {FR(PING, "0123456789012345678901234567890123456789012345678901234567890123456789012345"
+               "6789012345678901234567890123456789012345678901234"),
+      END_FR},
+     "OPEN|PING:012345678901234567890123456789012345678901234567890123456789012345678901234"
+     "56789012345678901234567890123456789012345678901234|",
+     "OPONG:0123456789012345678901234567890123456789012345678901234567890123456789012345"
+     "6789012345678901234567890123456789012345678901234|"},
+    {"auto pong off", WS_ROLE_SERVER, {FR(PING, "x"), END_FR}, "OPEN|PING:x|", "", 0, 0, 0,
+     true},
+    {"unsolicited pong", WS_ROLE_SERVER, {FR(PONG, "x"), END_FR}, "OPEN|PONG:x|", ""},
+    {"close 1000 with reason", WS_ROLE_SERVER, {FR(CLOSE, "\x03\xe8" "bye"), END_FR},
+     "OPEN|CLOSE:1000:bye|CLOSED:1000:0", "OCLOSE:1000:bye|"},
+    {"close without payload", WS_ROLE_SERVER, {FR(CLOSE, ""), END_FR},
+     "OPEN|CLOSE:1005:|CLOSED:1005:0", "OCLOSE:|"},
+    {"close 4999", WS_ROLE_SERVER, {FR(CLOSE, "\x13\x87"), END_FR},
+     "OPEN|CLOSE:4999:|CLOSED:4999:0", "OCLOSE:4999:|"},
+    {"data after close is ignored", WS_ROLE_SERVER,
+     {FR(CLOSE, "\x03\xe8"), FR(T1, "late"), END_FR}, "OPEN|CLOSE:1000:|CLOSED:1000:0",
+     "OCLOSE:1000:|"},
+    {"close with 1-byte payload", WS_ROLE_SERVER, {FR(CLOSE, "\x03"), END_FR},
+     "OPEN|CLOSED:1002:-34", "OCLOSE:1002|"},
+    {"close code 1005 on the wire", WS_ROLE_SERVER, {FR(CLOSE, "\x03\xed"), END_FR},
+     "OPEN|CLOSED:1002:-35", "OCLOSE:1002|"},
+    {"close code 999", WS_ROLE_SERVER, {FR(CLOSE, "\x03\xe7"), END_FR}, "OPEN|CLOSED:1002:-35",
+     "OCLOSE:1002|"},
+    {"close code 2999", WS_ROLE_SERVER, {FR(CLOSE, "\x0b\xb7"), END_FR},
+     "OPEN|CLOSED:1002:-35", "OCLOSE:1002|"},
+    {"close code 5000", WS_ROLE_SERVER, {FR(CLOSE, "\x13\x88"), END_FR},
+     "OPEN|CLOSED:1002:-35", "OCLOSE:1002|"},
+    {"close reason not UTF-8", WS_ROLE_SERVER, {FR(CLOSE, "\x03\xe8\xff"), END_FR},
+     "OPEN|CLOSED:1007:-33", "OCLOSE:1007|"},
+    {"invalid UTF-8 after a valid prefix", WS_ROLE_SERVER, {FR(T1, "ab\xff" "cd"), END_FR},
+     "OPEN|PART:TEXT:ab|CLOSED:1007:-33", "OCLOSE:1007|"},
+    {"character split across fragments", WS_ROLE_SERVER,
+     {FR(WS_OP_TEXT, "\xc3"), FR(C1, "\xa9"), END_FR}, "OPEN|TEXT:\\xc3\\xa9|", ""},
+    {"4-byte character split three ways", WS_ROLE_SERVER,
+     {FR(WS_OP_TEXT, "\xf0\x9f"), FR(WS_OP_CONTINUATION, "\x98"), FR(C1, "\x80!"), END_FR},
+     "OPEN|TEXT:\\xf0\\x9f\\x98\\x80!|", ""},
+    {"invalid UTF-8 before the frame completes", WS_ROLE_SERVER,
+     {RW("\x81\x8a\x00\x00\x00\x00" "ok\xc0"), END_FR}, "OPEN|PART:TEXT:ok|CLOSED:1007:-33",
+     "OCLOSE:1007|"},
+    {"invalid UTF-8 across fragments", WS_ROLE_SERVER,
+     {FR(WS_OP_TEXT, "a\xed"), FR(C1, "\xa0\x80"), END_FR},
+     "OPEN|PART:TEXT:a\\xed|CLOSED:1007:-33", "OCLOSE:1007|"},
+    {"text truncated at message end", WS_ROLE_SERVER, {FR(T1, "a\xe2\x82"), END_FR},
+     "OPEN|PART:TEXT:a\\xe2\\x82|CLOSED:1007:-33", "OCLOSE:1007|"},
+    {"continuation without a message", WS_ROLE_SERVER, {FR(C1, "x"), END_FR},
+     "OPEN|CLOSED:1002:-31", "OCLOSE:1002|"},
+    {"text inside a fragmented message", WS_ROLE_SERVER,
+     {FR(WS_OP_TEXT, "a"), FR(T1, "b"), END_FR}, "OPEN|PART:TEXT:a|CLOSED:1002:-32",
+     "OCLOSE:1002|"},
+    {"reserved opcode 3", WS_ROLE_SERVER, {FR(FIN | 3, "x"), END_FR}, "OPEN|CLOSED:1002:-21",
+     "OCLOSE:1002|"},
+    {"reserved opcode 0xB", WS_ROLE_SERVER, {FR(FIN | 0xB, ""), END_FR},
+     "OPEN|CLOSED:1002:-21", "OCLOSE:1002|"},
+    {"RSV1 without extension", WS_ROLE_SERVER, {FR(T1 | 0x40, "x"), END_FR},
+     "OPEN|CLOSED:1002:-20", "OCLOSE:1002|"},
+    {"RSV3", WS_ROLE_SERVER, {FR(B1 | 0x10, "x"), END_FR}, "OPEN|CLOSED:1002:-20",
+     "OCLOSE:1002|"},
+    {"fragmented ping", WS_ROLE_SERVER, {RW("\x09\x80\x00\x00\x00\x00"), END_FR},
+     "OPEN|CLOSED:1002:-23", "OCLOSE:1002|"},
+    {"ping of 126 bytes", WS_ROLE_SERVER, {RW("\x89\xfe\x00\x7e"), END_FR},
+     "OPEN|CLOSED:1002:-22", "OCLOSE:1002|"},
+    {"unmasked frame to a server", WS_ROLE_SERVER, {RW("\x81\x02hi"), END_FR},
+     "OPEN|CLOSED:1002:-24", "OCLOSE:1002|"},
+    {"length with the top bit set", WS_ROLE_SERVER,
+     {RW("\x82\xff\x80\x00\x00\x00\x00\x00\x00\x00"), END_FR}, "OPEN|CLOSED:1002:-26",
+     "OCLOSE:1002|"},
+    {"non-minimal 16-bit length", WS_ROLE_SERVER, {RW("\x82\xfe\x00\x05"), END_FR},
+     "OPEN|CLOSED:1002:-27", "OCLOSE:1002|"},
+    {"frame over the limit, before its payload", WS_ROLE_SERVER,
+     {RW("\x82\xfe\x01\x00"), END_FR}, "OPEN|CLOSED:1009:-28", "OCLOSE:1009|", 128},
+    {"message over the limit across fragments", WS_ROLE_SERVER,
+     {FR(WS_OP_BINARY, "12345"), FR(C1, "67890"), END_FR}, "OPEN|PART:BIN:12345|CLOSED:1009:-29",
+     "OCLOSE:1009|", 0, 8},
+    {"too many fragments", WS_ROLE_SERVER,
+     {FR(WS_OP_BINARY, "1"), FR(WS_OP_CONTINUATION, "2"), FR(C1, "3"), END_FR},
+     "OPEN|PART:BIN:12|CLOSED:1009:-30", "OCLOSE:1009|", 0, 0, 2},
+    {"echo then error keeps stream order", WS_ROLE_SERVER,
+     {FR(T1, "a"), FR(B1, "b"), FR(FIN | 4, ""), END_FR}, "OPEN|TEXT:a|BIN:b|CLOSED:1002:-21",
+     "OTEXT:a|OBIN:b|OCLOSE:1002|", 0, 0, 0, false, true},
+    {"client: text", WS_ROLE_CLIENT, {FR(T1, "hi"), END_FR}, "OPEN|TEXT:hi|", ""},
+    {"client: ping answered masked", WS_ROLE_CLIENT, {FR(PING, "k"), END_FR}, "OPEN|PING:k|",
+     "OPONG:k|"},
+    {"client: close echoed", WS_ROLE_CLIENT, {FR(CLOSE, "\x0b\xb8" "x"), END_FR},
+     "OPEN|CLOSE:3000:x|CLOSED:3000:0", "OCLOSE:3000:x|"},
+    {"client: masked frame from a server", WS_ROLE_CLIENT,
+     {RW("\x81\x82\x00\x00\x00\x00hi"), END_FR}, "OPEN|CLOSED:1002:-25", "OCLOSE:1002|"},
+    {"client: invalid UTF-8", WS_ROLE_CLIENT, {FR(T1, "\xf4\x90\x80\x80"), END_FR},
+     "OPEN|PART:TEXT:\\xf4|CLOSED:1007:-33", "OCLOSE:1007|"},
+};
+
+/* Splits used for every case: whole, byte by byte, two pieces at every offset. */
+typedef struct split_plan {
+    size_t piece; /* 0: use cut */
+    size_t cut;
+} split_plan;
+
+static ws_conn *open_conn(const conn_case *tc, bool whole, void *mem, size_t memsize)
+{
+    ws_config cfg;
+    ws_conn *c;
+
+    ws_config_init(&cfg, tc->role);
+    cfg.random = zero_random;
+    cfg.whole_messages = whole;
+    if (tc->max_frame)
+        cfg.max_frame_size = tc->max_frame;
+    if (tc->max_message)
+        cfg.max_message_size = tc->max_message;
+    if (tc->max_fragments)
+        cfg.max_fragments = tc->max_fragments;
+    if (whole)
+        cfg.max_message_size = tc->max_message ? tc->max_message : 65536;
+    cfg.auto_pong = !tc->no_auto_pong;
+    cfg.max_output = 65536;
+    assert_true(ws_conn_storage_size(&cfg) <= memsize);
+    c = ws_conn_init(mem, memsize, &cfg);
+    assert_non_null(c);
+    assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
+    return c;
+}
+
+/* Feeds input in pieces, pulling every event after each piece. */
+static void drive(ws_conn *c, recorder *r, uint8_t *in, size_t n, split_plan plan)
+{
+    size_t pos = 0;
+    ws_event ev;
+
+    while (pos < n) {
+        size_t piece = plan.piece ? plan.piece : (pos < plan.cut ? plan.cut - pos : n - pos);
+        if (piece > n - pos)
+            piece = n - pos;
+        if (ws_conn_feed(c, in + pos, piece) != WS_OK)
+            break;
+        pos += piece;
+        while (ws_conn_next_event(c, &ev) != WS_EV_NONE)
+            record(r, c, &ev);
+    }
+    while (ws_conn_next_event(c, &ev) != WS_EV_NONE)
+        record(r, c, &ev);
+}
+
+/* Removes "PART:...|" entries: whole-message mode never hands out part of a message. */
+static void strip_parts(const char *in, char *out)
+{
+    const char *p = in;
+    out[0] = '\0';
+    while (*p) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) + 1 : strlen(p);
+        if (strncmp(p, "PART:", 5) != 0)
+            strncat(out, p, len);
+        p += len;
+    }
+}
+
+static uint64_t conn_mem[1 << 16];
+
+static void run_case(const conn_case *tc, bool whole, split_plan plan)
+{
+    static uint8_t input[1 << 14], pristine[1 << 14];
+    static recorder r;
+    char expect[TRANSCRIPT_MAX], out[TRANSCRIPT_MAX];
+    const uint8_t *o;
+    size_t n = build_frames(tc->in, tc->role, pristine), olen;
+    ws_conn *c = open_conn(tc, whole, conn_mem, sizeof conn_mem);
+
+    memcpy(input, pristine, n);
+    memset(&r, 0, sizeof r);
+    r.echo = tc->echo;
+    drive(c, &r, input, n, plan);
+    if (whole)
+        strip_parts(tc->events, expect);
+    else
+        snprintf(expect, sizeof expect, "%s", tc->events);
+    if (strcmp(r.text, expect) != 0)
+        fail_msg("%s (%s, piece %zu, cut %zu): events\n  got    %s\n  expect %s", tc->name,
+                 whole ? "whole" : "stream", plan.piece, plan.cut, r.text, expect);
+    olen = ws_conn_output(c, &o);
+    transcribe_output(o, olen, tc->role, out);
+    if (strcmp(out, tc->out) != 0)
+        fail_msg("%s (%s, piece %zu, cut %zu): output\n  got    %s\n  expect %s", tc->name,
+                 whole ? "whole" : "stream", plan.piece, plan.cut, out, tc->out);
+}
+
+static void test_frame_table(void **state)
+{
+    size_t i, cut;
+    int whole;
     (void)state;
+
+    for (i = 0; i < sizeof conn_cases / sizeof conn_cases[0]; i++) {
+        const conn_case *tc = &conn_cases[i];
+        uint8_t tmp[1 << 14];
+        size_t n = build_frames(tc->in, tc->role, tmp);
+        for (whole = 0; whole < 2; whole++) {
+            split_plan all = {0, n}, bytes = {1, 0};
+            run_case(tc, whole != 0, all);
+            run_case(tc, whole != 0, bytes);
+            for (cut = 1; cut < n; cut++) {
+                split_plan two = {0, cut};
+                run_case(tc, whole != 0, two);
+            }
+        }
+    }
+}
+
+/* ---- handshake through the connection ------------------------------------------------ */
+
+static const char browser_request[] = "GET /chat?room=1 HTTP/1.1\r\n"
+                                      "Host: example.com\r\n"
+                                      "Upgrade: websocket\r\n"
+                                      "Connection: Upgrade\r\n"
+                                      "Origin: http://example.com\r\n"
+                                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                      "Sec-WebSocket-Protocol: chat, superchat\r\n"
+                                      "Sec-WebSocket-Version: 13\r\n"
+                                      "\r\n";
+
+static ws_conn *new_server(alloc_stats *st, bool whole)
+{
+    ws_config cfg;
+    ws_conn *c;
+
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.realloc = count_realloc;
+    cfg.realloc_ud = st;
+    cfg.whole_messages = whole;
+    c = ws_conn_new(&cfg);
+    assert_non_null(c);
+    return c;
+}
+
+static size_t take_output(ws_conn *c, char *dst, size_t cap)
+{
+    const uint8_t *o;
+    size_t n = ws_conn_output(c, &o);
+    assert_true(n < cap);
+    memcpy(dst, o, n);
+    dst[n] = '\0';
+    ws_conn_consume(c, n);
+    return n;
+}
+
+static void test_server_handshake_with_pipelined_frame(void **state)
+{
+    alloc_stats st = {0, 0, 0};
+    ws_conn *c = new_server(&st, false);
+    uint8_t in[512];
+    size_t n = strlen(browser_request);
+    frm f[] = {FR(T1, "early"), END_FR};
+    ws_accept_opts opts = {"chat", NULL, NULL, 0};
+    char out[1024];
+    ws_event ev;
+    (void)state;
+
+    memcpy(in, browser_request, n);
+    n += build_frames(f, WS_ROLE_SERVER, in + n);
+    assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+    assert_non_null(ev.request);
+    assert_int_equal(ev.request->path_len, 5);
+    assert_memory_equal(ev.request->path, "/chat", 5);
+    assert_int_equal(ws_conn_phase(c), WS_PHASE_CONNECTING);
+    assert_int_equal(ws_conn_send(c, WS_OP_TEXT, "x", 1), WS_E_STATE);
+    assert_int_equal(ws_conn_accept(c, &opts), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    assert_int_equal(ev.subprotocol_len, 4);
+    assert_memory_equal(ev.subprotocol, "chat", 4);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CHUNK);
+    assert_int_equal(ev.len, 5);
+    assert_memory_equal(ev.data, "early", 5);
+    /* Delivered in place: the payload lies inside the fed buffer. */
+    assert_true(ev.data >= in && ev.data < in + n);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+    take_output(c, out, sizeof out);
+    assert_non_null(strstr(out, "HTTP/1.1 101 Switching Protocols\r\n"));
+    assert_non_null(strstr(out, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    assert_non_null(strstr(out, "Sec-WebSocket-Protocol: chat\r\n"));
+    assert_int_equal(ws_conn_phase(c), WS_PHASE_OPEN);
+    ws_conn_free(c);
+    assert_int_equal(st.live, 0);
+}
+
+/* The host answers later (an auth lookup): bytes fed meanwhile are kept in order. */
+static void test_server_async_decision(void **state)
+{
+    alloc_stats st = {0, 0, 0};
+    ws_conn *c = new_server(&st, true);
+    uint8_t in[512], more[64];
+    size_t n = strlen(browser_request), m;
+    frm f1[] = {FR(T1, "one"), END_FR}, f2[] = {FR(T1, "two"), END_FR};
+    ws_event ev;
+    (void)state;
+
+    memcpy(in, browser_request, n);
+    n += build_frames(f1, WS_ROLE_SERVER, in + n);
+    assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+    memset(in, 0xAA, sizeof in); /* the host reuses its buffer */
+    m = build_frames(f2, WS_ROLE_SERVER, more);
+    assert_int_equal(ws_conn_feed(c, more, m), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+    memset(more, 0xAA, sizeof more);
+    assert_int_equal(ws_conn_accept(c, NULL), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    assert_null(ev.subprotocol);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_MESSAGE);
+    assert_int_equal(ev.len, 3);
+    assert_memory_equal(ev.data, "one", 3);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_MESSAGE);
+    assert_memory_equal(ev.data, "two", 3);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+    ws_conn_free(c);
+    assert_int_equal(st.live, 0);
+}
+
+static void test_server_reject(void **state)
+{
+    alloc_stats st = {0, 0, 0};
+    ws_conn *c = new_server(&st, false);
+    uint8_t in[512];
+    size_t n = strlen(browser_request);
+    ws_header extra = {"WWW-Authenticate", 16, "Bearer", 6};
+    char out[1024];
+    ws_event ev;
+    (void)state;
+
+    memcpy(in, browser_request, n);
+    memcpy(in + n, "\x81\x85", 2); /* a frame the host must never see */
+    assert_int_equal(ws_conn_feed(c, in, n + 2), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+    assert_int_equal(ws_conn_reject(c, 401, &extra, 1, "no", 2), WS_OK);
+    assert_int_equal(ws_conn_accept(c, NULL), WS_E_STATE);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.error, WS_E_HTTP_REJECTED);
+    assert_int_equal(ev.http_status, 401);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+    assert_int_equal(ws_conn_feed(c, in, n), WS_E_CLOSED);
+    assert_int_equal(ws_conn_send(c, WS_OP_TEXT, "x", 1), WS_E_CLOSED);
+    take_output(c, out, sizeof out);
+    assert_int_equal(strncmp(out, "HTTP/1.1 401 ", 13), 0);
+    assert_non_null(strstr(out, "WWW-Authenticate: Bearer\r\n"));
+    assert_non_null(strstr(out, "Connection: close\r\n"));
+    ws_conn_free(c);
+}
+
+static void test_server_bad_request(void **state)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              "Sec-WebSocket-Version: 8\r\n\r\n";
+    alloc_stats st = {0, 0, 0};
+    ws_conn *c = new_server(&st, false);
+    uint8_t in[512];
+    char out[1024];
+    ws_event ev;
+    (void)state;
+
+    memcpy(in, req, sizeof req - 1);
+    assert_int_equal(ws_conn_feed(c, in, sizeof req - 1), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.error, WS_E_HTTP_WS_VERSION);
+    assert_int_equal(ev.http_status, 426);
+    take_output(c, out, sizeof out);
+    assert_int_equal(strncmp(out, "HTTP/1.1 426 ", 13), 0);
+    assert_non_null(strstr(out, "Sec-WebSocket-Version: 13\r\n"));
+    ws_conn_free(c);
+}
+
+/* ---- a client and a server talking to each other in memory --------------------------- */
+
+typedef struct peer {
+    ws_conn *c;
+    recorder r;
+} peer;
+
+/* Moves what one side wrote into the other in pieces of at most step bytes. */
+static void pump(peer *from, peer *to, size_t step)
+{
+    const uint8_t *o;
+    size_t n;
+    static uint8_t buf[1 << 21];
+    ws_event ev;
+
+    while ((n = ws_conn_output(from->c, &o)) > 0) {
+        size_t piece = n < step ? n : step;
+        memcpy(buf, o, piece);
+        ws_conn_consume(from->c, piece);
+        if (ws_conn_feed(to->c, buf, piece) != WS_OK)
+            return;
+        while (ws_conn_next_event(to->c, &ev) != WS_EV_NONE) {
+            if (ev.type == WS_EV_REQUEST)
+                assert_int_equal(ws_conn_accept(to->c, NULL), WS_OK);
+            record(&to->r, to->c, &ev);
+        }
+    }
+}
+
+static void test_client_server_session(void **state)
+{
+    static const size_t steps[] = {1, 7, 100, 1 << 20};
+    size_t s;
+    (void)state;
+
+    for (s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+        static peer cl, sv;
+        alloc_stats sts = {0, 0, 0}, stc = {0, 0, 0};
+        ws_config cfg;
+        ws_client_opts opts;
+        static uint8_t big[100000];
+        size_t i;
+
+        memset(&cl, 0, sizeof cl);
+        memset(&sv, 0, sizeof sv);
+        sv.c = new_server(&sts, false);
+        sv.r.echo = true;
+        ws_config_init(&cfg, WS_ROLE_CLIENT);
+        cfg.random = zero_random;
+        cfg.realloc = count_realloc;
+        cfg.realloc_ud = &stc;
+        cfg.whole_messages = true;
+        cl.c = ws_conn_new(&cfg);
+        assert_non_null(cl.c);
+        memset(&opts, 0, sizeof opts);
+        opts.url = "ws://127.0.0.1:9001/echo";
+        assert_int_equal(ws_conn_connect(cl.c, &opts), WS_OK);
+        pump(&cl, &sv, steps[s]);
+        pump(&sv, &cl, steps[s]);
+        assert_int_equal(ws_conn_phase(cl.c), WS_PHASE_OPEN);
+        for (i = 0; i < sizeof big; i++)
+            big[i] = (uint8_t)(i * 7);
+        assert_int_equal(ws_conn_send(cl.c, WS_OP_TEXT, "hello", 5), WS_OK);
+        assert_int_equal(ws_conn_send(cl.c, WS_OP_BINARY, big, 300), WS_OK);
+        assert_int_equal(ws_conn_send_fragment(cl.c, WS_OP_TEXT, "fra", 3, false), WS_OK);
+        assert_int_equal(ws_conn_send(cl.c, WS_OP_TEXT, "x", 1), WS_E_STATE);
+        assert_int_equal(ws_conn_ping(cl.c, "p", 1), WS_OK);
+        assert_int_equal(ws_conn_send_fragment(cl.c, WS_OP_CONTINUATION, "g", 1, true), WS_OK);
+        pump(&cl, &sv, steps[s]);
+        pump(&sv, &cl, steps[s]);
+        {
+            static char expect[TRANSCRIPT_MAX];
+            expect[0] = '\0';
+            put(expect, TRANSCRIPT_MAX, "TEXT:hello|BIN:");
+            put_bytes(expect, TRANSCRIPT_MAX, big, 300);
+            put(expect, TRANSCRIPT_MAX, "|PING:p|TEXT:frag|");
+            assert_string_equal(sv.r.text, expect);
+        }
+        /* The echoes came back to the client, and so did the pong. */
+        assert_non_null(strstr(cl.r.text, "OPEN|TEXT:hello|BIN:"));
+        assert_non_null(strstr(cl.r.text, "PONG:p|TEXT:frag|"));
+        /* A large message both ways. */
+        assert_int_equal(ws_conn_send(cl.c, WS_OP_BINARY, big, sizeof big), WS_OK);
+        cl.r.text[0] = '\0';
+        sv.r.echo = false;
+        sv.r.text[0] = '\0';
+        pump(&cl, &sv, steps[s]);
+        assert_int_equal(strncmp(sv.r.text, "BIN:", 4), 0);
+        /* Close handshake initiated by the client. */
+        assert_int_equal(ws_conn_close(cl.c, 1000, "done", 4), WS_OK);
+        assert_int_equal(ws_conn_phase(cl.c), WS_PHASE_CLOSING);
+        assert_int_equal(ws_conn_send(cl.c, WS_OP_TEXT, "x", 1), WS_E_CLOSED);
+        sv.r.text[0] = '\0';
+        pump(&cl, &sv, steps[s]);
+        pump(&sv, &cl, steps[s]);
+        assert_string_equal(sv.r.text, "CLOSE:1000:done|CLOSED:1000:0");
+        assert_string_equal(cl.r.text, "CLOSE:1000:done|CLOSED:1000:0");
+        assert_int_equal(ws_conn_phase(cl.c), WS_PHASE_CLOSED);
+        ws_conn_free(cl.c);
+        ws_conn_free(sv.c);
+        assert_int_equal(sts.live, 0);
+        assert_int_equal(stc.live, 0);
+    }
+}
+
+static void test_client_refused(void **state)
+{
+    static const char resp[] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n"
+                               "X-Why: origin\r\n\r\n";
+    ws_config cfg;
+    ws_client_opts opts;
+    alloc_stats st = {0, 0, 0};
+    ws_conn *c;
+    uint8_t in[256];
+    char out[1024];
+    ws_event ev;
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_CLIENT);
+    cfg.random = zero_random;
+    cfg.realloc = count_realloc;
+    cfg.realloc_ud = &st;
+    c = ws_conn_new(&cfg);
+    memset(&opts, 0, sizeof opts);
+    opts.url = "ws://[::1]:8080/x?y=1";
+    assert_int_equal(ws_conn_connect(c, &opts), WS_OK);
+    take_output(c, out, sizeof out);
+    assert_int_equal(strncmp(out, "GET /x?y=1 HTTP/1.1\r\n", 21), 0);
+    assert_non_null(strstr(out, "Host: [::1]:8080\r\n"));
+    memcpy(in, resp, sizeof resp - 1);
+    assert_int_equal(ws_conn_feed(c, in, sizeof resp - 1), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.error, WS_E_HTTP_STATUS);
+    assert_int_equal(ev.http_status, 403);
+    assert_non_null(ev.response);
+    assert_non_null(ws_header_find(ev.response->headers, ev.response->header_count, "x-why"));
+    ws_conn_free(c);
+    assert_int_equal(st.live, 0);
+}
+
+/* ---- limits, end of stream, memory --------------------------------------------------- */
+
+static void test_backpressure(void **state)
+{
+    ws_config cfg;
+    static uint64_t mem[1 << 13];
+    ws_conn *c;
+    uint8_t payload[100];
+    const uint8_t *o;
+    int sent = 0;
+    (void)state;
+
+    memset(payload, 'a', sizeof payload);
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_output = 1000;
+    cfg.max_head_size = 1024;
+    cfg.max_headers = 16;
+    c = ws_conn_init(mem, sizeof mem, &cfg);
+    assert_non_null(c);
+    assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
+    while (ws_conn_send(c, WS_OP_BINARY, payload, sizeof payload) == WS_OK)
+        sent++;
+    assert_int_equal(sent, 9); /* 9 * 102 bytes fit in 1000, a tenth does not */
+    assert_int_equal(ws_conn_send(c, WS_OP_BINARY, payload, sizeof payload), WS_E_BACKPRESSURE);
+    assert_int_equal(ws_conn_output(c, &o), 9 * 102);
+    ws_conn_consume(c, 500);
+    assert_int_equal(ws_conn_send(c, WS_OP_BINARY, payload, sizeof payload), WS_OK);
+    assert_int_equal(ws_conn_output(c, &o), 9 * 102 - 500 + 102);
+    /* Close frames may still go out when the queue is full. */
+    while (ws_conn_send(c, WS_OP_BINARY, payload, sizeof payload) == WS_OK)
+        ;
+    assert_int_equal(ws_conn_close(c, 1001, "bye", 3), WS_OK);
+}
+
+static void test_send_checks(void **state)
+{
+    ws_config cfg;
+    ws_conn *c;
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_output = 4096;
+    c = ws_conn_init(conn_mem, sizeof conn_mem, &cfg);
+    assert_non_null(c);
+    assert_int_equal(ws_conn_ping(c, "x", 1), WS_E_STATE);
+    assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
+    assert_int_equal(ws_conn_send(c, WS_OP_TEXT, "\xff", 1), WS_E_INVALID_UTF8);
+    assert_int_equal(ws_conn_send(c, WS_OP_PING, "x", 1), WS_E_INVALID);
+    assert_int_equal(ws_conn_send_fragment(c, WS_OP_TEXT, "\xe2\x82", 2, false), WS_OK);
+    assert_int_equal(ws_conn_send_fragment(c, WS_OP_CONTINUATION, "\x41", 1, true),
+                     WS_E_INVALID_UTF8);
+    assert_int_equal(ws_conn_send_fragment(c, WS_OP_BINARY, "x", 1, true), WS_E_INVALID);
+    assert_int_equal(ws_conn_send_fragment(c, WS_OP_CONTINUATION, "\xac", 1, true), WS_OK);
+    assert_int_equal(ws_conn_ping(c, NULL, 126), WS_E_INVALID);
+    assert_int_equal(ws_conn_close(c, 1006, NULL, 0), WS_E_INVALID);
+    assert_int_equal(ws_conn_close(c, 1000, "\xff", 1), WS_E_INVALID_UTF8);
+    assert_int_equal(ws_conn_close(c, 1000, NULL, 0), WS_OK);
+    assert_int_equal(ws_conn_close(c, 1000, NULL, 0), WS_E_CLOSED);
+    assert_int_equal(ws_conn_pong(c, "x", 1), WS_E_CLOSED);
+}
+
+static void test_eof(void **state)
+{
+    static const conn_case tc = {"eof", WS_ROLE_SERVER, {END_FR}, "", ""};
+    ws_conn *c = open_conn(&tc, false, conn_mem, sizeof conn_mem);
+    uint8_t half[] = {0x81, 0x85, 1, 2};
+    ws_event ev;
+    const uint8_t *o;
+    (void)state;
+
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    assert_int_equal(ws_conn_feed(c, half, sizeof half), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+    ws_conn_feed_eof(c);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.error, WS_E_EOF);
+    assert_int_equal(ev.close_code, 1006);
+    assert_int_equal(ws_conn_output(c, &o), 0); /* nothing is sent to a vanished peer */
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+}
+
+/* A fixed-memory connection runs a whole session on caller storage: no allocator at all. */
+static void test_fixed_memory_session(void **state)
+{
+    ws_config cfg;
+    static uint64_t mem[1 << 12];
+    size_t need;
+    ws_conn *c;
+    uint8_t in[1024];
+    size_t n = strlen(browser_request);
+    frm f[] = {FR(T1, "hi"), FR(CLOSE, "\x03\xe8"), END_FR};
+    ws_event ev;
+    char out[2048];
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_output = 2048;
+    cfg.max_head_size = 2048;
+    cfg.max_headers = 16;
+    cfg.whole_messages = true;
+    cfg.max_message_size = 4096;
+    need = ws_conn_storage_size(&cfg);
+    assert_true(need <= sizeof mem);
+    assert_null(ws_conn_init(mem, need - 1, &cfg));
+    assert_null(ws_conn_new(&cfg)); /* no allocator given */
+    c = ws_conn_init(mem, need, &cfg);
+    assert_non_null(c);
+    memcpy(in, browser_request, n);
+    n += build_frames(f, WS_ROLE_SERVER, in + n);
+    assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+    assert_int_equal(ws_conn_accept(c, NULL), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_MESSAGE);
+    assert_int_equal(ws_conn_send(c, (ws_opcode)ev.opcode, ev.data, ev.len), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSE);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.error, WS_OK);
+    n = take_output(c, out, sizeof out);
+    assert_true(n > 4);
+    /* 101 response, then the echo, then the close reply. */
+    assert_memory_equal(out + n - 4 - 4, "\x81\x02hi", 4);
+    assert_memory_equal(out + n - 4, "\x88\x02\x03\xe8", 4);
+}
+
+/* Whatever is fed, the heap a connection holds stays within its configured limits. */
+static void test_memory_bounded(void **state)
+{
+    alloc_stats st = {0, 0, 0};
+    ws_config cfg;
+    ws_conn *c;
+    static uint8_t in[1 << 16];
+    size_t i, n = 0, limit;
+    ws_event ev;
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.realloc = count_realloc;
+    cfg.realloc_ud = &st;
+    cfg.whole_messages = true;
+    cfg.max_message_size = 4096;
+    cfg.max_output = 4096;
+    c = ws_conn_new(&cfg);
+    assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
+    /* Many fragments and pings with nobody draining the output. */
+    for (i = 0; i < 500; i++) {
+        frm f[] = {FR(WS_OP_BINARY, "12345678"), FR(PING, "ping payload"), END_FR};
+        frm g[] = {FR(WS_OP_CONTINUATION, "12345678"), FR(PING, "ping payload"), END_FR};
+        n += build_frames(i == 0 ? f : g, WS_ROLE_SERVER, in + n);
+    }
+    assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+    while (ws_conn_next_event(c, &ev) != WS_EV_NONE && ev.type != WS_EV_CLOSED)
+        ;
+    limit = ws_conn_storage_size(&cfg);
+    assert_true(st.peak <= limit);
+    ws_conn_free(c);
+    assert_int_equal(st.live, 0);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(placeholder)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_frame_table),
+        cmocka_unit_test(test_server_handshake_with_pipelined_frame),
+        cmocka_unit_test(test_server_async_decision),
+        cmocka_unit_test(test_server_reject),
+        cmocka_unit_test(test_server_bad_request),
+        cmocka_unit_test(test_client_server_session),
+        cmocka_unit_test(test_client_refused),
+        cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_send_checks),
+        cmocka_unit_test(test_eof),
+        cmocka_unit_test(test_fixed_memory_session),
+        cmocka_unit_test(test_memory_bounded),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,94 @@
+/*
+ * Private state of a connection, shared by the receive path (conn.c) and the send path
+ * (conn_send.c). Hosts only ever see the opaque ws_conn.
+ */
+#ifndef WS_CONN_H
+#define WS_CONN_H
+
+#include "ws_internal.h"
+
+/* A bounded byte buffer: data lives in p[off..len). In fixed-memory mode p is carved from
+ * the caller's storage and never grows; otherwise it grows with the host's realloc up to
+ * max. */
+typedef struct ws_buf {
+    uint8_t *p;
+    size_t off;
+    size_t len;
+    size_t cap;
+    size_t max;
+} ws_buf;
+
+/* Where the receive side is. One switch in ws_conn_next_event walks these. */
+typedef enum ws_rx_state {
+    WS_RX_IDLE,          /* client before ws_conn_connect, or before ws_conn_start_open */
+    WS_RX_HANDSHAKE,     /* reading the request (server) or the response (client) */
+    WS_RX_AWAIT_DECISION, /* server: WS_EV_REQUEST delivered, waiting for accept/reject */
+    WS_RX_OPEN_EVENT,    /* WS_EV_OPEN is due */
+    WS_RX_FRAMES,        /* reading frames */
+    WS_RX_FAIL_PENDING,  /* a protocol error is due once the bytes before it were delivered */
+    WS_RX_CLOSED_EVENT,  /* WS_EV_CLOSED is due */
+    WS_RX_DONE           /* nothing more will ever be reported */
+} ws_rx_state;
+
+/* Close frames may go past max_output by this much, so that an error can always be told to
+ * the peer even when the host has stopped draining. */
+#define WS_CONN_CONTROL_SLACK (2 * (WS_FRAME_HEADER_MAX + WS_CONTROL_PAYLOAD_MAX))
+
+struct ws_conn {
+    ws_config cfg;
+    bool heap; /* created by ws_conn_new: buffers grow through cfg.realloc */
+    ws_phase phase;
+    ws_rx_state rx;
+
+    /* Input: the host's current buffer, and a stash for bytes that must outlive it (they
+     * arrived while the server waited for the host's decision). */
+    uint8_t *in;
+    size_t in_len;
+    size_t in_pos;
+    bool eof;
+    bool fed; /* any bytes were ever fed */
+    ws_buf stash;
+
+    /* Opening handshake. The head buffer lives as long as the connection, so the request
+     * stays readable through ws_conn_request. */
+    ws_handshake hs;
+    uint8_t *head;
+    ws_header *headers;
+    const char *subprotocol;
+    size_t subprotocol_len;
+
+    /* Frames in. */
+    ws_frame_decoder dec;
+    bool end_due; /* a frame with an empty payload still has its WS_FRAME_END to give */
+    uint8_t msg_opcode; /* WS_OP_TEXT / WS_OP_BINARY while a message is open, else 0 */
+    uint64_t msg_len;
+    size_t msg_frames;
+    bool msg_copied; /* whole_messages: some of the message is in msg */
+    ws_utf8 utf8;
+    uint8_t ctl[WS_CONTROL_PAYLOAD_MAX];
+    size_t ctl_len;
+    ws_buf msg; /* whole_messages reassembly */
+
+    /* Frames out. */
+    ws_frame_encoder enc;
+    ws_buf out;
+    uint8_t send_opcode; /* opcode of the fragmented message being sent, else 0 */
+    ws_utf8 send_utf8;
+
+    /* Closing. */
+    bool close_sent;
+    bool close_received;
+    int error;          /* the cause reported with WS_EV_CLOSED */
+    int http_status;    /* status of a failed or refused handshake */
+    uint16_t close_code;
+    const char *close_reason;
+    size_t close_reason_len;
+};
+
+/* conn_send.c */
+int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need);
+int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, const uint8_t *payload,
+                        size_t len, bool control);
+void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t reason_len);
+
+#endif /* WS_CONN_H */

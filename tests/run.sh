@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The one test command: installs what the build and the tests need (Debian 12, as root),
+# builds libws with gcc and clang (warnings are errors), runs every test - unit tests plain
+# and under ASan+UBSan, interop tests against real peers - and prints
+# "N passed, N failed" counted from the test programs' own results.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+need=()
+command -v meson >/dev/null || need+=(meson)
+command -v ninja >/dev/null || need+=(ninja-build)
+command -v cc >/dev/null || need+=(gcc)
+command -v clang >/dev/null || need+=(clang)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+pkg-config --exists cmocka 2>/dev/null || need+=(libcmocka-dev)
+/usr/bin/python3 -c 'import websockets' 2>/dev/null || need+=(python3-websockets)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing: ${need[*]}"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "run as root (or install: apt-get install ${need[*]})" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+status=0
+logs=()
+
+# gcc: everything, unit tests also under the sanitizers.
+if [ ! -d build/meson-private ]; then
+    CC=gcc meson setup build --werror >/dev/null
+fi
+ninja -C build
+meson test -C build --print-errorlogs --num-processes 2 || status=1
+logs+=(build/meson-logs/testlog.json)
+
+# clang: the library, examples and unit tests build warning-free and pass.
+if [ ! -d build-clang/meson-private ]; then
+    CC=clang meson setup build-clang --werror -Dsanitize_tests=false -Dinterop=false >/dev/null
+fi
+ninja -C build-clang
+meson test -C build-clang --suite unit --print-errorlogs --num-processes 2 || status=1
+logs+=(build-clang/meson-logs/testlog.json)
+
+python3 tests/summary.py "${logs[@]}" || status=1
+exit $status

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Counts test cases from meson's JSON test logs: every CMocka case, every TAP/"ok -" line of
+the interop scripts, and a whole program that crashed or timed out as one failure each.
+Prints one line "N passed, N failed" and exits non-zero when anything failed."""
+import json
+import re
+import sys
+
+CMOCKA_PASSED = re.compile(r"^\[  PASSED  \] (\d+) test\(s\)\.", re.M)
+CMOCKA_FAILED = re.compile(r"^\[  FAILED  \] (\d+) test\(s\), listed below:", re.M)
+TAP_OK = re.compile(r"^ok\b", re.M)
+TAP_NOT_OK = re.compile(r"^not ok\b", re.M)
+
+
+def count(entry):
+    out = entry.get("stdout") or ""
+    ok = entry.get("result") == "OK"
+    p = sum(int(n) for n in CMOCKA_PASSED.findall(out))
+    f = sum(int(n) for n in CMOCKA_FAILED.findall(out))
+    if p == 0 and f == 0:
+        p = len(TAP_OK.findall(out))
+        f = len(TAP_NOT_OK.findall(out))
+    if not ok and f == 0:
+        f = 1  # a crash, a sanitizer report or a timeout: the program itself failed
+    if ok and p == 0 and f == 0:
+        p = 1  # a check with no cases of its own (e.g. the header compile check)
+    return p, f
+
+
+def main():
+    passed = failed = 0
+    for path in sys.argv[1:]:
+        with open(path) as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                entry = json.loads(line)
+                p, f = count(entry)
+                if f:
+                    print(f"FAILED: {entry.get('name')} ({path}): {f} failed", file=sys.stderr)
+                passed += p
+                failed += f
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
