@@ -240,7 +240,11 @@ void ws_frame_decoder_init(ws_frame_decoder *d, ws_role role);
  * *chunk_len give the payload bytes, which lie in buf and have been unmasked in place.
  * Every frame reports WS_FRAME_HEADER, then zero or more WS_FRAME_DATA, then exactly one
  * WS_FRAME_END. On an error *consumed counts the bytes before the offending byte, and the
- * decoder keeps returning that error. */
+ * decoder keeps returning that error. A frame breaking several rules reports the first of:
+ * byte 0: reserved opcode, RSV bits, control without FIN; byte 1: mask bit against the
+ * role, control 7-bit length over 125 (a 126/127 marker waits for the full length only with
+ * allow_nonminimal), 7-bit length over max_frame_size; byte 2: 64-bit length MSB; last
+ * length byte: non-minimal, control over 125, over max_frame_size. The same whole or split. */
 int ws_frame_decode(ws_frame_decoder *d, uint8_t *buf, size_t len, size_t *consumed,
                     uint8_t **chunk, size_t *chunk_len);
 
@@ -334,8 +338,9 @@ const ws_header *ws_header_find(const ws_header *headers, size_t count, const ch
  * compared case-insensitively ("keep-alive, Upgrade" holds "upgrade"; "upgradex" does not). */
 bool ws_token_list_has(const char *value, size_t len, const char *token);
 
-/* Walks the elements of a comma-separated list spread over every header called name:
- * elements are trimmed, empty ones skipped. */
+/* Walks the elements of a comma-separated list spread over every header called name
+ * (case-insensitive): elements are trimmed of SP/HTAB, empty ones skipped, in one pass.
+ * Commas inside quoted strings are not special: this is for lists of tokens. */
 typedef struct ws_list_iter {
     const ws_header *headers; /* private */
     size_t count;
@@ -371,8 +376,11 @@ typedef struct ws_extension_iter {
     int error; /* sticky once the list was found malformed */
 } ws_extension_iter;
 
-/* Walks every Sec-WebSocket-Extensions header. Quoted parameter values are given without
- * their quotes (backslash escapes left as they are); work is linear in the header size. */
+/* Walks every Sec-WebSocket-Extensions header (RFC 6455 §9.1; SP/HTAB allowed around
+ * ',', ';' and '=', empty list elements skipped). Quoted parameter values are given without
+ * their quotes, backslash escapes left as they are, and may hold ',' and ';'; checking
+ * that a value is a token after unescaping is left to the extension. Work is linear in the
+ * header size. */
 void ws_extension_iter_init(ws_extension_iter *it, const ws_header *headers, size_t count);
 /* Returns 1 with *ext filled, 0 at the end, or WS_E_HTTP_EXTENSION when the list is
  * malformed or an extension has more than WS_EXTENSION_PARAMS_MAX parameters. */
@@ -541,10 +549,11 @@ typedef struct ws_url {
 } ws_url;
 
 /* Parses url[0..len). The request-target to send is path, then '?' and query when query is
- * not NULL ("ws://h?x=1" gives path "/" and query "x=1"). Scheme and hex digits are
- * case-insensitive; nothing is percent-decoded. Returns WS_OK or WS_E_URL: a scheme other
- * than ws/wss, a fragment ('#'), user info ('@' before the path), an empty host, an IPv6
- * literal that is malformed or lacks its ']', a port that is empty, 0, above 65535 or not
+ * not NULL ("ws://h?x=1" gives path "/" and query "x=1"). The scheme is matched
+ * case-insensitively and nothing is percent-decoded. Returns WS_OK (out filled) or WS_E_URL
+ * (out untouched): a scheme other than ws/wss, a fragment ('#'), user info ('@' before the
+ * path), an empty host or one with bytes a reg-name may not hold, an IPv6 literal that is
+ * malformed, has a zone id or lacks its ']', a port that is empty, 0, above 65535 or not
  * digits, or any byte that is not printable ASCII (spaces and controls included). */
 int ws_url_parse(const char *url, size_t len, ws_url *out);
 

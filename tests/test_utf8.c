@@ -1,17 +1,526 @@
-/* placeholder until the layer's tests land */
+/*
+ * Tests for the incremental UTF-8 validator: a table of boundary and invalid sequences with
+ * the exact first bad byte, split invariance at every offset, and a comparison with a slow
+ * reference decoder on deterministic random input.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-static void placeholder(void **state)
+#include <stdbool.h>
+#include <string.h>
+
+#include "ws.h"
+
+/* What a whole text does: valid, a valid prefix cut inside a character, or invalid at a
+ * byte offset. */
+enum { VALID = -1, INCOMPLETE = -2 };
+
+typedef struct utf8_case {
+    const char *name;
+    const char *bytes; /* the text; lengths are given so NUL can be in it */
+    size_t len;
+    long expect; /* VALID, INCOMPLETE, or the offset of the first bad byte */
+} utf8_case;
+
+/* clang-format off */
+#define T(name, lit, expect) {name, lit, sizeof(lit) - 1, expect}
+/* clang-format on */
+
+static const utf8_case cases[] = {
+    /* Boundary code points, all valid. */
+    T("empty", "", VALID),
+    T("U+0000", "\x00", VALID),
+    T("U+007F", "\x7F", VALID),
+    T("U+0080", "\xC2\x80", VALID),
+    T("U+07FF", "\xDF\xBF", VALID),
+    T("U+0800", "\xE0\xA0\x80", VALID),
+    T("U+D7FF", "\xED\x9F\xBF", VALID),
+    T("U+E000", "\xEE\x80\x80", VALID),
+    T("U+FFFD", "\xEF\xBF\xBD", VALID),
+    T("U+FFFF", "\xEF\xBF\xBF", VALID),
+    T("U+10000", "\xF0\x90\x80\x80", VALID),
+    T("U+10FFFF", "\xF4\x8F\xBF\xBF", VALID),
+    T("U+FEFF (BOM is just text)", "\xEF\xBB\xBF", VALID),
+    T("mixed text", "caf\xC3\xA9 \xE2\x82\xAC 12 \xF0\x9F\x98\x80!", VALID),
+    T("all lengths back to back", "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80z", VALID),
+    T("ascii 17 bytes", "abcdefghijklmnopq", VALID),
+
+    /* Overlong forms: the lead byte for C0/C1, the second byte otherwise. */
+    T("overlong C0 80 (U+0000)", "\xC0\x80", 0),
+    T("overlong C0 AF ('/')", "\xC0\xAF", 0),
+    T("overlong C1 BF (U+007F)", "\xC1\xBF", 0),
+    T("overlong E0 80 80 (U+0000)", "\xE0\x80\x80", 1),
+    T("overlong E0 9F BF (U+07FF)", "\xE0\x9F\xBF", 1),
+    T("overlong F0 80 80 80 (U+0000)", "\xF0\x80\x80\x80", 1),
+    T("overlong F0 8F BF BF (U+FFFF)", "\xF0\x8F\xBF\xBF", 1),
+    T("overlong after text", "ab\xE0\x80\xAF", 3),
+
+    /* Surrogates: the second byte after ED. */
+    T("surrogate U+D800", "\xED\xA0\x80", 1),
+    T("surrogate U+DBFF", "\xED\xAF\xBF", 1),
+    T("surrogate U+DC00", "\xED\xB0\x80", 1),
+    T("surrogate U+DFFF", "\xED\xBF\xBF", 1),
+    T("surrogate pair (CESU-8)", "\xED\xA0\xBD\xED\xB8\x80", 1),
+    T("surrogate after text", "x\xC3\xA9\xED\xA0\x80", 4),
+
+    /* Above U+10FFFF. */
+    T("U+110000 F4 90 80 80", "\xF4\x90\x80\x80", 1),
+    T("F4 BF BF BF", "\xF4\xBF\xBF\xBF", 1),
+    T("lead F5", "\xF5\x80\x80\x80", 0),
+    T("lead F7", "\xF7\xBF\xBF\xBF", 0),
+    T("lead F8 (5-byte form)", "\xF8\x88\x80\x80\x80", 0),
+    T("lead FC (6-byte form)", "\xFC\x84\x80\x80\x80\x80", 0),
+    T("byte FE", "\xFE", 0),
+    T("byte FF", "\xFF", 0),
+    T("FF after text", "abc\xFF", 3),
+
+    /* Stray and missing continuation bytes. */
+    T("lone 80", "\x80", 0),
+    T("lone BF", "\xBF", 0),
+    T("80 after ascii", "A\x80", 1),
+    T("extra continuation after 2-byte", "\xC2\x80\x80", 2),
+    T("extra continuation after 4-byte", "\xF0\x90\x80\x80\x80", 4),
+    T("C3 41", "\xC3\x41", 1),
+    T("E2 82 41", "\xE2\x82\x41", 2),
+    T("F0 90 80 41", "\xF0\x90\x80\x41", 3),
+    T("lead after lead", "\xC2\xC2\x80", 1),
+    T("lead where third byte goes", "\xE2\x82\xE2\x82\xAC", 2),
+    T("NUL inside a sequence", "\xE2\x00\xAC", 1),
+
+    /* Truncated at the end of the text: every prefix so far is valid. */
+    T("C2 at end", "\xC2", INCOMPLETE),
+    T("E0 at end", "\xE0", INCOMPLETE),
+    T("E0 A0 at end", "\xE0\xA0", INCOMPLETE),
+    T("ED at end", "\xED", INCOMPLETE),
+    T("ED 9F at end", "\xED\x9F", INCOMPLETE),
+    T("E2 82 at end", "\xE2\x82", INCOMPLETE),
+    T("F0 at end", "\xF0", INCOMPLETE),
+    T("F0 90 80 at end", "\xF0\x90\x80", INCOMPLETE),
+    T("F4 8F BF at end", "\xF4\x8F\xBF", INCOMPLETE),
+    T("F3 at end after text", "hello \xF3", INCOMPLETE),
+};
+
+/* Feeds text in the chunks given by cuts (ascending offsets) and returns the absolute offset
+ * of the first bad byte, INCOMPLETE, or VALID. Checks on the way that a failed validator
+ * keeps failing. */
+static long feed_chunks(const uint8_t *p, size_t len, const size_t *cuts, size_t ncuts)
 {
+    ws_utf8 v;
+    size_t start = 0;
+    size_t c;
+
+    ws_utf8_init(&v);
+    for (c = 0; c <= ncuts; c++) {
+        size_t end = c < ncuts ? cuts[c] : len;
+        size_t bad = (size_t)-1;
+        int rc = ws_utf8_feed(&v, p + start, end - start, &bad);
+
+        if (rc != WS_OK) {
+            size_t again = (size_t)-1;
+
+            assert_int_equal(rc, WS_E_INVALID_UTF8);
+            assert_true(bad < end - start);
+            assert_int_equal(ws_utf8_feed(&v, p, len, &again), WS_E_INVALID_UTF8);
+            assert_int_equal(again, 0);
+            assert_int_equal(ws_utf8_feed(&v, NULL, 0, NULL), WS_E_INVALID_UTF8);
+            assert_int_equal(ws_utf8_finish(&v), WS_E_INVALID_UTF8);
+            return (long)(start + bad);
+        }
+        start = end;
+    }
+    return ws_utf8_finish(&v) == WS_OK ? VALID : INCOMPLETE;
+}
+
+static long feed_whole(const uint8_t *p, size_t len)
+{
+    return feed_chunks(p, len, NULL, 0);
+}
+
+static long feed_bytewise(const uint8_t *p, size_t len)
+{
+    size_t cuts[64];
+    size_t i;
+
+    assert_true(len <= 64);
+    for (i = 1; i < len; i++)
+        cuts[i - 1] = i;
+    return feed_chunks(p, len, cuts, len > 0 ? len - 1 : 0);
+}
+
+/* Names the case before failing, so a table failure says which row. */
+static void expect_case(const char *name, long got, long want)
+{
+    if (got != want)
+        print_message("case \"%s\": got %ld, want %ld\n", name, got, want);
+    assert_int_equal(got, want);
+}
+
+static void test_table(void **state)
+{
+    size_t i;
+
     (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const utf8_case *tc = &cases[i];
+        const uint8_t *p = (const uint8_t *)tc->bytes;
+        size_t cut;
+
+        expect_case(tc->name, feed_whole(p, tc->len), tc->expect);
+        expect_case(tc->name, feed_bytewise(p, tc->len), tc->expect);
+        for (cut = 0; cut <= tc->len; cut++)
+            expect_case(tc->name, feed_chunks(p, tc->len, &cut, 1), tc->expect);
+        assert_int_equal(ws_utf8_valid(p, tc->len), tc->expect == VALID);
+    }
+}
+
+/* An invalid byte in a later chunk than its lead is reported relative to that chunk. */
+static void test_offset_is_per_chunk(void **state)
+{
+    static const uint8_t first[] = {'a', 'b', 0xE0};
+    static const uint8_t second[] = {0x80, 0x80};
+    static const uint8_t third[] = {'x', 'y', 0xED};
+    static const uint8_t fourth[] = {0xA0, 0x80};
+    ws_utf8 v;
+    size_t bad = 99;
+
+    (void)state;
+    ws_utf8_init(&v);
+    assert_int_equal(ws_utf8_feed(&v, first, sizeof first, &bad), WS_OK);
+    assert_int_equal(bad, 99);
+    assert_int_equal(ws_utf8_feed(&v, second, sizeof second, &bad), WS_E_INVALID_UTF8);
+    assert_int_equal(bad, 0);
+
+    ws_utf8_init(&v); /* a new message starts clean */
+    assert_int_equal(ws_utf8_feed(&v, third, sizeof third, NULL), WS_OK);
+    assert_int_equal(ws_utf8_finish(&v), WS_E_INVALID_UTF8); /* ended inside ED .. */
+    assert_int_equal(ws_utf8_feed(&v, fourth, sizeof fourth, NULL), WS_E_INVALID_UTF8);
+}
+
+static void test_empty_feeds(void **state)
+{
+    static const uint8_t euro[] = {0xE2, 0x82, 0xAC};
+    ws_utf8 v;
+
+    (void)state;
+    ws_utf8_init(&v);
+    assert_int_equal(ws_utf8_finish(&v), WS_OK);
+    assert_int_equal(ws_utf8_feed(&v, NULL, 0, NULL), WS_OK);
+    assert_int_equal(ws_utf8_feed(&v, euro, 1, NULL), WS_OK);
+    assert_int_equal(ws_utf8_feed(&v, NULL, 0, NULL), WS_OK);
+    assert_int_equal(ws_utf8_finish(&v), WS_E_INVALID_UTF8);
+    assert_int_equal(ws_utf8_feed(&v, euro + 1, 2, NULL), WS_OK);
+    assert_int_equal(ws_utf8_finish(&v), WS_OK);
+    assert_true(ws_utf8_valid(NULL, 0));
+}
+
+/* A bad byte at each position of a long ASCII run, at each alignment, so it lands at every
+ * place inside and around the 8-byte words and the DFA blocks. */
+static void test_ascii_runs(void **state)
+{
+    static const uint8_t bad_bytes[] = {0x80, 0xBF, 0xC0, 0xFF};
+    uint8_t buf[8 + 160];
+    size_t align, pos, b;
+
+    (void)state;
+    for (align = 0; align < 8; align++) {
+        uint8_t *p = buf + align;
+        const size_t len = 150;
+
+        memset(buf, 'a', sizeof buf);
+        assert_int_equal(feed_whole(p, len), VALID);
+        for (pos = 0; pos <= 100; pos++) {
+            for (b = 0; b < sizeof bad_bytes; b++) {
+                p[pos] = bad_bytes[b];
+                assert_int_equal(feed_whole(p, len), (long)pos);
+                /* Ending there: the run is exactly pos + 1 long. */
+                assert_int_equal(feed_whole(p, pos + 1), (long)pos);
+                assert_false(ws_utf8_valid(p, len));
+            }
+            /* A valid 2-byte character there, then a cut lead right after it. */
+            p[pos] = 0xC3;
+            p[pos + 1] = 0xA9;
+            assert_int_equal(feed_whole(p, len), VALID);
+            p[pos + 2] = 0xE2;
+            assert_int_equal(feed_whole(p, pos + 3), INCOMPLETE);
+            assert_int_equal(feed_whole(p, len), (long)pos + 3);
+            p[pos] = p[pos + 1] = p[pos + 2] = 'a';
+        }
+    }
+}
+
+/* ---- the reference: decode code points explicitly, one at a time ---- */
+
+/* True when some code point in [lo, hi] is at least min and is a Unicode scalar value. */
+static bool range_has_scalar(uint32_t lo, uint32_t hi, uint32_t min)
+{
+    if (lo < min)
+        lo = min;
+    if (hi > 0x10FFFF)
+        hi = 0x10FFFF;
+    if (lo > hi)
+        return false;
+    return !(lo >= 0xD800 && hi <= 0xDFFF);
+}
+
+/* Returns the offset of the first bad byte, INCOMPLETE or VALID. A byte is bad when the
+ * bytes of its character so far can no longer complete to a scalar value in the range its
+ * length allows: this finds the byte from first principles rather than from byte ranges. */
+static long ref_validate(const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        uint8_t b = p[i];
+        uint32_t cp, min;
+        unsigned need, k;
+
+        if (b < 0x80) {
+            i++;
+            continue;
+        } else if ((b & 0xE0) == 0xC0) {
+            need = 1;
+            cp = b & 0x1Fu;
+            min = 0x80;
+        } else if ((b & 0xF0) == 0xE0) {
+            need = 2;
+            cp = b & 0x0Fu;
+            min = 0x800;
+        } else if ((b & 0xF8) == 0xF0) {
+            need = 3;
+            cp = b & 0x07u;
+            min = 0x10000;
+        } else {
+            return (long)i; /* a continuation byte with no lead, or F8..FF */
+        }
+        for (k = 0; k <= need; k++) {
+            unsigned rest = 6 * (need - k);
+            uint32_t lo, hi;
+
+            if (k > 0) {
+                if (i + k >= len)
+                    return INCOMPLETE;
+                if ((p[i + k] & 0xC0) != 0x80)
+                    return (long)(i + k);
+                cp = (cp << 6) | (p[i + k] & 0x3Fu);
+            }
+            lo = cp << rest;
+            hi = lo | ((1u << rest) - 1u);
+            if (!range_has_scalar(lo, hi, min))
+                return (long)(i + k);
+        }
+        i += need + 1;
+    }
+    return VALID;
+}
+
+/* The reference must agree with the hand-written table, or it proves nothing. */
+static void test_reference_agrees_with_table(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        expect_case(cases[i].name, ref_validate((const uint8_t *)cases[i].bytes, cases[i].len),
+                    cases[i].expect);
+    }
+}
+
+/* ---- deterministic random input ---- */
+
+static uint64_t rng_state = UINT64_C(0x9E3779B97F4A7C15);
+
+static uint32_t rng(void)
+{
+    /* xorshift64*: fixed seed, so every run tests the same inputs. */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (uint32_t)((rng_state * UINT64_C(0x2545F4914F6CDD1D)) >> 32);
+}
+
+static uint32_t rng_below(uint32_t n)
+{
+    return rng() % n;
+}
+
+static size_t encode(uint32_t cp, uint8_t *out)
+{
+    if (cp < 0x80) {
+        out[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (uint8_t)(0xC0 | (cp >> 6));
+        out[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (uint8_t)(0xE0 | (cp >> 12));
+        out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (uint8_t)(0xF0 | (cp >> 18));
+    out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* A scalar value, biased toward ASCII and toward the edges of each length. */
+static uint32_t random_scalar(void)
+{
+    static const uint32_t edges[] = {0x0,    0x7F,   0x80,    0x7FF,    0x800,  0xD7FF,   0xE000,
+                                     0xFFFD, 0xFFFF, 0x10000, 0x10FFFF, 0xFFFE, 0x100000, 0xFEFF};
+    uint32_t cp;
+
+    switch (rng_below(6)) {
+    case 0:
+    case 1:
+        return rng_below(0x80);
+    case 2:
+        return edges[rng_below((uint32_t)(sizeof edges / sizeof edges[0]))];
+    case 3:
+        return 0x80 + rng_below(0x800 - 0x80);
+    default:
+        do
+            cp = rng_below(0x110000);
+        while (cp >= 0xD800 && cp <= 0xDFFF);
+        return cp;
+    }
+}
+
+/* Bytes that sit on the class boundaries of the validator. */
+static uint8_t random_interesting_byte(void)
+{
+    static const uint8_t bytes[] = {0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF,
+                                    0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xE1, 0xEC, 0xED, 0xEE,
+                                    0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xF7, 0xF8, 0xFF};
+    return bytes[rng_below((uint32_t)sizeof bytes)];
+}
+
+#define MAX_TEXT 96
+
+static size_t random_text(uint8_t *buf)
+{
+    size_t len = 0;
+    size_t target = rng_below(MAX_TEXT - 3);
+    uint32_t kind = rng_below(4);
+
+    if (kind == 0) {
+        /* Random bytes; half of them interesting. */
+        for (len = 0; len < target; len++)
+            buf[len] = rng_below(2) ? (uint8_t)rng() : random_interesting_byte();
+        return len;
+    }
+    while (len + 4 <= target)
+        len += encode(random_scalar(), buf + len);
+    if (kind == 1)
+        return len; /* valid */
+    if (kind == 2 && len > 0) {
+        /* A few point mutations: replace, or cut short. */
+        unsigned m, nmut = 1 + rng_below(3);
+
+        for (m = 0; m < nmut; m++)
+            buf[rng_below((uint32_t)len)] = random_interesting_byte();
+        if (rng_below(4) == 0)
+            len = rng_below((uint32_t)len + 1);
+        return len;
+    }
+    /* Delete one byte from the middle of the text. */
+    if (len > 0) {
+        size_t at = rng_below((uint32_t)len);
+        memmove(buf + at, buf + at + 1, len - at - 1);
+        len--;
+    }
+    return len;
+}
+
+static void test_random_against_reference(void **state)
+{
+    uint8_t buf[MAX_TEXT];
+    unsigned iter;
+    unsigned seen_valid = 0, seen_incomplete = 0, seen_bad = 0;
+
+    (void)state;
+    for (iter = 0; iter < 40000; iter++) {
+        size_t len = random_text(buf);
+        long want = ref_validate(buf, len);
+        size_t cuts[8];
+        size_t ncuts = rng_below(8), c;
+
+        seen_valid += (unsigned)(want == VALID);
+        seen_incomplete += (unsigned)(want == INCOMPLETE);
+        seen_bad += (unsigned)(want >= 0);
+        assert_int_equal(feed_whole(buf, len), want);
+        assert_int_equal(ws_utf8_valid(buf, len), want == VALID);
+        /* Random chunking: ascending cut points, repeats give empty chunks. */
+        for (c = 0; c < ncuts; c++)
+            cuts[c] = rng_below((uint32_t)len + 1);
+        for (c = 1; c < ncuts; c++) {
+            size_t j = c;
+            while (j > 0 && cuts[j - 1] > cuts[j]) {
+                size_t t = cuts[j];
+                cuts[j] = cuts[j - 1];
+                cuts[j - 1] = t;
+                j--;
+            }
+        }
+        assert_int_equal(feed_chunks(buf, len, cuts, ncuts), want);
+        if (iter % 16 == 0)
+            assert_int_equal(feed_bytewise(buf, len > 64 ? 64 : len),
+                             ref_validate(buf, len > 64 ? 64 : len));
+    }
+    /* The generator must actually reach every outcome. */
+    assert_true(seen_valid > 5000);
+    assert_true(seen_incomplete > 1000);
+    assert_true(seen_bad > 5000);
+}
+
+/* Every 1- to 4-byte sequence from a lead byte: compares all 2^16 two-byte prefixes and,
+ * for the third and fourth byte, the bytes around the class edges. */
+static void test_exhaustive_short(void **state)
+{
+    static const uint8_t edge[] = {0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF,
+                                   0xC0, 0xC2, 0xE0, 0xED, 0xF0, 0xF4, 0xF5, 0xFF};
+    uint8_t buf[4];
+    unsigned a, b, c, d;
+
+    (void)state;
+    for (a = 0; a < 256; a++) {
+        for (b = 0; b < 256; b++) {
+            buf[0] = (uint8_t)a;
+            buf[1] = (uint8_t)b;
+            assert_int_equal(feed_whole(buf, 2), ref_validate(buf, 2));
+        }
+        for (b = 0; b < sizeof edge; b++) {
+            for (c = 0; c < sizeof edge; c++) {
+                for (d = 0; d < sizeof edge; d++) {
+                    buf[0] = (uint8_t)a;
+                    buf[1] = edge[b];
+                    buf[2] = edge[c];
+                    buf[3] = edge[d];
+                    assert_int_equal(feed_whole(buf, 4), ref_validate(buf, 4));
+                    assert_int_equal(feed_whole(buf, 3), ref_validate(buf, 3));
+                }
+            }
+        }
+    }
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(placeholder)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reference_agrees_with_table),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_offset_is_per_chunk),
+        cmocka_unit_test(test_empty_feeds),
+        cmocka_unit_test(test_ascii_runs),
+        cmocka_unit_test(test_random_against_reference),
+        cmocka_unit_test(test_exhaustive_short),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
