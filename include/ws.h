@@ -396,20 +396,22 @@ int ws_extension_iter_next(ws_extension_iter *it, ws_extension *ext);
 
 typedef struct ws_http_limits {
     size_t max_request_line; /* server: longer request line gives 414; default 8192 */
-    size_t max_header_line;  /* one header line; longer gives 431; default 8192 */
+    size_t max_header_line;  /* one header line (client: also the status line); longer
+                                gives 431; default 8192. Lengths exclude the line end. */
     bool allow_bare_lf;      /* accept LF without CR as a line end; default false (400) */
 } ws_http_limits;
 
 void ws_http_limits_init(ws_http_limits *l);
 
-/* The upgrade request, as the server's host sees it. Pointers stay valid until the
- * handshake (or connection) is reset or destroyed. */
+/* The upgrade request, as the server's host sees it. Pointers point into the head buffer
+ * and the header array given to ws_handshake_server_init: they stay valid while those do
+ * and until the handshake is initialised again. */
 typedef struct ws_request {
     const char *method;
     size_t method_len;
-    const char *target; /* request-target: path and query */
+    const char *target; /* request-target: origin-form "/p?q" or absolute "http://h/p?q" */
     size_t target_len;
-    const char *path;
+    const char *path; /* "/" for an absolute-form target without one */
     size_t path_len;
     const char *query; /* after '?', NULL when there is none */
     size_t query_len;
@@ -418,7 +420,7 @@ typedef struct ws_request {
     size_t header_count;
     const char *host;
     size_t host_len;
-    const char *origin; /* NULL when absent */
+    const char *origin; /* the first Origin header; NULL when absent */
     size_t origin_len;
     const char *key; /* Sec-WebSocket-Key */
     size_t key_len;
@@ -433,7 +435,8 @@ typedef struct ws_response {
     size_t header_count;
     const char *subprotocol; /* chosen subprotocol, NULL when none */
     size_t subprotocol_len;
-    const char *extensions; /* Sec-WebSocket-Extensions value(s), NULL when none */
+    const char *extensions; /* Sec-WebSocket-Extensions, several headers joined with ", "
+                               (in the head buffer); NULL when none */
     size_t extensions_len;
 } ws_response;
 
@@ -490,13 +493,23 @@ void ws_handshake_server_init(ws_handshake *hs, const ws_http_limits *limits, ui
  * used), WS_OK when a complete, valid upgrade request has been read (*consumed = the bytes
  * of p that belonged to the head; the rest are frames for the connection), or a negative
  * WS_E_HTTP_* error: ws_handshake_status gives the status to answer with and
- * ws_handshake_error_response writes that answer. Errors are sticky. */
+ * ws_handshake_error_response writes that answer. Errors are sticky; on one, *consumed
+ * counts the bytes before the byte at which it was found (a limit fails on the first byte
+ * past it, a line's content on its LF, a missing header on the head's final LF). Besides
+ * the checks of the WS_E_HTTP_* list: Host must not be empty, and a request announcing a
+ * body (Transfer-Encoding, Content-Length other than 0) is WS_E_HTTP_SYNTAX. After WS_OK,
+ * further calls return WS_E_STATE. consumed may be NULL. */
 int ws_handshake_server_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
 
-/* Hand-off from a host's own HTTP parser: validates an already-parsed request exactly as
- * ws_handshake_server_feed would, after copying method, target and headers into the head
- * buffer (so the caller's storage need not outlive the call). Returns WS_OK or an error as
- * ws_handshake_server_feed. */
+/* Hand-off from a host's own HTTP parser: validates an already-parsed HTTP/1.<version_minor>
+ * request exactly as ws_handshake_server_feed would (the same checks, in the same code),
+ * after copying method, target and headers into the head buffer (so the caller's storage
+ * need not outlive the call). The limits apply as if the request had been sent: the
+ * request line as "METHOD target HTTP/1.x" (414), each header as "Name: value" (431), the
+ * header count and the head buffer (431). Returns WS_OK or an error as
+ * ws_handshake_server_feed; WS_E_STATE after bytes were fed, WS_E_INVALID for a NULL
+ * pointer with a length (nothing changed then). Bytes that followed the request are the
+ * connection's. */
 int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t method_len,
                                 const char *target, size_t target_len, int version_minor,
                                 const ws_header *headers, size_t count);
@@ -504,7 +517,8 @@ int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t met
 /* The parsed request, once feed or handoff returned WS_OK (NULL before). */
 const ws_request *ws_handshake_request(const ws_handshake *hs);
 
-/* The HTTP status for the handshake's error, or 0 when there is none. */
+/* The HTTP status for a server-side handshake's error, or 0 when there is none (always 0
+ * in the client role: the client answers nobody; see ws_handshake_response). */
 int ws_handshake_status(const ws_handshake *hs);
 
 /* How the server answers a valid request. */
@@ -517,20 +531,29 @@ typedef struct ws_accept_opts {
 
 /* Writes the 101 Switching Protocols response into out. Returns WS_OK with *out_len set,
  * WS_E_BUFFER when cap is too small, WS_E_HTTP_SUBPROTOCOL when the subprotocol was not
- * offered, WS_E_INVALID when a header name or value holds CR, LF or NUL, WS_E_STATE when no
- * valid request was read. opts may be NULL. */
+ * offered, WS_E_HTTP_EXTENSION when the extensions answer is malformed or names an
+ * extension the client did not offer, WS_E_INVALID when a header name is not a token, a
+ * value (or the extensions) holds a control byte other than HTAB (CR, LF, NUL ...), or an
+ * extra header is one this function writes itself (Upgrade, Connection,
+ * Sec-WebSocket-*), WS_E_STATE when no valid request was read. opts may be NULL. */
 int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint8_t *out,
                         size_t cap, size_t *out_len);
 
-/* Writes a rejection: status (100-599, not 101) with its reason phrase, the extra headers,
- * Connection: close, Content-Length and body. Errors as ws_handshake_accept. */
+/* Writes a rejection: "HTTP/1.1 <status> <reason phrase>" (status 200-599; "Unknown" for
+ * a status without a standard phrase), Connection: close, Content-Type: text/plain when
+ * there is a body and the extra headers give no Content-Type, Content-Length, the extra
+ * headers, then body. Allowed at any point of a server-side handshake. Errors: WS_E_INVALID
+ * for a status out of range, a NULL body with a length, or extra headers as for
+ * ws_handshake_accept (Connection, Content-Length and Transfer-Encoding are written here);
+ * WS_E_BUFFER. */
 int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *headers,
                         size_t header_count, const char *body, size_t body_len, uint8_t *out,
                         size_t cap, size_t *out_len);
 
-/* Writes the answer to a request that failed validation: its status, Connection: close,
- * and the header the status calls for (Allow: GET with 405, Sec-WebSocket-Version: 13
- * with 426). WS_E_STATE when the handshake has no error. */
+/* Writes the answer to a request that failed validation, in the form of
+ * ws_handshake_reject: its status, Connection: close, the header the status calls for
+ * (Allow: GET with 405, Sec-WebSocket-Version: 13 with 426) and a one-line text/plain
+ * body, ws_strerror of the error. WS_E_STATE when the handshake has no error. */
 int ws_handshake_error_response(const ws_handshake *hs, uint8_t *out, size_t cap,
                                 size_t *out_len);
 
@@ -572,9 +595,15 @@ typedef struct ws_client_opts {
 void ws_handshake_client_init(ws_handshake *hs, const ws_http_limits *limits, uint8_t *buf,
                               size_t cap, ws_header *headers, size_t max_headers);
 
-/* Writes the upgrade request for opts into out, with a fresh 16-byte key from random.
- * Returns WS_OK with *out_len set, WS_E_URL, WS_E_RANDOM, WS_E_BUFFER, or WS_E_INVALID
- * (a subprotocol that is not a token, a header with CR, LF or NUL). */
+/* Writes the upgrade request for opts into out, with a fresh 16-byte key from random, and
+ * copies the offered subprotocols and extensions to the start of the head buffer (opts'
+ * strings need not outlive the call). Returns WS_OK with *out_len set, WS_E_URL,
+ * WS_E_RANDOM (random NULL or failing), WS_E_BUFFER (out, or the head buffer for the
+ * copy), WS_E_INVALID (a subprotocol that is not a token or is offered twice, extensions
+ * that do not parse, a header whose name is not a token, whose value holds a control byte,
+ * or that this function writes itself: Host, Upgrade, Connection, Sec-WebSocket-*), or
+ * WS_E_STATE once a request was written. After an error nothing changed: it may be
+ * called again (e.g. with a larger out). */
 int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts,
                                 ws_random_fn random, void *random_ud, uint8_t *out, size_t cap,
                                 size_t *out_len);
@@ -583,7 +612,9 @@ int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts,
  * the head; the rest are frames), or an error: WS_E_HTTP_STATUS for any other status (the
  * response, with its headers, stays available), WS_E_HTTP_UPGRADE, WS_E_HTTP_CONNECTION,
  * WS_E_HTTP_ACCEPT, WS_E_HTTP_SUBPROTOCOL, WS_E_HTTP_EXTENSION, WS_E_HTTP_SYNTAX,
- * WS_E_HTTP_HEADERS_TOO_LARGE. Redirects are never followed. */
+ * WS_E_HTTP_HEADERS_TOO_LARGE (the head buffer holds the copied offer, then the head).
+ * Redirects are never followed. *consumed and stickiness as ws_handshake_server_feed;
+ * WS_E_STATE before ws_handshake_client_request. */
 int ws_handshake_client_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
 
 /* The parsed response once its head is complete (also after WS_E_HTTP_STATUS), else NULL. */

@@ -1,3 +1,419 @@
-/* placeholder until the layer lands */
-#include "ws_internal.h"
-extern int ws_placeholder_handshake;
+/*
+ * The part of the opening handshake both roles share: a bounded, incremental scanner that
+ * copies head bytes into the caller's buffer and splits them into lines and headers as they
+ * complete (each byte is looked at once, however the head is split), and a bounded writer.
+ */
+#include "handshake.h"
+
+#define WS_HTTP_LINE_DEFAULT 8192
+
+/* Where the scanner is inside the head; ws_handshake.line_state. */
+enum ws_hs_scan {
+    WS_SCAN_FIRST = 0, /* inside the request or status line */
+    WS_SCAN_FIRST_CR,  /* after the first line's CR: LF must follow */
+    WS_SCAN_LINE,      /* at the start of a header line or of the empty line ending the head */
+    WS_SCAN_HEADER,    /* inside a header line */
+    WS_SCAN_HEADER_CR, /* after a header line's CR */
+    WS_SCAN_END_CR     /* after the CR of the empty line */
+};
+
+void ws_http_limits_init(ws_http_limits *l)
+{
+    l->max_request_line = WS_HTTP_LINE_DEFAULT;
+    l->max_header_line = WS_HTTP_LINE_DEFAULT;
+    l->allow_bare_lf = false;
+}
+
+void ws_hs_init(ws_handshake *hs, ws_role role, const ws_http_limits *limits, uint8_t *buf,
+                size_t cap, ws_header *headers, size_t max_headers)
+{
+    ws_http_limits defaults;
+
+    if (limits == NULL) {
+        ws_http_limits_init(&defaults);
+        limits = &defaults;
+    }
+    memset(hs, 0, sizeof *hs);
+    hs->role = (uint8_t)role;
+    hs->phase = WS_HS_HEAD;
+    hs->line_state = WS_SCAN_FIRST;
+    hs->allow_bare_lf = limits->allow_bare_lf;
+    hs->max_request_line = limits->max_request_line;
+    hs->max_header_line = limits->max_header_line;
+    hs->buf = buf;
+    hs->cap = buf != NULL ? cap : 0;
+    hs->headers = headers;
+    hs->max_headers = headers != NULL ? max_headers : 0;
+}
+
+int ws_hs_settle(ws_handshake *hs, int rc)
+{
+    if (rc < 0 && rc != WS_E_AGAIN && hs->phase != WS_HS_FAILED) {
+        hs->phase = WS_HS_FAILED;
+        hs->error = rc;
+        hs->status = hs->role == WS_ROLE_SERVER ? ws_error_http_status(rc) : 0;
+    }
+    return rc;
+}
+
+/* ---- character classes ---------------------------------------------------------------- */
+
+static bool ws_hs_is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* Control bytes; HTAB is one, but header values may hold it. */
+static bool ws_hs_is_ctl(unsigned char c)
+{
+    return c < 0x20 || c == 0x7F;
+}
+
+bool ws_hs_is_token(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0)
+        return false;
+    for (i = 0; i < len; i++) {
+        if (!ws_hs_is_tchar((unsigned char)s[i]))
+            return false;
+    }
+    return true;
+}
+
+bool ws_hs_is_field_text(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (ws_hs_is_ctl(c) && c != '\t')
+            return false;
+    }
+    return true;
+}
+
+static bool ws_hs_is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* ---- headers -------------------------------------------------------------------------- */
+
+int ws_hs_add_header(ws_handshake *hs, const char *name, size_t name_len, const char *value,
+                     size_t value_len)
+{
+    ws_header *h;
+
+    if (hs->header_count == hs->max_headers)
+        return WS_E_HTTP_HEADERS_TOO_LARGE;
+    if (!ws_hs_is_token(name, name_len))
+        return WS_E_HTTP_SYNTAX; /* empty, or whitespace before the colon, or a separator */
+    while (value_len > 0 && ws_hs_is_ows(value[0])) {
+        value++;
+        value_len--;
+    }
+    while (value_len > 0 && ws_hs_is_ows(value[value_len - 1]))
+        value_len--;
+    if (!ws_hs_is_field_text(value, value_len))
+        return WS_E_HTTP_SYNTAX;
+    h = &hs->headers[hs->header_count++];
+    h->name = name;
+    h->name_len = name_len;
+    h->value = value;
+    h->value_len = value_len;
+    return WS_E_AGAIN;
+}
+
+size_t ws_hs_count(const ws_header *h, size_t n, const char *name, const ws_header **first)
+{
+    size_t i, count = 0;
+
+    *first = NULL;
+    for (i = 0; i < n; i++) {
+        if (ws_ascii_ieq(h[i].name, h[i].name_len, name)) {
+            if (count++ == 0)
+                *first = &h[i];
+        }
+    }
+    return count;
+}
+
+bool ws_hs_list_has(const ws_header *h, size_t n, const char *name, const char *token)
+{
+    ws_list_iter it;
+    const char *item;
+    size_t item_len;
+
+    ws_list_iter_init(&it, h, n, name);
+    while (ws_list_iter_next(&it, &item, &item_len)) {
+        if (ws_ascii_ieq(item, item_len, token))
+            return true;
+    }
+    return false;
+}
+
+/* True when the extension list in offer[0..m) names an extension name[0..len). */
+static bool ws_hs_extension_named(const ws_header *offer, size_t m, const char *name, size_t len)
+{
+    ws_extension_iter it;
+    ws_extension ext;
+
+    ws_extension_iter_init(&it, offer, m);
+    while (ws_extension_iter_next(&it, &ext) == 1) {
+        if (ext.name_len == len && memcmp(ext.name, name, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+int ws_hs_extensions_offered(const ws_header *answer, size_t n, const ws_header *offer, size_t m)
+{
+    ws_extension_iter it;
+    ws_extension ext;
+    int rc;
+
+    ws_extension_iter_init(&it, answer, n);
+    while ((rc = ws_extension_iter_next(&it, &ext)) == 1) {
+        if (!ws_hs_extension_named(offer, m, ext.name, ext.name_len))
+            return WS_E_HTTP_EXTENSION;
+    }
+    return rc == 0 ? WS_OK : WS_E_HTTP_EXTENSION;
+}
+
+int ws_hs_check_extra(const ws_header *h, size_t n, const char *const *reserved)
+{
+    size_t i, j;
+
+    if (n > 0 && h == NULL)
+        return WS_E_INVALID;
+    for (i = 0; i < n; i++) {
+        if (h[i].name == NULL || !ws_hs_is_token(h[i].name, h[i].name_len))
+            return WS_E_INVALID;
+        if (h[i].value_len > 0 &&
+            (h[i].value == NULL || !ws_hs_is_field_text(h[i].value, h[i].value_len)))
+            return WS_E_INVALID;
+        for (j = 0; reserved[j] != NULL; j++) {
+            if (ws_ascii_ieq(h[i].name, h[i].name_len, reserved[j]))
+                return WS_E_INVALID;
+        }
+    }
+    return WS_OK;
+}
+
+/* ---- the scanner ---------------------------------------------------------------------- */
+
+/* Appends one byte of the head; the buffer's size is the limit on the whole head. */
+static int ws_hs_store(ws_handshake *hs, uint8_t c, enum ws_hs_scan next)
+{
+    if (hs->len == hs->cap)
+        return WS_E_HTTP_HEADERS_TOO_LARGE;
+    hs->buf[hs->len++] = c;
+    hs->line_state = (uint8_t)next;
+    return WS_E_AGAIN;
+}
+
+/* A byte inside a line: refused as soon as it is a control byte or takes the line over its
+ * limit, before the line ends. */
+static int ws_hs_line_byte(ws_handshake *hs, uint8_t c, enum ws_hs_scan state)
+{
+    size_t limit = hs->max_header_line;
+    int over = WS_E_HTTP_HEADERS_TOO_LARGE;
+
+    if (state == WS_SCAN_FIRST && hs->role == WS_ROLE_SERVER) {
+        limit = hs->max_request_line;
+        over = WS_E_HTTP_URI_TOO_LONG;
+    }
+    if (ws_hs_is_ctl(c) && c != '\t')
+        return WS_E_HTTP_SYNTAX;
+    if (hs->len - hs->line_start >= limit)
+        return over;
+    return ws_hs_store(hs, c, state);
+}
+
+/* The first line ended just before buf[end]. */
+static int ws_hs_end_first_line(ws_handshake *hs, size_t end)
+{
+    const char *line = (const char *)hs->buf + hs->line_start;
+    size_t len = end - hs->line_start;
+
+    hs->line_start = hs->len;
+    if (hs->role == WS_ROLE_SERVER)
+        return ws_hs_server_first_line(hs, line, len);
+    return ws_hs_client_first_line(hs, line, len);
+}
+
+/* A header line ended just before buf[end]. */
+static int ws_hs_end_header_line(ws_handshake *hs, size_t end)
+{
+    const char *line = (const char *)hs->buf + hs->line_start;
+    const char *colon = memchr(line, ':', end - hs->line_start);
+
+    hs->line_start = hs->len;
+    if (colon == NULL)
+        return WS_E_HTTP_SYNTAX;
+    return ws_hs_add_header(hs, line, (size_t)(colon - line), colon + 1,
+                            end - (size_t)(colon + 1 - (const char *)hs->buf));
+}
+
+int ws_hs_head_end(ws_handshake *hs)
+{
+    int rc;
+
+    hs->head_complete = true;
+    rc = hs->role == WS_ROLE_SERVER ? ws_hs_server_head_end(hs) : ws_hs_client_head_end(hs);
+    if (rc == WS_OK)
+        hs->phase = WS_HS_DONE;
+    return rc;
+}
+
+/* A line end that is a lone LF: only with allow_bare_lf. */
+static int ws_hs_bare_lf(ws_handshake *hs, enum ws_hs_scan next)
+{
+    if (!hs->allow_bare_lf)
+        return WS_E_HTTP_SYNTAX;
+    return ws_hs_store(hs, '\n', next);
+}
+
+/* One byte of the head. Returns WS_E_AGAIN to go on, WS_OK at the end of a valid head, or
+ * an error. */
+static int ws_hs_scan_byte(ws_handshake *hs, uint8_t c)
+{
+    size_t end = hs->len; /* where the line ends when c is a bare LF */
+    int rc;
+
+    switch ((enum ws_hs_scan)hs->line_state) {
+    case WS_SCAN_FIRST:
+        if (c == '\r')
+            return ws_hs_store(hs, c, WS_SCAN_FIRST_CR);
+        if (c != '\n')
+            return ws_hs_line_byte(hs, c, WS_SCAN_FIRST);
+        rc = ws_hs_bare_lf(hs, WS_SCAN_LINE);
+        return rc == WS_E_AGAIN ? ws_hs_end_first_line(hs, end) : rc;
+    case WS_SCAN_FIRST_CR:
+        if (c != '\n')
+            return WS_E_HTTP_SYNTAX; /* a CR not followed by LF */
+        rc = ws_hs_store(hs, c, WS_SCAN_LINE);
+        return rc == WS_E_AGAIN ? ws_hs_end_first_line(hs, end - 1) : rc;
+    case WS_SCAN_LINE:
+        if (c == '\r')
+            return ws_hs_store(hs, c, WS_SCAN_END_CR);
+        if (c == '\n') {
+            rc = ws_hs_bare_lf(hs, WS_SCAN_LINE);
+            return rc == WS_E_AGAIN ? ws_hs_head_end(hs) : rc;
+        }
+        if (c == ' ' || c == '\t')
+            return WS_E_HTTP_SYNTAX; /* obs-fold, or whitespace before the first name */
+        if (hs->header_count == hs->max_headers)
+            return WS_E_HTTP_HEADERS_TOO_LARGE;
+        return ws_hs_line_byte(hs, c, WS_SCAN_HEADER);
+    case WS_SCAN_HEADER:
+        if (c == '\r')
+            return ws_hs_store(hs, c, WS_SCAN_HEADER_CR);
+        if (c != '\n')
+            return ws_hs_line_byte(hs, c, WS_SCAN_HEADER);
+        rc = ws_hs_bare_lf(hs, WS_SCAN_LINE);
+        return rc == WS_E_AGAIN ? ws_hs_end_header_line(hs, end) : rc;
+    case WS_SCAN_HEADER_CR:
+        if (c != '\n')
+            return WS_E_HTTP_SYNTAX;
+        rc = ws_hs_store(hs, c, WS_SCAN_LINE);
+        return rc == WS_E_AGAIN ? ws_hs_end_header_line(hs, end - 1) : rc;
+    case WS_SCAN_END_CR:
+        if (c != '\n')
+            return WS_E_HTTP_SYNTAX;
+        rc = ws_hs_store(hs, c, WS_SCAN_LINE);
+        return rc == WS_E_AGAIN ? ws_hs_head_end(hs) : rc;
+    }
+    return WS_E_HTTP_SYNTAX; /* unreachable: every state is handled above */
+}
+
+int ws_hs_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed)
+{
+    size_t i = 0;
+    int rc = WS_E_AGAIN;
+
+    if (consumed != NULL)
+        *consumed = 0;
+    if (hs->phase == WS_HS_FAILED)
+        return hs->error;
+    if (hs->phase != WS_HS_HEAD)
+        return WS_E_STATE;
+    if (p == NULL && len > 0)
+        return WS_E_INVALID;
+    while (i < len && rc == WS_E_AGAIN)
+        rc = ws_hs_scan_byte(hs, p[i++]);
+    /* On an error the offending byte is not counted: i is one past it. */
+    if (consumed != NULL)
+        *consumed = (rc == WS_OK || rc == WS_E_AGAIN) ? i : i - 1;
+    return ws_hs_settle(hs, rc);
+}
+
+/* ---- the writer ----------------------------------------------------------------------- */
+
+void ws_hs_out_init(ws_hs_out *o, uint8_t *p, size_t cap)
+{
+    o->p = p;
+    o->cap = p != NULL ? cap : 0;
+    o->len = 0;
+    o->overflow = false;
+}
+
+void ws_hs_put(ws_hs_out *o, const char *s, size_t n)
+{
+    if (o->overflow || n > o->cap - o->len) {
+        o->overflow = true;
+        return;
+    }
+    if (n > 0)
+        memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+void ws_hs_puts(ws_hs_out *o, const char *s)
+{
+    ws_hs_put(o, s, strlen(s));
+}
+
+void ws_hs_put_uint(ws_hs_out *o, size_t v)
+{
+    char digits[3 * sizeof(size_t)];
+    size_t n = sizeof digits;
+
+    do {
+        digits[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    ws_hs_put(o, digits + n, sizeof digits - n);
+}
+
+void ws_hs_put_header(ws_hs_out *o, const char *name, const char *value, size_t value_len)
+{
+    ws_hs_puts(o, name);
+    ws_hs_put(o, ": ", 2);
+    ws_hs_put(o, value, value_len);
+    ws_hs_put(o, "\r\n", 2);
+}
+
+void ws_hs_put_headers(ws_hs_out *o, const ws_header *h, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        ws_hs_put(o, h[i].name, h[i].name_len);
+        ws_hs_put(o, ": ", 2);
+        ws_hs_put(o, h[i].value, h[i].value_len);
+        ws_hs_put(o, "\r\n", 2);
+    }
+}
+
+int ws_hs_out_done(const ws_hs_out *o, size_t *out_len)
+{
+    if (o->overflow)
+        return WS_E_BUFFER;
+    *out_len = o->len;
+    return WS_OK;
+}

@@ -1,3 +1,448 @@
-/* placeholder until the layer lands */
-#include "ws_internal.h"
-extern int ws_placeholder_handshake_server;
+/*
+ * The server side of the opening handshake (RFC 6455 §4.2): reading and validating the
+ * upgrade request, from bytes or from a host's own HTTP parser through the same checks, and
+ * writing the 101 answer, a rejection or the error response a failed request calls for.
+ */
+#include "handshake.h"
+
+#define WS_REQUEST_LINE_EXTRA 10 /* two spaces and "HTTP/1.1" */
+
+static bool ws_hs_value_is(const ws_header *h, const char *value)
+{
+    size_t len = strlen(value);
+    return h->value_len == len && memcmp(h->value, value, len) == 0;
+}
+
+/* ---- the request line ----------------------------------------------------------------- */
+
+/* The start of the path in an absolute-form target ("http://host/path?q"): right after the
+ * authority, which may be directly followed by the query. NULL when t is not one. */
+static const char *ws_hs_absolute_path(const char *t, size_t len)
+{
+    static const char *const schemes[] = {"http", "https", "ws", "wss"};
+    const char *end = t + len, *colon = memchr(t, ':', len), *p;
+    size_t i;
+    bool known = false;
+
+    if (colon == NULL)
+        return NULL;
+    for (i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        known = known || ws_ascii_ieq(t, (size_t)(colon - t), schemes[i]);
+    if (!known || end - colon < 4 || colon[1] != '/' || colon[2] != '/')
+        return NULL;
+    for (p = colon + 3; p < end && *p != '/' && *p != '?'; p++)
+        ;
+    return p == colon + 3 ? NULL : p; /* an empty authority is no authority */
+}
+
+/* Checks the request-target and splits it into path and query. Printable ASCII only: a
+ * browser percent-encodes everything else, and '#' never reaches the server. */
+static int ws_hs_target(ws_request *r, const char *t, size_t len)
+{
+    const char *end = t + len, *path = t, *q;
+    size_t i;
+
+    if (len == 0)
+        return WS_E_HTTP_SYNTAX;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c <= 0x20 || c >= 0x7F || c == '#')
+            return WS_E_HTTP_SYNTAX;
+    }
+    if (t[0] != '/') {
+        path = ws_hs_absolute_path(t, len);
+        if (path == NULL)
+            return WS_E_HTTP_SYNTAX; /* "*" and authority-form have no place here */
+    }
+    q = memchr(path, '?', (size_t)(end - path));
+    r->target = t;
+    r->target_len = len;
+    r->path = path;
+    r->path_len = (size_t)((q != NULL ? q : end) - path);
+    if (r->path_len == 0) { /* "http://host" or "http://host?x" */
+        r->path = "/";
+        r->path_len = 1;
+    }
+    r->query = q != NULL ? q + 1 : NULL;
+    r->query_len = q != NULL ? (size_t)(end - (q + 1)) : 0;
+    return WS_E_AGAIN;
+}
+
+/* The checks on the request line, for bytes and for a hand-off alike. */
+static int ws_hs_request_line(ws_handshake *hs, const char *method, size_t method_len,
+                              const char *target, size_t target_len, int major, int minor)
+{
+    ws_request *r = &hs->request;
+    int rc;
+
+    if (!ws_hs_is_token(method, method_len))
+        return WS_E_HTTP_SYNTAX;
+    rc = ws_hs_target(r, target, target_len);
+    if (rc != WS_E_AGAIN)
+        return rc;
+    if (major < 1 || (major == 1 && minor < 1))
+        return WS_E_HTTP_VERSION;
+    if (major != 1)
+        return WS_E_HTTP_VERSION_UNSUPPORTED;
+    if (method_len != 3 || memcmp(method, "GET", 3) != 0)
+        return WS_E_HTTP_METHOD; /* methods are case-sensitive: "get" is not GET */
+    r->method = method;
+    r->method_len = method_len;
+    r->version_minor = minor;
+    return WS_E_AGAIN;
+}
+
+/* "GET /chat HTTP/1.1": single spaces, a version of one digit each side of the dot. */
+int ws_hs_server_first_line(ws_handshake *hs, const char *line, size_t len)
+{
+    const char *end = line + len, *sp1, *sp2, *v;
+
+    sp1 = memchr(line, ' ', len);
+    if (sp1 == NULL)
+        return WS_E_HTTP_SYNTAX;
+    sp2 = memchr(sp1 + 1, ' ', (size_t)(end - (sp1 + 1)));
+    if (sp2 == NULL)
+        return WS_E_HTTP_SYNTAX;
+    v = sp2 + 1;
+    if (end - v != 8 || memcmp(v, "HTTP/", 5) != 0 || !ws_hs_is_digit(v[5]) || v[6] != '.' ||
+        !ws_hs_is_digit(v[7]))
+        return WS_E_HTTP_SYNTAX;
+    return ws_hs_request_line(hs, line, (size_t)(sp1 - line), sp1 + 1, (size_t)(sp2 - (sp1 + 1)),
+                              v[5] - '0', v[7] - '0');
+}
+
+/* ---- the end of the head -------------------------------------------------------------- */
+
+/* A body on an upgrade request would be read as frames here and as a body by anything in
+ * front of us (request smuggling), so none is allowed. */
+static bool ws_hs_has_body(const ws_header *h, size_t n)
+{
+    const ws_header *length, *coding;
+    size_t lengths = ws_hs_count(h, n, "Content-Length", &length);
+
+    if (ws_hs_count(h, n, "Transfer-Encoding", &coding) != 0)
+        return true;
+    return lengths > 1 || (lengths == 1 && !ws_hs_value_is(length, "0"));
+}
+
+/* Sec-WebSocket-Key: once, and the base64 of exactly 16 bytes. */
+static bool ws_hs_key_valid(const ws_header *key)
+{
+    uint8_t nonce[WS_KEY_NONCE_LEN];
+
+    return key->value_len == WS_KEY_B64_LEN &&
+           ws_base64_decode(nonce, sizeof nonce, key->value, key->value_len) == WS_KEY_NONCE_LEN;
+}
+
+int ws_hs_server_head_end(ws_handshake *hs)
+{
+    ws_request *r = &hs->request;
+    const ws_header *h = hs->headers, *host, *version, *key, *origin;
+    size_t n = hs->header_count;
+
+    if (ws_hs_count(h, n, "Host", &host) != 1 || host->value_len == 0)
+        return WS_E_HTTP_HOST;
+    if (!ws_hs_list_has(h, n, "Upgrade", "websocket"))
+        return WS_E_HTTP_UPGRADE;
+    if (!ws_hs_list_has(h, n, "Connection", "upgrade"))
+        return WS_E_HTTP_CONNECTION;
+    /* The version before the key: an older client may use other key headers, and 426 with
+     * our version tells it what to retry with. */
+    if (ws_hs_count(h, n, "Sec-WebSocket-Version", &version) != 1 || !ws_hs_value_is(version, "13"))
+        return WS_E_HTTP_WS_VERSION;
+    if (ws_hs_count(h, n, "Sec-WebSocket-Key", &key) != 1 || !ws_hs_key_valid(key))
+        return WS_E_HTTP_KEY;
+    if (ws_hs_has_body(h, n))
+        return WS_E_HTTP_SYNTAX;
+    (void)ws_hs_count(h, n, "Origin", &origin);
+
+    r->headers = h;
+    r->header_count = n;
+    r->host = host->value;
+    r->host_len = host->value_len;
+    r->origin = origin != NULL ? origin->value : NULL;
+    r->origin_len = origin != NULL ? origin->value_len : 0;
+    r->key = key->value;
+    r->key_len = key->value_len;
+    return WS_OK;
+}
+
+/* ---- entry points --------------------------------------------------------------------- */
+
+void ws_handshake_server_init(ws_handshake *hs, const ws_http_limits *limits, uint8_t *buf,
+                              size_t cap, ws_header *headers, size_t max_headers)
+{
+    ws_hs_init(hs, WS_ROLE_SERVER, limits, buf, cap, headers, max_headers);
+}
+
+int ws_handshake_server_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed)
+{
+    if (hs->role != WS_ROLE_SERVER) {
+        if (consumed != NULL)
+            *consumed = 0;
+        return WS_E_STATE;
+    }
+    return ws_hs_feed(hs, p, len, consumed);
+}
+
+/* Copies n bytes to the end of the head; NULL when they do not fit. */
+static const char *ws_hs_copy(ws_handshake *hs, const char *s, size_t n)
+{
+    char *dst;
+
+    if (n == 0)
+        return "";
+    if (n > hs->cap - hs->len)
+        return NULL;
+    dst = (char *)hs->buf + hs->len;
+    memcpy(dst, s, n);
+    hs->len += n;
+    return dst;
+}
+
+/* The hand-off's request line; its length is what "METHOD target HTTP/1.x" would take. */
+static int ws_hs_handoff_line(ws_handshake *hs, const char *method, size_t method_len,
+                              const char *target, size_t target_len, int minor)
+{
+    size_t limit = hs->max_request_line;
+    const char *m, *t;
+
+    if (method_len > limit || target_len > limit - method_len ||
+        limit - method_len - target_len < WS_REQUEST_LINE_EXTRA)
+        return WS_E_HTTP_URI_TOO_LONG;
+    m = ws_hs_copy(hs, method, method_len);
+    t = ws_hs_copy(hs, target, target_len);
+    if (m == NULL || t == NULL)
+        return WS_E_HTTP_HEADERS_TOO_LARGE;
+    return ws_hs_request_line(hs, m, method_len, t, target_len, 1, minor);
+}
+
+/* One hand-off header; its length is what "Name: value" would take. */
+static int ws_hs_handoff_header(ws_handshake *hs, const ws_header *h)
+{
+    size_t limit = hs->max_header_line;
+    const char *name, *value;
+
+    if (hs->header_count == hs->max_headers)
+        return WS_E_HTTP_HEADERS_TOO_LARGE;
+    if (h->name_len > limit || h->value_len > limit - h->name_len ||
+        limit - h->name_len - h->value_len < 2)
+        return WS_E_HTTP_HEADERS_TOO_LARGE;
+    name = ws_hs_copy(hs, h->name, h->name_len);
+    value = ws_hs_copy(hs, h->value, h->value_len);
+    if (name == NULL || value == NULL)
+        return WS_E_HTTP_HEADERS_TOO_LARGE;
+    return ws_hs_add_header(hs, name, h->name_len, value, h->value_len);
+}
+
+int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t method_len,
+                                const char *target, size_t target_len, int version_minor,
+                                const ws_header *headers, size_t count)
+{
+    size_t i;
+    int rc;
+
+    if (hs->role != WS_ROLE_SERVER)
+        return WS_E_STATE;
+    if (hs->phase == WS_HS_FAILED)
+        return hs->error;
+    if (hs->phase != WS_HS_HEAD || hs->len != 0)
+        return WS_E_STATE; /* bytes were fed already, or a request was read */
+    if ((method == NULL && method_len > 0) || (target == NULL && target_len > 0) ||
+        (headers == NULL && count > 0))
+        return WS_E_INVALID;
+    for (i = 0; i < count; i++) {
+        if ((headers[i].name == NULL && headers[i].name_len > 0) ||
+            (headers[i].value == NULL && headers[i].value_len > 0))
+            return WS_E_INVALID;
+    }
+    rc = ws_hs_handoff_line(hs, method, method_len, target, target_len, version_minor);
+    for (i = 0; i < count && rc == WS_E_AGAIN; i++)
+        rc = ws_hs_handoff_header(hs, &headers[i]);
+    if (rc == WS_E_AGAIN)
+        rc = ws_hs_head_end(hs);
+    return ws_hs_settle(hs, rc);
+}
+
+const ws_request *ws_handshake_request(const ws_handshake *hs)
+{
+    if (hs->role != WS_ROLE_SERVER || hs->phase != WS_HS_DONE)
+        return NULL;
+    return &hs->request;
+}
+
+int ws_handshake_status(const ws_handshake *hs)
+{
+    return hs->phase == WS_HS_FAILED ? hs->status : 0;
+}
+
+/* ---- answers -------------------------------------------------------------------------- */
+
+typedef struct ws_reason {
+    int status;
+    const char *phrase;
+} ws_reason;
+
+static const ws_reason ws_reasons[] = {
+    {200, "OK"},
+    {204, "No Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {426, "Upgrade Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
+};
+
+static const char *ws_reason_phrase(int status)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof ws_reasons / sizeof ws_reasons[0]; i++) {
+        if (ws_reasons[i].status == status)
+            return ws_reasons[i].phrase;
+    }
+    return "Unknown";
+}
+
+/* The head of a refusal, up to and including its empty line. */
+static void ws_hs_put_refusal(ws_hs_out *o, int status, const ws_header *extra, size_t n,
+                              size_t body_len, bool plain_text)
+{
+    ws_hs_puts(o, "HTTP/1.1 ");
+    ws_hs_put_uint(o, (size_t)status);
+    ws_hs_put(o, " ", 1);
+    ws_hs_puts(o, ws_reason_phrase(status));
+    ws_hs_puts(o, "\r\nConnection: close\r\n");
+    if (plain_text)
+        ws_hs_puts(o, "Content-Type: text/plain\r\n");
+    ws_hs_puts(o, "Content-Length: ");
+    ws_hs_put_uint(o, body_len);
+    ws_hs_puts(o, "\r\n");
+    ws_hs_put_headers(o, extra, n);
+    ws_hs_puts(o, "\r\n");
+}
+
+int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint8_t *out,
+                        size_t cap, size_t *out_len)
+{
+    static const char *const ours[] = {"Upgrade",
+                                       "Connection",
+                                       "Sec-WebSocket-Accept",
+                                       "Sec-WebSocket-Protocol",
+                                       "Sec-WebSocket-Extensions",
+                                       NULL};
+    static const ws_accept_opts none = {NULL, NULL, NULL, 0};
+    char accept[WS_ACCEPT_KEY_SIZE];
+    size_t proto_len = 0, ext_len = 0;
+    ws_hs_out o;
+    int rc;
+
+    if (out_len == NULL)
+        return WS_E_INVALID;
+    if (hs->role != WS_ROLE_SERVER || hs->phase != WS_HS_DONE)
+        return WS_E_STATE;
+    if (opts == NULL)
+        opts = &none;
+    if (opts->subprotocol != NULL) {
+        proto_len = strlen(opts->subprotocol);
+        if (!ws_request_offers_subprotocol(&hs->request, opts->subprotocol, proto_len))
+            return WS_E_HTTP_SUBPROTOCOL;
+    }
+    if (opts->extensions != NULL) {
+        ws_header answer = {"Sec-WebSocket-Extensions", 24, opts->extensions, 0};
+        answer.value_len = ext_len = strlen(opts->extensions);
+        if (!ws_hs_is_field_text(opts->extensions, ext_len))
+            return WS_E_INVALID;
+        rc = ws_hs_extensions_offered(&answer, 1, hs->request.headers, hs->request.header_count);
+        if (rc != WS_OK)
+            return rc;
+    }
+    rc = ws_hs_check_extra(opts->headers, opts->header_count, ours);
+    if (rc != WS_OK)
+        return rc;
+
+    ws_accept_key(hs->request.key, hs->request.key_len, accept);
+    ws_hs_out_init(&o, out, cap);
+    ws_hs_puts(&o, "HTTP/1.1 101 Switching Protocols\r\n"
+                   "Upgrade: websocket\r\n"
+                   "Connection: Upgrade\r\n");
+    ws_hs_put_header(&o, "Sec-WebSocket-Accept", accept, sizeof accept);
+    if (proto_len > 0)
+        ws_hs_put_header(&o, "Sec-WebSocket-Protocol", opts->subprotocol, proto_len);
+    if (ext_len > 0)
+        ws_hs_put_header(&o, "Sec-WebSocket-Extensions", opts->extensions, ext_len);
+    ws_hs_put_headers(&o, opts->headers, opts->header_count);
+    ws_hs_puts(&o, "\r\n");
+    return ws_hs_out_done(&o, out_len);
+}
+
+int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *headers,
+                        size_t header_count, const char *body, size_t body_len, uint8_t *out,
+                        size_t cap, size_t *out_len)
+{
+    static const char *const ours[] = {"Connection", "Content-Length", "Transfer-Encoding", NULL};
+    const ws_header *type;
+    ws_hs_out o;
+    int rc;
+
+    if (out_len == NULL || status < 200 || status > 599 || (body == NULL && body_len > 0))
+        return WS_E_INVALID;
+    if (hs->role != WS_ROLE_SERVER)
+        return WS_E_STATE;
+    rc = ws_hs_check_extra(headers, header_count, ours);
+    if (rc != WS_OK)
+        return rc;
+    (void)ws_hs_count(headers, header_count, "Content-Type", &type);
+
+    ws_hs_out_init(&o, out, cap);
+    ws_hs_put_refusal(&o, status, headers, header_count, body_len, body_len > 0 && type == NULL);
+    ws_hs_put(&o, body, body_len);
+    return ws_hs_out_done(&o, out_len);
+}
+
+int ws_handshake_error_response(const ws_handshake *hs, uint8_t *out, size_t cap, size_t *out_len)
+{
+    static const ws_header allow = {"Allow", 5, "GET", 3};
+    static const ws_header version = {"Sec-WebSocket-Version", 21, "13", 2};
+    const ws_header *extra = NULL;
+    const char *message;
+    size_t message_len;
+    ws_hs_out o;
+
+    if (out_len == NULL)
+        return WS_E_INVALID;
+    if (hs->role != WS_ROLE_SERVER || hs->phase != WS_HS_FAILED || hs->status == 0)
+        return WS_E_STATE;
+    if (hs->status == 405)
+        extra = &allow;
+    else if (hs->status == 426)
+        extra = &version;
+    message = ws_strerror(hs->error);
+    message_len = strlen(message);
+
+    ws_hs_out_init(&o, out, cap);
+    ws_hs_put_refusal(&o, hs->status, extra, extra != NULL ? 1 : 0, message_len + 1, true);
+    ws_hs_put(&o, message, message_len);
+    ws_hs_put(&o, "\n", 1);
+    return ws_hs_out_done(&o, out_len);
+}

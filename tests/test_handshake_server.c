@@ -1,17 +1,1121 @@
-/* placeholder until the layer's tests land */
+/*
+ * Tests for the server side of the opening handshake: a table of raw requests and what each
+ * must give (result, status, where the head ended), fed whole, byte by byte and split at
+ * every offset, the same table through the hand-off, exact response bytes, and the limits.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-static void placeholder(void **state)
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ws.h"
+
+/* Pieces of a valid request (RFC 6455 §1.2 and §4.1), for building the cases. */
+#define RL      "GET /chat HTTP/1.1\r\n"
+#define HOST    "Host: server.example.com\r\n"
+#define UPG     "Upgrade: websocket\r\n"
+#define CONN    "Connection: Upgrade\r\n"
+#define KEY     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+#define VER     "Sec-WebSocket-Version: 13\r\n"
+#define END     "\r\n"
+#define GOOD    HOST UPG CONN KEY VER /* every header a valid request needs */
+#define MINIMAL RL GOOD END
+
+#define RFC_ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+/* A request as a browser sends it. */
+#define CHROME                                                                                     \
+    "GET /chat?room=lobby&x=1 HTTP/1.1\r\n"                                                        \
+    "Host: example.com:8080\r\n"                                                                   \
+    "Connection: Upgrade\r\n"                                                                      \
+    "Pragma: no-cache\r\n"                                                                         \
+    "Cache-Control: no-cache\r\n"                                                                  \
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "          \
+    "Chrome/120.0.0.0 Safari/537.36\r\n"                                                           \
+    "Upgrade: websocket\r\n"                                                                       \
+    "Origin: https://example.com\r\n"                                                              \
+    "Sec-WebSocket-Version: 13\r\n"                                                                \
+    "Accept-Encoding: gzip, deflate, br\r\n"                                                       \
+    "Accept-Language: en-US,en;q=0.9\r\n"                                                          \
+    "Cookie: session=abc123; theme=dark\r\n"                                                       \
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                                              \
+    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"                     \
+    "Sec-WebSocket-Protocol: chat, superchat\r\n"                                                  \
+    "\r\n"
+
+/* Where the head ends (the absolute *consumed): the whole input, the input but its last
+ * byte (an error found at the final LF), or an offset given as the size of a prefix. */
+#define WHOLE      (-1L)
+#define BUT_LAST   (-2L)
+#define AT(prefix) ((long)sizeof(prefix) - 1)
+
+typedef struct server_case {
+    const char *name;
+    const char *input; /* lengths are given so NUL can be in it */
+    size_t len;
+    long at;      /* WHOLE, BUT_LAST or an offset */
+    int result;   /* WS_OK or the WS_E_* expected */
+    int status;   /* ws_handshake_status */
+    bool handoff; /* can be said through ws_handshake_server_handoff too */
+    bool bare_lf; /* limits.allow_bare_lf */
+} server_case;
+
+/* clang-format off */
+#define OK_CASE(name, in, at) {name, in, sizeof(in) - 1, at, WS_OK, 0, true, false}
+#define BARE_LF_OK(name, in) {name, in, sizeof(in) - 1, WHOLE, WS_OK, 0, false, true}
+#define BAD(name, in, at, err, status, handoff) \
+    {name, in, sizeof(in) - 1, at, err, status, handoff, false}
+/* clang-format on */
+
+#define BARE_LF_REQUEST                                                                            \
+    "GET /chat HTTP/1.1\nHost: a\nUpgrade: websocket\nConnection: Upgrade\n"                       \
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\nSec-WebSocket-Version: 13\n\n"
+
+static const server_case cases[] = {
+    /* Valid requests. */
+    OK_CASE("RFC 6455 example",
+            RL HOST UPG CONN KEY "Origin: http://example.com\r\n"
+                                 "Sec-WebSocket-Protocol: chat, superchat\r\n" VER END,
+            WHOLE),
+    OK_CASE("browser request", CHROME, WHOLE),
+    OK_CASE("Connection list with keep-alive",
+            RL HOST UPG "Connection: keep-alive, Upgrade\r\n" KEY VER END, WHOLE),
+    OK_CASE("Connection spread over two headers",
+            RL HOST UPG "Connection: keep-alive\r\n"
+                        "Connection: upgrade\r\n" KEY VER END,
+            WHOLE),
+    OK_CASE("tokens are case-insensitive",
+            RL HOST "Upgrade: WebSocket\r\n"
+                    "Connection: UPGRADE\r\n" KEY VER END,
+            WHOLE),
+    OK_CASE("Upgrade list", RL HOST "Upgrade: h2c, websocket\r\n" CONN KEY VER END, WHOLE),
+    OK_CASE("names are case-insensitive",
+            RL "host: a\r\nUPGRADE: websocket\r\n"
+               "connection: upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "SEC-WEBSOCKET-VERSION: 13\r\n" END,
+            WHOLE),
+    OK_CASE("whitespace around values",
+            RL "Host:\t server.example.com \t\r\n" UPG CONN
+               "Sec-WebSocket-Key:dGhlIHNhbXBsZSBub25jZQ==\r\n" VER END,
+            WHOLE),
+    OK_CASE("HTAB and obs-text in a value", RL GOOD "X-Note: a\tb \xC3\xA9\r\n" END, WHOLE),
+    OK_CASE("empty header value", RL GOOD "X-Empty:\r\n" END, WHOLE),
+    OK_CASE("Content-Length: 0 is no body", RL GOOD "Content-Length: 0\r\n" END, WHOLE),
+    OK_CASE("absolute-form target", "GET http://server.example.com/chat?x=1 HTTP/1.1\r\n" GOOD END,
+            WHOLE),
+    OK_CASE("HTTP/1.2", "GET /chat HTTP/1.2\r\n" GOOD END, WHOLE),
+    OK_CASE("pipelined frame after the head",
+            MINIMAL "\x81\x85\x37\xfa\x21\x3d\x7f\x9f"
+                    "\x4d\x51\x58",
+            AT(MINIMAL)),
+    BARE_LF_OK("bare LF when allowed", BARE_LF_REQUEST),
+
+    /* The request line. */
+    BAD("POST", "POST /chat HTTP/1.1\r\n" GOOD END, AT("POST /chat HTTP/1.1\r"), WS_E_HTTP_METHOD,
+        405, true),
+    BAD("methods are case-sensitive", "get /chat HTTP/1.1\r\n" GOOD END, AT("get /chat HTTP/1.1\r"),
+        WS_E_HTTP_METHOD, 405, true),
+    BAD("HTTP/1.0", "GET /chat HTTP/1.0\r\n" GOOD END, AT("GET /chat HTTP/1.0\r"),
+        WS_E_HTTP_VERSION, 400, true),
+    BAD("HTTP/0.9", "GET /chat HTTP/0.9\r\n" GOOD END, AT("GET /chat HTTP/0.9\r"),
+        WS_E_HTTP_VERSION, 400, false),
+    BAD("HTTP/2.0", "GET /chat HTTP/2.0\r\n" GOOD END, AT("GET /chat HTTP/2.0\r"),
+        WS_E_HTTP_VERSION_UNSUPPORTED, 505, false),
+    BAD("no version", "GET /chat\r\n" GOOD END, AT("GET /chat\r"), WS_E_HTTP_SYNTAX, 400, false),
+    BAD("two spaces", "GET  /chat HTTP/1.1\r\n" GOOD END, AT("GET  /chat HTTP/1.1\r"),
+        WS_E_HTTP_SYNTAX, 400, false),
+    BAD("trailing space", "GET /chat HTTP/1.1 \r\n" GOOD END, AT("GET /chat HTTP/1.1 \r"),
+        WS_E_HTTP_SYNTAX, 400, false),
+    BAD("lower-case http", "GET /chat http/1.1\r\n" GOOD END, AT("GET /chat http/1.1\r"),
+        WS_E_HTTP_SYNTAX, 400, false),
+    BAD("two-digit minor", "GET /chat HTTP/1.10\r\n" GOOD END, AT("GET /chat HTTP/1.10\r"),
+        WS_E_HTTP_SYNTAX, 400, false),
+    BAD("HTAB as separator", "GET\t/chat HTTP/1.1\r\n" GOOD END, AT("GET\t/chat HTTP/1.1\r"),
+        WS_E_HTTP_SYNTAX, 400, false),
+    BAD("empty first line", "\r\n" MINIMAL, AT("\r"), WS_E_HTTP_SYNTAX, 400, false),
+    BAD("method not a token", "G(T /chat HTTP/1.1\r\n" GOOD END, AT("G(T /chat HTTP/1.1\r"),
+        WS_E_HTTP_SYNTAX, 400, true),
+    BAD("target without slash", "GET chat HTTP/1.1\r\n" GOOD END, AT("GET chat HTTP/1.1\r"),
+        WS_E_HTTP_SYNTAX, 400, true),
+    BAD("asterisk target", "GET * HTTP/1.1\r\n" GOOD END, AT("GET * HTTP/1.1\r"), WS_E_HTTP_SYNTAX,
+        400, true),
+    BAD("fragment in target", "GET /chat#x HTTP/1.1\r\n" GOOD END, AT("GET /chat#x HTTP/1.1\r"),
+        WS_E_HTTP_SYNTAX, 400, true),
+    BAD("non-ASCII target", "GET /caf\xC3\xA9 HTTP/1.1\r\n" GOOD END,
+        AT("GET /caf\xC3\xA9 HTTP/1.1\r"), WS_E_HTTP_SYNTAX, 400, true),
+    BAD("absolute-form, other scheme", "GET ftp://a/chat HTTP/1.1\r\n" GOOD END,
+        AT("GET ftp://a/chat HTTP/1.1\r"), WS_E_HTTP_SYNTAX, 400, true),
+    BAD("absolute-form, no authority", "GET http:///chat HTTP/1.1\r\n" GOOD END,
+        AT("GET http:///chat HTTP/1.1\r"), WS_E_HTTP_SYNTAX, 400, true),
+
+    /* Required headers. */
+    BAD("no Host", RL UPG CONN KEY VER END, BUT_LAST, WS_E_HTTP_HOST, 400, true),
+    BAD("two Hosts", RL GOOD "Host: other.example.com\r\n" END, BUT_LAST, WS_E_HTTP_HOST, 400,
+        true),
+    BAD("empty Host", RL "Host: \r\n" UPG CONN KEY VER END, BUT_LAST, WS_E_HTTP_HOST, 400, true),
+    BAD("no Upgrade", RL HOST CONN KEY VER END, BUT_LAST, WS_E_HTTP_UPGRADE, 400, true),
+    BAD("Upgrade: websocketx", RL HOST "Upgrade: websocketx\r\n" CONN KEY VER END, BUT_LAST,
+        WS_E_HTTP_UPGRADE, 400, true),
+    BAD("Upgrade: h2c", RL HOST "Upgrade: h2c\r\n" CONN KEY VER END, BUT_LAST, WS_E_HTTP_UPGRADE,
+        400, true),
+    BAD("no Connection", RL HOST UPG KEY VER END, BUT_LAST, WS_E_HTTP_CONNECTION, 400, true),
+    BAD("Connection: upgradex", RL HOST UPG "Connection: upgradex\r\n" KEY VER END, BUT_LAST,
+        WS_E_HTTP_CONNECTION, 400, true),
+    BAD("Connection: keep-alive", RL HOST UPG "Connection: keep-alive\r\n" KEY VER END, BUT_LAST,
+        WS_E_HTTP_CONNECTION, 400, true),
+    BAD("no key", RL HOST UPG CONN VER END, BUT_LAST, WS_E_HTTP_KEY, 400, true),
+    BAD("two keys", RL GOOD "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n" END, BUT_LAST,
+        WS_E_HTTP_KEY, 400, true),
+    BAD("key without padding",
+        RL HOST UPG CONN "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ\r\n" VER END, BUT_LAST,
+        WS_E_HTTP_KEY, 400, true),
+    BAD("key of 17 bytes",
+        RL HOST UPG CONN "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZSE=\r\n" VER END, BUT_LAST,
+        WS_E_HTTP_KEY, 400, true),
+    BAD("key not base64",
+        RL HOST UPG CONN "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZ!==\r\n" VER END, BUT_LAST,
+        WS_E_HTTP_KEY, 400, true),
+    BAD("empty key", RL HOST UPG CONN "Sec-WebSocket-Key:\r\n" VER END, BUT_LAST, WS_E_HTTP_KEY,
+        400, true),
+    BAD("no version header", RL HOST UPG CONN KEY END, BUT_LAST, WS_E_HTTP_WS_VERSION, 426, true),
+    BAD("version 8", RL HOST UPG CONN KEY "Sec-WebSocket-Version: 8\r\n" END, BUT_LAST,
+        WS_E_HTTP_WS_VERSION, 426, true),
+    BAD("version list", RL HOST UPG CONN KEY "Sec-WebSocket-Version: 13, 8\r\n" END, BUT_LAST,
+        WS_E_HTTP_WS_VERSION, 426, true),
+    BAD("version repeated", RL GOOD VER END, BUT_LAST, WS_E_HTTP_WS_VERSION, 426, true),
+    BAD("old client (version before key)",
+        RL HOST UPG CONN
+        "Sec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\nSec-WebSocket-Version: 8\r\n" END,
+        BUT_LAST, WS_E_HTTP_WS_VERSION, 426, true),
+    BAD("Transfer-Encoding", RL GOOD "Transfer-Encoding: chunked\r\n" END, BUT_LAST,
+        WS_E_HTTP_SYNTAX, 400, true),
+    BAD("Content-Length: 5", RL GOOD "Content-Length: 5\r\n" END, BUT_LAST, WS_E_HTTP_SYNTAX, 400,
+        true),
+
+    /* Header syntax. */
+    BAD("space before colon", RL "Host : server.example.com\r\n" UPG CONN KEY VER END,
+        AT(RL "Host : server.example.com\r"), WS_E_HTTP_SYNTAX, 400, true),
+    BAD("empty name", RL GOOD ": value\r\n" END, AT(RL GOOD ": value\r"), WS_E_HTTP_SYNTAX, 400,
+        true),
+    BAD("name with a separator", RL GOOD "X(y): 1\r\n" END, AT(RL GOOD "X(y): 1\r"),
+        WS_E_HTTP_SYNTAX, 400, true),
+    BAD("name with a space", RL GOOD "X y: 1\r\n" END, AT(RL GOOD "X y: 1\r"), WS_E_HTTP_SYNTAX,
+        400, true),
+    BAD("no colon", RL GOOD "NoColon\r\n" END, AT(RL GOOD "NoColon\r"), WS_E_HTTP_SYNTAX, 400,
+        false),
+    BAD("obs-fold", RL HOST "X-Folded: a\r\n b\r\n" UPG CONN KEY VER END,
+        AT(RL HOST "X-Folded: a\r\n"), WS_E_HTTP_SYNTAX, 400, false),
+    BAD("obs-fold with HTAB", RL HOST "X-Folded: a\r\n\tb\r\n" UPG CONN KEY VER END,
+        AT(RL HOST "X-Folded: a\r\n"), WS_E_HTTP_SYNTAX, 400, false),
+    BAD("whitespace before the first header", RL " " GOOD END, AT(RL), WS_E_HTTP_SYNTAX, 400,
+        false),
+    BAD("NUL in a value",
+        RL GOOD "X-Nul: a\0"
+                "b\r\n" END,
+        AT(RL GOOD "X-Nul: a"), WS_E_HTTP_SYNTAX, 400, true),
+    BAD("control byte in a value",
+        RL GOOD "X-Ctl: a\x01"
+                "b\r\n" END,
+        AT(RL GOOD "X-Ctl: a"), WS_E_HTTP_SYNTAX, 400, true),
+    BAD("DEL in a value",
+        RL GOOD "X-Del: a\x7F"
+                "b\r\n" END,
+        AT(RL GOOD "X-Del: a"), WS_E_HTTP_SYNTAX, 400, true),
+    BAD("NUL in the request line", "GET /c\0hat HTTP/1.1\r\n" GOOD END, AT("GET /c"),
+        WS_E_HTTP_SYNTAX, 400, false),
+    BAD("bare LF ends the request line", "GET /chat HTTP/1.1\n" GOOD END, AT("GET /chat HTTP/1.1"),
+        WS_E_HTTP_SYNTAX, 400, false),
+    BAD("bare LF ends a header", RL "Host: a\n" UPG CONN KEY VER END, AT(RL "Host: a"),
+        WS_E_HTTP_SYNTAX, 400, false),
+    BAD("bare LF ends the head", RL GOOD "\n", AT(RL GOOD), WS_E_HTTP_SYNTAX, 400, false),
+    BAD("bare CR in the request line", "GET /chat\rHTTP/1.1\r\n" GOOD END, AT("GET /chat\r"),
+        WS_E_HTTP_SYNTAX, 400, false),
+    BAD("bare CR in a header", RL "Host: a\rb\r\n" UPG CONN KEY VER END, AT(RL "Host: a\r"),
+        WS_E_HTTP_SYNTAX, 400, false),
+    BAD("CR CR LF at the end", RL GOOD "\r\r\n", AT(RL GOOD "\r"), WS_E_HTTP_SYNTAX, 400, false),
+};
+
+#define NCASES (sizeof cases / sizeof cases[0])
+
+/* ---- running a case ----------------------------------------------------------------- */
+
+#define HEAD_CAP    8192
+#define MAX_HEADERS 64
+
+typedef struct fixture {
+    ws_handshake hs;
+    uint8_t head[HEAD_CAP];
+    ws_header headers[MAX_HEADERS];
+} fixture;
+
+typedef struct outcome {
+    int rc;
+    int status;
+    size_t consumed; /* absolute: from the start of the input */
+} outcome;
+
+static void start(fixture *f, const server_case *c)
 {
+    ws_http_limits limits;
+
+    ws_http_limits_init(&limits);
+    limits.allow_bare_lf = c->bare_lf;
+    ws_handshake_server_init(&f->hs, &limits, f->head, sizeof f->head, f->headers, MAX_HEADERS);
+}
+
+/* Feeds in[0..len) in pieces that end at the given cut points (then the rest). */
+static outcome feed_cuts(fixture *f, const server_case *c, const size_t *cuts, size_t ncuts)
+{
+    const uint8_t *in = (const uint8_t *)c->input;
+    size_t from = 0, i;
+    outcome o = {WS_E_AGAIN, 0, 0};
+
+    start(f, c);
+    for (i = 0; i <= ncuts && o.rc == WS_E_AGAIN; i++) {
+        size_t to = i < ncuts ? cuts[i] : c->len, used = 99999;
+        o.rc = ws_handshake_server_feed(&f->hs, in + from, to - from, &used);
+        if (o.rc == WS_E_AGAIN)
+            assert_int_equal(used, to - from); /* all of it was taken */
+        else
+            assert_true(used <= to - from);
+        o.consumed = from + used;
+        from = to;
+    }
+    o.status = ws_handshake_status(&f->hs);
+    return o;
+}
+
+static outcome feed_whole(fixture *f, const server_case *c)
+{
+    return feed_cuts(f, c, NULL, 0);
+}
+
+static outcome feed_bytewise(fixture *f, const server_case *c)
+{
+    const uint8_t *in = (const uint8_t *)c->input;
+    size_t i, used;
+    outcome o = {WS_E_AGAIN, 0, 0};
+
+    start(f, c);
+    for (i = 0; i < c->len && o.rc == WS_E_AGAIN; i++) {
+        o.rc = ws_handshake_server_feed(&f->hs, in + i, 1, &used);
+        o.consumed = i + used;
+        /* One byte scanned per call; a byte that completes a line is kept even when the
+         * line then fails. */
+        if (o.rc == WS_E_AGAIN || o.rc == WS_OK)
+            assert_int_equal(f->hs.len, i + 1);
+        else
+            assert_true(f->hs.len == i || f->hs.len == i + 1);
+    }
+    o.status = ws_handshake_status(&f->hs);
+    return o;
+}
+
+static size_t expected_at(const server_case *c)
+{
+    if (c->at == WHOLE)
+        return c->len;
+    if (c->at == BUT_LAST)
+        return c->len - 1;
+    return (size_t)c->at;
+}
+
+static void check_outcome(const server_case *c, outcome o, const char *how)
+{
+    if (o.rc != c->result || o.status != c->status || o.consumed != expected_at(c))
+        print_message("case \"%s\" (%s): rc %d status %d consumed %zu, want %d %d %zu\n", c->name,
+                      how, o.rc, o.status, o.consumed, c->result, c->status, expected_at(c));
+    assert_int_equal(o.rc, c->result);
+    assert_int_equal(o.status, c->status);
+    assert_int_equal(o.consumed, expected_at(c));
+}
+
+static bool span_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (a == NULL || b == NULL)
+        return a == b && alen == blen;
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* Two parsed requests say the same thing. */
+static void assert_same_request(const ws_request *a, const ws_request *b)
+{
+    size_t i;
+
+    assert_true(span_eq(a->method, a->method_len, b->method, b->method_len));
+    assert_true(span_eq(a->target, a->target_len, b->target, b->target_len));
+    assert_true(span_eq(a->path, a->path_len, b->path, b->path_len));
+    assert_true(span_eq(a->query, a->query_len, b->query, b->query_len));
+    assert_int_equal(a->version_minor, b->version_minor);
+    assert_true(span_eq(a->host, a->host_len, b->host, b->host_len));
+    assert_true(span_eq(a->origin, a->origin_len, b->origin, b->origin_len));
+    assert_true(span_eq(a->key, a->key_len, b->key, b->key_len));
+    assert_int_equal(a->header_count, b->header_count);
+    for (i = 0; i < a->header_count; i++) {
+        assert_true(span_eq(a->headers[i].name, a->headers[i].name_len, b->headers[i].name,
+                            b->headers[i].name_len));
+        assert_true(span_eq(a->headers[i].value, a->headers[i].value_len, b->headers[i].value,
+                            b->headers[i].value_len));
+    }
+}
+
+static void assert_str(const char *p, size_t len, const char *want)
+{
+    if (p == NULL || len != strlen(want) || memcmp(p, want, len) != 0) {
+        print_message("got \"%.*s\", want \"%s\"\n", p ? (int)len : 6, p ? p : "(null)", want);
+        fail();
+    }
+}
+
+static void assert_bytes(const uint8_t *p, size_t len, const char *want, size_t want_len)
+{
+    if (len != want_len || memcmp(p, want, len) != 0) {
+        print_message("got:\n%.*s\nwant:\n%.*s\n", (int)len, (const char *)p, (int)want_len, want);
+        fail();
+    }
+}
+
+/* ---- the table, fed every way --------------------------------------------------------- */
+
+static void test_table_whole(void **state)
+{
+    static fixture f;
+    size_t i;
+
     (void)state;
+    for (i = 0; i < NCASES; i++) {
+        outcome o = feed_whole(&f, &cases[i]);
+        check_outcome(&cases[i], o, "whole");
+        if (o.rc == WS_OK)
+            assert_non_null(ws_handshake_request(&f.hs));
+        else
+            assert_null(ws_handshake_request(&f.hs));
+    }
+}
+
+static void test_table_bytewise(void **state)
+{
+    static fixture f, ref;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < NCASES; i++) {
+        outcome o = feed_bytewise(&f, &cases[i]);
+        check_outcome(&cases[i], o, "byte by byte");
+        if (o.rc == WS_OK) {
+            (void)feed_whole(&ref, &cases[i]);
+            assert_same_request(ws_handshake_request(&f.hs), ws_handshake_request(&ref.hs));
+        }
+    }
+}
+
+static void test_table_every_split(void **state)
+{
+    static fixture f, ref;
+    size_t i, at;
+
+    (void)state;
+    for (i = 0; i < NCASES; i++) {
+        (void)feed_whole(&ref, &cases[i]);
+        for (at = 0; at <= cases[i].len; at++) {
+            outcome o = feed_cuts(&f, &cases[i], &at, 1);
+            check_outcome(&cases[i], o, "split in two");
+            if (o.rc == WS_OK)
+                assert_same_request(ws_handshake_request(&f.hs), ws_handshake_request(&ref.hs));
+        }
+    }
+}
+
+/* Errors are sticky; bytes after them are not looked at. */
+static void test_errors_are_sticky(void **state)
+{
+    static fixture f;
+    static const server_case post =
+        BAD("POST", "POST / HTTP/1.1\r\n", WHOLE, WS_E_HTTP_METHOD, 405, true);
+    size_t used = 1;
+
+    (void)state;
+    assert_int_equal(feed_whole(&f, &post).rc, WS_E_HTTP_METHOD);
+    assert_int_equal(
+        ws_handshake_server_feed(&f.hs, (const uint8_t *)MINIMAL, sizeof MINIMAL - 1, &used),
+        WS_E_HTTP_METHOD);
+    assert_int_equal(used, 0);
+    assert_int_equal(ws_handshake_status(&f.hs), 405);
+
+    /* After a valid head, more input is not the handshake's business. */
+    assert_int_equal(feed_whole(&f, &cases[0]).rc, WS_OK);
+    assert_int_equal(ws_handshake_server_feed(&f.hs, (const uint8_t *)"x", 1, &used), WS_E_STATE);
+    assert_int_equal(used, 0);
+}
+
+/* ---- every field of a parsed request ------------------------------------------------ */
+
+static void test_browser_request_fields(void **state)
+{
+    static fixture f;
+    const server_case *c = &cases[1];
+    const ws_request *r;
+    const char *v;
+    size_t vlen;
+
+    (void)state;
+    assert_string_equal(c->name, "browser request");
+    assert_int_equal(feed_whole(&f, c).rc, WS_OK);
+    r = ws_handshake_request(&f.hs);
+    assert_non_null(r);
+    assert_str(r->method, r->method_len, "GET");
+    assert_str(r->target, r->target_len, "/chat?room=lobby&x=1");
+    assert_str(r->path, r->path_len, "/chat");
+    assert_str(r->query, r->query_len, "room=lobby&x=1");
+    assert_int_equal(r->version_minor, 1);
+    assert_str(r->host, r->host_len, "example.com:8080");
+    assert_str(r->origin, r->origin_len, "https://example.com");
+    assert_str(r->key, r->key_len, "dGhlIHNhbXBsZSBub25jZQ==");
+    assert_int_equal(r->header_count, 14);
+    assert_ptr_equal(r->headers, f.headers);
+    assert_str(r->headers[0].name, r->headers[0].name_len, "Host");
+    assert_str(r->headers[4].name, r->headers[4].name_len, "User-Agent");
+    assert_str(r->headers[4].value, r->headers[4].value_len,
+               "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+               "Chrome/120.0.0.0 Safari/537.36");
+    assert_str(r->headers[13].name, r->headers[13].name_len, "Sec-WebSocket-Protocol");
+    assert_str(r->headers[13].value, r->headers[13].value_len, "chat, superchat");
+    /* The http layer's readers work on what the handshake parsed. */
+    assert_true(ws_request_offers_subprotocol(r, "superchat", 9));
+    assert_false(ws_request_offers_subprotocol(r, "chat, superchat", 15));
+    assert_true(ws_request_cookie(r, "theme", &v, &vlen));
+    assert_str(v, vlen, "dark");
+    assert_true(ws_request_query_param(r, "room", &v, &vlen));
+    assert_str(v, vlen, "lobby");
+}
+
+static void test_request_field_edges(void **state)
+{
+    static fixture f;
+    static const server_case plain = OK_CASE("plain", MINIMAL, WHOLE);
+    static const server_case trimmed = OK_CASE("trimmed",
+                                               "GET /a? HTTP/1.1\r\n"
+                                               "Host:\t  h  \t\r\n" UPG CONN KEY VER END,
+                                               WHOLE);
+    static const server_case absolute = OK_CASE("absolute",
+                                                "GET HTTPS://h.example?x=1 "
+                                                "HTTP/1.1\r\n" GOOD END,
+                                                WHOLE);
+    const ws_request *r;
+
+    (void)state;
+    assert_int_equal(feed_whole(&f, &plain).rc, WS_OK);
+    r = ws_handshake_request(&f.hs);
+    assert_str(r->path, r->path_len, "/chat");
+    assert_null(r->query);
+    assert_null(r->origin);
+    assert_int_equal(r->origin_len, 0);
+
+    assert_int_equal(feed_whole(&f, &trimmed).rc, WS_OK);
+    r = ws_handshake_request(&f.hs);
+    assert_str(r->host, r->host_len, "h");
+    assert_str(r->path, r->path_len, "/a");
+    assert_non_null(r->query); /* "?" with nothing after it is an empty query */
+    assert_int_equal(r->query_len, 0);
+
+    assert_int_equal(feed_whole(&f, &absolute).rc, WS_OK);
+    r = ws_handshake_request(&f.hs);
+    assert_str(r->target, r->target_len, "HTTPS://h.example?x=1");
+    assert_str(r->path, r->path_len, "/");
+    assert_str(r->query, r->query_len, "x=1");
+}
+
+/* ---- the hand-off, with the same table ------------------------------------------------ */
+
+/* What a host's own HTTP parser would hand over for a case: a small parser of the test's
+ * own, trusted only with the cases marked handoff. */
+typedef struct parsed {
+    const char *method, *target;
+    size_t method_len, target_len;
+    int minor;
+    ws_header headers[MAX_HEADERS];
+    size_t count;
+} parsed;
+
+static const char *find_crlf(const char *p, const char *end)
+{
+    for (; p + 1 < end; p++) {
+        if (p[0] == '\r' && p[1] == '\n')
+            return p;
+    }
+    return NULL;
+}
+
+static void host_parse(const server_case *c, parsed *out)
+{
+    const char *p = c->input, *end = c->input + c->len, *eol, *sp1, *sp2;
+
+    eol = find_crlf(p, end);
+    assert_non_null(eol);
+    sp1 = memchr(p, ' ', (size_t)(eol - p));
+    for (sp2 = eol - 1; *sp2 != ' '; sp2--)
+        ;
+    assert_true(sp1 != NULL && sp1 < sp2 && eol - sp2 == 9);
+    out->method = p;
+    out->method_len = (size_t)(sp1 - p);
+    out->target = sp1 + 1;
+    out->target_len = (size_t)(sp2 - (sp1 + 1));
+    out->minor = sp2[8] - '0';
+    out->count = 0;
+    for (p = eol + 2; (eol = find_crlf(p, end)) != p; p = eol + 2) {
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        assert_non_null(colon);
+        out->headers[out->count].name = p;
+        out->headers[out->count].name_len = (size_t)(colon - p);
+        out->headers[out->count].value = colon + 1;
+        out->headers[out->count].value_len = (size_t)(eol - (colon + 1));
+        out->count++;
+    }
+}
+
+static void test_handoff_table(void **state)
+{
+    static fixture f, ref;
+    static parsed req;
+    size_t i, tested = 0;
+
+    (void)state;
+    for (i = 0; i < NCASES; i++) {
+        const server_case *c = &cases[i];
+        int rc;
+
+        if (!c->handoff)
+            continue;
+        host_parse(c, &req);
+        start(&f, c);
+        rc = ws_handshake_server_handoff(&f.hs, req.method, req.method_len, req.target,
+                                         req.target_len, req.minor, req.headers, req.count);
+        if (rc != c->result)
+            print_message("hand-off of \"%s\": %d, want %d\n", c->name, rc, c->result);
+        assert_int_equal(rc, c->result);
+        assert_int_equal(ws_handshake_status(&f.hs), c->status);
+        if (rc == WS_OK) {
+            (void)feed_whole(&ref, c);
+            assert_same_request(ws_handshake_request(&f.hs), ws_handshake_request(&ref.hs));
+            /* Copied: the request does not point into the caller's storage. */
+            assert_true(ws_handshake_request(&f.hs)->method >= (const char *)f.head &&
+                        ws_handshake_request(&f.hs)->method < (const char *)f.head + HEAD_CAP);
+        }
+        tested++;
+    }
+    assert_true(tested > 40);
+}
+
+static void test_handoff_limits_and_state(void **state)
+{
+    static fixture f;
+    static const server_case plain = OK_CASE("plain", MINIMAL, WHOLE);
+    static parsed req;
+    static char target[300];
+    ws_http_limits limits;
+    size_t used;
+
+    (void)state;
+    host_parse(&plain, &req);
+
+    /* The request line limit, counted as "GET <target> HTTP/1.1". */
+    ws_http_limits_init(&limits);
+    limits.max_request_line = 100;
+    memset(target, 'a', sizeof target);
+    target[0] = '/';
+    ws_handshake_server_init(&f.hs, &limits, f.head, HEAD_CAP, f.headers, MAX_HEADERS);
+    assert_int_equal(
+        ws_handshake_server_handoff(&f.hs, "GET", 3, target, 87, 1, req.headers, req.count), WS_OK);
+    ws_handshake_server_init(&f.hs, &limits, f.head, HEAD_CAP, f.headers, MAX_HEADERS);
+    assert_int_equal(
+        ws_handshake_server_handoff(&f.hs, "GET", 3, target, 88, 1, req.headers, req.count),
+        WS_E_HTTP_URI_TOO_LONG);
+    assert_int_equal(ws_handshake_status(&f.hs), 414);
+
+    /* The header count and the head buffer. */
+    ws_handshake_server_init(&f.hs, NULL, f.head, HEAD_CAP, f.headers, req.count - 1);
+    assert_int_equal(
+        ws_handshake_server_handoff(&f.hs, "GET", 3, "/", 1, 1, req.headers, req.count),
+        WS_E_HTTP_HEADERS_TOO_LARGE);
+    ws_handshake_server_init(&f.hs, NULL, f.head, 64, f.headers, MAX_HEADERS);
+    assert_int_equal(
+        ws_handshake_server_handoff(&f.hs, "GET", 3, "/", 1, 1, req.headers, req.count),
+        WS_E_HTTP_HEADERS_TOO_LARGE);
+    assert_int_equal(ws_handshake_status(&f.hs), 431);
+    assert_true(f.hs.len <= 64);
+
+    /* Not after bytes were fed; a NULL with a length is the caller's mistake. */
+    ws_handshake_server_init(&f.hs, NULL, f.head, HEAD_CAP, f.headers, MAX_HEADERS);
+    assert_int_equal(ws_handshake_server_feed(&f.hs, (const uint8_t *)"G", 1, &used), WS_E_AGAIN);
+    assert_int_equal(
+        ws_handshake_server_handoff(&f.hs, "GET", 3, "/", 1, 1, req.headers, req.count),
+        WS_E_STATE);
+    ws_handshake_server_init(&f.hs, NULL, f.head, HEAD_CAP, f.headers, MAX_HEADERS);
+    assert_int_equal(
+        ws_handshake_server_handoff(&f.hs, "GET", 3, NULL, 1, 1, req.headers, req.count),
+        WS_E_INVALID);
+    assert_int_equal(
+        ws_handshake_server_handoff(&f.hs, "GET", 3, "/", 1, 1, req.headers, req.count), WS_OK);
+}
+
+/* ---- responses -------------------------------------------------------------------- */
+
+static void test_accept_rfc_example(void **state)
+{
+    static fixture f;
+    static const char want[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                               "Upgrade: websocket\r\n"
+                               "Connection: Upgrade\r\n"
+                               "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\n"
+                               "\r\n";
+    uint8_t out[512];
+    size_t len = 0, cap;
+
+    (void)state;
+    assert_int_equal(feed_whole(&f, &cases[0]).rc, WS_OK);
+    assert_int_equal(ws_handshake_accept(&f.hs, NULL, out, sizeof out, &len), WS_OK);
+    assert_bytes(out, len, want, sizeof want - 1);
+
+    /* Every smaller buffer is refused, the exact size is enough. */
+    for (cap = 0; cap < sizeof want - 1; cap++)
+        assert_int_equal(ws_handshake_accept(&f.hs, NULL, out, cap, &len), WS_E_BUFFER);
+    assert_int_equal(ws_handshake_accept(&f.hs, NULL, out, sizeof want - 1, &len), WS_OK);
+    assert_int_equal(len, sizeof want - 1);
+}
+
+static void test_accept_with_options(void **state)
+{
+    static fixture f;
+    static const char want[] =
+        "HTTP/1.1 101 Switching Protocols\r\n"
+        "Upgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\n"
+        "Sec-WebSocket-Protocol: superchat\r\n"
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n"
+        "Set-Cookie: id=1\r\n"
+        "X-Server: libws\r\n"
+        "\r\n";
+    static const ws_header extra[] = {{"Set-Cookie", 10, "id=1", 4}, {"X-Server", 8, "libws", 5}};
+    ws_accept_opts opts = {"superchat", "permessage-deflate; client_max_window_bits=15", extra, 2};
+    uint8_t out[1024];
+    size_t len = 0;
+
+    (void)state;
+    assert_int_equal(feed_whole(&f, &cases[1]).rc, WS_OK); /* offers chat, superchat */
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_OK);
+    assert_bytes(out, len, want, sizeof want - 1);
+}
+
+static void test_accept_refusals(void **state)
+{
+    static fixture f;
+    static const ws_header crlf[] = {{"X-Evil", 6, "a\r\nSet-Cookie: x", 16}};
+    static const ws_header nul[] = {{"X-Nul", 5, "a\0b", 3}};
+    static const ws_header bad_name[] = {{"X Evil", 6, "a", 1}};
+    static const ws_header ours[] = {{"connection", 10, "close", 5}};
+    ws_accept_opts opts = {NULL, NULL, NULL, 0};
+    uint8_t out[1024];
+    size_t len;
+
+    (void)state;
+    /* Before a valid request there is nothing to accept. */
+    ws_handshake_server_init(&f.hs, NULL, f.head, HEAD_CAP, f.headers, MAX_HEADERS);
+    assert_int_equal(ws_handshake_accept(&f.hs, NULL, out, sizeof out, &len), WS_E_STATE);
+
+    assert_int_equal(feed_whole(&f, &cases[1]).rc, WS_OK);
+    opts.subprotocol = "mqtt"; /* offered: chat, superchat */
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len),
+                     WS_E_HTTP_SUBPROTOCOL);
+    opts.subprotocol = "Chat"; /* exact match only */
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len),
+                     WS_E_HTTP_SUBPROTOCOL);
+    opts.subprotocol = "";
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len),
+                     WS_E_HTTP_SUBPROTOCOL);
+    opts.subprotocol = NULL;
+    opts.extensions = "x-unknown";
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_E_HTTP_EXTENSION);
+    opts.extensions = "permessage-deflate\r\nX: y";
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_E_INVALID);
+    opts.extensions = NULL;
+    opts.headers = crlf;
+    opts.header_count = 1;
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_E_INVALID);
+    opts.headers = nul;
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_E_INVALID);
+    opts.headers = bad_name;
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_E_INVALID);
+    opts.headers = ours;
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_E_INVALID);
+
+    /* The request offered no subprotocol at all. */
+    assert_int_equal(feed_whole(&f, &cases[2]).rc, WS_OK);
+    opts.headers = NULL;
+    opts.header_count = 0;
+    opts.subprotocol = "chat";
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len),
+                     WS_E_HTTP_SUBPROTOCOL);
+}
+
+/* The answer to each failed request: status line, headers and a body naming the problem. */
+typedef struct error_answer {
+    const char *request;
+    size_t len;
+    const char *want;
+    size_t want_len;
+} error_answer;
+
+#define ANSWER(req, want)                                                                          \
+    {                                                                                              \
+        req, sizeof(req) - 1, want, sizeof(want) - 1                                               \
+    }
+
+static const error_answer answers[] = {
+    ANSWER("POST /chat HTTP/1.1\r\n", "HTTP/1.1 405 Method Not Allowed\r\n"
+                                      "Connection: close\r\n"
+                                      "Content-Type: text/plain\r\n"
+                                      "Content-Length: 18\r\n"
+                                      "Allow: GET\r\n"
+                                      "\r\n"
+                                      "method is not GET\n"),
+    ANSWER(RL HOST UPG CONN KEY "Sec-WebSocket-Version: 8\r\n" END,
+           "HTTP/1.1 426 Upgrade Required\r\n"
+           "Connection: close\r\n"
+           "Content-Type: text/plain\r\n"
+           "Content-Length: 32\r\n"
+           "Sec-WebSocket-Version: 13\r\n"
+           "\r\n"
+           "Sec-WebSocket-Version is not 13\n"),
+    ANSWER(RL UPG CONN KEY VER END, "HTTP/1.1 400 Bad Request\r\n"
+                                    "Connection: close\r\n"
+                                    "Content-Type: text/plain\r\n"
+                                    "Content-Length: 32\r\n"
+                                    "\r\n"
+                                    "Host header missing or repeated\n"),
+    ANSWER("GET /chat HTTP/2.0\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n"
+                                     "Connection: close\r\n"
+                                     "Content-Type: text/plain\r\n"
+                                     "Content-Length: 33\r\n"
+                                     "\r\n"
+                                     "HTTP major version not supported\n"),
+};
+
+static void test_error_responses(void **state)
+{
+    static fixture f;
+    uint8_t out[1024];
+    size_t i, len = 0;
+
+    (void)state;
+    ws_handshake_server_init(&f.hs, NULL, f.head, HEAD_CAP, f.headers, MAX_HEADERS);
+    assert_int_equal(ws_handshake_error_response(&f.hs, out, sizeof out, &len), WS_E_STATE);
+    for (i = 0; i < sizeof answers / sizeof answers[0]; i++) {
+        size_t used;
+        ws_handshake_server_init(&f.hs, NULL, f.head, HEAD_CAP, f.headers, MAX_HEADERS);
+        assert_true(ws_handshake_server_feed(&f.hs, (const uint8_t *)answers[i].request,
+                                             answers[i].len, &used) < WS_E_AGAIN);
+        assert_int_equal(ws_handshake_error_response(&f.hs, out, sizeof out, &len), WS_OK);
+        assert_bytes(out, len, answers[i].want, answers[i].want_len);
+        assert_int_equal(ws_handshake_error_response(&f.hs, out, answers[i].want_len - 1, &len),
+                         WS_E_BUFFER);
+    }
+}
+
+static void test_reject(void **state)
+{
+    static fixture f;
+    static const ws_header www[] = {{"WWW-Authenticate", 16, "Bearer", 6}};
+    static const ws_header json[] = {{"Content-Type", 12, "application/json", 16}};
+    static const ws_header length[] = {{"Content-Length", 14, "0", 1}};
+    static const ws_header crlf[] = {{"X-A", 3, "1\r\n", 3}};
+    static const char want_401[] = "HTTP/1.1 401 Unauthorized\r\n"
+                                   "Connection: close\r\n"
+                                   "Content-Type: text/plain\r\n"
+                                   "Content-Length: 13\r\n"
+                                   "WWW-Authenticate: Bearer\r\n"
+                                   "\r\n"
+                                   "token expired";
+    static const char want_503[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                                   "Connection: close\r\n"
+                                   "Content-Length: 0\r\n"
+                                   "\r\n";
+    static const char want_json[] = "HTTP/1.1 403 Forbidden\r\n"
+                                    "Connection: close\r\n"
+                                    "Content-Length: 2\r\n"
+                                    "Content-Type: application/json\r\n"
+                                    "\r\n"
+                                    "{}";
+    static const char want_unknown[] = "HTTP/1.1 499 Unknown\r\n"
+                                       "Connection: close\r\n"
+                                       "Content-Length: 0\r\n"
+                                       "\r\n";
+    uint8_t out[512];
+    size_t len = 0;
+
+    (void)state;
+    assert_int_equal(feed_whole(&f, &cases[0]).rc, WS_OK);
+    assert_int_equal(
+        ws_handshake_reject(&f.hs, 401, www, 1, "token expired", 13, out, sizeof out, &len), WS_OK);
+    assert_bytes(out, len, want_401, sizeof want_401 - 1);
+    assert_int_equal(ws_handshake_reject(&f.hs, 503, NULL, 0, NULL, 0, out, sizeof out, &len),
+                     WS_OK);
+    assert_bytes(out, len, want_503, sizeof want_503 - 1);
+    assert_int_equal(ws_handshake_reject(&f.hs, 403, json, 1, "{}", 2, out, sizeof out, &len),
+                     WS_OK);
+    assert_bytes(out, len, want_json, sizeof want_json - 1);
+    assert_int_equal(ws_handshake_reject(&f.hs, 499, NULL, 0, NULL, 0, out, sizeof out, &len),
+                     WS_OK);
+    assert_bytes(out, len, want_unknown, sizeof want_unknown - 1);
+
+    assert_int_equal(ws_handshake_reject(&f.hs, 101, NULL, 0, NULL, 0, out, sizeof out, &len),
+                     WS_E_INVALID);
+    assert_int_equal(ws_handshake_reject(&f.hs, 100, NULL, 0, NULL, 0, out, sizeof out, &len),
+                     WS_E_INVALID);
+    assert_int_equal(ws_handshake_reject(&f.hs, 600, NULL, 0, NULL, 0, out, sizeof out, &len),
+                     WS_E_INVALID);
+    assert_int_equal(ws_handshake_reject(&f.hs, 403, crlf, 1, NULL, 0, out, sizeof out, &len),
+                     WS_E_INVALID);
+    assert_int_equal(ws_handshake_reject(&f.hs, 403, length, 1, NULL, 0, out, sizeof out, &len),
+                     WS_E_INVALID);
+    assert_int_equal(ws_handshake_reject(&f.hs, 403, NULL, 0, NULL, 3, out, sizeof out, &len),
+                     WS_E_INVALID);
+    assert_int_equal(ws_handshake_reject(&f.hs, 401, www, 1, "token expired", 13, out,
+                                         sizeof want_401 - 2, &len),
+                     WS_E_BUFFER);
+}
+
+/* ---- limits ------------------------------------------------------------------------ */
+
+/* Feeds in[0..len) one byte at a time, checking after each byte that the scan position
+ * only moves forward and never past the buffer. Returns the result and where it stopped. */
+static outcome trickle(ws_handshake *hs, const uint8_t *in, size_t len, size_t base)
+{
+    outcome o = {WS_E_AGAIN, 0, base};
+    size_t i, used, before;
+
+    for (i = 0; i < len && o.rc == WS_E_AGAIN; i++) {
+        before = hs->len;
+        o.rc = ws_handshake_server_feed(hs, in + i, 1, &used);
+        o.consumed = base + i + used;
+        assert_true(hs->len >= before && hs->len - before <= 1);
+        assert_true(hs->len <= hs->cap);
+    }
+    o.status = ws_handshake_status(hs);
+    return o;
+}
+
+static void test_header_line_without_end(void **state)
+{
+    static uint8_t head[65536];
+    static ws_header headers[MAX_HEADERS];
+    static uint8_t filler[4096];
+    ws_handshake hs;
+    outcome o;
+    size_t fed = sizeof(RL HOST "X-Long: ") - 1, start = sizeof(RL HOST) - 1;
+
+    (void)state;
+    memset(filler, 'a', sizeof filler);
+    ws_handshake_server_init(&hs, NULL, head, sizeof head, headers, MAX_HEADERS);
+    o = trickle(&hs, (const uint8_t *)RL HOST "X-Long: ", fed, 0);
+    assert_int_equal(o.rc, WS_E_AGAIN);
+    while (o.rc == WS_E_AGAIN && fed < sizeof head) {
+        o = trickle(&hs, filler, sizeof filler, fed);
+        fed += sizeof filler;
+    }
+    /* Refused at the first byte past 8192 (the default), long before the buffer is full. */
+    assert_int_equal(o.rc, WS_E_HTTP_HEADERS_TOO_LARGE);
+    assert_int_equal(o.status, 431);
+    assert_int_equal(o.consumed, start + 8192);
+    assert_int_equal(hs.len, start + 8192);
+}
+
+static void test_ten_thousand_headers(void **state)
+{
+    static uint8_t head[1 << 20];
+    static ws_header headers[MAX_HEADERS];
+    static char line[32];
+    ws_handshake hs;
+    outcome o;
+    size_t fed = sizeof RL - 1, i, n, at_limit = 0;
+
+    (void)state;
+    ws_handshake_server_init(&hs, NULL, head, sizeof head, headers, MAX_HEADERS);
+    o = trickle(&hs, (const uint8_t *)RL, fed, 0);
+    for (i = 0; i < 10000 && o.rc == WS_E_AGAIN; i++) {
+        if (i == MAX_HEADERS)
+            at_limit = fed;
+        n = (size_t)snprintf(line, sizeof line, "X-H%05zu: v\r\n", i);
+        o = trickle(&hs, (const uint8_t *)line, n, fed);
+        fed += n;
+    }
+    /* Refused at the first byte of header 65, without reading the rest. */
+    assert_int_equal(o.rc, WS_E_HTTP_HEADERS_TOO_LARGE);
+    assert_int_equal(o.status, 431);
+    assert_int_equal(i, MAX_HEADERS + 1);
+    assert_int_equal(o.consumed, at_limit);
+    assert_int_equal(hs.header_count, MAX_HEADERS);
+}
+
+static void test_huge_request_line(void **state)
+{
+    static uint8_t head[HEAD_CAP];
+    static ws_header headers[MAX_HEADERS];
+    static uint8_t filler[4096];
+    ws_handshake hs;
+    outcome o;
+    size_t fed = 5, used;
+    int rc = WS_E_AGAIN;
+
+    (void)state;
+    memset(filler, 'a', sizeof filler);
+    ws_handshake_server_init(&hs, NULL, head, sizeof head, headers, MAX_HEADERS);
+    o = trickle(&hs, (const uint8_t *)"GET /", 5, 0);
+    assert_int_equal(o.rc, WS_E_AGAIN);
+    /* Offer 1 MiB of target; the limit (8192, also the buffer size here) must win with
+     * 414, not 431. */
+    while (rc == WS_E_AGAIN && fed < (1u << 20)) {
+        rc = ws_handshake_server_feed(&hs, filler, sizeof filler, &used);
+        fed += used;
+    }
+    assert_int_equal(rc, WS_E_HTTP_URI_TOO_LONG);
+    assert_int_equal(ws_handshake_status(&hs), 414);
+    assert_int_equal(fed, 8192);
+    assert_int_equal(hs.len, 8192);
+}
+
+static void test_head_larger_than_buffer(void **state)
+{
+    static uint8_t head[256];
+    static ws_header headers[MAX_HEADERS];
+    static const char big[] =
+        RL GOOD "X-Padding-1: 0123456789012345678901234567890123456789\r\n"
+                "X-Padding-2: 0123456789012345678901234567890123456789\r\n"
+                "X-Padding-3: 0123456789012345678901234567890123456789\r\n" END;
+    ws_handshake hs;
+    outcome o;
+    size_t used;
+
+    (void)state;
+    assert_true(sizeof big - 1 > sizeof head);
+    ws_handshake_server_init(&hs, NULL, head, sizeof head, headers, MAX_HEADERS);
+    o = trickle(&hs, (const uint8_t *)big, sizeof big - 1, 0);
+    assert_int_equal(o.rc, WS_E_HTTP_HEADERS_TOO_LARGE);
+    assert_int_equal(o.status, 431);
+    assert_int_equal(o.consumed, sizeof head);
+
+    /* Whole, the same. */
+    ws_handshake_server_init(&hs, NULL, head, sizeof head, headers, MAX_HEADERS);
+    assert_int_equal(ws_handshake_server_feed(&hs, (const uint8_t *)big, sizeof big - 1, &used),
+                     WS_E_HTTP_HEADERS_TOO_LARGE);
+    assert_int_equal(used, sizeof head);
+
+    /* No buffer at all: nothing fits. */
+    ws_handshake_server_init(&hs, NULL, NULL, 100, headers, MAX_HEADERS);
+    assert_int_equal(ws_handshake_server_feed(&hs, (const uint8_t *)big, sizeof big - 1, &used),
+                     WS_E_HTTP_HEADERS_TOO_LARGE);
+    assert_int_equal(used, 0);
+}
+
+static void test_smaller_limits(void **state)
+{
+    static fixture f;
+    ws_http_limits limits;
+    size_t used;
+
+    (void)state;
+    /* "GET /chat HTTP/1.1" is 18 bytes: allowed at 18, refused at 17 on byte 18. */
+    ws_http_limits_init(&limits);
+    assert_int_equal(limits.max_request_line, 8192);
+    assert_int_equal(limits.max_header_line, 8192);
+    assert_false(limits.allow_bare_lf);
+    limits.max_request_line = 18;
+    ws_handshake_server_init(&f.hs, &limits, f.head, HEAD_CAP, f.headers, MAX_HEADERS);
+    assert_int_equal(
+        ws_handshake_server_feed(&f.hs, (const uint8_t *)MINIMAL, sizeof MINIMAL - 1, &used),
+        WS_OK);
+    limits.max_request_line = 17;
+    ws_handshake_server_init(&f.hs, &limits, f.head, HEAD_CAP, f.headers, MAX_HEADERS);
+    assert_int_equal(
+        ws_handshake_server_feed(&f.hs, (const uint8_t *)MINIMAL, sizeof MINIMAL - 1, &used),
+        WS_E_HTTP_URI_TOO_LONG);
+    assert_int_equal(used, 17);
+
+    /* "Host: server.example.com" is 24 bytes. */
+    ws_http_limits_init(&limits);
+    limits.max_header_line = 23;
+    ws_handshake_server_init(&f.hs, &limits, f.head, HEAD_CAP, f.headers, MAX_HEADERS);
+    assert_int_equal(
+        ws_handshake_server_feed(&f.hs, (const uint8_t *)MINIMAL, sizeof MINIMAL - 1, &used),
+        WS_E_HTTP_HEADERS_TOO_LARGE);
+    assert_int_equal(used, sizeof RL - 1 + 23);
+
+    /* Exactly as many headers as allowed. */
+    ws_handshake_server_init(&f.hs, NULL, f.head, HEAD_CAP, f.headers, 5);
+    assert_int_equal(
+        ws_handshake_server_feed(&f.hs, (const uint8_t *)MINIMAL, sizeof MINIMAL - 1, &used),
+        WS_OK);
+    ws_handshake_server_init(&f.hs, NULL, f.head, HEAD_CAP, f.headers, 4);
+    assert_int_equal(
+        ws_handshake_server_feed(&f.hs, (const uint8_t *)MINIMAL, sizeof MINIMAL - 1, &used),
+        WS_E_HTTP_HEADERS_TOO_LARGE);
+}
+
+/* A large valid head fed one byte at a time: finishes (work is linear) and every byte is
+ * scanned once. */
+static void test_large_head_linear(void **state)
+{
+    static uint8_t head[1 << 20];
+    static ws_header headers[10010];
+    static char line[64];
+    ws_handshake hs;
+    outcome o;
+    size_t fed = 0, i, n;
+
+    (void)state;
+    ws_handshake_server_init(&hs, NULL, head, sizeof head, headers, 10010);
+    o = trickle(&hs, (const uint8_t *)RL GOOD, sizeof(RL GOOD) - 1, 0);
+    fed = sizeof(RL GOOD) - 1;
+    for (i = 0; i < 10000 && o.rc == WS_E_AGAIN; i++) {
+        n = (size_t)snprintf(line, sizeof line, "X-Header-%05zu: value %zu\r\n", i, i);
+        o = trickle(&hs, (const uint8_t *)line, n, fed);
+        fed += n;
+    }
+    o = trickle(&hs, (const uint8_t *)END, 2, fed);
+    fed += 2;
+    assert_int_equal(o.rc, WS_OK);
+    assert_int_equal(o.consumed, fed);
+    assert_int_equal(hs.len, fed);
+    assert_int_equal(ws_handshake_request(&hs)->header_count, 10005);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(placeholder)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table_whole),
+        cmocka_unit_test(test_table_bytewise),
+        cmocka_unit_test(test_table_every_split),
+        cmocka_unit_test(test_errors_are_sticky),
+        cmocka_unit_test(test_browser_request_fields),
+        cmocka_unit_test(test_request_field_edges),
+        cmocka_unit_test(test_handoff_table),
+        cmocka_unit_test(test_handoff_limits_and_state),
+        cmocka_unit_test(test_accept_rfc_example),
+        cmocka_unit_test(test_accept_with_options),
+        cmocka_unit_test(test_accept_refusals),
+        cmocka_unit_test(test_error_responses),
+        cmocka_unit_test(test_reject),
+        cmocka_unit_test(test_header_line_without_end),
+        cmocka_unit_test(test_ten_thousand_headers),
+        cmocka_unit_test(test_huge_request_line),
+        cmocka_unit_test(test_head_larger_than_buffer),
+        cmocka_unit_test(test_smaller_limits),
+        cmocka_unit_test(test_large_head_linear),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

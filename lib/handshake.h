@@ -1,0 +1,93 @@
+/*
+ * Private interface of the opening handshake: the head scanner shared by both roles
+ * (handshake.c) and the role hooks it calls, plus the bounded writer the response and
+ * request builders share. Not installed; nothing here is API.
+ */
+#ifndef WS_HANDSHAKE_H
+#define WS_HANDSHAKE_H
+
+#include "ws_internal.h"
+
+#define WS_KEY_NONCE_LEN 16 /* Sec-WebSocket-Key: a 16-byte nonce ... */
+#define WS_KEY_B64_LEN   24 /* ... in base64 */
+
+static inline bool ws_hs_is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Where a handshake is; ws_handshake.phase. */
+enum ws_hs_phase {
+    WS_HS_IDLE = 0, /* client: the request has not been written yet */
+    WS_HS_HEAD,     /* reading the head */
+    WS_HS_DONE,     /* a valid head was read */
+    WS_HS_FAILED    /* ws_handshake.error holds why; sticky */
+};
+
+/* Sets up either role over the caller's buffers; phase is WS_HS_HEAD. */
+void ws_hs_init(ws_handshake *hs, ws_role role, const ws_http_limits *limits, uint8_t *buf,
+                size_t cap, ws_header *headers, size_t max_headers);
+
+/* Scans p[0..len) into the head buffer; returns and sets *consumed as
+ * ws_handshake_server_feed documents, for either role. */
+int ws_hs_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
+
+/* Records the outcome of a step: a negative code other than WS_E_AGAIN fails the
+ * handshake for good. Returns rc. */
+int ws_hs_settle(ws_handshake *hs, int rc);
+
+/* Adds one header (value trimmed here) after checking that the name is a token and the
+ * value holds no control byte but HTAB. Returns WS_E_AGAIN (go on) or an error. */
+int ws_hs_add_header(ws_handshake *hs, const char *name, size_t name_len, const char *value,
+                     size_t value_len);
+
+/* The head is complete: runs the role's checks. Returns WS_OK or an error. */
+int ws_hs_head_end(ws_handshake *hs);
+
+/* Role hooks the scanner calls: the first line (request or status line, without its line
+ * end) and the end of the head. Both return WS_E_AGAIN / WS_OK or an error. */
+int ws_hs_server_first_line(ws_handshake *hs, const char *line, size_t len);
+int ws_hs_server_head_end(ws_handshake *hs);
+int ws_hs_client_first_line(ws_handshake *hs, const char *line, size_t len);
+int ws_hs_client_head_end(ws_handshake *hs);
+
+/* RFC 9110 token (one or more tchar). */
+bool ws_hs_is_token(const char *s, size_t len);
+
+/* True when s[0..len) holds no control byte other than HTAB: fit for a header value. */
+bool ws_hs_is_field_text(const char *s, size_t len);
+
+/* The number of headers called name, and the first of them (NULL when none). */
+size_t ws_hs_count(const ws_header *h, size_t n, const char *name, const ws_header **first);
+
+/* True when some element of the lists in every header called name equals token
+ * (case-insensitive). */
+bool ws_hs_list_has(const ws_header *h, size_t n, const char *name, const char *token);
+
+/* WS_OK when every extension in the Sec-WebSocket-Extensions headers of answer[0..n)
+ * parses and has a name (exact match) that offer[0..m) holds, else WS_E_HTTP_EXTENSION. */
+int ws_hs_extensions_offered(const ws_header *answer, size_t n, const ws_header *offer, size_t m);
+
+/* Checks headers a host wants sent: token names, field-text values, and none of the
+ * names in the NULL-terminated list the builder writes itself. WS_OK or WS_E_INVALID. */
+int ws_hs_check_extra(const ws_header *h, size_t n, const char *const *reserved);
+
+/* A bounded output: writes stop at cap and set overflow. */
+typedef struct ws_hs_out {
+    uint8_t *p;
+    size_t cap;
+    size_t len;
+    bool overflow;
+} ws_hs_out;
+
+void ws_hs_out_init(ws_hs_out *o, uint8_t *p, size_t cap);
+void ws_hs_put(ws_hs_out *o, const char *s, size_t n);
+void ws_hs_puts(ws_hs_out *o, const char *s);
+void ws_hs_put_uint(ws_hs_out *o, size_t v);
+/* "name: value\r\n" */
+void ws_hs_put_header(ws_hs_out *o, const char *name, const char *value, size_t value_len);
+void ws_hs_put_headers(ws_hs_out *o, const ws_header *h, size_t n);
+/* WS_OK with *out_len set, or WS_E_BUFFER when something did not fit. */
+int ws_hs_out_done(const ws_hs_out *o, size_t *out_len);
+
+#endif /* WS_HANDSHAKE_H */
