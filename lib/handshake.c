@@ -58,13 +58,6 @@ int ws_hs_settle(ws_handshake *hs, int rc)
 
 /* ---- character classes ---------------------------------------------------------------- */
 
-static bool ws_hs_is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 /* Control bytes; HTAB is one, but header values may hold it. */
 static bool ws_hs_is_ctl(unsigned char c)
 {
@@ -78,7 +71,7 @@ bool ws_hs_is_token(const char *s, size_t len)
     if (len == 0)
         return false;
     for (i = 0; i < len; i++) {
-        if (!ws_hs_is_tchar((unsigned char)s[i]))
+        if (!ws_is_tchar((char)s[i]))
             return false;
     }
     return true;
@@ -96,11 +89,6 @@ bool ws_hs_is_field_text(const char *s, size_t len)
     return true;
 }
 
-static bool ws_hs_is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 /* ---- headers -------------------------------------------------------------------------- */
 
 int ws_hs_add_header(ws_handshake *hs, const char *name, size_t name_len, const char *value,
@@ -112,11 +100,11 @@ int ws_hs_add_header(ws_handshake *hs, const char *name, size_t name_len, const 
         return WS_E_HTTP_HEADERS_TOO_LARGE;
     if (!ws_hs_is_token(name, name_len))
         return WS_E_HTTP_SYNTAX; /* empty, or whitespace before the colon, or a separator */
-    while (value_len > 0 && ws_hs_is_ows(value[0])) {
+    while (value_len > 0 && ws_is_ows(value[0])) {
         value++;
         value_len--;
     }
-    while (value_len > 0 && ws_hs_is_ows(value[value_len - 1]))
+    while (value_len > 0 && ws_is_ows(value[value_len - 1]))
         value_len--;
     if (!ws_hs_is_field_text(value, value_len))
         return WS_E_HTTP_SYNTAX;

@@ -7,20 +7,6 @@
 
 static const char ws_extensions_header[] = "Sec-WebSocket-Extensions";
 
-/* SP and HTAB: the only whitespace allowed around list elements and separators. */
-static bool ws_is_ows(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
-/* tchar of RFC 9110 §5.6.2. */
-static bool ws_is_tchar(char ch)
-{
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-        return true;
-    return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
-
 static const char *ws_skip_ows(const char *p, const char *end)
 {
     while (p < end && ws_is_ows(*p))
@@ -33,14 +19,6 @@ static const char *ws_trim_ows_end(const char *start, const char *end)
     while (end > start && ws_is_ows(end[-1]))
         end--;
     return end;
-}
-
-/* The first ch in [p, end), or end. */
-static const char *ws_find_byte(const char *p, const char *end, char ch)
-{
-    while (p < end && *p != ch)
-        p++;
-    return p;
 }
 
 static bool ws_bytes_eq(const char *a, size_t alen, const char *b, size_t blen)

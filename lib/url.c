@@ -25,13 +25,6 @@ static bool ws_has_prefix_ci(const char *s, size_t len, const char *prefix)
     return len >= n && ws_ascii_ieq(s, n, prefix);
 }
 
-static const char *ws_find_char(const char *p, const char *end, char ch)
-{
-    while (p < end && *p != ch)
-        p++;
-    return p;
-}
-
 /* reg-name of RFC 3986 §3.2.2: unreserved, pct-encoded and sub-delims. An IPv4 address
  * is a reg-name too, so it needs no path of its own. */
 static bool ws_reg_name_valid(const char *p, const char *end)
@@ -144,10 +137,10 @@ static bool ws_authority_parse(const char *a, const char *end, ws_url *u)
 {
     const char *host_end;
 
-    if (ws_find_char(a, end, '@') != end)
+    if (ws_find_byte(a, end, '@') != end)
         return false; /* user info has no place in a WebSocket URL */
     if (a < end && *a == '[') {
-        const char *close = ws_find_char(a, end, ']');
+        const char *close = ws_find_byte(a, end, ']');
         if (close == end || !ws_ipv6_valid(a + 1, close))
             return false;
         u->host = a + 1;
@@ -157,7 +150,7 @@ static bool ws_authority_parse(const char *a, const char *end, ws_url *u)
         if (host_end < end && *host_end != ':')
             return false;
     } else {
-        host_end = ws_find_char(a, end, ':');
+        host_end = ws_find_byte(a, end, ':');
         if (host_end == a || !ws_reg_name_valid(a, host_end))
             return false;
         u->host = a;
@@ -207,7 +200,7 @@ int ws_url_parse(const char *url, size_t len, ws_url *out)
     if (!ws_authority_parse(p, auth_end, &u))
         return WS_E_URL;
 
-    query_mark = ws_find_char(auth_end, end, '?');
+    query_mark = ws_find_byte(auth_end, end, '?');
     if (query_mark > auth_end) {
         u.path = auth_end;
         u.path_len = (size_t)(query_mark - auth_end);

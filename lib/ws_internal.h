@@ -29,4 +29,26 @@ static inline bool ws_ascii_ieq(const char *a, size_t alen, const char *b)
     return b[alen] == '\0';
 }
 
+/* SP and HTAB: the only whitespace HTTP allows around values and list separators. */
+static inline bool ws_is_ows(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+/* tchar of RFC 9110 §5.6.2: the bytes a token (header name, method, subprotocol) may hold. */
+static inline bool ws_is_tchar(char ch)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+        return true;
+    return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+/* The first ch in [p, end), or end. */
+static inline const char *ws_find_byte(const char *p, const char *end, char ch)
+{
+    while (p < end && *p != ch)
+        p++;
+    return p;
+}
+
 #endif /* WS_INTERNAL_H */
