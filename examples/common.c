@@ -1,0 +1,180 @@
+/*
+ * Host-side helpers for the examples: getrandom() as the random source, realloc as the
+ * allocator, draining a connection's output into a non-blocking socket, and sends that
+ * wait out backpressure.
+ */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+int ex_random(void *ud, uint8_t *buf, size_t len)
+{
+    (void)ud;
+    while (len > 0) {
+        ssize_t n = getrandom(buf, len, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+void *ex_realloc(void *ud, void *ptr, size_t size)
+{
+    (void)ud;
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, size);
+}
+
+int ex_set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+bool ex_parse_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v;
+    unsigned long long mult = 1;
+
+    if (*s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return false;
+    if (*end == 'K' || *end == 'k')
+        mult = 1024u;
+    else if (*end == 'M' || *end == 'm')
+        mult = 1024u * 1024u;
+    else if (*end == 'G' || *end == 'g')
+        mult = 1024u * 1024u * 1024u;
+    if (mult != 1)
+        end++;
+    if (*end != '\0' || v == 0 || v > SIZE_MAX / mult)
+        return false;
+    *out = (size_t)(v * mult);
+    return true;
+}
+
+long ex_flush(int fd, ws_conn *c)
+{
+    long total = 0;
+
+    for (;;) {
+        const uint8_t *data;
+        size_t len = ws_conn_output(c, &data);
+        ssize_t n;
+
+        if (len == 0)
+            return total;
+        /* MSG_NOSIGNAL: a peer that went away is an error value here, not a SIGPIPE. */
+        n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return total;
+            return -1;
+        }
+        ws_conn_consume(c, (size_t)n);
+        total += (long)n;
+    }
+}
+
+bool ex_has_output(const ws_conn *c)
+{
+    const uint8_t *data;
+    return ws_conn_output(c, &data) > 0;
+}
+
+void ex_pending_set(ex_pending *p, uint8_t opcode, const uint8_t *data, size_t len, bool final,
+                    size_t piece)
+{
+    p->active = true;
+    p->opcode = opcode;
+    p->final = final;
+    p->data = data;
+    p->len = len;
+    p->piece = piece > 0 ? piece : 1;
+}
+
+/* Keeps the unsent rest in the helper's own storage so the caller may go on with other
+ * calls on the connection (writing its output) before retrying. */
+static int pending_keep(ex_pending *p)
+{
+    if (p->data == p->own)
+        return WS_OK;
+    if (p->len > p->own_cap) {
+        uint8_t *grown = realloc(p->own, p->len);
+        if (grown == NULL)
+            return WS_E_NOMEM;
+        p->own = grown;
+        p->own_cap = p->len;
+    }
+    if (p->len > 0)
+        memmove(p->own, p->data, p->len);
+    p->data = p->own;
+    return WS_OK;
+}
+
+int ex_pending_send(ex_pending *p, ws_conn *c)
+{
+    while (p->active) {
+        size_t n = p->len < p->piece ? p->len : p->piece;
+        bool last = n == p->len;
+        int r;
+
+        if (last && !p->final && n == 0) {
+            /* Nothing to say until the rest of the message arrives. */
+            p->active = false;
+            break;
+        }
+        /* The message's own opcode on every piece: libws treats it as a continuation
+         * once a fragmented send is in progress. */
+        r = ws_conn_send_fragment(c, (ws_opcode)p->opcode, p->data, n, last && p->final);
+        if (r == WS_E_BACKPRESSURE) {
+            int k = pending_keep(p);
+            if (k != WS_OK) {
+                p->active = false;
+                return k;
+            }
+            return r;
+        }
+        if (r != WS_OK) {
+            p->active = false;
+            return r;
+        }
+        p->data += n;
+        p->len -= n;
+        if (last)
+            p->active = false;
+    }
+    return WS_OK;
+}
+
+void ex_pending_free(ex_pending *p)
+{
+    free(p->own);
+    p->own = NULL;
+    p->own_cap = 0;
+    p->active = false;
+}

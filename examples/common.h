@@ -1,0 +1,65 @@
+/*
+ * Helpers shared by the example programs: what a host supplies to libws (randomness, an
+ * allocator) and the I/O glue around a connection (writing its output, sending a message
+ * that may have to wait for the output queue to drain).
+ */
+#ifndef EXAMPLES_COMMON_H
+#define EXAMPLES_COMMON_H
+
+#include "ws.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ws_random_fn over getrandom(2). */
+int ex_random(void *ud, uint8_t *buf, size_t len);
+
+/* ws_realloc_fn over realloc/free. */
+void *ex_realloc(void *ud, void *ptr, size_t size);
+
+/* Puts fd in non-blocking mode; returns 0 or -1 with errno set. */
+int ex_set_nonblocking(int fd);
+
+/* Parses a decimal byte count ("16777216", or with a K/M/G suffix: "16M"). Returns false
+ * when s is not a positive number that fits in a size_t. */
+bool ex_parse_size(const char *s, size_t *out);
+
+/* Writes as much of c's output to the socket fd as it takes without blocking. Returns the
+ * number of bytes written (0 when none could be), or -1 when the socket failed (errno). */
+long ex_flush(int fd, ws_conn *c);
+
+/* True when c has output waiting to be written. */
+bool ex_has_output(const ws_conn *c);
+
+/*
+ * One outgoing message (or one piece of a message) that may have to wait. It is sent as
+ * fragments of at most `piece` bytes, so a message larger than the connection's output
+ * queue still goes out. While the queue is full the unsent rest is copied into storage the
+ * helper owns, because libws only promises an event's data until the next call on the
+ * connection.
+ */
+typedef struct ex_pending {
+    bool active;
+    uint8_t opcode;      /* WS_OP_TEXT or WS_OP_BINARY */
+    bool final;          /* the last byte ends the message */
+    const uint8_t *data; /* the bytes still to send: borrowed, or in own */
+    size_t len;
+    size_t piece;
+    uint8_t *own;
+    size_t own_cap;
+} ex_pending;
+
+/* Starts sending data[0..len) as (part of) a message of type opcode, fragments of at most
+ * piece bytes. data is only borrowed until ex_pending_send returns. */
+void ex_pending_set(ex_pending *p, uint8_t opcode, const uint8_t *data, size_t len, bool final,
+                    size_t piece);
+
+/* Queues as much as the connection accepts. Returns WS_OK when everything is queued (the
+ * helper is then inactive), WS_E_BACKPRESSURE when the rest waits for the output to drain
+ * (call again after writing), or another WS_E_* error from the send (the rest is dropped). */
+int ex_pending_send(ex_pending *p, ws_conn *c);
+
+void ex_pending_free(ex_pending *p);
+
+#endif /* EXAMPLES_COMMON_H */

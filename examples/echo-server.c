@@ -1,0 +1,509 @@
+/*
+ * echo-server: a non-blocking epoll WebSocket server that sends every message back as it
+ * came (text as text, binary as binary). libws runs in streaming mode: each received chunk
+ * is echoed at once as a fragment, so no connection ever holds a whole message.
+ */
+#define _GNU_SOURCE
+#include "common.h"
+#include "ws.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_SIZE            (64u * 1024u) /* bytes read (and fed to libws) at once */
+#define SEND_PIECE           (64u * 1024u) /* largest fragment queued with one call */
+#define HANDSHAKE_TIMEOUT_MS 10000         /* from accept to a complete upgrade request */
+#define CLOSE_TIMEOUT_MS     5000 /* from the start of the close handshake to the last write */
+#define SHUTDOWN_REASON      "server shutting down"
+
+enum source_kind { SRC_LISTENER, SRC_SIGNAL, SRC_CLIENT };
+
+/* What an epoll event points at. */
+struct source {
+    enum source_kind kind;
+    int fd;
+};
+
+struct client {
+    struct source src; /* first, so a source of kind SRC_CLIENT is a client */
+    struct client *prev, *next;
+    ws_conn *ws;
+    uint32_t interest; /* epoll events registered */
+    bool in_events;    /* input was fed and not all of its events pulled yet */
+    bool eof;          /* the peer ended the stream (or the socket failed) */
+    bool closed;       /* WS_EV_CLOSED seen: flush, then close the socket */
+    long deadline;     /* monotonic ms when the handshake or the close must be over; 0: none */
+    ex_pending echo;   /* the chunk being echoed */
+    char peer[80];
+    uint8_t in[READ_SIZE]; /* libws unmasks in place here; kept until the events are pulled */
+};
+
+struct server {
+    int epfd;
+    struct source listener;
+    struct source signals;
+    bool accept_paused; /* out of file descriptors: stop accepting until one closes */
+    bool stopping;
+    struct client *clients;
+    size_t count;
+    ws_config cfg;
+    size_t piece;
+    bool verbose;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: echo-server [--host HOST] [--port PORT] [--max-message BYTES] "
+                 "[--verbose]\n"
+                 "  --host HOST          address to listen on (default 127.0.0.1)\n"
+                 "  --port PORT          port (default 9001; 0 picks a free one)\n"
+                 "  --max-message BYTES  largest message and frame accepted (default 16M)\n"
+                 "  --verbose            log each connection's open and close to stderr\n");
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int watch(const struct server *srv, int op, struct source *src, uint32_t events)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.ptr = src;
+    return epoll_ctl(srv->epfd, op, src->fd, &ev);
+}
+
+/* Puts the listener back after accept ran out of descriptors or memory. */
+static void resume_accept(struct server *srv)
+{
+    if (srv->accept_paused && !srv->stopping) {
+        srv->accept_paused = false;
+        watch(srv, EPOLL_CTL_ADD, &srv->listener, EPOLLIN);
+    }
+}
+
+static void client_destroy(struct server *srv, struct client *cl)
+{
+    epoll_ctl(srv->epfd, EPOLL_CTL_DEL, cl->src.fd, NULL);
+    close(cl->src.fd);
+    ws_conn_free(cl->ws);
+    ex_pending_free(&cl->echo);
+    if (cl->prev != NULL)
+        cl->prev->next = cl->next;
+    else
+        srv->clients = cl->next;
+    if (cl->next != NULL)
+        cl->next->prev = cl->prev;
+    srv->count--;
+    free(cl);
+    resume_accept(srv);
+}
+
+static void log_closed(const struct server *srv, const struct client *cl, const ws_event *ev)
+{
+    if (!srv->verbose)
+        return;
+    fprintf(stderr, "[%s] closed: %u%s%.*s", cl->peer, (unsigned)ev->close_code,
+            ev->reason_len > 0 ? " " : "", (int)ev->reason_len,
+            ev->reason != NULL ? ev->reason : "");
+    if (ev->error != WS_OK)
+        fprintf(stderr, " (%s)", ws_strerror(ev->error));
+    if (ev->http_status != 0)
+        fprintf(stderr, " (HTTP %d)", ev->http_status);
+    fprintf(stderr, "\n");
+}
+
+/* Handles one event; returns false when there are none left for this input. */
+static bool client_next_event(struct server *srv, struct client *cl)
+{
+    ws_event ev;
+
+    switch (ws_conn_next_event(cl->ws, &ev)) {
+    case WS_EV_NONE:
+        return false;
+    case WS_EV_REQUEST:
+        /* Every request is welcome; a real server would check Origin or a token here. */
+        if (ws_conn_accept(cl->ws, NULL) != WS_OK)
+            ws_conn_reject(cl->ws, 500, NULL, 0, NULL, 0);
+        break;
+    case WS_EV_OPEN:
+        cl->deadline = 0;
+        if (srv->verbose) {
+            const ws_request *req = ws_conn_request(cl->ws);
+            fprintf(stderr, "[%s] open %.*s\n", cl->peer, req != NULL ? (int)req->target_len : 0,
+                    req != NULL ? req->target : "");
+        }
+        break;
+    case WS_EV_CHUNK:
+    case WS_EV_MESSAGE:
+        /* Echo the chunk as a fragment of the same message; sent by client_service. */
+        ex_pending_set(&cl->echo, ev.opcode, ev.data, ev.len,
+                       ev.type == WS_EV_MESSAGE || ev.message_final, srv->piece);
+        break;
+    case WS_EV_PING: /* answered by libws (auto_pong) */
+    case WS_EV_PONG:
+    case WS_EV_CLOSE: /* libws answers with the peer's code; WS_EV_CLOSED follows */
+        break;
+    case WS_EV_CLOSED:
+        log_closed(srv, cl, &ev);
+        cl->closed = true;
+        break;
+    }
+    return true;
+}
+
+/* Sends what waits, pulls events, writes output, then decides what to wait for. The
+ * order matters: an echo that does not fit stops the event pulling (and so the reading)
+ * until the socket has taken enough output. */
+static void client_service(struct server *srv, struct client *cl)
+{
+    uint32_t want = 0;
+
+    for (;;) {
+        if (cl->echo.active) {
+            int r = ex_pending_send(&cl->echo, cl->ws);
+            if (r == WS_E_BACKPRESSURE) {
+                long w = ex_flush(cl->src.fd, cl->ws);
+                if (w < 0 || (w == 0 && !ex_has_output(cl->ws))) {
+                    client_destroy(srv, cl); /* socket failed, or the echo can never fit */
+                    return;
+                }
+                if (w > 0)
+                    continue;
+                break; /* wait for EPOLLOUT */
+            }
+            /* Any other failure means the connection is closing: the echo is dropped. */
+        }
+        if (!cl->in_events)
+            break;
+        if (!client_next_event(srv, cl))
+            cl->in_events = false;
+    }
+
+    if (ex_flush(cl->src.fd, cl->ws) < 0 ||
+        ((cl->closed || (cl->eof && !cl->in_events)) && !ex_has_output(cl->ws))) {
+        client_destroy(srv, cl);
+        return;
+    }
+    /* libws has no clock: the host bounds how long a closing peer may take. */
+    if (cl->deadline == 0 && ws_conn_phase(cl->ws) >= WS_PHASE_CLOSING)
+        cl->deadline = now_ms() + CLOSE_TIMEOUT_MS;
+    if (!cl->in_events && !cl->echo.active && !cl->eof && !cl->closed)
+        want |= EPOLLIN;
+    if (ex_has_output(cl->ws))
+        want |= EPOLLOUT;
+    if (want != cl->interest) {
+        cl->interest = want;
+        watch(srv, EPOLL_CTL_MOD, &cl->src, want);
+    }
+}
+
+static void client_read(struct client *cl)
+{
+    ssize_t n = recv(cl->src.fd, cl->in, sizeof cl->in, 0);
+
+    if (n > 0) {
+        /* WS_E_CLOSED after the close handshake: the bytes are ignored, nothing to do. */
+        ws_conn_feed(cl->ws, cl->in, (size_t)n);
+        cl->in_events = true;
+    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        ws_conn_feed_eof(cl->ws);
+        cl->eof = true;
+        cl->in_events = true;
+    }
+}
+
+static void client_new(struct server *srv, int fd, const struct sockaddr_storage *addr)
+{
+    struct client *cl = calloc(1, sizeof *cl);
+    char host[64], port[8]; /* numeric: an IPv6 address fits */
+    int one = 1;
+
+    if (cl == NULL || (cl->ws = ws_conn_new(&srv->cfg)) == NULL) {
+        free(cl);
+        close(fd);
+        return;
+    }
+    cl->src.kind = SRC_CLIENT;
+    cl->src.fd = fd;
+    cl->interest = EPOLLIN;
+    cl->deadline = now_ms() + HANDSHAKE_TIMEOUT_MS;
+    if (getnameinfo((const struct sockaddr *)addr, sizeof *addr, host, sizeof host, port,
+                    sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+        snprintf(cl->peer, sizeof cl->peer, "%s:%s", host, port);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (watch(srv, EPOLL_CTL_ADD, &cl->src, cl->interest) < 0) {
+        ws_conn_free(cl->ws);
+        free(cl);
+        close(fd);
+        return;
+    }
+    cl->next = srv->clients;
+    if (cl->next != NULL)
+        cl->next->prev = cl;
+    srv->clients = cl;
+    srv->count++;
+}
+
+static void accept_clients(struct server *srv)
+{
+    for (;;) {
+        struct sockaddr_storage addr;
+        socklen_t addr_len = sizeof addr;
+        int fd = accept4(srv->listener.fd, (struct sockaddr *)&addr, &addr_len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            client_new(srv, fd, &addr);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* Level-triggered: left in the set, the listener would spin. */
+            fprintf(stderr, "echo-server: accept: %s (pausing)\n", strerror(errno));
+            srv->accept_paused = true;
+            epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->listener.fd, NULL);
+        }
+        return;
+    }
+}
+
+/* Once a second: drops the connections whose handshake or close took too long, and tries
+ * accepting again if that was paused. */
+static void sweep(struct server *srv, long now)
+{
+    struct client *cl = srv->clients;
+
+    resume_accept(srv);
+    while (cl != NULL) {
+        struct client *next = cl->next;
+        if (cl->deadline != 0 && now >= cl->deadline) {
+            if (srv->verbose)
+                fprintf(stderr, "[%s] timed out %s\n", cl->peer,
+                        ws_conn_phase(cl->ws) == WS_PHASE_CONNECTING ? "in the handshake"
+                                                                     : "while closing");
+            client_destroy(srv, cl);
+        }
+        cl = next;
+    }
+}
+
+/* Stops accepting and starts the close handshake (1001) on every connection; each then has
+ * CLOSE_TIMEOUT_MS to finish. */
+static void begin_shutdown(struct server *srv)
+{
+    struct client *cl = srv->clients;
+
+    srv->stopping = true;
+    epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->listener.fd, NULL);
+    close(srv->listener.fd);
+    while (cl != NULL) {
+        struct client *next = cl->next;
+        if (ws_conn_phase(cl->ws) == WS_PHASE_CONNECTING) {
+            client_destroy(srv, cl);
+        } else {
+            ws_conn_close(cl->ws, WS_CLOSE_GOING_AWAY, SHUTDOWN_REASON, sizeof SHUTDOWN_REASON - 1);
+            client_service(srv, cl);
+        }
+        cl = next;
+    }
+}
+
+static int listen_on(const char *host, unsigned port, unsigned *bound_port)
+{
+    struct addrinfo hints, *res, *ai;
+    char port_str[16];
+    int fd = -1;
+    int err;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port_str, sizeof port_str, "%u", port);
+    err = getaddrinfo(host, port_str, &hints, &res);
+    if (err != 0) {
+        fprintf(stderr, "echo-server: %s: %s\n", host, gai_strerror(err));
+        return -1;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        int one = 1;
+        int saved;
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
+            break;
+        saved = errno;
+        close(fd);
+        errno = saved;
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        fprintf(stderr, "echo-server: cannot listen on %s:%u: %s\n", host, port, strerror(errno));
+        return -1;
+    }
+    {
+        struct sockaddr_storage addr;
+        socklen_t len = sizeof addr;
+        getsockname(fd, (struct sockaddr *)&addr, &len);
+        *bound_port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                                       : ((struct sockaddr_in *)&addr)->sin_port);
+    }
+    return fd;
+}
+
+/* Blocks SIGINT and SIGTERM and returns a descriptor that reads them instead. */
+static int signals_fd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static int parse_args(int argc, char **argv, const char **host, unsigned *port, size_t *max_message,
+                      bool *verbose)
+{
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end;
+
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
+            *verbose = true;
+        } else if (strcmp(arg, "--host") == 0 && val != NULL) {
+            *host = val;
+            i++;
+        } else if (strcmp(arg, "--port") == 0 && val != NULL) {
+            unsigned long p = strtoul(val, &end, 10);
+            if (*val == '\0' || *end != '\0' || p > 65535)
+                return -1;
+            *port = (unsigned)p;
+            i++;
+        } else if (strcmp(arg, "--max-message") == 0 && val != NULL) {
+            if (!ex_parse_size(val, max_message))
+                return -1;
+            i++;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct server srv;
+    const char *host = "127.0.0.1";
+    unsigned port = 9001, bound = 0;
+    size_t max_message = 16u * 1024u * 1024u;
+    long next_sweep = now_ms() + 1000;
+    int status = 0;
+
+    memset(&srv, 0, sizeof srv);
+    if (parse_args(argc, argv, &host, &port, &max_message, &srv.verbose) < 0) {
+        usage(stderr);
+        return 2;
+    }
+    ws_config_init(&srv.cfg, WS_ROLE_SERVER);
+    srv.cfg.max_message_size = max_message;
+    srv.cfg.max_frame_size = max_message;
+    srv.cfg.whole_messages = false; /* stream: echo each chunk as it arrives */
+    srv.cfg.realloc = ex_realloc;
+    /* Fragments small enough that one always fits in an empty output queue. */
+    srv.piece = srv.cfg.max_output / 2 < SEND_PIECE ? srv.cfg.max_output / 2 : SEND_PIECE;
+
+    srv.listener.kind = SRC_LISTENER;
+    srv.signals.kind = SRC_SIGNAL;
+    srv.signals.fd = signals_fd();
+    srv.listener.fd = listen_on(host, port, &bound);
+    srv.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (srv.signals.fd < 0 || srv.listener.fd < 0 || srv.epfd < 0 ||
+        watch(&srv, EPOLL_CTL_ADD, &srv.listener, EPOLLIN) < 0 ||
+        watch(&srv, EPOLL_CTL_ADD, &srv.signals, EPOLLIN) < 0) {
+        if (srv.listener.fd >= 0)
+            fprintf(stderr, "echo-server: setup failed: %s\n", strerror(errno));
+        return 1;
+    }
+    printf("listening on %s%s%s:%u\n", strchr(host, ':') ? "[" : "", host,
+           strchr(host, ':') ? "]" : "", bound);
+    fflush(stdout);
+
+    while (!srv.stopping || srv.count > 0) {
+        struct epoll_event evs[64];
+        bool stop = false;
+        int timeout = -1;
+        long now;
+        int i, n;
+
+        if (srv.count > 0 || srv.accept_paused) {
+            long left = next_sweep - now_ms();
+            timeout = left > 0 ? (int)left : 0;
+        }
+        n = epoll_wait(srv.epfd, evs, 64, timeout);
+        if (n < 0 && errno != EINTR) {
+            fprintf(stderr, "echo-server: epoll_wait: %s\n", strerror(errno));
+            status = 1;
+            break;
+        }
+        for (i = 0; i < n; i++) {
+            struct source *src = evs[i].data.ptr;
+            if (src->kind == SRC_LISTENER) {
+                accept_clients(&srv);
+            } else if (src->kind == SRC_SIGNAL) {
+                struct signalfd_siginfo si;
+                while (read(srv.signals.fd, &si, sizeof si) == (ssize_t)sizeof si)
+                    stop = true;
+            } else {
+                struct client *cl = (struct client *)src;
+                if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !cl->in_events &&
+                    !cl->echo.active && !cl->eof && !cl->closed)
+                    client_read(cl);
+                client_service(&srv, cl);
+            }
+        }
+        /* After the batch, so no client freed here is still in evs. */
+        if (stop && srv.stopping)
+            break; /* a second signal: do not wait for the peers */
+        if (stop)
+            begin_shutdown(&srv);
+        now = now_ms();
+        if (now >= next_sweep) {
+            sweep(&srv, now);
+            next_sweep = now + 1000;
+        }
+    }
+
+    while (srv.clients != NULL)
+        client_destroy(&srv, srv.clients);
+    if (!srv.stopping)
+        close(srv.listener.fd);
+    close(srv.signals.fd);
+    close(srv.epfd);
+    return status;
+}

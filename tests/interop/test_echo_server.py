@@ -1,0 +1,193 @@
+"""Interop: examples/echo-server against Python websockets clients.
+
+usage: /usr/bin/python3 test_echo_server.py PATH/TO/echo-server
+Prints one `ok - name` / `not ok - name` line per check, then `N passed, N failed`.
+"""
+import asyncio
+import os
+import sys
+
+import harness
+from harness import HOST, EchoServer, describe, expect
+
+import websockets
+
+SIZES = [0, 1, 125, 126, 65535, 65536, 1 << 20]
+BIG = 16 << 20  # the server's default limit, which must still echo
+
+
+def text_of(n):
+    return ("The quick brown fox jumps over the lazy dog. " * (n // 45 + 1))[:n]
+
+
+def connect(url, **kw):
+    kw.setdefault("max_size", None)
+    return websockets.connect(url, ping_interval=None, close_timeout=5, open_timeout=10, **kw)
+
+
+async def echo(ws, msg):
+    await ws.send(msg)
+    got = await ws.recv()
+    expect(type(got) is type(msg), f"sent {describe(msg)}, got {describe(got)}")
+    expect(got == msg, f"sent {describe(msg)}, got different {describe(got)}")
+
+
+async def echo_on_new_connection(url, msg):
+    async with connect(url) as ws:
+        await echo(ws, msg)
+
+
+async def fragments(parts, between=None):
+    for i, p in enumerate(parts):
+        if i > 0 and between is not None:
+            await between()
+        yield p
+
+
+async def fragmented(url, parts, between=None):
+    async with connect(url) as ws:
+        await ws.send(fragments(parts, between and (lambda: between(ws))))
+        got = await ws.recv()
+        want = parts[0][:0].join(parts)
+        expect(got == want, f"sent {describe(want)} in {len(parts)} fragments, got {describe(got)}")
+
+
+async def ping_mid_message(ws):
+    pong = await ws.ping(b"mid-message")
+    await asyncio.wait_for(pong, 5)
+
+
+async def ping(url, payload):
+    async with connect(url) as ws:
+        pong = await ws.ping(payload)
+        await asyncio.wait_for(pong, 5)  # resolves only for a pong with the same payload
+
+
+async def close_with(url, code):
+    ws = await connect(url)
+    await ws.close(code, "see you")
+    expect(ws.close_code == code, f"closed with {code}, server answered {ws.close_code}")
+
+
+async def many_clients(url, clients=20, messages=20):
+    async def client(i):
+        async with connect(url) as ws:
+            for j in range(messages):
+                msg = os.urandom((i * 7919 + j * 104729) % 70000) if j % 2 else \
+                    f"client {i} message {j} " * (j + 1)
+                await echo(ws, msg)
+
+    await asyncio.gather(*(client(i) for i in range(clients)))
+
+
+async def pipelined(url, count=200):
+    async with connect(url) as ws:
+        sent = [f"message {i}" if i % 3 else os.urandom(i * 13) for i in range(count)]
+        for m in sent:
+            await ws.send(m)
+        for i, m in enumerate(sent):
+            got = await ws.recv()
+            expect(got == m, f"reply {i} is {describe(got)}, expected {describe(m)}")
+
+
+async def slow_reader(url, count=160, size=64 << 10):
+    """The client does not read for a while: the server's output fills, it must stop
+    reading from this client instead of failing or growing without bound."""
+    async with connect(url) as ws:
+        sent = [os.urandom(size) for _ in range(count)]
+
+        async def writer():
+            for m in sent:
+                await ws.send(m)
+
+        task = asyncio.ensure_future(writer())
+        await asyncio.sleep(1.0)
+        for i, m in enumerate(sent):
+            got = await ws.recv()
+            expect(got == m, f"reply {i} differs")
+        await task
+
+
+async def invalid_utf8(url):
+    async with connect(url) as ws:
+        await ws.write_frame(True, 0x1, b"ok \xc3\x28")  # 0xC3 needs a continuation byte
+        await asyncio.wait_for(ws.wait_closed(), 10)
+        expect(ws.close_code == 1007, f"server closed with {ws.close_code}, expected 1007")
+
+
+async def too_big(url, limit):
+    async with connect(url) as ws:
+        await echo(ws, b"x" * limit)
+        await ws.send(b"x" * (limit + 1))
+        await asyncio.wait_for(ws.wait_closed(), 10)
+        expect(ws.close_code == 1009, f"server closed with {ws.close_code}, expected 1009")
+
+
+async def plain_http(port):
+    reader, writer = await asyncio.open_connection(HOST, port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(4096), 10)
+    writer.close()
+    expect(answer.startswith(b"HTTP/1.1 4"), f"answered {answer[:40]!r}")
+
+
+async def shutdown_with_client(server, results):
+    ws = await connect(server.url)
+    await echo(ws, "still here")
+    status = await server.stop()
+    await asyncio.wait_for(ws.wait_closed(), 10)
+    results.check("SIGTERM: open client gets close 1001", ws.close_code == 1001,
+                  f"got {ws.close_code}")
+    results.check("SIGTERM: echo-server exits with status 0", status == 0, f"status {status}")
+
+
+async def main(results):
+    path = sys.argv[1]
+    server = await EchoServer(path, "--verbose").start()
+    limited = None
+    try:
+        limited = await EchoServer(path, "--max-message", "1000").start()
+        url = server.url
+        for n in SIZES:
+            await results.run(f"echo text {n} bytes", echo_on_new_connection(url, text_of(n)))
+            await results.run(f"echo binary {n} bytes",
+                              echo_on_new_connection(url, os.urandom(n)))
+        await results.run("echo text with multi-byte UTF-8 (1 MiB)",
+                          echo_on_new_connection(url, "é€𝄞 ж" * (1 << 18)))
+        await results.run("echo text 16 MiB", echo_on_new_connection(url, text_of(BIG)), 120)
+        await results.run("echo binary 16 MiB", echo_on_new_connection(url, os.urandom(BIG)), 120)
+
+        await results.run("fragmented text", fragmented(url, ["Hel", "lo ", "wör", "ld"]))
+        await results.run("fragmented text with empty fragments",
+                          fragmented(url, ["", "a", "", "b", ""]))
+        await results.run("fragmented binary 3 x 100 KiB",
+                          fragmented(url, [bytes([i]) * 100000 for i in range(3)]))
+        await results.run("fragmented text with a ping between fragments",
+                          fragmented(url, ["first ", "second"], ping_mid_message))
+
+        for payload in [b"", b"hello", bytes(range(125))]:
+            await results.run(f"ping with {len(payload)}-byte payload gets the same pong",
+                              ping(url, payload))
+
+        for code in [1000, 1001, 3000, 4999]:
+            await results.run(f"close {code}: server answers {code}", close_with(url, code))
+
+        await results.run("20 concurrent clients x 20 messages", many_clients(url))
+        await results.run("200 pipelined messages come back in order", pipelined(url))
+        await results.run("slow reader: 10 MiB through backpressure, in order", slow_reader(url))
+        await results.run("invalid UTF-8 in text: close 1007", invalid_utf8(url))
+        await results.run("--max-message 1000: 1000 echoes, 1001 closes with 1009",
+                          too_big(limited.url, 1000))
+        await results.run("plain HTTP GET gets a 4xx answer", plain_http(server.port))
+        await results.run("still accepting after all that", echo_on_new_connection(url, "end"))
+
+        await shutdown_with_client(server, results)
+    finally:
+        await server.close()
+        if limited is not None:
+            await limited.close()
+
+
+if __name__ == "__main__":
+    harness.main(main)
