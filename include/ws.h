@@ -686,8 +686,7 @@ typedef struct ws_event {
     uint8_t opcode;       /* CHUNK, MESSAGE: WS_OP_TEXT or WS_OP_BINARY */
     bool frame_final;     /* CHUNK: ends its frame */
     bool message_final;   /* CHUNK: ends its message (always true for MESSAGE) */
-    const uint8_t *data;  /* CHUNK, MESSAGE, PING, PONG payload (never NULL); valid until the
-                           * next call on the connection */
+    const uint8_t *data;  /* CHUNK, MESSAGE, PING, PONG payload (never NULL) */
     size_t len;
     uint16_t close_code;  /* CLOSE: peer's code (1005 if none); CLOSED: the code of the close */
     const char *reason;   /* CLOSE, CLOSED: close reason (not NUL-terminated) */
@@ -712,7 +711,11 @@ int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len);
 void ws_conn_feed_eof(ws_conn *c);
 
 /* Produces the next event in wire order; returns its type (WS_EV_NONE when there is none).
- * Pointers in ev stay valid until the next call on c. */
+ * Pointers in ev stay valid until the next ws_conn_next_event, ws_conn_feed or ws_conn_free
+ * on c: the host may pass ev.data straight to ws_conn_send (an echo) and may send from it
+ * several times. A peer's close is answered by the connection itself (echoing its code)
+ * before WS_EV_CLOSE is returned; in streaming mode every WS_EV_CHUNK carries the opcode of
+ * its message, continuation frames included. */
 ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev);
 
 /* Server: accepts the request of the last WS_EV_REQUEST (now, or later from any point of
@@ -731,8 +734,10 @@ int ws_conn_connect(ws_conn *c, const ws_client_opts *opts);
  * 8441): no handshake, WS_EV_OPEN comes first. subprotocol may be NULL. */
 int ws_conn_start_open(ws_conn *c, const char *subprotocol);
 
-/* Sends a whole message (WS_OP_TEXT or WS_OP_BINARY). Returns WS_OK, WS_E_BACKPRESSURE
- * (nothing queued), WS_E_CLOSED, WS_E_STATE (not open, or a fragmented send is in
+/* Sends a whole message (WS_OP_TEXT or WS_OP_BINARY) as one frame. Returns WS_OK,
+ * WS_E_BACKPRESSURE (the queue is too full now: nothing queued, drain and retry),
+ * WS_E_MESSAGE_TOO_BIG (the frame would not fit in max_output even with the queue empty:
+ * send it in fragments), WS_E_CLOSED, WS_E_STATE (not open, or a fragmented send is in
  * progress), WS_E_INVALID_UTF8 (text check on), WS_E_RANDOM or WS_E_INVALID. */
 int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len);
 

@@ -46,8 +46,10 @@ int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, const uint8_t *pay
     uint8_t *dst;
     int hlen, rc;
 
-    if (len > limit || WS_FRAME_HEADER_MAX > limit - len ||
-        pending > limit - len - WS_FRAME_HEADER_MAX)
+    /* A frame that could never fit is a different matter from a queue that is full now. */
+    if (len > limit || WS_FRAME_HEADER_MAX > limit - len)
+        return WS_E_MESSAGE_TOO_BIG;
+    if (pending > limit - len - WS_FRAME_HEADER_MAX)
         return WS_E_BACKPRESSURE;
     frame = WS_FRAME_HEADER_MAX + len;
     rc = ws_buf_reserve(c, &c->out, frame);

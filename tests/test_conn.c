@@ -118,7 +118,7 @@ static void put(char *t, size_t cap, const char *fmt, ...)
 static void put_bytes(char *t, size_t cap, const uint8_t *p, size_t n)
 {
     size_t i;
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n && strlen(t) + 5 < cap; i++) {
         if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\' && p[i] != '|')
             put(t, cap, "%c", p[i]);
         else
@@ -132,8 +132,9 @@ static void put_bytes(char *t, size_t cap, const uint8_t *p, size_t n)
  * the same stream split differently gives the same text. */
 typedef struct recorder {
     char text[TRANSCRIPT_MAX];
-    uint8_t msg[1 << 16];
+    uint8_t msg[1 << 17];
     size_t msg_len;
+    size_t last_len; /* length of the last whole message */
     uint8_t msg_op;
     bool echo; /* send every message back, to check stream order */
 } recorder;
@@ -166,6 +167,7 @@ static void record(recorder *r, ws_conn *c, const ws_event *ev)
         }
         put(r->text, TRANSCRIPT_MAX, "%s:", op_name(r->msg_op));
         put_bytes(r->text, TRANSCRIPT_MAX, r->msg, r->msg_len);
+        r->last_len = r->msg_len;
         put(r->text, TRANSCRIPT_MAX, "|");
         if (r->echo)
             assert_int_equal(ws_conn_send(c, (ws_opcode)r->msg_op, r->msg, r->msg_len), WS_OK);
@@ -687,7 +689,8 @@ static void pump(peer *from, peer *to, size_t step)
         while (ws_conn_next_event(to->c, &ev) != WS_EV_NONE) {
             if (ev.type == WS_EV_REQUEST)
                 assert_int_equal(ws_conn_accept(to->c, NULL), WS_OK);
-            record(&to->r, to->c, &ev);
+            else
+                record(&to->r, to->c, &ev);
         }
     }
 }
@@ -736,7 +739,7 @@ static void test_client_server_session(void **state)
         {
             static char expect[TRANSCRIPT_MAX];
             expect[0] = '\0';
-            put(expect, TRANSCRIPT_MAX, "TEXT:hello|BIN:");
+            put(expect, TRANSCRIPT_MAX, "OPEN|TEXT:hello|BIN:");
             put_bytes(expect, TRANSCRIPT_MAX, big, 300);
             put(expect, TRANSCRIPT_MAX, "|PING:p|TEXT:frag|");
             assert_string_equal(sv.r.text, expect);
@@ -751,6 +754,7 @@ static void test_client_server_session(void **state)
         sv.r.text[0] = '\0';
         pump(&cl, &sv, steps[s]);
         assert_int_equal(strncmp(sv.r.text, "BIN:", 4), 0);
+        assert_int_equal(sv.r.last_len, sizeof big);
         /* Close handshake initiated by the client. */
         assert_int_equal(ws_conn_close(cl.c, 1000, "done", 4), WS_OK);
         assert_int_equal(ws_conn_phase(cl.c), WS_PHASE_CLOSING);
@@ -828,6 +832,12 @@ static void test_backpressure(void **state)
     assert_int_equal(sent, 9); /* 9 * 102 bytes fit in 1000, a tenth does not */
     assert_int_equal(ws_conn_send(c, WS_OP_BINARY, payload, sizeof payload), WS_E_BACKPRESSURE);
     assert_int_equal(ws_conn_output(c, &o), 9 * 102);
+    /* A frame that could never fit says so, instead of asking to wait forever. */
+    {
+        static uint8_t huge[2000];
+        assert_int_equal(ws_conn_send(c, WS_OP_BINARY, huge, sizeof huge), WS_E_MESSAGE_TOO_BIG);
+        assert_int_equal(ws_conn_send_fragment(c, WS_OP_BINARY, huge, 900, false), WS_E_BACKPRESSURE);
+    }
     ws_conn_consume(c, 500);
     assert_int_equal(ws_conn_send(c, WS_OP_BINARY, payload, sizeof payload), WS_OK);
     assert_int_equal(ws_conn_output(c, &o), 9 * 102 - 500 + 102);
