@@ -57,7 +57,10 @@ enum {
     WS_E_CLOSE_PAYLOAD = -34,        /* close frame with a 1-byte payload [1002] */
     WS_E_CLOSE_CODE = -35,           /* close code not valid on the wire [1002] */
     WS_E_EOF = -36,                  /* transport ended without a close handshake [1006] */
-    WS_E_TIMEOUT = -37,              /* a deadline passed (handshake, pong, idle, close) [1006] */
+    WS_E_HANDSHAKE_TIMEOUT = -37,    /* the opening handshake took too long [1006, not sent] */
+    WS_E_PONG_TIMEOUT = -38,         /* no pong came back in time [1001] */
+    WS_E_IDLE_TIMEOUT = -39,         /* nothing was received for too long [1001] */
+    WS_E_CLOSE_TIMEOUT = -40,        /* the peer did not finish the close handshake [1006] */
 
     /* Opening handshake errors (HTTP status in brackets; server side unless noted). */
     WS_E_HTTP_SYNTAX = -50,          /* malformed request or response head [400] */
@@ -75,7 +78,14 @@ enum {
     WS_E_HTTP_STATUS = -62,          /* client: the server answered with a status other than 101 */
     WS_E_HTTP_ACCEPT = -63,          /* client: Sec-WebSocket-Accept missing or wrong */
     WS_E_HTTP_SUBPROTOCOL = -64,     /* a subprotocol that was not offered */
-    WS_E_HTTP_EXTENSION = -65        /* an extension that was not offered, or malformed */
+    WS_E_HTTP_EXTENSION = -65,       /* an extension that was not offered, or malformed */
+
+    /* Policy hooks (HTTP status in brackets). */
+    WS_E_ORIGIN = -70,               /* Origin not allowed [403] */
+    WS_E_AUTH_MISSING = -71,         /* no credentials in the request [401] */
+    WS_E_AUTH_INVALID = -72,         /* malformed token, bad signature, unknown ticket [401] */
+    WS_E_AUTH_EXPIRED = -73,         /* the token has expired [401] */
+    WS_E_FORBIDDEN = -74             /* valid credentials that are not allowed here [403] */
 };
 
 /* A short, static, human-readable description of a WS_OK / WS_E_* code. Never NULL. */
@@ -628,6 +638,8 @@ const ws_response *ws_handshake_response(const ws_handshake *hs);
  * ws_conn_output returns. See docs/connection.md.
  * ====================================================================================== */
 
+typedef struct ws_conn ws_conn;
+
 /* Host allocator, realloc-style: size 0 frees ptr and returns NULL. */
 typedef void *(*ws_realloc_fn)(void *ud, void *ptr, size_t size);
 
@@ -648,12 +660,24 @@ typedef struct ws_config {
     void *random_ud;
     ws_realloc_fn realloc;    /* for ws_conn_new; NULL: ws_conn_new fails */
     void *realloc_ud;
+
+    /* Deadlines, in milliseconds of the host's clock (see ws_conn_tick); 0 turns one off. */
+    uint32_t ping_interval_ms;     /* send a ping this often; default 0 */
+    uint32_t pong_timeout_ms;      /* close (1001) when a ping is not answered in time; 0 */
+    uint32_t idle_timeout_ms;      /* close (1001) when nothing arrives for this long; 0 */
+    uint32_t handshake_timeout_ms; /* give up on an opening handshake this slow; 10000 */
+    uint32_t close_timeout_ms;     /* give up waiting for the peer's close; 5000 */
+    const struct ws_keepalive_hooks *keepalive; /* optional customisation, see below */
+
+    /* Server request hooks, run in this order on a valid request before WS_EV_REQUEST. */
+    struct ws_request_hook_def {
+        int (*fn)(void *ud, ws_conn *c, const ws_request *r); /* see WS_HOOK_* */
+        void *ud;
+    } origin_hook, auth_hook;
 } ws_config;
 
 /* Fills cfg with the defaults for role. */
 void ws_config_init(ws_config *cfg, ws_role role);
-
-typedef struct ws_conn ws_conn;
 
 /* Bytes of caller storage a fixed-memory connection with this configuration needs: the
  * state plus head, output and (whole_messages) message buffers at their limits. */
@@ -761,6 +785,56 @@ size_t ws_conn_output(const ws_conn *c, const uint8_t **data);
 /* Marks n bytes of the output as written. */
 void ws_conn_consume(ws_conn *c, size_t n);
 
+/* ---- Time: deadlines and keepalive ---------------------------------------------------
+ * libws reads no clock. The host tells the connection the time (milliseconds of any
+ * monotonic clock) with ws_conn_tick, as often as it likes and at least when
+ * ws_conn_next_deadline says; bytes fed count as received at the last time given. */
+
+/* Gives the connection the current time. A ping that is due is queued; a deadline that has
+ * passed ends the connection: WS_EV_CLOSED follows with WS_E_HANDSHAKE_TIMEOUT,
+ * WS_E_PONG_TIMEOUT, WS_E_IDLE_TIMEOUT or WS_E_CLOSE_TIMEOUT (a close frame with 1001 is
+ * queued for the pong and idle timeouts). The first call starts the clocks. */
+void ws_conn_tick(ws_conn *c, uint64_t now_ms);
+
+/* The time at which the connection next needs ws_conn_tick, or UINT64_MAX when none. */
+uint64_t ws_conn_next_deadline(const ws_conn *c);
+
+/* The round-trip time of the last ping answered by a matching pong, in milliseconds, or
+ * -1 before one was measured. */
+int64_t ws_conn_rtt(const ws_conn *c);
+
+/* Optional customisation of the keepalive (cfg.keepalive); any member may be NULL. */
+typedef struct ws_keepalive_hooks {
+    /* Return false to skip a ping that is due (e.g. data is flowing). */
+    bool (*want_ping)(void *ud, ws_conn *c, uint64_t now_ms);
+    /* Writes the ping payload (at most 125 bytes) and returns its length. By default the
+     * payload is the 8-byte big-endian send time, which is how the RTT is matched. */
+    size_t (*ping_payload)(void *ud, ws_conn *c, uint64_t now_ms, uint8_t buf[125]);
+    /* Return true when ev counts as activity for the idle timeout. By default every frame
+     * received counts; a host can count only its own application heartbeats. */
+    bool (*is_activity)(void *ud, ws_conn *c, const struct ws_event *ev);
+    void *ud;
+} ws_keepalive_hooks;
+
+/* ---- Request hooks (server) -----------------------------------------------------------
+ * cfg.origin_hook and cfg.auth_hook are conveniences over WS_EV_REQUEST: they run, in that
+ * order, on a request that passed validation. A hook returns WS_HOOK_ALLOW, WS_HOOK_PENDING
+ * (decided later: the host calls ws_conn_resume from its own loop) or an HTTP status
+ * 400-599 to reject with. A rejection goes through ws_conn_reject: Connection: close,
+ * WS_EV_CLOSED, and no hook or event ever sees that request again. When every hook allows,
+ * WS_EV_REQUEST is delivered as usual. */
+enum { WS_HOOK_ALLOW = 0, WS_HOOK_PENDING = 1 };
+
+/* Completes a pending hook with WS_HOOK_ALLOW or an HTTP status 400-599. */
+int ws_conn_resume(ws_conn *c, int verdict);
+
+/* A pointer the host (or a hook: a user id, claims) attaches to the connection. */
+void ws_conn_set_user(ws_conn *c, void *user);
+void *ws_conn_user(const ws_conn *c);
+
+/* The last time given to ws_conn_tick (0 before the first call). */
+uint64_t ws_conn_now(const ws_conn *c);
+
 typedef enum ws_phase {
     WS_PHASE_CONNECTING = 0, /* opening handshake */
     WS_PHASE_OPEN,
@@ -772,6 +846,106 @@ ws_phase ws_conn_phase(const ws_conn *c);
 
 /* The request the connection was opened with (server), or NULL. */
 const ws_request *ws_conn_request(const ws_conn *c);
+
+/* ======================================================================================
+ * Ready-made policies: origin checks and token auth (docs/hooks.md)
+ * ====================================================================================== */
+
+/* Cross-site WebSocket hijacking defence: which pages may open a connection. */
+typedef struct ws_origin_policy {
+    /* Allowed origins, as scheme://host[:port]: "https://app.example.com",
+     * "http://localhost:8080"; a host written as "*.example.com" matches any subdomain of
+     * example.com, never example.com itself nor a look-alike; "null" (the literal opaque
+     * origin) is rejected unless listed. */
+    const char *const *allow;
+    size_t allow_count;
+    bool same_origin;   /* also allow an Origin with this server's scheme, host and port */
+    bool secure;        /* the server is reached over TLS: same-origin expects https */
+    bool allow_missing; /* allow requests without Origin (non-browser clients) */
+} ws_origin_policy;
+
+/* Defaults: nothing listed, same_origin on, secure off, allow_missing on. */
+void ws_origin_policy_init(ws_origin_policy *p);
+
+/* True when origin[0..len) matches one allow pattern (scheme and host case-insensitive,
+ * default ports made explicit, "*." matching one or more whole labels). */
+bool ws_origin_match(const char *pattern, const char *origin, size_t len);
+
+/* WS_OK, or WS_E_ORIGIN when r's Origin is not allowed by p. */
+int ws_origin_check(const ws_origin_policy *p, const ws_request *r);
+
+/* A request hook (cfg.origin_hook.fn, ud = a ws_origin_policy): allow, or 403. */
+int ws_origin_hook(void *policy, ws_conn *c, const ws_request *r);
+
+/* Where a token may travel. WS_TOKEN_QUERY is visible in access logs and proxies' logs:
+ * prefer the others, or short-lived single-use tickets there. */
+enum {
+    WS_TOKEN_BEARER = 1u,      /* Authorization: Bearer <token> */
+    WS_TOKEN_COOKIE = 2u,      /* Cookie: <cookie_name>=<token> */
+    WS_TOKEN_QUERY = 4u,       /* ?<query_name>=<token> */
+    WS_TOKEN_SUBPROTOCOL = 8u  /* Sec-WebSocket-Protocol: <prefix><token>, never echoed */
+};
+
+/* Finds a token in the first source of `sources` (bits, tried in the order above) that has
+ * one. Names default to "token" and the prefix to "token." when NULL. Returns WS_OK with
+ * *token pointing into the request and *source set, or WS_E_AUTH_MISSING. */
+int ws_token_find(const ws_request *r, unsigned sources, const char *cookie_name,
+                  const char *query_name, const char *subprotocol_prefix, const char **token,
+                  size_t *token_len, unsigned *source);
+
+#define WS_TOKEN_SUBJECT_MAX 128
+#define WS_TOKEN_MAX 256
+
+/* Signed tokens: base64url(subject) "." expiry (decimal Unix seconds) "."
+ * base64url(HMAC-SHA256(key, the two first parts and the dot between them)), no padding.
+ * Any service holding the key can mint them. */
+int ws_token_sign(const uint8_t *key, size_t key_len, const char *subject, size_t subject_len,
+                  uint64_t expires, char *out, size_t cap, size_t *out_len);
+
+typedef struct ws_token_claims {
+    char subject[WS_TOKEN_SUBJECT_MAX + 1]; /* NUL-terminated */
+    size_t subject_len;
+    uint64_t expires;
+} ws_token_claims;
+
+/* Verifies a signed token against key at time now (Unix seconds), comparing the signature
+ * in constant time. Returns WS_OK with *claims filled, WS_E_AUTH_INVALID (malformed, bad
+ * signature) or WS_E_AUTH_EXPIRED (now >= expiry). */
+int ws_token_verify(const uint8_t *key, size_t key_len, const char *token, size_t len,
+                    uint64_t now, ws_token_claims *claims);
+
+/* The ready-made auth hook's settings (cfg.auth_hook.ud). */
+typedef struct ws_token_auth {
+    unsigned sources;               /* WS_TOKEN_* bits; default BEARER | COOKIE */
+    const char *cookie_name;        /* default "token" */
+    const char *query_name;         /* default "token" */
+    const char *subprotocol_prefix; /* default "token." */
+    const uint8_t *key;             /* HMAC key for signed tokens, or NULL to use tickets */
+    size_t key_len;
+    uint64_t (*unix_time)(void *ud); /* the host's wall clock, for expiry */
+    /* Single-use tickets: returns true when the ticket was valid and is now used up. */
+    bool (*consume_ticket)(void *ud, const char *ticket, size_t len);
+    /* Optional: may this subject connect? false gives 403. */
+    bool (*allow_subject)(void *ud, const ws_token_claims *claims);
+    void *ud;
+    /* Where the hook keeps the claims of the connection being checked, if the host wants
+     * them: ws_conn_set_user(c, claims) is called with this when not NULL. */
+    ws_token_claims *claims_out;
+} ws_token_auth;
+
+void ws_token_auth_init(ws_token_auth *a);
+
+/* A request hook (cfg.auth_hook.fn, ud = a ws_token_auth): 401 when the token is missing,
+ * malformed, badly signed, expired or an unknown ticket; 403 when allow_subject refuses. */
+int ws_token_auth_hook(void *auth, ws_conn *c, const ws_request *r);
+
+/* SHA-256 and HMAC-SHA256 (RFC 6234, RFC 2104), and a comparison whose time does not depend
+ * on where the inputs differ. */
+#define WS_SHA256_SIZE 32
+void ws_sha256(const void *data, size_t len, uint8_t out[WS_SHA256_SIZE]);
+void ws_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len,
+                    uint8_t out[WS_SHA256_SIZE]);
+bool ws_const_time_equal(const void *a, const void *b, size_t len);
 
 #ifdef __cplusplus
 }

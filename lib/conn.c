@@ -26,6 +26,8 @@ void ws_config_init(ws_config *cfg, ws_role role)
     ws_http_limits_init(&cfg->http);
     cfg->auto_pong = true;
     cfg->check_outgoing_utf8 = true;
+    cfg->handshake_timeout_ms = 10000;
+    cfg->close_timeout_ms = 5000;
 }
 
 static bool ws_config_valid(const ws_config *cfg)
@@ -89,6 +91,7 @@ static void ws_conn_setup(ws_conn *c, const ws_config *cfg, bool heap)
     c->dec.max_frame_size = cfg->max_frame_size;
     c->dec.allow_nonminimal = cfg->allow_nonminimal_length;
     ws_frame_encoder_init(&c->enc, cfg->role, cfg->random, cfg->random_ud);
+    ws_keepalive_start(c);
 }
 
 static void ws_conn_setup_handshake(ws_conn *c)
@@ -250,6 +253,7 @@ int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len)
     if (len > 0 && buf == NULL)
         return WS_E_INVALID;
     c->fed = true;
+    ws_keepalive_on_feed(c, len);
     c->in = NULL;
     c->in_len = c->in_pos = 0;
     /* While the host decides, bytes queue behind the request: the host's buffer will be
@@ -276,7 +280,7 @@ static void ws_event_clear(ws_event *ev, ws_event_type type)
 
 /* Ends the connection with err: the peer is told with a close frame when the error has a
  * code that may go on the wire, and WS_EV_CLOSED is due next. */
-static void ws_conn_fail(ws_conn *c, int err)
+void ws_conn_fail(ws_conn *c, int err)
 {
     uint16_t code = ws_error_close_code(err);
     const char *reason = ws_strerror(err);
@@ -293,7 +297,7 @@ static void ws_conn_fail(ws_conn *c, int err)
 
 /* A handshake that did not end in an open connection: the answer (server) is queued and
  * WS_EV_CLOSED with the status is due next. */
-static void ws_conn_fail_handshake(ws_conn *c, int err, int status)
+void ws_conn_fail_handshake(ws_conn *c, int err, int status)
 {
     c->error = err;
     c->http_status = status;
@@ -337,6 +341,76 @@ static int ws_conn_write_error(ws_conn *c, uint8_t *out, size_t cap, size_t *len
     return ws_handshake_error_response(&c->hs, out, cap, len);
 }
 
+/* Rejects the pending request on behalf of a hook; 401 asks for a bearer token. */
+static void ws_conn_hook_reject(ws_conn *c, int status)
+{
+    static const ws_header bearer = {"WWW-Authenticate", 16, "Bearer", 6};
+
+    if (status < 400 || status > 599)
+        status = 500; /* a hook that answered nonsense must not let the request through */
+    (void)ws_conn_reject(c, status, status == 401 ? &bearer : NULL, status == 401 ? 1 : 0,
+                         NULL, 0);
+}
+
+/* Runs the request hooks that have not run yet, until one waits or rejects. */
+static void ws_conn_run_hooks(ws_conn *c)
+{
+    const ws_request *r = ws_handshake_request(&c->hs);
+
+    while (c->hook_stage < 2) {
+        const struct ws_request_hook_def *h =
+            c->hook_stage == 0 ? &c->cfg.origin_hook : &c->cfg.auth_hook;
+        int verdict;
+
+        c->hook_stage++;
+        if (h->fn == NULL)
+            continue;
+        verdict = h->fn(h->ud, c, r);
+        if (verdict == WS_HOOK_ALLOW)
+            continue;
+        if (verdict == WS_HOOK_PENDING) {
+            c->hook_pending = true;
+            return;
+        }
+        ws_conn_hook_reject(c, verdict);
+        return;
+    }
+    c->request_due = true;
+}
+
+/* WS_EV_REQUEST, once every hook has allowed the request. */
+static ws_event_type ws_conn_request_event(ws_conn *c, ws_event *ev)
+{
+    if (!c->request_due)
+        return WS_EV_NONE;
+    c->request_due = false;
+    ws_event_clear(ev, WS_EV_REQUEST);
+    ev->request = ws_handshake_request(&c->hs);
+    return WS_EV_REQUEST;
+}
+
+int ws_conn_resume(ws_conn *c, int verdict)
+{
+    if (!c->hook_pending || c->rx != WS_RX_AWAIT_DECISION)
+        return WS_E_STATE;
+    c->hook_pending = false;
+    if (verdict == WS_HOOK_ALLOW)
+        ws_conn_run_hooks(c);
+    else
+        ws_conn_hook_reject(c, verdict == WS_HOOK_PENDING ? 500 : verdict);
+    return WS_OK;
+}
+
+void ws_conn_set_user(ws_conn *c, void *user)
+{
+    c->user = user;
+}
+
+void *ws_conn_user(const ws_conn *c)
+{
+    return c->user;
+}
+
 static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
 {
     size_t n, used = 0;
@@ -356,9 +430,9 @@ static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
     ws_conn_advance(c, used);
     if (rc == WS_OK && c->cfg.role == WS_ROLE_SERVER) {
         c->rx = WS_RX_AWAIT_DECISION;
-        ws_event_clear(ev, WS_EV_REQUEST);
-        ev->request = ws_handshake_request(&c->hs);
-        return WS_EV_REQUEST;
+        c->hook_stage = 0;
+        ws_conn_run_hooks(c);
+        return ws_conn_request_event(c, ev);
     }
     if (rc == WS_OK) {
         const ws_response *r = ws_handshake_response(&c->hs);
@@ -586,7 +660,7 @@ static ws_event_type ws_conn_closed_event(ws_conn *c, ws_event *ev)
     return WS_EV_CLOSED;
 }
 
-ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
+static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
 {
     ws_event_type t;
 
@@ -614,6 +688,8 @@ ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
                 return t;
             continue;
         case WS_RX_AWAIT_DECISION:
+            if (c->request_due)
+                return ws_conn_request_event(c, ev);
             /* The host may reuse its buffer once we return: keep what it still holds. */
             if (c->in_pos < c->in_len) {
                 if (ws_conn_stash(c, c->in + c->in_pos, c->in_len - c->in_pos) != WS_OK) {
@@ -644,6 +720,15 @@ ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
             return WS_EV_NONE;
         }
     }
+}
+
+ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
+{
+    ws_event_type t = ws_conn_next_event_step(c, ev);
+
+    if (t != WS_EV_NONE)
+        ws_keepalive_on_event(c, ev);
+    return t;
 }
 
 /* ---- handshake decisions ------------------------------------------------------------- */
@@ -679,7 +764,9 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
 {
     int rc;
 
-    if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION)
+    /* Not before every hook has allowed the request and the host has seen it. */
+    if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION || c->hook_pending ||
+        c->request_due || c->hook_stage < 2)
         return WS_E_STATE;
     /* The connection implements no extension yet, so it cannot agree to one. */
     if (opts != NULL && opts->extensions != NULL)

@@ -75,6 +75,26 @@ struct ws_conn {
     uint8_t send_opcode; /* opcode of the fragmented message being sent, else 0 */
     ws_utf8 send_utf8;
 
+    /* Time (keepalive.c). All in the host's milliseconds; meaningful once clock_started. */
+    bool clock_started;
+    bool ping_outstanding;
+    uint64_t now;
+    uint64_t started_at;   /* handshake deadline base */
+    uint64_t last_rx;      /* last activity */
+    uint64_t next_ping;
+    uint64_t ping_sent_at; /* of the outstanding ping */
+    uint64_t close_sent_at;
+    int64_t rtt;
+    uint8_t ping_data[WS_CONTROL_PAYLOAD_MAX];
+    size_t ping_len;
+
+    /* Request hooks: which runs next (0 origin, 1 auth, 2 done), and whether one waits for
+     * ws_conn_resume. */
+    uint8_t hook_stage;
+    bool hook_pending;
+    bool request_due; /* every hook allowed: WS_EV_REQUEST is next */
+    void *user;
+
     /* Closing. */
     bool close_sent;
     bool close_received;
@@ -84,6 +104,15 @@ struct ws_conn {
     const char *close_reason;
     size_t close_reason_len;
 };
+
+/* conn.c */
+void ws_conn_fail(ws_conn *c, int err);
+void ws_conn_fail_handshake(ws_conn *c, int err, int status);
+
+/* keepalive.c */
+void ws_keepalive_start(ws_conn *c);
+void ws_keepalive_on_feed(ws_conn *c, size_t len);
+void ws_keepalive_on_event(ws_conn *c, const ws_event *ev);
 
 /* conn_send.c */
 int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need);

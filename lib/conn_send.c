@@ -77,6 +77,7 @@ void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t r
     if (c->close_sent)
         return;
     c->close_sent = true;
+    c->close_sent_at = c->now;
     if (code == WS_CLOSE_NO_STATUS)
         code = 0;
     if (reason_len > WS_CLOSE_REASON_MAX)
@@ -190,6 +191,7 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
     if (rc != WS_OK)
         return rc;
     c->close_sent = true;
+    c->close_sent_at = c->now;
     c->phase = WS_PHASE_CLOSING;
     return WS_OK;
 }

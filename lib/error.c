@@ -39,7 +39,10 @@ static const ws_error_info ws_errors[] = {
     {WS_E_CLOSE_PAYLOAD, 1002, 0, "close frame with a 1-byte payload"},
     {WS_E_CLOSE_CODE, 1002, 0, "invalid close code"},
     {WS_E_EOF, 1006, 0, "transport closed without a close handshake"},
-    {WS_E_TIMEOUT, 1006, 0, "timed out"},
+    {WS_E_HANDSHAKE_TIMEOUT, 1006, 0, "opening handshake timed out"},
+    {WS_E_PONG_TIMEOUT, 1001, 0, "pong timeout"},
+    {WS_E_IDLE_TIMEOUT, 1001, 0, "idle timeout"},
+    {WS_E_CLOSE_TIMEOUT, 1006, 0, "close handshake timed out"},
     {WS_E_HTTP_SYNTAX, 0, 400, "malformed HTTP head"},
     {WS_E_HTTP_METHOD, 0, 405, "method is not GET"},
     {WS_E_HTTP_VERSION, 0, 400, "HTTP version older than 1.1"},
@@ -56,6 +59,11 @@ static const ws_error_info ws_errors[] = {
     {WS_E_HTTP_ACCEPT, 0, 0, "Sec-WebSocket-Accept missing or wrong"},
     {WS_E_HTTP_SUBPROTOCOL, 0, 0, "subprotocol was not offered"},
     {WS_E_HTTP_EXTENSION, 0, 0, "extension not offered or malformed"},
+    {WS_E_ORIGIN, 0, 403, "origin not allowed"},
+    {WS_E_AUTH_MISSING, 0, 401, "credentials missing"},
+    {WS_E_AUTH_INVALID, 0, 401, "credentials invalid"},
+    {WS_E_AUTH_EXPIRED, 0, 401, "credentials expired"},
+    {WS_E_FORBIDDEN, 0, 403, "not allowed"},
 };
 
 static const ws_error_info *ws_error_lookup(int err)

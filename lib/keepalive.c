@@ -1,0 +1,159 @@
+/*
+ * Deadlines from the host's time: pings at an interval, the pong, idle, opening-handshake
+ * and close-handshake timeouts, and the round-trip time. libws never reads a clock; the host
+ * passes the time in with ws_conn_tick and asks ws_conn_next_deadline when to do so again.
+ */
+#include "conn.h"
+
+static bool ws_deadline_passed(uint64_t since, uint32_t timeout, uint64_t now)
+{
+    return timeout != 0 && now - since >= timeout;
+}
+
+static void ws_deadline_min(uint64_t *best, uint64_t since, uint32_t timeout)
+{
+    if (timeout != 0 && since + timeout < *best)
+        *best = since + timeout;
+}
+
+static bool ws_conn_finished(const ws_conn *c)
+{
+    return c->rx == WS_RX_CLOSED_EVENT || c->rx == WS_RX_DONE;
+}
+
+/* Whether the keepalive hooks decide what counts as activity. */
+static bool ws_activity_hooked(const ws_conn *c)
+{
+    return c->cfg.keepalive != NULL && c->cfg.keepalive->is_activity != NULL;
+}
+
+void ws_keepalive_start(ws_conn *c)
+{
+    c->rtt = -1;
+}
+
+void ws_keepalive_on_feed(ws_conn *c, size_t len)
+{
+    if (len > 0 && !ws_activity_hooked(c))
+        c->last_rx = c->now;
+}
+
+void ws_keepalive_on_event(ws_conn *c, const ws_event *ev)
+{
+    if (ev->type == WS_EV_PONG) {
+        /* Any pong shows the peer is alive; only the answer to our ping gives the RTT. */
+        if (c->ping_outstanding && ev->len == c->ping_len &&
+            (ev->len == 0 || memcmp(ev->data, c->ping_data, ev->len) == 0))
+            c->rtt = (int64_t)(c->now - c->ping_sent_at);
+        c->ping_outstanding = false;
+    }
+    if (ws_activity_hooked(c) &&
+        c->cfg.keepalive->is_activity(c->cfg.keepalive->ud, c, ev))
+        c->last_rx = c->now;
+}
+
+static void ws_keepalive_ping(ws_conn *c, uint64_t now)
+{
+    const ws_keepalive_hooks *k = c->cfg.keepalive;
+    uint8_t payload[WS_CONTROL_PAYLOAD_MAX];
+    size_t len = 8, i;
+
+    c->next_ping = now + c->cfg.ping_interval_ms;
+    if (k != NULL && k->want_ping != NULL && !k->want_ping(k->ud, c, now))
+        return;
+    if (k != NULL && k->ping_payload != NULL) {
+        len = k->ping_payload(k->ud, c, now, payload);
+        if (len > WS_CONTROL_PAYLOAD_MAX)
+            len = WS_CONTROL_PAYLOAD_MAX;
+    } else {
+        for (i = 0; i < 8; i++)
+            payload[i] = (uint8_t)(now >> (56 - 8 * i));
+    }
+    /* A full output queue skips this ping; the next interval tries again. */
+    if (ws_conn_queue_frame(c, WS_OP_PING, true, payload, len, false) != WS_OK)
+        return;
+    if (!c->ping_outstanding) {
+        c->ping_outstanding = true;
+        c->ping_sent_at = now;
+        c->ping_len = len;
+        memcpy(c->ping_data, payload, len);
+    }
+}
+
+void ws_conn_tick(ws_conn *c, uint64_t now_ms)
+{
+    const ws_config *cfg = &c->cfg;
+
+    c->now = now_ms;
+    if (!c->clock_started) {
+        c->clock_started = true;
+        c->started_at = c->last_rx = now_ms;
+        c->next_ping = now_ms + cfg->ping_interval_ms;
+    }
+    if (ws_conn_finished(c))
+        return;
+    switch (c->phase) {
+    case WS_PHASE_CONNECTING:
+        if (c->rx != WS_RX_IDLE &&
+            ws_deadline_passed(c->started_at, cfg->handshake_timeout_ms, now_ms))
+            ws_conn_fail_handshake(c, WS_E_HANDSHAKE_TIMEOUT, 0);
+        return;
+    case WS_PHASE_OPEN:
+        if (c->ping_outstanding &&
+            ws_deadline_passed(c->ping_sent_at, cfg->pong_timeout_ms, now_ms))
+            ws_conn_fail(c, WS_E_PONG_TIMEOUT);
+        else if (ws_deadline_passed(c->last_rx, cfg->idle_timeout_ms, now_ms))
+            ws_conn_fail(c, WS_E_IDLE_TIMEOUT);
+        else if (cfg->ping_interval_ms != 0 && now_ms >= c->next_ping)
+            ws_keepalive_ping(c, now_ms);
+        return;
+    case WS_PHASE_CLOSING:
+        if (ws_deadline_passed(c->close_sent_at, cfg->close_timeout_ms, now_ms))
+            ws_conn_fail(c, WS_E_CLOSE_TIMEOUT);
+        return;
+    case WS_PHASE_CLOSED:
+    default:
+        return;
+    }
+}
+
+uint64_t ws_conn_next_deadline(const ws_conn *c)
+{
+    const ws_config *cfg = &c->cfg;
+    uint64_t best = UINT64_MAX;
+
+    if (ws_conn_finished(c))
+        return best;
+    if (!c->clock_started)
+        return 0; /* the clocks start at the first tick */
+    switch (c->phase) {
+    case WS_PHASE_CONNECTING:
+        if (c->rx != WS_RX_IDLE)
+            ws_deadline_min(&best, c->started_at, cfg->handshake_timeout_ms);
+        break;
+    case WS_PHASE_OPEN:
+        if (c->ping_outstanding)
+            ws_deadline_min(&best, c->ping_sent_at, cfg->pong_timeout_ms);
+        ws_deadline_min(&best, c->last_rx, cfg->idle_timeout_ms);
+        if (cfg->ping_interval_ms != 0 && c->next_ping < best)
+            best = c->next_ping;
+        break;
+    case WS_PHASE_CLOSING:
+        ws_deadline_min(&best, c->close_sent_at, cfg->close_timeout_ms);
+        break;
+    case WS_PHASE_CLOSED:
+    default:
+        break;
+    }
+    return best;
+}
+
+int64_t ws_conn_rtt(const ws_conn *c)
+{
+    return c->rtt;
+}
+
+uint64_t ws_conn_now(const ws_conn *c)
+{
+    return c->now;
+}
