@@ -1,0 +1,3 @@
+/* placeholder until the layer lands */
+#include "ws_internal.h"
+extern int ws_placeholder_sha256;
