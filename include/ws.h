@@ -653,6 +653,8 @@ typedef struct ws_config {
     size_t max_headers;       /* default 64 */
     ws_http_limits http;      /* line limits and bare LF; see ws_http_limits_init */
     bool whole_messages;      /* deliver WS_EV_MESSAGE (reassembled) instead of WS_EV_CHUNK */
+    bool http_requests;       /* server: hand plain HTTP GETs (no Upgrade header) to the host
+                               * as WS_EV_HTTP_REQUEST instead of answering 400 (default off) */
     bool auto_pong;           /* answer pings (default true) */
     bool check_outgoing_utf8; /* refuse text sends that are not UTF-8 (default true) */
     bool allow_nonminimal_length; /* default false */
@@ -702,7 +704,8 @@ typedef enum ws_event_type {
     WS_EV_PING,
     WS_EV_PONG,
     WS_EV_CLOSE,    /* the peer's close frame */
-    WS_EV_CLOSED    /* final: flush the output, then close the transport */
+    WS_EV_CLOSED,   /* final: flush the output, then close the transport */
+    WS_EV_HTTP_REQUEST /* server with http_requests: a plain GET; answer with ws_conn_reject */
 } ws_event_type;
 
 typedef struct ws_event {
@@ -717,7 +720,7 @@ typedef struct ws_event {
     size_t reason_len;
     int error;            /* CLOSED: WS_OK after a clean close handshake, else the cause */
     int http_status;      /* CLOSED in the handshake: status sent (server) or received */
-    const ws_request *request;   /* REQUEST */
+    const ws_request *request;   /* REQUEST, HTTP_REQUEST */
     const ws_response *response; /* client OPEN, and CLOSED after a refused handshake */
     const char *subprotocol;     /* OPEN: negotiated subprotocol, NULL when none */
     size_t subprotocol_len;
@@ -746,10 +749,22 @@ ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev);
  * the host's loop). Queues the 101 response; WS_EV_OPEN follows. */
 int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts);
 
-/* Server: rejects the pending request with status (and optional headers and body). The
- * response is queued, WS_EV_CLOSED follows and no further input is parsed. */
+/* Server: rejects the pending request with status 200-599 (and optional headers and
+ * body); also answers a WS_EV_HTTP_REQUEST (status 200 and a page, say). The response is
+ * queued with Connection: close, WS_EV_CLOSED follows (error WS_E_HTTP_REJECTED, or WS_OK
+ * for a plain HTTP request) and no further input is parsed. */
 int ws_conn_reject(ws_conn *c, int status, const ws_header *headers, size_t header_count,
                    const char *body, size_t body_len);
+
+/* Server: hand-off from the host's own HTTP parser. The request (method, target, HTTP/1.x
+ * minor version, headers) is copied and checked exactly as if its bytes had been fed, and
+ * rest[0..rest_len) - whatever the host read after the head - is kept for the frame layer.
+ * Only on a fresh connection; events follow as after ws_conn_feed. Returns WS_OK (the
+ * verdict, good or bad, comes as an event), WS_E_STATE, or WS_E_HTTP_HEADERS_TOO_LARGE when
+ * rest does not fit in max_head_size. */
+int ws_conn_handoff(ws_conn *c, const char *method, size_t method_len, const char *target,
+                    size_t target_len, int version_minor, const ws_header *headers,
+                    size_t header_count, const uint8_t *rest, size_t rest_len);
 
 /* Client: queues the upgrade request. */
 int ws_conn_connect(ws_conn *c, const ws_client_opts *opts);

@@ -4,6 +4,7 @@
  * the close handshake, and protocol errors at their place in the stream).
  */
 #include "conn.h"
+#include "handshake.h"
 
 /* Storage alignment: enough for the pointers and 64-bit fields of the state. */
 #define WS_ALIGN 8u
@@ -378,15 +379,42 @@ static void ws_conn_run_hooks(ws_conn *c)
     c->request_due = true;
 }
 
-/* WS_EV_REQUEST, once every hook has allowed the request. */
+/* WS_EV_REQUEST once every hook has allowed the request, or WS_EV_HTTP_REQUEST for a plain
+ * HTTP request the host asked to see. */
 static ws_event_type ws_conn_request_event(ws_conn *c, ws_event *ev)
 {
     if (!c->request_due)
         return WS_EV_NONE;
     c->request_due = false;
+    if (c->plain_http) {
+        ws_event_clear(ev, WS_EV_HTTP_REQUEST);
+        ev->request = ws_hs_plain_request(&c->hs);
+        return WS_EV_HTTP_REQUEST;
+    }
     ws_event_clear(ev, WS_EV_REQUEST);
     ev->request = ws_handshake_request(&c->hs);
     return WS_EV_REQUEST;
+}
+
+/* A server's request head is complete (read or handed off) with verdict rc: wait for the
+ * hooks and the host, or answer the error and end. */
+static void ws_conn_server_head(ws_conn *c, int rc)
+{
+    c->rx = WS_RX_AWAIT_DECISION;
+    if (rc == WS_OK) {
+        c->hook_stage = 0;
+        ws_conn_run_hooks(c);
+        return;
+    }
+    if (c->cfg.http_requests && ws_hs_plain_request(&c->hs) != NULL) {
+        c->hook_stage = 2; /* the hooks guard upgrades, not pages */
+        c->plain_http = true;
+        c->request_due = true;
+        return;
+    }
+    (void)ws_conn_queue_answer(c, ws_conn_write_error, NULL);
+    ws_conn_drop_input(c);
+    ws_conn_fail_handshake(c, rc, ws_handshake_status(&c->hs));
 }
 
 int ws_conn_resume(ws_conn *c, int verdict)
@@ -428,10 +456,8 @@ static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
         return WS_EV_NONE;
     }
     ws_conn_advance(c, used);
-    if (rc == WS_OK && c->cfg.role == WS_ROLE_SERVER) {
-        c->rx = WS_RX_AWAIT_DECISION;
-        c->hook_stage = 0;
-        ws_conn_run_hooks(c);
+    if (c->cfg.role == WS_ROLE_SERVER) {
+        ws_conn_server_head(c, rc);
         return ws_conn_request_event(c, ev);
     }
     if (rc == WS_OK) {
@@ -442,10 +468,7 @@ static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
         c->rx = WS_RX_OPEN_EVENT;
         return WS_EV_NONE;
     }
-    if (c->cfg.role == WS_ROLE_SERVER) {
-        (void)ws_conn_queue_answer(c, ws_conn_write_error, NULL);
-        ws_conn_fail_handshake(c, rc, ws_handshake_status(&c->hs));
-    } else {
+    {
         const ws_response *r = ws_handshake_response(&c->hs);
         ws_conn_fail_handshake(c, rc, r ? r->status : 0);
     }
@@ -766,7 +789,7 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
 
     /* Not before every hook has allowed the request and the host has seen it. */
     if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION || c->hook_pending ||
-        c->request_due || c->hook_stage < 2)
+        c->request_due || c->hook_stage < 2 || c->plain_http)
         return WS_E_STATE;
     /* The connection implements no extension yet, so it cannot agree to one. */
     if (opts != NULL && opts->extensions != NULL)
@@ -808,7 +831,28 @@ int ws_conn_reject(ws_conn *c, int status, const ws_header *headers, size_t head
     if (rc != WS_OK)
         return rc;
     ws_conn_drop_input(c); /* nothing after a rejected request is ever parsed */
-    ws_conn_fail_handshake(c, WS_E_HTTP_REJECTED, status);
+    ws_conn_fail_handshake(c, c->plain_http ? WS_OK : WS_E_HTTP_REJECTED, status);
+    return WS_OK;
+}
+
+int ws_conn_handoff(ws_conn *c, const char *method, size_t method_len, const char *target,
+                    size_t target_len, int version_minor, const ws_header *headers,
+                    size_t header_count, const uint8_t *rest, size_t rest_len)
+{
+    int rc;
+
+    if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_HANDSHAKE || c->fed)
+        return WS_E_STATE;
+    if (rest_len > c->stash.max || (rest_len > 0 && rest == NULL))
+        return rest_len > c->stash.max ? WS_E_HTTP_HEADERS_TOO_LARGE : WS_E_INVALID;
+    c->fed = true;
+    ws_keepalive_on_feed(c, method_len);
+    rc = ws_conn_stash(c, rest, rest_len);
+    if (rc != WS_OK)
+        return rc;
+    rc = ws_handshake_server_handoff(&c->hs, method, method_len, target, target_len,
+                                     version_minor, headers, header_count);
+    ws_conn_server_head(c, rc);
     return WS_OK;
 }
 

@@ -93,6 +93,7 @@ struct ws_conn {
     uint8_t hook_stage;
     bool hook_pending;
     bool request_due; /* every hook allowed: WS_EV_REQUEST is next */
+    bool plain_http;  /* the request is a plain HTTP GET (http_requests) */
     void *user;
 
     /* Closing. */

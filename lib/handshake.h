@@ -90,4 +90,8 @@ void ws_hs_put_headers(ws_hs_out *o, const ws_header *h, size_t n);
 /* WS_OK with *out_len set, or WS_E_BUFFER when something did not fit. */
 int ws_hs_out_done(const ws_hs_out *o, size_t *out_len);
 
+/* A well-formed GET that is not an upgrade at all (no Upgrade header), for hosts that serve
+ * plain HTTP on the same port; NULL otherwise. */
+const ws_request *ws_hs_plain_request(const ws_handshake *hs);
+
 #endif /* WS_HANDSHAKE_H */

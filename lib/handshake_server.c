@@ -142,6 +142,15 @@ int ws_hs_server_head_end(ws_handshake *hs)
 
     if (ws_hs_count(h, n, "Host", &host) != 1 || host->value_len == 0)
         return WS_E_HTTP_HOST;
+    /* From here on the head is a well-formed HTTP request: keep it readable even when it is
+     * not an upgrade, so a host can serve plain requests (ws_hs_plain_request). */
+    (void)ws_hs_count(h, n, "Origin", &origin);
+    r->headers = h;
+    r->header_count = n;
+    r->host = host->value;
+    r->host_len = host->value_len;
+    r->origin = origin != NULL ? origin->value : NULL;
+    r->origin_len = origin != NULL ? origin->value_len : 0;
     if (!ws_hs_list_has(h, n, "Upgrade", "websocket"))
         return WS_E_HTTP_UPGRADE;
     if (!ws_hs_list_has(h, n, "Connection", "upgrade"))
@@ -154,14 +163,6 @@ int ws_hs_server_head_end(ws_handshake *hs)
         return WS_E_HTTP_KEY;
     if (ws_hs_has_body(h, n))
         return WS_E_HTTP_SYNTAX;
-    (void)ws_hs_count(h, n, "Origin", &origin);
-
-    r->headers = h;
-    r->header_count = n;
-    r->host = host->value;
-    r->host_len = host->value_len;
-    r->origin = origin != NULL ? origin->value : NULL;
-    r->origin_len = origin != NULL ? origin->value_len : 0;
     r->key = key->value;
     r->key_len = key->value_len;
     return WS_OK;
@@ -269,6 +270,18 @@ const ws_request *ws_handshake_request(const ws_handshake *hs)
     if (hs->role != WS_ROLE_SERVER || hs->phase != WS_HS_DONE)
         return NULL;
     return &hs->request;
+}
+
+const ws_request *ws_hs_plain_request(const ws_handshake *hs)
+{
+    const ws_request *r = &hs->request;
+
+    if (hs->role != WS_ROLE_SERVER || hs->phase != WS_HS_FAILED ||
+        hs->error != WS_E_HTTP_UPGRADE ||
+        ws_header_find(r->headers, r->header_count, "Upgrade") != NULL ||
+        ws_hs_has_body(r->headers, r->header_count))
+        return NULL;
+    return r;
 }
 
 int ws_handshake_status(const ws_handshake *hs)

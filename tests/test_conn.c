@@ -665,6 +665,105 @@ static void test_server_bad_request(void **state)
     ws_conn_free(c);
 }
 
+/* A plain GET on the WebSocket port reaches the host only when it asked for such requests. */
+static void test_plain_http_request(void **state)
+{
+    static const char get[] = "GET /index.html?x=1 HTTP/1.1\r\nHost: chat.test\r\n\r\n";
+    alloc_stats st = {0, 0, 0};
+    ws_config cfg;
+    ws_conn *c;
+    uint8_t in[256];
+    char out[1024];
+    ws_header ct = {"Content-Type", 12, "text/html", 9};
+    ws_event ev;
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.realloc = count_realloc;
+    cfg.realloc_ud = &st;
+    c = ws_conn_new(&cfg); /* off by default: 400 */
+    memcpy(in, get, sizeof get - 1);
+    assert_int_equal(ws_conn_feed(c, in, sizeof get - 1), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.http_status, 400);
+    ws_conn_free(c);
+
+    cfg.http_requests = true;
+    c = ws_conn_new(&cfg);
+    memcpy(in, get, sizeof get - 1);
+    assert_int_equal(ws_conn_feed(c, in, sizeof get - 1), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_HTTP_REQUEST);
+    assert_non_null(ev.request);
+    assert_int_equal(ev.request->path_len, 11);
+    assert_memory_equal(ev.request->path, "/index.html", 11);
+    assert_memory_equal(ev.request->host, "chat.test", 9);
+    assert_int_equal(ws_conn_accept(c, NULL), WS_E_STATE); /* not an upgrade */
+    assert_int_equal(ws_conn_reject(c, 200, &ct, 1, "<p>hi</p>", 9), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.error, WS_OK);
+    assert_int_equal(ev.http_status, 200);
+    take_output(c, out, sizeof out);
+    assert_int_equal(strncmp(out, "HTTP/1.1 200 OK\r\n", 17), 0);
+    assert_non_null(strstr(out, "Content-Type: text/html\r\n"));
+    assert_non_null(strstr(out, "\r\n\r\n<p>hi</p>"));
+    ws_conn_free(c);
+
+    /* An upgrade attempt with a wrong Upgrade value is still an upgrade error, not a page. */
+    c = ws_conn_new(&cfg);
+    {
+        static const char bad[] = "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n";
+        memcpy(in, bad, sizeof bad - 1);
+        assert_int_equal(ws_conn_feed(c, in, sizeof bad - 1), WS_OK);
+        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+        assert_int_equal(ev.http_status, 400);
+    }
+    ws_conn_free(c);
+    assert_int_equal(st.live, 0);
+}
+
+/* A host whose own HTTP server parsed the request hands it over with the bytes after it. */
+static void test_handoff(void **state)
+{
+    ws_header hdrs[] = {
+        {"Host", 4, "example.com", 11},
+        {"Upgrade", 7, "websocket", 9},
+        {"Connection", 10, "Upgrade", 7},
+        {"Sec-WebSocket-Key", 17, "dGhlIHNhbXBsZSBub25jZQ==", 24},
+        {"Sec-WebSocket-Version", 21, "13", 2},
+    };
+    alloc_stats st = {0, 0, 0};
+    ws_conn *c = new_server(&st, true);
+    uint8_t rest[64];
+    size_t n;
+    frm f[] = {FR(T1, "after"), END_FR};
+    char out[1024];
+    ws_event ev;
+    (void)state;
+
+    n = build_frames(f, WS_ROLE_SERVER, rest);
+    assert_int_equal(ws_conn_handoff(c, "GET", 3, "/ws", 3, 1, hdrs, 5, rest, n), WS_OK);
+    memset(rest, 0, sizeof rest); /* the host's copy may go away */
+    assert_int_equal(ws_conn_handoff(c, "GET", 3, "/ws", 3, 1, hdrs, 5, NULL, 0), WS_E_STATE);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+    assert_memory_equal(ev.request->path, "/ws", 3);
+    assert_int_equal(ws_conn_accept(c, NULL), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_MESSAGE);
+    assert_memory_equal(ev.data, "after", 5);
+    take_output(c, out, sizeof out);
+    assert_non_null(strstr(out, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    ws_conn_free(c);
+
+    /* The same checks as for bytes: version 12 gets 426. */
+    c = new_server(&st, true);
+    hdrs[4].value = "12";
+    assert_int_equal(ws_conn_handoff(c, "GET", 3, "/ws", 3, 1, hdrs, 5, NULL, 0), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.http_status, 426);
+    ws_conn_free(c);
+    assert_int_equal(st.live, 0);
+}
+
 /* ---- a client and a server talking to each other in memory --------------------------- */
 
 typedef struct peer {
@@ -980,6 +1079,8 @@ int main(void)
         cmocka_unit_test(test_server_async_decision),
         cmocka_unit_test(test_server_reject),
         cmocka_unit_test(test_server_bad_request),
+        cmocka_unit_test(test_plain_http_request),
+        cmocka_unit_test(test_handoff),
         cmocka_unit_test(test_client_server_session),
         cmocka_unit_test(test_client_refused),
         cmocka_unit_test(test_backpressure),
