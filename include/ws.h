@@ -883,13 +883,18 @@ typedef struct ws_origin_policy {
 void ws_origin_policy_init(ws_origin_policy *p);
 
 /* True when origin[0..len) matches one allow pattern (scheme and host case-insensitive,
- * default ports made explicit, "*." matching one or more whole labels). */
+ * default ports made explicit, "*." matching one or more whole labels). An origin (or a
+ * pattern) that is not exactly scheme://host[:port] never matches: no userinfo, path,
+ * query, trailing dot or bytes outside [A-Za-z0-9._-]; IPv6 literals in brackets are
+ * compared as written. */
 bool ws_origin_match(const char *pattern, const char *origin, size_t len);
 
-/* WS_OK, or WS_E_ORIGIN when r's Origin is not allowed by p. */
+/* WS_OK, or WS_E_ORIGIN when r's Origin is not allowed by p (a repeated Origin header
+ * never is); WS_E_INVALID when p or r is NULL, or allow is NULL with a count. */
 int ws_origin_check(const ws_origin_policy *p, const ws_request *r);
 
-/* A request hook (cfg.origin_hook.fn, ud = a ws_origin_policy): allow, or 403. */
+/* A request hook (cfg.origin_hook.fn, ud = a ws_origin_policy): allow, or 403 whenever
+ * ws_origin_check does not return WS_OK. */
 int ws_origin_hook(void *policy, ws_conn *c, const ws_request *r);
 
 /* Where a token may travel. WS_TOKEN_QUERY is visible in access logs and proxies' logs:
@@ -902,8 +907,11 @@ enum {
 };
 
 /* Finds a token in the first source of `sources` (bits, tried in the order above) that has
- * one. Names default to "token" and the prefix to "token." when NULL. Returns WS_OK with
- * *token pointing into the request and *source set, or WS_E_AUTH_MISSING. */
+ * one. Names default to "token" and the prefix to "token." when NULL. Bearer: the first
+ * Authorization header only, scheme in any case, one or more SP, then a token68; an empty
+ * cookie, parameter or prefixed entry counts as absent. Returns WS_OK with *token pointing
+ * into the request and *source set (source may be NULL), WS_E_AUTH_MISSING, or
+ * WS_E_INVALID when r, token or token_len is NULL. */
 int ws_token_find(const ws_request *r, unsigned sources, const char *cookie_name,
                   const char *query_name, const char *subprotocol_prefix, const char **token,
                   size_t *token_len, unsigned *source);
@@ -913,7 +921,10 @@ int ws_token_find(const ws_request *r, unsigned sources, const char *cookie_name
 
 /* Signed tokens: base64url(subject) "." expiry (decimal Unix seconds) "."
  * base64url(HMAC-SHA256(key, the two first parts and the dot between them)), no padding.
- * Any service holding the key can mint them. */
+ * Any service holding the key can mint them. The subject is 1 to WS_TOKEN_SUBJECT_MAX
+ * bytes without NUL. Writes the token and a NUL to out; returns WS_OK with *out_len (at
+ * most WS_TOKEN_MAX, NUL excluded), WS_E_BUFFER when cap < *out_len + 1, or WS_E_INVALID
+ * (no key, empty key, bad subject, out_len NULL). */
 int ws_token_sign(const uint8_t *key, size_t key_len, const char *subject, size_t subject_len,
                   uint64_t expires, char *out, size_t cap, size_t *out_len);
 
@@ -924,8 +935,11 @@ typedef struct ws_token_claims {
 } ws_token_claims;
 
 /* Verifies a signed token against key at time now (Unix seconds), comparing the signature
- * in constant time. Returns WS_OK with *claims filled, WS_E_AUTH_INVALID (malformed, bad
- * signature) or WS_E_AUTH_EXPIRED (now >= expiry). */
+ * in constant time. Only the form ws_token_sign writes is accepted: exactly two dots, no
+ * padding, zero trailing bits, expiry without sign or leading zero, at most WS_TOKEN_MAX
+ * bytes. Returns WS_OK with *claims filled (claims may be NULL), WS_E_AUTH_INVALID
+ * (malformed, bad signature), WS_E_AUTH_EXPIRED (validly signed, now >= expiry; claims
+ * untouched) or WS_E_INVALID (no key, empty key). */
 int ws_token_verify(const uint8_t *key, size_t key_len, const char *token, size_t len,
                     uint64_t now, ws_token_claims *claims);
 
@@ -951,7 +965,11 @@ typedef struct ws_token_auth {
 void ws_token_auth_init(ws_token_auth *a);
 
 /* A request hook (cfg.auth_hook.fn, ud = a ws_token_auth): 401 when the token is missing,
- * malformed, badly signed, expired or an unknown ticket; 403 when allow_subject refuses. */
+ * malformed, badly signed, expired or an unknown ticket; 403 when allow_subject refuses;
+ * 500 when the settings cannot work (an empty key, a key without unix_time, neither a key
+ * nor consume_ticket). With a key and consume_ticket both set, a genuine signed token is also
+ * single-use. A ticket (at most WS_TOKEN_SUBJECT_MAX bytes) becomes claims.subject, with
+ * expires 0. Runs synchronously; it never returns WS_HOOK_PENDING. */
 int ws_token_auth_hook(void *auth, ws_conn *c, const ws_request *r);
 
 /* SHA-256 and HMAC-SHA256 (RFC 6234, RFC 2104), and a comparison whose time does not depend
