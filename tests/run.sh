@@ -27,6 +27,9 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# Real peers for the interop tests: Node's ws and playwright-core (npm), Chromium (apt).
+bash tests/interop/install-peers.sh
+
 status=0
 logs=()
 

@@ -1,0 +1,149 @@
+// Interop: a real browser against examples/echo-server. Headless Chromium (Debian's
+// /usr/bin/chromium, driven by playwright-core, which never downloads a browser of its own)
+// loads page.html from a local static server; the page talks to the echo server and records
+// what it saw, and this script checks it.
+//
+// usage: node test_browser.mjs PATH/TO/echo-server
+// Prints one `ok - name` / `not ok - name` line per check, then `N passed, N failed`.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { EchoServer, HOST, expect, main, requirePeer, withTimeout } from '../node/harness.mjs';
+import { startStaticServer } from './server.mjs';
+
+const CHROMIUM = '/usr/bin/chromium';
+// Headless, no sandbox (root), and nothing that reaches beyond 127.0.0.1. playwright-core
+// gives the browser a fresh temporary profile (user data dir) and removes it afterwards.
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-dev-shm-usage', '--no-proxy-server',
+];
+const PAGE_TIMEOUT = 120_000;
+const MIB = 1 << 20;
+
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+
+// What the page sends, rebuilt here so the check does not rest on the page's word alone.
+function bytesOf(n, salt) {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + salt) & 255;
+  return b;
+}
+const textOf = (n) => Buffer.from('é€𝄞 ж Chromium '.repeat(Math.ceil(n / 22)), 'utf8');
+
+const EXPECTED = [
+  // name, what the page sent, what it must get back (kind), the bytes
+  ['text', 'string', 'string', Buffer.from('hello from Chromium é€𝄞', 'utf8')],
+  ['empty text', 'string', 'string', Buffer.alloc(0)],
+  ['ArrayBuffer', 'ArrayBuffer', 'ArrayBuffer', bytesOf(1000, 1)],
+  ['Uint8Array view', '[object Uint8Array]', 'ArrayBuffer', bytesOf(3000, 2).subarray(1000, 1500)],
+  ['empty ArrayBuffer', 'ArrayBuffer', 'ArrayBuffer', Buffer.alloc(0)],
+  ['Blob', 'Blob', 'ArrayBuffer', Buffer.concat([bytesOf(777, 3), bytesOf(10, 4)])],
+  ['Blob received as Blob', 'Blob', 'Blob', bytesOf(4096, 5)],
+  ['binary 1 MiB', 'ArrayBuffer', 'ArrayBuffer', bytesOf(MIB, 6)],
+  ['text 1 MiB', 'string', 'string', textOf(MIB)],
+  ['Blob 1 MiB', 'Blob', 'ArrayBuffer', bytesOf(MIB, 7)],
+  ['second connection text', 'string', 'string', Buffer.from('again')],
+];
+
+function checkPage(results, r) {
+  results.check('page: opened with no subprotocol and no extension',
+                r.open && r.open.protocol === '' && r.open.extensions === '',
+                JSON.stringify(r.open));
+  results.check('page: no step failed', r.errors.length === 0, r.errors.join('; '));
+  for (const [name, sentKind, gotKind, bytes] of EXPECTED) {
+    const s = r.steps.find((x) => x.name === name);
+    if (!s) {
+      results.check(`page: ${name} echoed`, false, 'step missing');
+      continue;
+    }
+    const want = sha256(bytes);
+    results.check(`page: ${name} (${bytes.length} bytes) echoed as ${gotKind}, same bytes`,
+                  s.sentKind === sentKind && s.sentBytes === bytes.length && s.sentSha === want &&
+                  s.gotKind === gotKind && s.gotBytes === bytes.length && s.gotSha === want,
+                  `sent ${s.sentKind} ${s.sentBytes} bytes, got ${s.gotKind} ${s.gotBytes} ` +
+                  `bytes${s.gotSha === want ? '' : ', different content'}` +
+                  (s.sentSha === want ? '' : ' (the page did not send what was expected)'));
+  }
+  const burst = r.steps.find((x) => x.name === 'burst');
+  results.check('page: three messages sent at once come back in order',
+                burst && JSON.stringify(burst.order) === '["one","bin2","three"]',
+                JSON.stringify(burst));
+  results.check('page: close(4000, reason) answered with 4000 and the reason, wasClean',
+                r.close && r.close.code === 4000 && r.close.reason === 'bye from Chromium é' &&
+                r.close.wasClean === true, JSON.stringify(r.close));
+  results.check('page: close(1000) on a second connection answered with 1000, wasClean',
+                r.close2 && r.close2.code === 1000 && r.close2.wasClean === true,
+                JSON.stringify(r.close2));
+  results.check('page: no WebSocket error events', r.errorEvents === 0,
+                `${r.errorEvents} error events`);
+}
+
+main(async (results) => {
+  const path = process.argv[2];
+  if (!results.check('usage: PATH/TO/echo-server given', Boolean(path))) return;
+  let chromium;
+  try {
+    ({ chromium } = requirePeer('playwright-core'));
+  } catch (e) {
+    results.check('npm package playwright-core loads', false, e.message);
+    return;
+  }
+  results.check(`npm package playwright-core ${requirePeer('playwright-core/package.json')
+    .version} loads`, true);
+  if (!results.check(`${CHROMIUM} is installed`, existsSync(CHROMIUM),
+                     'run tests/interop/install-peers.sh (apt-get install chromium)')) return;
+
+  const echo = await new EchoServer(path, '--verbose').start();
+  let web = null;
+  let browser = null;
+  try {
+    web = await startStaticServer(HOST);
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true,
+                                      args: CHROMIUM_ARGS, timeout: 60_000 });
+    results.check(`Chromium ${browser.version()} started headless`, true);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const pageErrors = [];
+    const badRequests = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+    // Everything the page loads or opens must stay on 127.0.0.1.
+    page.on('request', (req) => {
+      const u = new URL(req.url());
+      if (u.protocol !== 'data:' && u.hostname !== HOST) badRequests.push(req.url());
+    });
+    page.on('websocket', (ws) => {
+      if (new URL(ws.url()).hostname !== HOST) badRequests.push(ws.url());
+    });
+
+    const pageUrl = `http://${HOST}:${web.port}/page.html?ws=${encodeURIComponent(echo.url)}`;
+    const resp = await page.goto(pageUrl, { timeout: 30_000 });
+    results.check('page.html served by the local static server',
+                  resp && resp.status() === 200, `status ${resp && resp.status()}`);
+    let r = null;
+    await results.run('page ran its WebSocket session to the end', async () => {
+      await page.waitForFunction(() => window.interopResult !== undefined, null,
+                                 { timeout: PAGE_TIMEOUT, polling: 100 });
+      r = await page.evaluate(() => window.interopResult);
+      expect(!r.fatal, `page failed: ${r.fatal}`);
+    }, PAGE_TIMEOUT + 10_000);
+    if (r && !r.fatal) checkPage(results, r);
+    results.check('page: no script or console errors', pageErrors.length === 0,
+                  pageErrors.join('; '));
+    results.check('browser contacted nothing but 127.0.0.1', badRequests.length === 0,
+                  badRequests.join(' '));
+    // The server logged the page's connections, Origin included in the request it accepted.
+    results.check('echo-server saw both browser connections open and close',
+                  (echo.stderr.match(/\] open /g) || []).length === 2 &&
+                  /closed: 4000 bye from Chromium é/.test(echo.stderr) &&
+                  /closed: 1000\b/.test(echo.stderr), echo.stderr);
+    await context.close();
+  } finally {
+    if (browser) await withTimeout(browser.close(), 30_000, 'browser.close').catch(() => {});
+    if (web) await web.close();
+    await echo.close();
+  }
+});
