@@ -93,7 +93,6 @@ struct server {
     ws_config cfg;
     ws_origin_policy origin;
     ws_token_auth auth;
-    ws_token_claims claims; /* the token hook leaves the claims of the request here */
     char *line;             /* a broadcast being put together: name ": " text */
 };
 
@@ -151,11 +150,17 @@ static bool name_ok(const char *name, size_t len)
     return true;
 }
 
-/* ws_token_auth.allow_subject: a token for a name that could not be shown gets 403. */
-static bool allow_subject(void *ud, const ws_token_claims *claims)
+/* ws_token_auth.on_claims: the token's subject becomes the client's name in the room; a
+ * name that could not be shown gets 403. */
+static bool take_claims(void *ud, ws_conn *c, const ws_token_claims *claims)
 {
+    struct client *cl = ws_conn_user(c);
+
     (void)ud;
-    return name_ok(claims->subject, claims->subject_len);
+    if (!name_ok(claims->subject, claims->subject_len))
+        return false;
+    memcpy(cl->name, claims->subject, claims->subject_len + 1);
+    return true;
 }
 
 static void client_log(const struct client *cl, const char *fmt, const char *what)
@@ -231,11 +236,11 @@ static void serve_http(struct client *cl, const ws_request *r)
     int rc;
 
     if (r->path_len == 1 && r->path[0] == '/')
-        rc = ws_conn_reject(cl->ws, 200, page_headers, 2, (const char *)chat_page, chat_page_len);
+        rc = ws_conn_respond(cl->ws, 200, page_headers, 2, (const char *)chat_page, chat_page_len);
     else
-        rc = ws_conn_reject(cl->ws, 404, NULL, 0, not_found, sizeof not_found - 1);
+        rc = ws_conn_respond(cl->ws, 404, NULL, 0, not_found, sizeof not_found - 1);
     if (rc != WS_OK) /* out of memory for the answer: a short one may still fit */
-        ws_conn_reject(cl->ws, 500, NULL, 0, NULL, 0);
+        ws_conn_respond(cl->ws, 500, NULL, 0, NULL, 0);
 }
 
 /* A request every hook allowed: the chat lives at CHAT_PATH only. */
@@ -334,21 +339,6 @@ static void client_pull(struct server *srv, struct client *cl)
 
 /* ---- request hooks ----------------------------------------------------------------------- */
 
-/* The ready-made token hook, plus taking the name out of its claims. The claims buffer is
- * the server's (one request is checked at a time), and the hook points the connection's user
- * pointer at it, so the client pointer is put back. */
-static int auth_hook(void *ud, ws_conn *c, const ws_request *r)
-{
-    struct server *srv = ud;
-    struct client *cl = ws_conn_user(c);
-    int verdict = ws_token_auth_hook(&srv->auth, c, r);
-
-    ws_conn_set_user(c, cl);
-    if (verdict == WS_HOOK_ALLOW)
-        memcpy(cl->name, srv->claims.subject, srv->claims.subject_len + 1);
-    return verdict;
-}
-
 static uint64_t unix_time(void *ud)
 {
     (void)ud;
@@ -369,8 +359,9 @@ static void client_read(struct server *srv, struct client *cl)
 
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
-    /* The time first, so that these bytes count as received now. */
-    ws_conn_tick(cl->ws, srv->now);
+    /* The time first, so that these bytes count as received now; deadlines are acted on
+     * after every read of this turn (serve), so a pong already here is not missed. */
+    ws_conn_set_time(cl->ws, srv->now);
     if (n > 0)
         (void)ws_conn_feed(cl->ws, cl->in, (size_t)n); /* WS_E_CLOSED after the end: ignored */
     else
@@ -756,10 +747,9 @@ static void configure(struct server *srv, const struct options *o)
         srv->auth.key = (const uint8_t *)o->secret;
         srv->auth.key_len = strlen(o->secret);
         srv->auth.unix_time = unix_time;
-        srv->auth.allow_subject = allow_subject;
-        srv->auth.claims_out = &srv->claims;
-        cfg->auth_hook.fn = auth_hook;
-        cfg->auth_hook.ud = srv;
+        srv->auth.on_claims = take_claims;
+        cfg->auth_hook.fn = ws_token_auth_hook;
+        cfg->auth_hook.ud = &srv->auth;
     }
 }
 

@@ -756,6 +756,12 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts);
 int ws_conn_reject(ws_conn *c, int status, const ws_header *headers, size_t header_count,
                    const char *body, size_t body_len);
 
+/* Server: answers a WS_EV_HTTP_REQUEST with status 200-599, headers and body, then ends as
+ * ws_conn_reject does (Connection: close, WS_EV_CLOSED with WS_OK). WS_E_STATE for an
+ * upgrade request: accept or reject those. */
+int ws_conn_respond(ws_conn *c, int status, const ws_header *headers, size_t header_count,
+                    const char *body, size_t body_len);
+
 /* Server: hand-off from the host's own HTTP parser. The request (method, target, HTTP/1.x
  * minor version, headers) is copied and checked exactly as if its bytes had been fed, and
  * rest[0..rest_len) - whatever the host read after the head - is kept for the frame layer.
@@ -811,7 +817,12 @@ void ws_conn_consume(ws_conn *c, size_t n);
  * queued for the pong and idle timeouts). The first call starts the clocks. */
 void ws_conn_tick(ws_conn *c, uint64_t now_ms);
 
-/* The time at which the connection next needs ws_conn_tick, or UINT64_MAX when none. */
+/* Only sets the time, without acting on deadlines. A host that woke up late sets the time,
+ * feeds what it read (a pong that is already there counts) and then calls ws_conn_tick. */
+void ws_conn_set_time(ws_conn *c, uint64_t now_ms);
+
+/* The time at which the connection next needs ws_conn_tick, or UINT64_MAX when none. After
+ * WS_EV_CLOSED there is none: bound the final flush of the output with a timer of your own. */
 uint64_t ws_conn_next_deadline(const ws_conn *c);
 
 /* The round-trip time of the last ping answered by a matching pong, in milliseconds, or
@@ -954,18 +965,18 @@ typedef struct ws_token_auth {
     uint64_t (*unix_time)(void *ud); /* the host's wall clock, for expiry */
     /* Single-use tickets: returns true when the ticket was valid and is now used up. */
     bool (*consume_ticket)(void *ud, const char *ticket, size_t len);
-    /* Optional: may this subject connect? false gives 403. */
-    bool (*allow_subject)(void *ud, const ws_token_claims *claims);
+    /* Optional: called with the verified claims and the connection they are for (NULL when
+     * the hook is called outside a connection). Keep what the connection needs, e.g. copy
+     * the subject into your per-connection record and ws_conn_set_user(c, record); return
+     * false to refuse the request with 403. The claims do not outlive the call. */
+    bool (*on_claims)(void *ud, ws_conn *c, const ws_token_claims *claims);
     void *ud;
-    /* Where the hook keeps the claims of the connection being checked, if the host wants
-     * them: ws_conn_set_user(c, claims) is called with this when not NULL. */
-    ws_token_claims *claims_out;
 } ws_token_auth;
 
 void ws_token_auth_init(ws_token_auth *a);
 
 /* A request hook (cfg.auth_hook.fn, ud = a ws_token_auth): 401 when the token is missing,
- * malformed, badly signed, expired or an unknown ticket; 403 when allow_subject refuses;
+ * malformed, badly signed, expired or an unknown ticket; 403 when on_claims refuses;
  * 500 when the settings cannot work (an empty key, a key without unix_time, neither a key
  * nor consume_ticket). With a key and consume_ticket both set, a genuine signed token is also
  * single-use. A ticket (at most WS_TOKEN_SUBJECT_MAX bytes) becomes claims.subject, with

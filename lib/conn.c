@@ -835,6 +835,14 @@ int ws_conn_reject(ws_conn *c, int status, const ws_header *headers, size_t head
     return WS_OK;
 }
 
+int ws_conn_respond(ws_conn *c, int status, const ws_header *headers, size_t header_count,
+                    const char *body, size_t body_len)
+{
+    if (!c->plain_http)
+        return WS_E_STATE;
+    return ws_conn_reject(c, status, headers, header_count, body, body_len);
+}
+
 int ws_conn_handoff(ws_conn *c, const char *method, size_t method_len, const char *target,
                     size_t target_len, int version_minor, const ws_header *headers,
                     size_t header_count, const uint8_t *rest, size_t rest_len)

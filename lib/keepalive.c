@@ -80,16 +80,21 @@ static void ws_keepalive_ping(ws_conn *c, uint64_t now)
     }
 }
 
-void ws_conn_tick(ws_conn *c, uint64_t now_ms)
+void ws_conn_set_time(ws_conn *c, uint64_t now_ms)
 {
-    const ws_config *cfg = &c->cfg;
-
     c->now = now_ms;
     if (!c->clock_started) {
         c->clock_started = true;
         c->started_at = c->last_rx = now_ms;
-        c->next_ping = now_ms + cfg->ping_interval_ms;
+        c->next_ping = now_ms + c->cfg.ping_interval_ms;
     }
+}
+
+void ws_conn_tick(ws_conn *c, uint64_t now_ms)
+{
+    const ws_config *cfg = &c->cfg;
+
+    ws_conn_set_time(c, now_ms);
     if (ws_conn_finished(c))
         return;
     switch (c->phase) {

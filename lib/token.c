@@ -325,12 +325,8 @@ int ws_token_auth_hook(void *auth, ws_conn *c, const ws_request *r)
     /* Consumed only once it is known to be well formed and, when signed, genuine. */
     if (a->consume_ticket != NULL && !a->consume_ticket(a->ud, tok, len))
         return 401;
-    if (a->allow_subject != NULL && !a->allow_subject(a->ud, &claims))
+    /* The host keeps what it needs per connection: nothing here is shared between them. */
+    if (a->on_claims != NULL && !a->on_claims(a->ud, c, &claims))
         return 403;
-    if (a->claims_out != NULL) {
-        *a->claims_out = claims;
-        if (c != NULL)
-            ws_conn_set_user(c, a->claims_out);
-    }
     return WS_HOOK_ALLOW;
 }

@@ -698,7 +698,7 @@ static void test_plain_http_request(void **state)
     assert_memory_equal(ev.request->path, "/index.html", 11);
     assert_memory_equal(ev.request->host, "chat.test", 9);
     assert_int_equal(ws_conn_accept(c, NULL), WS_E_STATE); /* not an upgrade */
-    assert_int_equal(ws_conn_reject(c, 200, &ct, 1, "<p>hi</p>", 9), WS_OK);
+    assert_int_equal(ws_conn_respond(c, 200, &ct, 1, "<p>hi</p>", 9), WS_OK);
     assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
     assert_int_equal(ev.error, WS_OK);
     assert_int_equal(ev.http_status, 200);

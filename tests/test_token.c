@@ -539,6 +539,7 @@ typedef struct host_ctx {
     const char *tickets[TICKETS];
     bool used[TICKETS];
     const char *banned;
+    ws_token_claims *out; /* where an allowed request's claims are copied */
     unsigned time_calls, consume_calls, allow_calls;
 } host_ctx;
 
@@ -566,11 +567,20 @@ static bool host_consume(void *ud, const char *ticket, size_t len)
     return false;
 }
 
-static bool host_allow(void *ud, const ws_token_claims *claims)
+/* on_claims as a host writes it: refuse the banned subject, keep the claims of the rest and
+ * hang them on the connection. */
+static bool host_claims(void *ud, ws_conn *c, const ws_token_claims *claims)
 {
     host_ctx *h = ud;
     h->allow_calls++;
-    return h->banned == NULL || strcmp(claims->subject, h->banned) != 0;
+    if (h->banned != NULL && strcmp(claims->subject, h->banned) == 0)
+        return false;
+    if (h->out != NULL) {
+        *h->out = *claims;
+        if (c != NULL)
+            ws_conn_set_user(c, h->out);
+    }
+    return true;
 }
 
 static void signed_auth(ws_token_auth *a, host_ctx *h, ws_token_claims *out)
@@ -582,7 +592,8 @@ static void signed_auth(ws_token_auth *a, host_ctx *h, ws_token_claims *out)
     a->key_len = KEY_LEN;
     a->unix_time = host_time;
     a->ud = h;
-    a->claims_out = out;
+    a->on_claims = host_claims;
+    h->out = out;
 }
 
 static int run_hook(ws_token_auth *a, const char *line, const char *query)
@@ -610,9 +621,8 @@ static void test_auth_defaults(void **state)
     assert_int_equal(a.key_len, 0);
     assert_null(a.unix_time);
     assert_null(a.consume_ticket);
-    assert_null(a.allow_subject);
+    assert_null(a.on_claims);
     assert_null(a.ud);
-    assert_null(a.claims_out);
 }
 
 static void test_auth_hook_signed(void **state)
@@ -651,7 +661,7 @@ static void test_auth_hook_signed(void **state)
 
     /* 403: valid, but this subject may not connect */
     h.now = NOW;
-    a.allow_subject = host_allow;
+    h.allow_calls = 0;
     h.banned = "user-42";
     assert_int_equal(run_hook(&a, "Authorization: Bearer " VALID, NULL), 403);
     assert_int_equal(h.allow_calls, 1);
@@ -660,12 +670,12 @@ static void test_auth_hook_signed(void **state)
     assert_int_equal(run_hook(&a, "Authorization: Bearer " VALID, NULL), WS_HOOK_ALLOW);
     assert_int_equal(h.allow_calls, 2);
     assert_string_equal(out.subject, "user-42");
-    /* allow_subject is not asked about a token that is not valid */
+    /* on_claims is not asked about a token that is not valid */
     assert_int_equal(run_hook(&a, "Authorization: Bearer abc", NULL), 401);
     assert_int_equal(h.allow_calls, 2);
 
-    /* without claims_out the verdict is the same */
-    a.claims_out = NULL;
+    /* without on_claims the verdict is the same */
+    a.on_claims = NULL;
     assert_int_equal(run_hook(&a, "Authorization: Bearer " VALID, NULL), WS_HOOK_ALLOW);
 }
 
@@ -685,7 +695,8 @@ static void test_auth_hook_tickets(void **state)
     a.consume_ticket = host_consume;
     a.unix_time = host_time; /* not needed for tickets, and not called */
     a.ud = &h;
-    a.claims_out = &out;
+    a.on_claims = host_claims;
+    h.out = &out;
 
     assert_int_equal(run_hook(&a, NULL, "token=t-1"), WS_HOOK_ALLOW);
     assert_string_equal(out.subject, "t-1");
@@ -701,10 +712,9 @@ static void test_auth_hook_tickets(void **state)
     assert_int_equal(run_hook(&a, NULL, "token=" VALID VALID VALID), 401);
     assert_int_equal(h.consume_calls, 4);
 
-    /* allow_subject sees the ticket, after it was used up */
+    /* on_claims sees the ticket, after it was used up */
     h.tickets[2] = "t-3";
     h.banned = "t-3";
-    a.allow_subject = host_allow;
     assert_int_equal(run_hook(&a, NULL, "token=t-3"), 403);
     assert_true(h.used[2]);
 }
@@ -861,7 +871,7 @@ static void test_conn_hooks_reject(void **state)
     ws_conn_free(c);
 
     c = hooked_server(&k, ws_token_auth_hook, NULL);
-    k.auth.allow_subject = host_allow;
+
     k.host.banned = "user-42";
     feed_request(&k, c, "Origin: https://app.example.com\r\n",
                  "Authorization: Bearer " VALID "\r\n");
