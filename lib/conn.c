@@ -509,10 +509,9 @@ static ws_event_type ws_conn_control_frame(ws_conn *c, uint8_t opcode, ws_event 
 
     switch (opcode) {
     case WS_OP_PING:
-        /* A pong that does not fit is dropped: RFC 6455 §5.5.3 lets an endpoint answer only
-         * the latest of several pings, and a host that stopped draining gets the next. */
-        if (c->cfg.auto_pong && !c->close_sent)
-            (void)ws_conn_queue_frame(c, WS_OP_PONG, true, c->ctl, c->ctl_len, false);
+        /* Pings are answered until the peer's close arrives, ours sent or not (§5.5.2). */
+        if (c->cfg.auto_pong)
+            ws_conn_answer_ping(c, c->ctl, c->ctl_len);
         ws_event_clear(ev, WS_EV_PING);
         ev->data = c->ctl;
         ev->len = c->ctl_len;

@@ -67,6 +67,11 @@ struct ws_conn {
     ws_utf8 utf8;
     uint8_t ctl[WS_CONTROL_PAYLOAD_MAX];
     size_t ctl_len;
+    /* The latest ping whose pong did not fit in the output queue: answered once the host
+     * drains (RFC 6455 §5.5.3 allows answering only the most recent ping, not none). */
+    bool pong_owed;
+    uint8_t pong_data[WS_CONTROL_PAYLOAD_MAX];
+    size_t pong_len;
     ws_buf msg; /* whole_messages reassembly */
 
     /* Frames out. */
@@ -120,5 +125,6 @@ int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need);
 int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, const uint8_t *payload,
                         size_t len, bool control);
 void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t reason_len);
+void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len);
 
 #endif /* WS_CONN_H */

@@ -196,6 +196,18 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
     return WS_OK;
 }
 
+void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len)
+{
+    if (ws_conn_queue_frame(c, WS_OP_PONG, true, payload, len, false) == WS_OK) {
+        c->pong_owed = false; /* this answer supersedes any older one still owed */
+        return;
+    }
+    c->pong_owed = true;
+    c->pong_len = len;
+    if (len)
+        memcpy(c->pong_data, payload, len);
+}
+
 size_t ws_conn_output(const ws_conn *c, const uint8_t **data)
 {
     *data = c->out.p ? c->out.p + c->out.off : NULL;
@@ -209,4 +221,9 @@ void ws_conn_consume(ws_conn *c, size_t n)
     c->out.off += n < pending ? n : pending;
     if (c->out.off == c->out.len)
         c->out.off = c->out.len = 0;
+    /* Room was made: the pong owed to the latest ping goes out now, unless the connection
+     * has ended (no frame may follow the close that ended it). */
+    if (c->pong_owed && c->phase != WS_PHASE_CLOSED &&
+        ws_conn_queue_frame(c, WS_OP_PONG, true, c->pong_data, c->pong_len, false) == WS_OK)
+        c->pong_owed = false;
 }
