@@ -41,12 +41,12 @@ ninja -C build
 meson test -C build --print-errorlogs --num-processes 2 || status=1
 logs+=(build/meson-logs/testlog.json)
 
-# clang: the library, examples and unit tests build warning-free and pass.
+# clang: the library, examples, unit and conformance tests build warning-free and pass.
 if [ ! -d build-clang/meson-private ]; then
     CC=clang meson setup build-clang --werror -Dsanitize_tests=false -Dinterop=false >/dev/null
 fi
 ninja -C build-clang
-meson test -C build-clang --suite unit --print-errorlogs --num-processes 2 || status=1
+meson test -C build-clang --suite unit --suite conformance --print-errorlogs --num-processes 2 || status=1
 logs+=(build-clang/meson-logs/testlog.json)
 
 python3 tests/summary.py "${logs[@]}" || status=1
