@@ -258,9 +258,16 @@ int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len)
     c->in = NULL;
     c->in_len = c->in_pos = 0;
     /* While the host decides, bytes queue behind the request: the host's buffer will be
-     * reused before they can be parsed. The stash always drains before c->in. */
-    if (c->rx == WS_RX_AWAIT_DECISION)
-        return ws_conn_stash(c, buf, len);
+     * reused before they can be parsed. The stash always drains before c->in. A client that
+     * sends more than it holds before its answer loses the connection, not silently bytes. */
+    if (c->rx == WS_RX_AWAIT_DECISION) {
+        int rc = ws_conn_stash(c, buf, len);
+        if (rc != WS_OK) {
+            ws_conn_drop_input(c);
+            ws_conn_fail_handshake(c, rc, 0);
+        }
+        return rc;
+    }
     c->in = buf;
     c->in_len = len;
     return WS_OK;
@@ -714,8 +721,10 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
                 return ws_conn_request_event(c, ev);
             /* The host may reuse its buffer once we return: keep what it still holds. */
             if (c->in_pos < c->in_len) {
-                if (ws_conn_stash(c, c->in + c->in_pos, c->in_len - c->in_pos) != WS_OK) {
-                    ws_conn_fail_handshake(c, WS_E_HTTP_HEADERS_TOO_LARGE, 0);
+                int rc = ws_conn_stash(c, c->in + c->in_pos, c->in_len - c->in_pos);
+                if (rc != WS_OK) {
+                    ws_conn_drop_input(c);
+                    ws_conn_fail_handshake(c, rc, 0);
                     continue;
                 }
                 c->in_pos = c->in_len;

@@ -612,6 +612,37 @@ static void test_server_async_decision(void **state)
     assert_int_equal(st.live, 0);
 }
 
+/* A client that floods frames while the host decides ends the connection; no byte is lost
+ * silently. */
+static void test_server_stash_overflow(void **state)
+{
+    ws_config cfg;
+    ws_conn *c;
+    static uint64_t mem[1 << 12];
+    static uint8_t flood[4096];
+    uint8_t in[512];
+    size_t n = strlen(browser_request);
+    ws_event ev;
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_output = 1024;
+    cfg.max_head_size = 1024;
+    cfg.max_headers = 16;
+    c = ws_conn_init(mem, sizeof mem, &cfg);
+    assert_non_null(c);
+    memcpy(in, browser_request, n);
+    assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+    assert_int_equal(ws_conn_feed(c, flood, 1000), WS_OK);
+    assert_int_equal(ws_conn_feed(c, flood, 100), WS_E_HTTP_HEADERS_TOO_LARGE);
+    assert_int_equal(ws_conn_accept(c, NULL), WS_E_STATE);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.error, WS_E_HTTP_HEADERS_TOO_LARGE);
+    assert_int_equal(ws_conn_feed(c, flood, 1), WS_E_CLOSED);
+}
+
 static void test_server_reject(void **state)
 {
     alloc_stats st = {0, 0, 0};
@@ -1078,6 +1109,7 @@ int main(void)
         cmocka_unit_test(test_server_handshake_with_pipelined_frame),
         cmocka_unit_test(test_server_async_decision),
         cmocka_unit_test(test_server_reject),
+        cmocka_unit_test(test_server_stash_overflow),
         cmocka_unit_test(test_server_bad_request),
         cmocka_unit_test(test_plain_http_request),
         cmocka_unit_test(test_handoff),
