@@ -356,8 +356,12 @@ static void ws_conn_hook_reject(ws_conn *c, int status)
 
     if (status < 400 || status > 599)
         status = 500; /* a hook that answered nonsense must not let the request through */
-    (void)ws_conn_reject(c, status, status == 401 ? &bearer : NULL, status == 401 ? 1 : 0,
-                         NULL, 0);
+    if (ws_conn_reject(c, status, status == 401 ? &bearer : NULL, status == 401 ? 1 : 0, NULL,
+                       0) != WS_OK) {
+        /* No room for the answer: the request is refused all the same, without one. */
+        ws_conn_drop_input(c);
+        ws_conn_fail_handshake(c, WS_E_HTTP_REJECTED, status);
+    }
 }
 
 /* Runs the request hooks that have not run yet, until one waits or rejects. */
