@@ -39,6 +39,7 @@ extern const size_t chat_page_len;
 #define READ_SIZE       (16u * 1024u) /* bytes read (and fed to libws) at once */
 #define MAX_MESSAGE     (64u * 1024u) /* longest chat message accepted (1009 beyond) */
 #define LINGER_MS       5000u /* after the end, how long the last output may take to drain */
+#define DRAIN_MS        2000u /* then, how long the peer may take to end its side */
 #define NOTE_MAX        (WS_TOKEN_SUBJECT_MAX + 64u)
 #define CHAT_PATH       "/chat"
 #define SHUTDOWN_REASON "server shutting down"
@@ -58,10 +59,11 @@ struct client {
     ws_conn *ws;
     uint32_t interest;     /* epoll events registered */
     bool joined;           /* WS_EV_OPEN seen and WS_EV_CLOSED not yet: in the chat */
-    bool closed;           /* WS_EV_CLOSED seen: flush, then close the socket */
+    bool closed;           /* WS_EV_CLOSED seen: flush, then shut our side and linger */
+    bool draining;         /* all written and our side shut: input is dropped until the end */
     bool dirty;            /* may have output to write or interest to change */
     bool dead;             /* freed by reap() once the current pass is over */
-    uint64_t linger_until; /* closed: give up on the remaining output then */
+    uint64_t linger_until; /* closed: give up on the remaining output (or the drain) then */
     char name[WS_TOKEN_SUBJECT_MAX + 1];
     char peer[80];
     uint8_t in[READ_SIZE]; /* libws unmasks in place here; drained before the next read */
@@ -370,11 +372,43 @@ static void client_read(struct server *srv, struct client *cl)
     cl->dirty = true;
 }
 
-/* Writes what waits and sets what to wait for; a closed client goes once its output is out. */
+static void client_watch(const struct server *srv, struct client *cl, uint32_t want)
+{
+    if (want != cl->interest) {
+        cl->interest = want;
+        watch(srv, EPOLL_CTL_MOD, &cl->src, want);
+    }
+}
+
+/* Everything is written: shut our side, so the peer reads our last frames and then the end
+ * of the stream, and read away what it still sends until it ends its side (or DRAIN_MS
+ * pass). A close now, with its input unread, would reset the connection instead, and a peer
+ * still sending could lose the close frame. */
+static void client_linger(struct server *srv, struct client *cl)
+{
+    if (shutdown(cl->src.fd, SHUT_WR) < 0 || ex_drain(cl->src.fd)) {
+        mark_dead(cl);
+        return;
+    }
+    cl->draining = true;
+    cl->linger_until = srv->now + DRAIN_MS;
+    client_watch(srv, cl, EPOLLIN);
+}
+
+static void client_drain(struct client *cl)
+{
+    if (ex_drain(cl->src.fd))
+        mark_dead(cl);
+}
+
+/* Writes what waits and sets what to wait for; a closed client lingers once its output is
+ * out. */
 static void client_settle(struct server *srv, struct client *cl)
 {
     uint32_t want = 0;
 
+    if (cl->draining)
+        return;
     if (ex_flush(cl->src.fd, cl->ws) < 0) {
         if (!cl->closed) { /* the peer is gone: let libws end it, announcing the leave */
             ws_conn_feed_eof(cl->ws);
@@ -384,17 +418,14 @@ static void client_settle(struct server *srv, struct client *cl)
         return;
     }
     if (cl->closed && !ex_has_output(cl->ws)) {
-        mark_dead(cl);
+        client_linger(srv, cl);
         return;
     }
     if (!cl->closed)
         want |= EPOLLIN;
     if (ex_has_output(cl->ws))
         want |= EPOLLOUT;
-    if (want != cl->interest) {
-        cl->interest = want;
-        watch(srv, EPOLL_CTL_MOD, &cl->src, want);
-    }
+    client_watch(srv, cl, want);
 }
 
 /* Settles every client with something to do, until a settle causes no more work (a client
@@ -417,7 +448,8 @@ static void settle_all(struct server *srv)
 }
 
 /* Gives every connection whose deadline has come the time: keepalive pings, the pong,
- * handshake and close timeouts (libws), and the host's own limit on a last flush. */
+ * handshake and close timeouts (libws), and the host's own limits on a last flush and on
+ * the linger after it. */
 static void tick_all(struct server *srv)
 {
     struct client *cl;
@@ -427,7 +459,9 @@ static void tick_all(struct server *srv)
             continue;
         if (cl->closed) {
             if (srv->now >= cl->linger_until) {
-                client_log(cl, "%s", "output not taken in time: dropping");
+                client_log(cl, "%s",
+                           cl->draining ? "no end of stream in time: dropping"
+                                        : "output not taken in time: dropping");
                 mark_dead(cl);
             }
         } else if (ws_conn_next_deadline(cl->ws) <= srv->now) {
@@ -783,10 +817,13 @@ static int serve(struct server *srv)
                 accept_clients(srv);
             else if (src->kind == SRC_SIGNAL)
                 stop = handle_signals(srv) || stop;
-            else if (!cl->dead && !cl->closed &&
-                     (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0)
+            else if (cl->dead)
+                continue;
+            else if (cl->draining)
+                client_drain(cl);
+            else if (!cl->closed && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0)
                 client_read(srv, cl);
-            else if (!cl->dead)
+            else
                 cl->dirty = true; /* writable, or an error to find while writing */
         }
         if (stop && srv->stopping)

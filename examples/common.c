@@ -1,7 +1,7 @@
 /*
  * Host-side helpers for the examples: getrandom() as the random source, realloc as the
- * allocator, draining a connection's output into a non-blocking socket, and sends that
- * wait out backpressure.
+ * allocator, draining a connection's output into a non-blocking socket, sends that wait
+ * out backpressure, and reading away a peer's last bytes before a close.
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -104,6 +104,28 @@ bool ex_has_output(const ws_conn *c)
 {
     const uint8_t *data;
     return ws_conn_output(c, &data) > 0;
+}
+
+#define DRAIN_BUDGET (1024u * 1024u) /* bytes one ex_drain call reads at most */
+
+bool ex_drain(int fd)
+{
+    uint8_t scrap[16u * 1024u];
+    size_t budget = DRAIN_BUDGET;
+
+    while (budget > 0) {
+        ssize_t n = recv(fd, scrap, sizeof scrap, 0);
+        if (n > 0) {
+            budget -= (size_t)n < budget ? (size_t)n : budget;
+            continue;
+        }
+        if (n == 0)
+            return true;
+        if (errno == EINTR)
+            continue;
+        return errno != EAGAIN && errno != EWOULDBLOCK;
+    }
+    return false;
 }
 
 void ex_pending_set(ex_pending *p, uint8_t opcode, const uint8_t *data, size_t len, bool final,

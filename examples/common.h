@@ -1,7 +1,7 @@
 /*
  * Helpers shared by the example programs: what a host supplies to libws (randomness, an
  * allocator) and the I/O glue around a connection (writing its output, sending a message
- * that may have to wait for the output queue to drain).
+ * that may have to wait for the output queue to drain, ending the TCP stream gracefully).
  */
 #ifndef EXAMPLES_COMMON_H
 #define EXAMPLES_COMMON_H
@@ -31,6 +31,19 @@ long ex_flush(int fd, ws_conn *c);
 
 /* True when c has output waiting to be written. */
 bool ex_has_output(const ws_conn *c);
+
+/*
+ * The lingering close. Once a connection is over and all its output written, a host calls
+ * shutdown(fd, SHUT_WR) (the peer reads our last frames, then end of stream) and keeps
+ * reading until the peer ends its side too, or a deadline passes, before close(fd). Closed
+ * at once with input still unread, the socket would be reset, and a peer that was still
+ * sending could lose our close frame before reading it.
+ *
+ * ex_drain reads from the non-blocking socket fd and throws the bytes away, until it would
+ * block or about a megabyte went by (so a fast sender cannot hold an event loop). Returns
+ * true when the stream ended (end of stream, or the socket failed): fd may be closed now.
+ */
+bool ex_drain(int fd);
 
 /*
  * One outgoing message (or one piece of a message) that may have to wait. It is sent as

@@ -25,6 +25,7 @@
 #define SEND_PIECE           (64u * 1024u) /* largest fragment queued with one call */
 #define HANDSHAKE_TIMEOUT_MS 10000         /* from accept to a complete upgrade request */
 #define CLOSE_TIMEOUT_MS     5000 /* from the start of the close handshake to the last write */
+#define LINGER_MS            2000 /* from our last write to the peer's end of stream */
 #define SHUTDOWN_REASON      "server shutting down"
 
 enum source_kind { SRC_LISTENER, SRC_SIGNAL, SRC_CLIENT };
@@ -42,8 +43,9 @@ struct client {
     uint32_t interest; /* epoll events registered */
     bool in_events;    /* input was fed and not all of its events pulled yet */
     bool eof;          /* the peer ended the stream (or the socket failed) */
-    bool closed;       /* WS_EV_CLOSED seen: flush, then close the socket */
-    long deadline;     /* monotonic ms when the handshake or the close must be over; 0: none */
+    bool closed;       /* WS_EV_CLOSED seen: flush, then shut our side and linger */
+    bool draining;     /* all written and our side shut: input is dropped until the peer ends */
+    long deadline;     /* monotonic ms when the handshake, close or linger ends; 0: none */
     ex_pending echo;   /* the chunk being echoed */
     char peer[80];
     uint8_t in[READ_SIZE]; /* libws unmasks in place here; kept until the events are pulled */
@@ -168,6 +170,35 @@ static bool client_next_event(struct server *srv, struct client *cl)
     return true;
 }
 
+static void client_watch(const struct server *srv, struct client *cl, uint32_t want)
+{
+    if (want != cl->interest) {
+        cl->interest = want;
+        watch(srv, EPOLL_CTL_MOD, &cl->src, want);
+    }
+}
+
+/* Everything is written: shut our side, so the peer reads our close frame and then the end
+ * of the stream, and read away what it still sends until it ends its side (or LINGER_MS
+ * pass). A close now, with its input unread, would reset the connection instead, and a peer
+ * still sending could lose the close frame. */
+static void client_linger(struct server *srv, struct client *cl)
+{
+    if (shutdown(cl->src.fd, SHUT_WR) < 0 || ex_drain(cl->src.fd)) {
+        client_destroy(srv, cl);
+        return;
+    }
+    cl->draining = true;
+    cl->deadline = now_ms() + LINGER_MS;
+    client_watch(srv, cl, EPOLLIN);
+}
+
+static void client_drain(struct server *srv, struct client *cl)
+{
+    if (ex_drain(cl->src.fd))
+        client_destroy(srv, cl);
+}
+
 /* Sends what waits, pulls events, writes output, then decides what to wait for. The
  * order matters: an echo that does not fit stops the event pulling (and so the reading)
  * until the socket has taken enough output. */
@@ -196,9 +227,12 @@ static void client_service(struct server *srv, struct client *cl)
             cl->in_events = false;
     }
 
-    if (ex_flush(cl->src.fd, cl->ws) < 0 ||
-        ((cl->closed || (cl->eof && !cl->in_events)) && !ex_has_output(cl->ws))) {
+    if (ex_flush(cl->src.fd, cl->ws) < 0) {
         client_destroy(srv, cl);
+        return;
+    }
+    if ((cl->closed || (cl->eof && !cl->in_events)) && !ex_has_output(cl->ws)) {
+        client_linger(srv, cl);
         return;
     }
     /* libws has no clock: the host bounds how long a closing peer may take. */
@@ -208,10 +242,7 @@ static void client_service(struct server *srv, struct client *cl)
         want |= EPOLLIN;
     if (ex_has_output(cl->ws))
         want |= EPOLLOUT;
-    if (want != cl->interest) {
-        cl->interest = want;
-        watch(srv, EPOLL_CTL_MOD, &cl->src, want);
-    }
+    client_watch(srv, cl, want);
 }
 
 static void client_read(struct client *cl)
@@ -284,8 +315,8 @@ static void accept_clients(struct server *srv)
     }
 }
 
-/* Once a second: drops the connections whose handshake or close took too long, and tries
- * accepting again if that was paused. */
+/* Once a second: drops the connections whose handshake, close or linger took too long, and
+ * tries accepting again if that was paused. */
 static void sweep(struct server *srv, long now)
 {
     struct client *cl = srv->clients;
@@ -296,8 +327,9 @@ static void sweep(struct server *srv, long now)
         if (cl->deadline != 0 && now >= cl->deadline) {
             if (srv->verbose)
                 fprintf(stderr, "[%s] timed out %s\n", cl->peer,
-                        ws_conn_phase(cl->ws) == WS_PHASE_CONNECTING ? "in the handshake"
-                                                                     : "while closing");
+                        cl->draining ? "waiting for the peer's end of stream"
+                        : ws_conn_phase(cl->ws) == WS_PHASE_CONNECTING ? "in the handshake"
+                                                                       : "while closing");
             client_destroy(srv, cl);
         }
         cl = next;
@@ -315,7 +347,9 @@ static void begin_shutdown(struct server *srv)
     close(srv->listener.fd);
     while (cl != NULL) {
         struct client *next = cl->next;
-        if (ws_conn_phase(cl->ws) == WS_PHASE_CONNECTING) {
+        if (cl->draining) {
+            /* Already over; its linger deadline stands. */
+        } else if (ws_conn_phase(cl->ws) == WS_PHASE_CONNECTING) {
             client_destroy(srv, cl);
         } else {
             ws_conn_close(cl->ws, WS_CLOSE_GOING_AWAY, SHUTDOWN_REASON, sizeof SHUTDOWN_REASON - 1);
@@ -480,6 +514,8 @@ int main(int argc, char **argv)
                 struct signalfd_siginfo si;
                 while (read(srv.signals.fd, &si, sizeof si) == (ssize_t)sizeof si)
                     stop = true;
+            } else if (((struct client *)src)->draining) {
+                client_drain(&srv, (struct client *)src);
             } else {
                 struct client *cl = (struct client *)src;
                 if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !cl->in_events &&

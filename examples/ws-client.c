@@ -23,6 +23,7 @@
 #define SEND_PIECE         (64u * 1024u) /* largest fragment queued with one call */
 #define CONNECT_TIMEOUT_MS 10000
 #define CLOSE_TIMEOUT_MS   5000 /* for the peer's close frame, and for the last write */
+#define LINGER_MS          2000 /* from the last write to the server's end of stream */
 #define MAX_PROTOCOLS      16
 #define MAX_HEADERS        32
 
@@ -474,6 +475,31 @@ static int service(struct app *a)
     return ex_flush(a->fd, a->ws) < 0 ? -1 : 0;
 }
 
+/* Everything is written: shut our side, so the server reads our close frame and then the
+ * end of the stream, and read away what it still sends until it ends its side (the server
+ * closes the TCP connection first, RFC 6455 7.1.1) or LINGER_MS pass. A close now, with
+ * input unread, would reset the connection instead, and a server still sending could lose
+ * our close frame. */
+static void linger(int fd)
+{
+    long deadline = now_ms() + LINGER_MS;
+
+    if (shutdown(fd, SHUT_WR) < 0)
+        return;
+    while (!ex_drain(fd)) {
+        struct pollfd p;
+        long left = deadline - now_ms();
+
+        if (left <= 0)
+            return;
+        p.fd = fd;
+        p.events = POLLIN;
+        p.revents = 0;
+        if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+            return;
+    }
+}
+
 static int run(struct app *a)
 {
     for (;;) {
@@ -481,8 +507,11 @@ static int run(struct app *a)
         bool want_in = !a->in_events && !a->out.active && !a->eof && !a->closed;
         int timeout = -1;
 
-        if (a->closed && !ex_has_output(a->ws))
+        if (a->closed && !ex_has_output(a->ws)) {
+            if (a->opened) /* after a failed handshake there is no close frame to protect */
+                linger(a->fd);
             return a->exit_code;
+        }
         if (a->eof && !a->in_events && !a->closed) {
             /* Not expected: libws reports WS_EV_CLOSED after ws_conn_feed_eof. */
             fprintf(stderr, "ws-client: connection ended\n");

@@ -257,6 +257,44 @@ async function rawExpectClose(port, bytes, code) {
   }
 }
 
+// A client still sending when the server fails the connection must get the close frame. A
+// socket closed with input unread resets the connection, and a peer busy writing then loses
+// what it had not read yet; the server has to shut its side and read away the rest first.
+const OVER_LIMIT = (16 << 20) + 1; // one byte over the server's default frame limit
+const STREAMED = 4 << 20; // payload bytes written behind the header, without waiting
+
+async function rawOverLimitWhileSending(port) {
+  const { sock, reader } = await rawOpen(port);
+  try {
+    sock.write(frame(OP.BINARY, Buffer.alloc(0), { length: OVER_LIMIT }));
+    const chunk = Buffer.alloc(64 << 10, 0x5a);
+    for (let sent = 0; sent < STREAMED; sent += chunk.length) sock.write(chunk);
+    const f = await reader.next(OP.CLOSE);
+    const why = reader.error ? `${reader.error.code ?? reader.error.message}` : 'no error';
+    expect(f !== null, `connection ended without a close frame (${why})`);
+    expect(!f.masked, 'server close frame is masked');
+    const got = closeCodeOf(f);
+    expect(got === 1009, `server closed with ${got} '${f.payload.subarray(2)}', expected 1009`);
+    await reader.end();
+    expect(reader.error === null, `connection reset after the close frame (${why})`);
+  } finally {
+    sock.destroy();
+  }
+}
+
+// Runs fn `times` times in a row; throws naming how many runs failed and the first reason.
+async function everyTime(times, fn) {
+  const failures = [];
+  for (let i = 0; i < times; i++) {
+    try {
+      await fn();
+    } catch (e) {
+      failures.push(`run ${i + 1}: ${e.message}`);
+    }
+  }
+  expect(failures.length === 0, `${failures.length}/${times} runs failed: ${failures[0]}`);
+}
+
 function utf8Cases() {
   const text = (b) => frame(OP.TEXT, Buffer.from(b));
   return [
@@ -323,6 +361,9 @@ async function rawChecks(results, port, limitedPort) {
     await results.run(`raw ${name}: server closes with ${code}`,
                       () => rawExpectClose(port, bytes, code));
   }
+  await results.run('raw 16 MiB + 1 frame header, then 4 MiB of payload still streaming: ' +
+                    'close 1009 arrives before the end, no reset (10 runs)',
+                    () => everyTime(10, () => rawOverLimitWhileSending(port)), 120_000);
   await results.run('raw fragments adding up to more than --max-message 1000: close 1009', () =>
     rawExpectClose(limitedPort, [frame(OP.BINARY, Buffer.alloc(400), { fin: false }),
                                  frame(OP.CONT, Buffer.alloc(400), { fin: false }),

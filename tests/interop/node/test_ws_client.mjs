@@ -322,10 +322,24 @@ async function rawExpectClose(client, bytes, code) {
   expect(got === code, `client closed with ${got}, expected ${code}`);
   expect(run.status === 1 && run.stderr.includes(`closed: ${code}`),
          `status ${run.status}, stderr ${JSON.stringify(run.stderr)}`);
+  return { run, reader };
 }
 
 function serverFrame(op, payload, opts = {}) {
   return frame(op, payload, { masked: false, ...opts });
+}
+
+// Runs fn `times` times in a row; throws naming how many runs failed and the first reason.
+async function everyTime(times, fn) {
+  const failures = [];
+  for (let i = 0; i < times; i++) {
+    try {
+      await fn();
+    } catch (e) {
+      failures.push(`run ${i + 1}: ${e.message}`);
+    }
+  }
+  expect(failures.length === 0, `${failures.length}/${times} runs failed: ${failures[0]}`);
 }
 
 async function rawChecks(results, client) {
@@ -360,6 +374,19 @@ async function rawChecks(results, client) {
     await results.run(`raw server sends ${name}: client closes with ${code}, exits 1`,
                       () => rawExpectClose(client, bytes, code));
   }
+
+  // The whole over-limit frame is sent: the client fails the connection after the header,
+  // with the rest still arriving. Its close frame must reach the server all the same, so the
+  // client has to shut its side and read away the rest, not close with input unread (that
+  // resets the connection, and the server, busy writing, loses the close frame).
+  const overLimit = serverFrame(OP.BINARY, Buffer.alloc(BIG + 1, 0x5a));
+  await results.run('raw server sends a whole 16 MiB + 1 frame: the client\'s close 1009 ' +
+                    'still reaches it, no reset (10 runs)',
+                    () => everyTime(10, async () => {
+                      const { reader } = await rawExpectClose(client, [overLimit], 1009);
+                      expect(reader.error === null, 'connection reset after the close frame ' +
+                             `(${reader.error?.code ?? reader.error?.message})`);
+                    }), 180_000);
 
   const word = Buffer.from('Hé wörld', 'utf8');
   await results.run('raw server: message fragmented by hand, with a ping inside, is echoed',
