@@ -865,11 +865,11 @@ int ws_conn_handoff(ws_conn *c, const char *method, size_t method_len, const cha
         return WS_E_STATE;
     if (rest_len > c->stash.max || (rest_len > 0 && rest == NULL))
         return rest_len > c->stash.max ? WS_E_HTTP_HEADERS_TOO_LARGE : WS_E_INVALID;
-    c->fed = true;
-    ws_keepalive_on_feed(c, method_len);
     rc = ws_conn_stash(c, rest, rest_len);
     if (rc != WS_OK)
-        return rc;
+        return rc; /* nothing changed: the host may try again */
+    c->fed = true;
+    ws_keepalive_on_feed(c, method_len);
     rc = ws_handshake_server_handoff(&c->hs, method, method_len, target, target_len,
                                      version_minor, headers, header_count);
     ws_conn_server_head(c, rc);
