@@ -613,64 +613,6 @@ static void begin_shutdown(struct server *srv)
     }
 }
 
-static int listen_on(const char *host, unsigned port, unsigned *bound_port)
-{
-    struct addrinfo hints, *res, *ai;
-    char port_str[16];
-    int fd = -1;
-    int err;
-
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    snprintf(port_str, sizeof port_str, "%u", port);
-    err = getaddrinfo(host, port_str, &hints, &res);
-    if (err != 0) {
-        fprintf(stderr, "chat-server: %s: %s\n", host, gai_strerror(err));
-        return -1;
-    }
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        int one = 1;
-        int saved;
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
-            break;
-        saved = errno;
-        close(fd);
-        errno = saved;
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0) {
-        fprintf(stderr, "chat-server: cannot listen on %s:%u: %s\n", host, port, strerror(errno));
-        return -1;
-    }
-    {
-        struct sockaddr_storage addr;
-        socklen_t len = sizeof addr;
-        getsockname(fd, (struct sockaddr *)&addr, &len);
-        *bound_port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
-                                                       : ((struct sockaddr_in *)&addr)->sin_port);
-    }
-    return fd;
-}
-
-/* Blocks SIGINT and SIGTERM and returns a descriptor that reads them instead. */
-static int signals_fd(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-        return -1;
-    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
 /* ---- command line -------------------------------------------------------------------------- */
 
 static bool parse_uint(const char *s, unsigned long long max, unsigned long long *out)
@@ -867,8 +809,8 @@ int main(int argc, char **argv)
     srv.line = malloc(WS_TOKEN_SUBJECT_MAX + 2 + MAX_MESSAGE);
     srv.listener.kind = SRC_LISTENER;
     srv.signals.kind = SRC_SIGNAL;
-    srv.signals.fd = signals_fd();
-    srv.listener.fd = listen_on(opt.host, opt.port, &bound);
+    srv.signals.fd = ex_signals_fd();
+    srv.listener.fd = ex_listen("chat-server", opt.host, opt.port, &bound);
     srv.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (srv.line == NULL || srv.signals.fd < 0 || srv.listener.fd < 0 || srv.epfd < 0 ||
         watch(&srv, EPOLL_CTL_ADD, &srv.listener, EPOLLIN) < 0 ||

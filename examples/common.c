@@ -6,6 +6,12 @@
 #define _GNU_SOURCE
 #include "common.h"
 
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/signalfd.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -199,4 +205,64 @@ void ex_pending_free(ex_pending *p)
     p->own = NULL;
     p->own_cap = 0;
     p->active = false;
+}
+
+/* A listening TCP socket on host:port (port 0: any free one, reported in *bound_port),
+ * non-blocking, with SO_REUSEADDR. Errors are printed with the program name prog. */
+int ex_listen(const char *prog, const char *host, unsigned port, unsigned *bound_port)
+{
+    struct addrinfo hints, *res, *ai;
+    char port_str[16];
+    int fd = -1;
+    int err;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port_str, sizeof port_str, "%u", port);
+    err = getaddrinfo(host, port_str, &hints, &res);
+    if (err != 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, host, gai_strerror(err));
+        return -1;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        int one = 1;
+        int saved;
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
+            break;
+        saved = errno;
+        close(fd);
+        errno = saved;
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", prog, host, port, strerror(errno));
+        return -1;
+    }
+    {
+        struct sockaddr_storage addr;
+        socklen_t len = sizeof addr;
+        getsockname(fd, (struct sockaddr *)&addr, &len);
+        *bound_port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                                       : ((struct sockaddr_in *)&addr)->sin_port);
+    }
+    return fd;
+}
+
+/* Blocks SIGINT and SIGTERM and returns a descriptor that reads them instead. */
+int ex_signals_fd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }

@@ -75,4 +75,12 @@ int ex_pending_send(ex_pending *p, ws_conn *c);
 
 void ex_pending_free(ex_pending *p);
 
+/* A non-blocking listening TCP socket on host:port; port 0 picks a free one and
+ * *bound_port tells which. Prints why it failed (prefixed with prog) and returns -1. */
+int ex_listen(const char *prog, const char *host, unsigned port, unsigned *bound_port);
+
+/* Blocks SIGINT and SIGTERM and returns a descriptor that reads them instead (signalfd), so
+ * the event loop handles them like any other input. */
+int ex_signals_fd(void);
+
 #endif /* EXAMPLES_COMMON_H */
