@@ -13,17 +13,7 @@ static const char ws_b64_alphabet[] =
 /* The 6-bit value of an alphabet character, or -1 for anything else ('=' included). */
 static int ws_b64_value(char ch)
 {
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+')
-        return 62;
-    if (ch == '/')
-        return 63;
-    return -1;
+    return ws_base64_digit(ch, '+', '/');
 }
 
 size_t ws_base64_encode(char *out, const uint8_t *in, size_t len)

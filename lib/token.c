@@ -41,17 +41,7 @@ static size_t ws_b64url_encode(char *out, const uint8_t *in, size_t len)
 /* The 6-bit value of a base64url character, or -1 ('=', '+' and '/' included). */
 static int ws_b64url_value(char ch)
 {
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '-')
-        return 62;
-    if (ch == '_')
-        return 63;
-    return -1;
+    return ws_base64_digit(ch, '-', '_');
 }
 
 /* Strict decoding into out (cap bytes): no padding, nothing outside the alphabet, and the

@@ -51,4 +51,21 @@ static inline const char *ws_find_byte(const char *p, const char *end, char ch)
     return p;
 }
 
+/* The 6-bit value of a base64 digit in the alphabet whose last two digits are c62 and c63
+ * ("+/" for base64, "-_" for base64url), or -1 for anything else ('=' included). */
+static inline int ws_base64_digit(char ch, char c62, char c63)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    if (ch == c62)
+        return 62;
+    if (ch == c63)
+        return 63;
+    return -1;
+}
+
 #endif /* WS_INTERNAL_H */
