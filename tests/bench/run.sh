@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds libws and the receive-path benchmark in release mode (build-bench/) and runs it.
+# Arguments go to the benchmark: --runs N, --only W1,W4, --impl memcpy,libws,stream,wslay,
+# --quick, --no-verify, --no-handshake. Figures only: it never fails a build.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+build=${BENCH_BUILD_DIR:-build-bench}
+
+if [ ! -d "$build/meson-private" ]; then
+    meson setup "$build" -Dbench=true --buildtype=release >/dev/null
+else
+    meson configure "$build" -Dbench=true --buildtype=release >/dev/null
+fi
+ninja -C "$build" tests/bench/bench >/dev/null
+
+echo "command: tests/bench/run.sh $*"
+if command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1; then
+    dirty=$(git diff --quiet HEAD -- lib include 2>/dev/null || echo " + uncommitted changes in lib/ or include/")
+    echo "libws commit: $(git rev-parse --short HEAD)$dirty"
+fi
+if command -v lscpu >/dev/null; then
+    lscpu | grep -E '^(Model name|CPU\(s\)|Thread\(s\) per core|Core\(s\) per socket|L2 cache|L3 cache):' \
+        | sed 's/  */ /g'
+fi
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+exec "$build/tests/bench/bench" "$@"
