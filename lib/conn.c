@@ -282,8 +282,23 @@ void ws_conn_feed_eof(ws_conn *c)
 
 static void ws_event_clear(ws_event *ev, ws_event_type type)
 {
-    memset(ev, 0, sizeof *ev);
     ev->type = type;
+    ev->opcode = 0;
+    ev->frame_final = false;
+    ev->message_final = false;
+    ev->data = NULL;
+    ev->len = 0;
+    ev->close_code = 0;
+    ev->reason = NULL;
+    ev->reason_len = 0;
+    ev->error = 0;
+    ev->http_status = 0;
+    ev->request = NULL;
+    ev->response = NULL;
+    ev->subprotocol = NULL;
+    ev->subprotocol_len = 0;
+    ev->extensions = NULL;
+    ev->extensions_len = 0;
 }
 
 /* Ends the connection with err: the peer is told with a close frame when the error has a
@@ -644,6 +659,21 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
 
     if (n == 0 && !c->end_due)
         return WS_EV_NONE;
+    if (!c->end_due &&
+        ws_frame_decode_complete(&c->dec, p, n, &used, &chunk, &chunk_len) == WS_FRAME_END) {
+        ws_conn_advance(c, used);
+        if (h->opcode & 0x8) {
+            memcpy(c->ctl, chunk, chunk_len);
+            c->ctl_len = chunk_len;
+            return ws_conn_control_frame(c, h->opcode, ev);
+        }
+        r = ws_conn_begin_data_frame(c, h);
+        if (r != WS_OK) {
+            ws_conn_fail(c, r);
+            return WS_EV_NONE;
+        }
+        return ws_conn_data_chunk(c, chunk, chunk_len, true, ev);
+    }
     r = ws_frame_decode(&c->dec, p, n, &used, &chunk, &chunk_len);
     ws_conn_advance(c, used);
     if (r < 0) {

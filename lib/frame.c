@@ -277,6 +277,59 @@ static int ws_decode_payload(ws_frame_decoder *d, uint8_t *buf, size_t len, size
     return WS_FRAME_END;
 }
 
+int ws_frame_decode_complete(ws_frame_decoder *d, uint8_t *buf, size_t len, size_t *consumed,
+                             uint8_t **payload, size_t *payload_len)
+{
+    unsigned b0, b1, op, len7;
+    bool masked;
+    size_t need;
+    uint64_t length;
+
+    if (d->state != FD_HEADER || d->hdr_len != 0 || len < 2)
+        return WS_FRAME_NEED_MORE;
+    b0 = buf[0];
+    b1 = buf[1];
+    op = b0 & WS_OPCODE_BITS;
+    len7 = b1 & WS_LEN7_BITS;
+    masked = (b1 & WS_MASK_BIT) != 0;
+    /* Only the plain case is taken here; anything else (RSV bits, reserved opcodes, 64-bit
+     * lengths, every error) goes the detailed way, which reports errors at their byte. */
+    if ((b0 & WS_RSV_ALL) != 0 || masked != (d->role == WS_ROLE_SERVER))
+        return WS_FRAME_NEED_MORE;
+    if (op > WS_OP_BINARY &&
+        (op < WS_OP_CLOSE || op > WS_OP_PONG || !(b0 & WS_FIN) || len7 > WS_CONTROL_PAYLOAD_MAX))
+        return WS_FRAME_NEED_MORE;
+    need = masked ? 6u : 2u;
+    if (len7 < WS_LEN7_16BIT) {
+        length = len7;
+    } else if (len7 == WS_LEN7_16BIT && len >= 4) {
+        length = ((unsigned)buf[2] << 8) | buf[3];
+        if (length < WS_LEN7_16BIT && !d->allow_nonminimal)
+            return WS_FRAME_NEED_MORE;
+        need += 2;
+    } else {
+        return WS_FRAME_NEED_MORE;
+    }
+    if (ws_too_big(d, length) || len < need || length > len - need)
+        return WS_FRAME_NEED_MORE;
+    d->header.fin = (b0 & WS_FIN) != 0;
+    d->header.rsv = 0;
+    d->header.opcode = (uint8_t)op;
+    d->header.masked = masked;
+    d->header.length = length;
+    if (masked) {
+        memcpy(d->header.mask, buf + need - 4, 4);
+        if (length != 0)
+            ws_mask(buf + need, (size_t)length, d->header.mask, 0);
+    } else {
+        memset(d->header.mask, 0, 4);
+    }
+    *consumed = need + (size_t)length;
+    *payload = buf + need;
+    *payload_len = (size_t)length;
+    return WS_FRAME_END;
+}
+
 void ws_frame_decoder_init(ws_frame_decoder *d, ws_role role)
 {
     memset(d, 0, sizeof *d);

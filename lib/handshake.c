@@ -332,8 +332,25 @@ int ws_hs_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed)
         return WS_E_STATE;
     if (p == NULL && len > 0)
         return WS_E_INVALID;
-    while (i < len && rc == WS_E_AGAIN)
+    while (i < len && rc == WS_E_AGAIN) {
+        /* Inside a line, copy the run of ordinary bytes in one go; the byte that ends the
+         * run (CR, LF, a control byte, or the one over a limit) takes the byte-wise path. */
+        if (hs->line_state == WS_SCAN_HEADER ||
+            (hs->line_state == WS_SCAN_FIRST && hs->role != WS_ROLE_SERVER)) {
+            size_t room = WS_MIN(len - i, hs->cap - hs->len);
+            size_t used = hs->len - hs->line_start;
+            size_t n = 0;
+            room = WS_MIN(room, hs->max_header_line > used ? hs->max_header_line - used : 0);
+            while (n < room && p[i + n] >= 0x20 && p[i + n] != 0x7F)
+                n++;
+            memcpy(hs->buf + hs->len, p + i, n);
+            hs->len += n;
+            i += n;
+            if (i == len)
+                break;
+        }
         rc = ws_hs_scan_byte(hs, p[i++]);
+    }
     /* On an error the offending byte is not counted: i is one past it. */
     if (consumed != NULL)
         *consumed = (rc == WS_OK || rc == WS_E_AGAIN) ? i : i - 1;

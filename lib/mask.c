@@ -17,38 +17,38 @@ static size_t mask_bytes(uint8_t *dst, const uint8_t *src, size_t n, const uint8
     return k;
 }
 
-/* The key as an 8-byte word whose first byte in memory is key[k]. Built from bytes and
- * loaded with memcpy, it lines up with payload words loaded the same way on either byte
- * order; and since 8 is a multiple of 4 the same word serves every word of the payload. */
+/* The key as an 8-byte word whose first byte in memory is key[k]: the same 4 bytes twice,
+ * which reads the same on either byte order. */
 static uint64_t mask_key_word(const uint8_t key[4], size_t k)
 {
-    uint8_t bytes[8];
-    uint64_t w;
-    size_t j;
+    uint8_t rot[4];
+    uint32_t k32;
 
-    for (j = 0; j < 8; j++)
-        bytes[j] = key[(k + j) & 3u];
-    memcpy(&w, bytes, 8);
-    return w;
+    rot[0] = key[k & 3u];
+    rot[1] = key[(k + 1u) & 3u];
+    rot[2] = key[(k + 2u) & 3u];
+    rot[3] = key[(k + 3u) & 3u];
+    memcpy(&k32, rot, 4);
+    return ((uint64_t)k32 << 32) | k32;
+}
+
+static void mask_word8(uint8_t *dst, const uint8_t *src, uint64_t kw)
+{
+    uint64_t w;
+
+    memcpy(&w, src, sizeof w);
+    w ^= kw;
+    memcpy(dst, &w, sizeof w);
 }
 
 size_t ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                     size_t offset)
 {
     size_t k = offset & 3u;
-    /* Bytes before dst reaches an 8-byte boundary, so the word stores are aligned. */
-    size_t head = (size_t)((8u - ((uintptr_t)dst & 7u)) & 7u);
-    size_t i;
-    uint64_t kw;
+    uint64_t kw = mask_key_word(key, k);
+    size_t i = 0;
 
-    if (len < head + 8)
-        return mask_bytes(dst, src, len, key, k);
-    k = mask_bytes(dst, src, head, key, k);
-    kw = mask_key_word(key, k);
-    /* Loads and stores go through memcpy, so there is no alignment or aliasing assumption;
-     * compilers emit plain loads. Four words per step give the compiler independent XORs to
-     * schedule or vectorise. */
-    for (i = head; len - i >= 32; i += 32) {
+    for (; len - i >= 32; i += 32) {
         uint64_t w[4];
 
         memcpy(w, src + i, sizeof w);
@@ -58,12 +58,23 @@ size_t ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t 
         w[3] ^= kw;
         memcpy(dst + i, w, sizeof w);
     }
-    for (; len - i >= 8; i += 8) {
-        uint64_t w;
+    /* At most 31 bytes left: straight-line code, no loop for the compiler to version. */
+    if (len - i >= 16) {
+        mask_word8(dst + i, src + i, kw);
+        mask_word8(dst + i + 8, src + i + 8, kw);
+        i += 16;
+    }
+    if (len - i >= 8) {
+        mask_word8(dst + i, src + i, kw);
+        i += 8;
+    }
+    if (len - i >= 4) {
+        uint32_t w;
 
         memcpy(&w, src + i, sizeof w);
-        w ^= kw;
+        w ^= (uint32_t)kw;
         memcpy(dst + i, &w, sizeof w);
+        i += 4;
     }
     return mask_bytes(dst + i, src + i, len - i, key, k);
 }

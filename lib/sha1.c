@@ -48,7 +48,29 @@ static void ws_sha1_init(ws_sha1_ctx *c)
     c->total = 0;
 }
 
-/* One 64-byte block. The 80-word schedule is kept as a rolling window of 16 words. */
+/* One 64-byte block. Four loops of twenty rounds, each with its own round function, and
+ * the five working words rotated by renaming (five rounds per iteration), so the compiler
+ * keeps everything in registers and no round tests which quarter it is in. */
+#define SHA1_W(t) (w[(t)&15] = ws_rol32(w[((t) + 13) & 15] ^ w[((t) + 8) & 15] ^ w[((t) + 2) & 15] ^ w[(t)&15], 1))
+#define SHA1_R(a, b, c, d, e, f, k, wt)                                                            \
+    do {                                                                                           \
+        e += ws_rol32(a, 5) + (f) + (k) + (wt);                                                    \
+        b = ws_rol32(b, 30);                                                                       \
+    } while (0)
+#define SHA1_F1(b, c, d) (d ^ (b & (c ^ d)))
+#define SHA1_F2(b, c, d) (b ^ c ^ d)
+#define SHA1_F3(b, c, d) ((b & c) | (d & (b | c)))
+#define SHA1_5(F, K, t, W)                                                                        \
+    do {                                                                                           \
+        SHA1_R(a, b, c, d, e, F(b, c, d), K, W(t));                                                \
+        SHA1_R(e, a, b, c, d, F(a, b, c), K, W((t) + 1));                                          \
+        SHA1_R(d, e, a, b, c, F(e, a, b), K, W((t) + 2));                                          \
+        SHA1_R(c, d, e, a, b, F(d, e, a), K, W((t) + 3));                                          \
+        SHA1_R(b, c, d, e, a, F(c, d, e), K, W((t) + 4));                                          \
+    } while (0)
+#define SHA1_WLOAD(t) (w[t])
+#define SHA1_W15(t) ((t) < 16 ? w[t] : SHA1_W(t))
+
 static void ws_sha1_block(uint32_t h[5], const uint8_t *p)
 {
     uint32_t w[16];
@@ -57,34 +79,15 @@ static void ws_sha1_block(uint32_t h[5], const uint8_t *p)
 
     for (t = 0; t < 16; t++)
         w[t] = ws_load_be32(p + 4 * t);
-
-    for (t = 0; t < 80; t++) {
-        uint32_t f, k, tmp;
-        if (t >= 16) {
-            w[t & 15] =
-                ws_rol32(w[(t + 13) & 15] ^ w[(t + 8) & 15] ^ w[(t + 2) & 15] ^ w[t & 15], 1);
-        }
-        if (t < 20) {
-            f = (b & c) | (~b & d);
-            k = 0x5A827999u;
-        } else if (t < 40) {
-            f = b ^ c ^ d;
-            k = 0x6ED9EBA1u;
-        } else if (t < 60) {
-            f = (b & c) | (b & d) | (c & d);
-            k = 0x8F1BBCDCu;
-        } else {
-            f = b ^ c ^ d;
-            k = 0xCA62C1D6u;
-        }
-        tmp = ws_rol32(a, 5) + f + e + k + w[t & 15];
-        e = d;
-        d = c;
-        c = ws_rol32(b, 30);
-        b = a;
-        a = tmp;
-    }
-
+    for (t = 0; t < 15; t += 5)
+        SHA1_5(SHA1_F1, 0x5A827999u, t, SHA1_WLOAD);
+    SHA1_5(SHA1_F1, 0x5A827999u, 15, SHA1_W15);
+    for (t = 20; t < 40; t += 5)
+        SHA1_5(SHA1_F2, 0x6ED9EBA1u, t, SHA1_W);
+    for (t = 40; t < 60; t += 5)
+        SHA1_5(SHA1_F3, 0x8F1BBCDCu, t, SHA1_W);
+    for (t = 60; t < 80; t += 5)
+        SHA1_5(SHA1_F2, 0xCA62C1D6u, t, SHA1_W);
     h[0] += a;
     h[1] += b;
     h[2] += c;

@@ -97,11 +97,18 @@ static const uint64_t utf8_high_bits = UINT64_C(0x8080808080808080);
  * aliasing concerns and compiles to plain loads. */
 static size_t utf8_skip_ascii(const uint8_t *p, size_t i, size_t len)
 {
-    uint64_t w;
+    uint64_t w[4];
 
+    /* Four words per test: one branch per 32 bytes on ASCII text. */
+    while (len - i >= 32) {
+        memcpy(w, p + i, sizeof w);
+        if ((w[0] | w[1] | w[2] | w[3]) & utf8_high_bits)
+            break;
+        i += 32;
+    }
     while (len - i >= 8) {
-        memcpy(&w, p + i, 8);
-        if (w & utf8_high_bits)
+        memcpy(w, p + i, 8);
+        if (w[0] & utf8_high_bits)
             break;
         i += 8;
     }
@@ -117,6 +124,56 @@ static uint32_t utf8_run(uint32_t s, const uint8_t *p, size_t n)
     for (j = 0; j < n; j++)
         w = utf8_row[p[j]] >> (w & UTF8_STATE_MASK);
     return (uint32_t)w & UTF8_STATE_MASK;
+}
+
+static bool utf8_is_continuation(uint8_t b)
+{
+    return (b & 0xC0u) == 0x80u;
+}
+
+#define UTF8_LANES 4
+#define UTF8_LANE_BLOCK 1024 /* bytes walked by the lanes before looking for ASCII again */
+
+/*
+ * The DFA over p[0..n) as four independent chains, which the CPU overlaps: the block is cut
+ * into four parts, each cut moved forward to a byte that starts a character. A part other
+ * than the last must then end on a character boundary, or the text is invalid. Returns the
+ * state after the block, U_FAIL when it is invalid somewhere (the caller walks it again to
+ * find where), or UTF8_NO_CUT when a cut found no character start (4 continuation bytes:
+ * invalid too, but let the caller's single chain say where).
+ */
+static uint32_t utf8_run_lanes(uint32_t s, const uint8_t *p, size_t n)
+{
+    size_t start[UTF8_LANES + 1], common = n, j, k;
+    uint64_t w[UTF8_LANES];
+
+    start[0] = 0;
+    start[UTF8_LANES] = n;
+    for (k = 1; k < UTF8_LANES; k++) {
+        size_t b = n / UTF8_LANES * k, end = b + 3;
+        while (b < end && utf8_is_continuation(p[b]))
+            b++;
+        if (utf8_is_continuation(p[b]))
+            return U_FAIL;
+        start[k] = b;
+    }
+    for (k = 0; k < UTF8_LANES; k++)
+        common = WS_MIN(common, start[k + 1] - start[k]);
+    w[0] = s;
+    w[1] = w[2] = w[3] = U_ACCEPT;
+    for (j = 0; j < common; j++) {
+        w[0] = utf8_row[p[start[0] + j]] >> (w[0] & UTF8_STATE_MASK);
+        w[1] = utf8_row[p[start[1] + j]] >> (w[1] & UTF8_STATE_MASK);
+        w[2] = utf8_row[p[start[2] + j]] >> (w[2] & UTF8_STATE_MASK);
+        w[3] = utf8_row[p[start[3] + j]] >> (w[3] & UTF8_STATE_MASK);
+    }
+    for (k = 0; k < UTF8_LANES; k++) {
+        for (j = start[k] + common; j < start[k + 1]; j++)
+            w[k] = utf8_row[p[j]] >> (w[k] & UTF8_STATE_MASK);
+        if (k + 1 < UTF8_LANES && (w[k] & UTF8_STATE_MASK) != U_ACCEPT)
+            return U_FAIL;
+    }
+    return (uint32_t)w[UTF8_LANES - 1] & UTF8_STATE_MASK;
 }
 
 /* Index in p[0..n) of the byte that takes state s to U_FAIL; the caller knows one does. */
@@ -164,8 +221,13 @@ int ws_utf8_feed(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset)
                 break;
         }
         before = s;
-        n = WS_MIN(len - i, (size_t)UTF8_BLOCK);
-        s = utf8_run(before, p + i, n);
+        if (len - i >= 4 * UTF8_BLOCK) {
+            n = WS_MIN(len - i, (size_t)UTF8_LANE_BLOCK);
+            s = utf8_run_lanes(before, p + i, n);
+        } else {
+            n = WS_MIN(len - i, (size_t)UTF8_BLOCK);
+            s = utf8_run(before, p + i, n);
+        }
         if (s == U_FAIL)
             return utf8_fail(v, bad_offset, i + utf8_find_failure(before, p + i, n));
         i += n;

@@ -480,6 +480,56 @@ static void test_random_against_reference(void **state)
     assert_true(seen_bad > 5000);
 }
 
+/* Long texts take the multi-lane path (blocks cut into parts at character starts): one bad
+ * byte anywhere, in any lane or right at a cut, must be found exactly where a single chain
+ * over the text finds it. */
+#define LONG_TEXT 6000
+
+static void test_long_texts_every_lane(void **state)
+{
+    static uint8_t buf[LONG_TEXT + 4];
+    unsigned iter;
+
+    (void)state;
+    for (iter = 0; iter < 400; iter++) {
+        size_t len = 0, target = 256 + rng_below(LONG_TEXT - 256);
+        long want;
+
+        /* Mostly multi-byte, so the ASCII skip does not carry the text past the lanes. */
+        while (len + 4 <= target) {
+            uint32_t cp = rng_below(8) == 0 ? rng_below(0x80) : random_scalar();
+            len += encode(cp < 0x80 && rng_below(2) ? 0x3B1 : cp, buf + len);
+        }
+        assert_int_equal(feed_whole(buf, len), ref_validate(buf, len));
+        switch (iter % 4) {
+        case 0: /* one replaced byte */
+            buf[rng_below((uint32_t)len)] = random_interesting_byte();
+            break;
+        case 1: /* one byte deleted: a character loses a byte or a continuation is stray */
+        {
+            size_t at = rng_below((uint32_t)len);
+            memmove(buf + at, buf + at + 1, len - at - 1);
+            len--;
+            break;
+        }
+        case 2: /* a surrogate or an overlong form dropped in */
+        {
+            static const uint8_t bad[][3] = {{0xED, 0xA0, 0x80}, {0xE0, 0x80, 0xAF},
+                                             {0xC0, 0xAF, 0x41}, {0xF4, 0x90, 0x80}};
+            size_t at = rng_below((uint32_t)(len - 3));
+            memcpy(buf + at, bad[rng_below(4)], 3);
+            break;
+        }
+        default: /* valid but cut at the end */
+            len -= rng_below(3);
+            break;
+        }
+        want = ref_validate(buf, len);
+        assert_int_equal(feed_whole(buf, len), want);
+        assert_int_equal(ws_utf8_valid(buf, len), want == VALID);
+    }
+}
+
 /* Every 1- to 4-byte sequence from a lead byte: compares all 2^16 two-byte prefixes and,
  * for the third and fourth byte, the bytes around the class edges. */
 static void test_exhaustive_short(void **state)
@@ -521,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_ascii_runs),
         cmocka_unit_test(test_random_against_reference),
         cmocka_unit_test(test_exhaustive_short),
+        cmocka_unit_test(test_long_texts_every_lane),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
