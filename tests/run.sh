@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what the build and the tests need (Debian 12, as root),
-# builds libws with gcc and clang (warnings are errors), runs every test - unit tests plain
-# and under ASan+UBSan, interop tests against real peers - and prints
+# builds libws with gcc and clang (warnings are errors), runs every test - unit and
+# conformance tests plain and under ASan+UBSan, corpus replays, interop tests against real
+# peers, a short libFuzzer run of every harness, valgrind memcheck - and prints
 # "N passed, N failed" counted from the test programs' own results.
 set -euo pipefail
 
@@ -13,6 +14,10 @@ command -v meson >/dev/null || need+=(meson)
 command -v ninja >/dev/null || need+=(ninja-build)
 command -v cc >/dev/null || need+=(gcc)
 command -v clang >/dev/null || need+=(clang)
+command -v valgrind >/dev/null || need+=(valgrind)
+# libFuzzer's runtime ships apart from clang on Debian.
+ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
+    need+=(libclang-rt-14-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 pkg-config --exists cmocka 2>/dev/null || need+=(libcmocka-dev)
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || need+=(python3-websockets)
@@ -48,6 +53,16 @@ fi
 ninja -C build-clang
 meson test -C build-clang --suite unit --suite conformance --print-errorlogs --num-processes 2 || status=1
 logs+=(build-clang/meson-logs/testlog.json)
+
+# Every parser under libFuzzer for a short budget (FUZZ_SECONDS each, default 20); a crash
+# fails the run and its input is kept in fuzz/crashes/. Then the plain unit tests under
+# valgrind memcheck: no error and no leak.
+mkdir -p build/logs
+bash fuzz/run.sh 2>&1 | tee build/logs/fuzz.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+bash tests/valgrind.sh build 2>&1 | tee build/logs/valgrind.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+logs+=(build/logs/fuzz.log build/logs/valgrind.log)
 
 python3 tests/summary.py "${logs[@]}" || status=1
 exit $status

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Counts test cases from meson's JSON test logs: every CMocka case, every TAP "ok"/"not ok"
 line of the other test programs, and a program that failed without saying which case failed
-(a crash between cases, a sanitizer report, a timeout) as one failure.
+(a crash between cases, a sanitizer report, a timeout) as one failure. Arguments not ending
+in .json are plain logs whose "ok" / "not ok" lines are counted (fuzzing, valgrind).
 Prints one line "N passed, N failed" and exits non-zero when anything failed."""
 import json
 import re
@@ -31,9 +32,23 @@ def count(entry):
     return p, f
 
 
+def count_text(path):
+    """A plain log of TAP-like "ok - ..." / "not ok - ..." lines (fuzz/run.sh, valgrind)."""
+    with open(path, errors="replace") as fh:
+        out = fh.read()
+    return len(TAP_OK.findall(out)), len(TAP_NOT_OK.findall(out))
+
+
 def main():
     passed = failed = 0
     for path in sys.argv[1:]:
+        if not path.endswith(".json"):
+            p, f = count_text(path)
+            if f:
+                print(f"FAILED: {path}: {f} failed", file=sys.stderr)
+            passed += p
+            failed += f
+            continue
         with open(path) as fh:
             for line in fh:
                 if not line.strip():
