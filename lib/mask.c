@@ -45,8 +45,12 @@ size_t ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t 
                     size_t offset)
 {
     size_t k = offset & 3u;
-    uint64_t kw = mask_key_word(key, k);
+    uint64_t kw;
     size_t i = 0;
+
+    if (len == 0) /* dst and src may be NULL then: no pointer arithmetic on them */
+        return k;
+    kw = mask_key_word(key, k);
 
     for (; len - i >= 32; i += 32) {
         uint64_t w[4];

@@ -46,23 +46,32 @@ ninja -C build
 meson test -C build --print-errorlogs --num-processes 2 || status=1
 logs+=(build/meson-logs/testlog.json)
 
-# clang: the library, examples, unit and conformance tests build warning-free and pass.
+# clang: the library, examples, unit and conformance tests build warning-free and pass,
+# plainly and under clang's sanitizers (which check a few things gcc's do not).
 if [ ! -d build-clang/meson-private ]; then
-    CC=clang meson setup build-clang --werror -Dsanitize_tests=false -Dinterop=false >/dev/null
+    CC=clang meson setup build-clang --werror >/dev/null
 fi
 ninja -C build-clang
-meson test -C build-clang --suite unit --suite conformance --print-errorlogs --num-processes 2 || status=1
+meson test -C build-clang --suite unit --suite asan --suite conformance \
+    --suite conformance-asan --print-errorlogs --num-processes 2 || status=1
 logs+=(build-clang/meson-logs/testlog.json)
 
 # Every parser under libFuzzer for a short budget (FUZZ_SECONDS each, default 20); a crash
-# fails the run and its input is kept in fuzz/crashes/. Then the plain unit tests under
-# valgrind memcheck: no error and no leak.
+# fails the run and its input is kept in fuzz/crashes/. Then the plain unit, conformance and
+# corpus-replay programs under valgrind memcheck: no error and no leak.
 mkdir -p build/logs
-bash fuzz/run.sh 2>&1 | tee build/logs/fuzz.log
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-bash tests/valgrind.sh build 2>&1 | tee build/logs/valgrind.log
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-logs+=(build/logs/fuzz.log build/logs/valgrind.log)
+logged() { # logged LOG COMMAND...: runs it, shows and keeps its output, notes a failure
+    local log=$1 rc
+    shift
+    set +e
+    "$@" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    [ "$rc" -eq 0 ] || status=1
+    logs+=("$log")
+}
+logged build/logs/fuzz.log bash fuzz/run.sh
+logged build/logs/valgrind.log bash tests/valgrind.sh build
 
 python3 tests/summary.py "${logs[@]}" || status=1
 exit $status
