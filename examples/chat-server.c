@@ -95,7 +95,7 @@ struct server {
     ws_config cfg;
     ws_origin_policy origin;
     ws_token_auth auth;
-    char *line;             /* a broadcast being put together: name ": " text */
+    char *line; /* a broadcast being put together: name ": " text */
 };
 
 static void usage(FILE *out)

@@ -158,7 +158,7 @@ static bool client_next_event(struct server *srv, struct client *cl)
                        ev.type == WS_EV_MESSAGE || ev.message_final, srv->piece);
         break;
     case WS_EV_HTTP_REQUEST: /* only with cfg.http_requests, which is off here */
-    case WS_EV_PING: /* answered by libws (auto_pong) */
+    case WS_EV_PING:         /* answered by libws (auto_pong) */
     case WS_EV_PONG:
     case WS_EV_CLOSE: /* libws answers with the peer's code; WS_EV_CLOSED follows */
         break;

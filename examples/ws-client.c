@@ -329,9 +329,9 @@ static bool next_event(struct app *a)
         break;
     case WS_EV_REQUEST: /* server only */
     case WS_EV_HTTP_REQUEST:
-    case WS_EV_CHUNK:   /* streaming mode only */
-    case WS_EV_PING:    /* answered by libws (auto_pong) */
-    case WS_EV_CLOSE:   /* libws answers; WS_EV_CLOSED follows */
+    case WS_EV_CHUNK: /* streaming mode only */
+    case WS_EV_PING:  /* answered by libws (auto_pong) */
+    case WS_EV_CLOSE: /* libws answers; WS_EV_CLOSED follows */
         break;
     }
     return true;

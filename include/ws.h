@@ -14,9 +14,9 @@
 extern "C" {
 #endif
 
-#define WS_VERSION_MAJOR 0
-#define WS_VERSION_MINOR 1
-#define WS_VERSION_PATCH 0
+#define WS_VERSION_MAJOR  0
+#define WS_VERSION_MINOR  1
+#define WS_VERSION_PATCH  0
 #define WS_VERSION_STRING "0.1.0"
 
 /* ======================================================================================
@@ -29,63 +29,63 @@ extern "C" {
 
 enum {
     WS_OK = 0,
-    WS_E_AGAIN = -1,       /* more input is needed to finish */
-    WS_E_INVALID = -2,     /* an argument is out of range or inconsistent */
-    WS_E_NOMEM = -3,       /* the allocator failed, or no allocator was given */
-    WS_E_BUFFER = -4,      /* the caller's buffer is too small */
-    WS_E_STATE = -5,       /* the call is not allowed in the connection's current phase */
+    WS_E_AGAIN = -1,        /* more input is needed to finish */
+    WS_E_INVALID = -2,      /* an argument is out of range or inconsistent */
+    WS_E_NOMEM = -3,        /* the allocator failed, or no allocator was given */
+    WS_E_BUFFER = -4,       /* the caller's buffer is too small */
+    WS_E_STATE = -5,        /* the call is not allowed in the connection's current phase */
     WS_E_BACKPRESSURE = -6, /* the output queue is full; nothing was queued, drain and retry */
-    WS_E_CLOSED = -7,      /* the connection is closed or closing; nothing was queued */
-    WS_E_RANDOM = -8,      /* the host's random source failed or is missing */
-    WS_E_URL = -9,         /* not a valid ws:// or wss:// URL */
+    WS_E_CLOSED = -7,       /* the connection is closed or closing; nothing was queued */
+    WS_E_RANDOM = -8,       /* the host's random source failed or is missing */
+    WS_E_URL = -9,          /* not a valid ws:// or wss:// URL */
 
     /* Frame and message errors (close code in brackets). */
-    WS_E_RESERVED_BITS = -20,        /* RSV bit set without an extension using it [1002] */
-    WS_E_RESERVED_OPCODE = -21,      /* opcode 0x3-0x7 or 0xB-0xF [1002] */
-    WS_E_CONTROL_TOO_LONG = -22,     /* control frame payload over 125 bytes [1002] */
-    WS_E_CONTROL_FRAGMENTED = -23,   /* control frame with FIN clear [1002] */
-    WS_E_UNMASKED = -24,             /* client frame without a mask [1002] */
-    WS_E_MASKED = -25,               /* server frame with a mask [1002] */
-    WS_E_LENGTH_MSB = -26,           /* 64-bit length with the top bit set [1002] */
-    WS_E_LENGTH_NONMINIMAL = -27,    /* length not in its shortest encoding [1002] */
-    WS_E_FRAME_TOO_BIG = -28,        /* frame length above the configured limit [1009] */
-    WS_E_MESSAGE_TOO_BIG = -29,      /* message length above the configured limit [1009] */
-    WS_E_TOO_MANY_FRAGMENTS = -30,   /* message split into more frames than allowed [1009] */
+    WS_E_RESERVED_BITS = -20,           /* RSV bit set without an extension using it [1002] */
+    WS_E_RESERVED_OPCODE = -21,         /* opcode 0x3-0x7 or 0xB-0xF [1002] */
+    WS_E_CONTROL_TOO_LONG = -22,        /* control frame payload over 125 bytes [1002] */
+    WS_E_CONTROL_FRAGMENTED = -23,      /* control frame with FIN clear [1002] */
+    WS_E_UNMASKED = -24,                /* client frame without a mask [1002] */
+    WS_E_MASKED = -25,                  /* server frame with a mask [1002] */
+    WS_E_LENGTH_MSB = -26,              /* 64-bit length with the top bit set [1002] */
+    WS_E_LENGTH_NONMINIMAL = -27,       /* length not in its shortest encoding [1002] */
+    WS_E_FRAME_TOO_BIG = -28,           /* frame length above the configured limit [1009] */
+    WS_E_MESSAGE_TOO_BIG = -29,         /* message length above the configured limit [1009] */
+    WS_E_TOO_MANY_FRAGMENTS = -30,      /* message split into more frames than allowed [1009] */
     WS_E_UNEXPECTED_CONTINUATION = -31, /* continuation frame with no message started [1002] */
-    WS_E_EXPECTED_CONTINUATION = -32, /* new data frame inside a fragmented message [1002] */
-    WS_E_INVALID_UTF8 = -33,         /* text payload or close reason not UTF-8 [1007] */
-    WS_E_CLOSE_PAYLOAD = -34,        /* close frame with a 1-byte payload [1002] */
-    WS_E_CLOSE_CODE = -35,           /* close code not valid on the wire [1002] */
-    WS_E_EOF = -36,                  /* transport ended without a close handshake [1006] */
-    WS_E_HANDSHAKE_TIMEOUT = -37,    /* the opening handshake took too long [1006, not sent] */
-    WS_E_PONG_TIMEOUT = -38,         /* no pong came back in time [1001] */
-    WS_E_IDLE_TIMEOUT = -39,         /* nothing was received for too long [1001] */
-    WS_E_CLOSE_TIMEOUT = -40,        /* the peer did not finish the close handshake [1006] */
+    WS_E_EXPECTED_CONTINUATION = -32,   /* new data frame inside a fragmented message [1002] */
+    WS_E_INVALID_UTF8 = -33,            /* text payload or close reason not UTF-8 [1007] */
+    WS_E_CLOSE_PAYLOAD = -34,           /* close frame with a 1-byte payload [1002] */
+    WS_E_CLOSE_CODE = -35,              /* close code not valid on the wire [1002] */
+    WS_E_EOF = -36,                     /* transport ended without a close handshake [1006] */
+    WS_E_HANDSHAKE_TIMEOUT = -37,       /* the opening handshake took too long [1006, not sent] */
+    WS_E_PONG_TIMEOUT = -38,            /* no pong came back in time [1001] */
+    WS_E_IDLE_TIMEOUT = -39,            /* nothing was received for too long [1001] */
+    WS_E_CLOSE_TIMEOUT = -40,           /* the peer did not finish the close handshake [1006] */
 
     /* Opening handshake errors (HTTP status in brackets; server side unless noted). */
-    WS_E_HTTP_SYNTAX = -50,          /* malformed request or response head [400] */
-    WS_E_HTTP_METHOD = -51,          /* method other than GET [405] */
-    WS_E_HTTP_VERSION = -52,         /* HTTP/1.0 or older [400] */
+    WS_E_HTTP_SYNTAX = -50,              /* malformed request or response head [400] */
+    WS_E_HTTP_METHOD = -51,              /* method other than GET [405] */
+    WS_E_HTTP_VERSION = -52,             /* HTTP/1.0 or older [400] */
     WS_E_HTTP_VERSION_UNSUPPORTED = -53, /* HTTP major version other than 1 [505] */
-    WS_E_HTTP_HOST = -54,            /* Host header missing or repeated [400] */
-    WS_E_HTTP_UPGRADE = -55,         /* Upgrade lacks the token "websocket" [400] */
-    WS_E_HTTP_CONNECTION = -56,      /* Connection lacks the token "upgrade" [400] */
-    WS_E_HTTP_KEY = -57,             /* Sec-WebSocket-Key missing, repeated or not 16 bytes [400] */
-    WS_E_HTTP_WS_VERSION = -58,      /* Sec-WebSocket-Version not 13 [426] */
-    WS_E_HTTP_URI_TOO_LONG = -59,    /* request line over its limit [414] */
+    WS_E_HTTP_HOST = -54,                /* Host header missing or repeated [400] */
+    WS_E_HTTP_UPGRADE = -55,             /* Upgrade lacks the token "websocket" [400] */
+    WS_E_HTTP_CONNECTION = -56,          /* Connection lacks the token "upgrade" [400] */
+    WS_E_HTTP_KEY = -57,          /* Sec-WebSocket-Key missing, repeated or not 16 bytes [400] */
+    WS_E_HTTP_WS_VERSION = -58,   /* Sec-WebSocket-Version not 13 [426] */
+    WS_E_HTTP_URI_TOO_LONG = -59, /* request line over its limit [414] */
     WS_E_HTTP_HEADERS_TOO_LARGE = -60, /* header line, header count or head over limit [431] */
-    WS_E_HTTP_REJECTED = -61,        /* the host rejected the request [its status] */
-    WS_E_HTTP_STATUS = -62,          /* client: the server answered with a status other than 101 */
-    WS_E_HTTP_ACCEPT = -63,          /* client: Sec-WebSocket-Accept missing or wrong */
-    WS_E_HTTP_SUBPROTOCOL = -64,     /* a subprotocol that was not offered */
-    WS_E_HTTP_EXTENSION = -65,       /* an extension that was not offered, or malformed */
+    WS_E_HTTP_REJECTED = -61,          /* the host rejected the request [its status] */
+    WS_E_HTTP_STATUS = -62,      /* client: the server answered with a status other than 101 */
+    WS_E_HTTP_ACCEPT = -63,      /* client: Sec-WebSocket-Accept missing or wrong */
+    WS_E_HTTP_SUBPROTOCOL = -64, /* a subprotocol that was not offered */
+    WS_E_HTTP_EXTENSION = -65,   /* an extension that was not offered, or malformed */
 
     /* Policy hooks (HTTP status in brackets). */
-    WS_E_ORIGIN = -70,               /* Origin not allowed [403] */
-    WS_E_AUTH_MISSING = -71,         /* no credentials in the request [401] */
-    WS_E_AUTH_INVALID = -72,         /* malformed token, bad signature, unknown ticket [401] */
-    WS_E_AUTH_EXPIRED = -73,         /* the token has expired [401] */
-    WS_E_FORBIDDEN = -74             /* valid credentials that are not allowed here [403] */
+    WS_E_ORIGIN = -70,       /* Origin not allowed [403] */
+    WS_E_AUTH_MISSING = -71, /* no credentials in the request [401] */
+    WS_E_AUTH_INVALID = -72, /* malformed token, bad signature, unknown ticket [401] */
+    WS_E_AUTH_EXPIRED = -73, /* the token has expired [401] */
+    WS_E_FORBIDDEN = -74     /* valid credentials that are not allowed here [403] */
 };
 
 /* A short, static, human-readable description of a WS_OK / WS_E_* code. Never NULL. */
@@ -125,8 +125,8 @@ enum {
     WS_CLOSE_GOING_AWAY = 1001,
     WS_CLOSE_PROTOCOL_ERROR = 1002,
     WS_CLOSE_UNSUPPORTED_DATA = 1003,
-    WS_CLOSE_NO_STATUS = 1005,      /* never on the wire: the close frame had no payload */
-    WS_CLOSE_ABNORMAL = 1006,       /* never on the wire: the transport went away */
+    WS_CLOSE_NO_STATUS = 1005, /* never on the wire: the close frame had no payload */
+    WS_CLOSE_ABNORMAL = 1006,  /* never on the wire: the transport went away */
     WS_CLOSE_INVALID_PAYLOAD = 1007,
     WS_CLOSE_POLICY = 1008,
     WS_CLOSE_TOO_BIG = 1009,
@@ -203,7 +203,7 @@ size_t ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t 
  * about sequences of frames (continuations, interleaving) belong to the connection.
  * ====================================================================================== */
 
-#define WS_FRAME_HEADER_MAX 14 /* 2 + 8 (length) + 4 (mask key) */
+#define WS_FRAME_HEADER_MAX    14 /* 2 + 8 (length) + 4 (mask key) */
 #define WS_CONTROL_PAYLOAD_MAX 125
 
 typedef struct ws_frame_header {
@@ -281,8 +281,8 @@ void ws_frame_encoder_init(ws_frame_encoder *e, ws_role role, ws_random_fn rando
  * from the random source, written into the header and copied to key_out (when not NULL),
  * so the caller can mask the payload with ws_mask(payload, length, key_out, 0). Returns the
  * header size, WS_E_INVALID as for ws_frame_header_encode, or WS_E_RANDOM. */
-int ws_frame_encode(ws_frame_encoder *e, uint8_t out[WS_FRAME_HEADER_MAX], uint8_t opcode,
-                    bool fin, uint8_t rsv, uint64_t length, uint8_t key_out[4]);
+int ws_frame_encode(ws_frame_encoder *e, uint8_t out[WS_FRAME_HEADER_MAX], uint8_t opcode, bool fin,
+                    uint8_t rsv, uint64_t length, uint8_t key_out[4]);
 
 /* ======================================================================================
  * Close frame payloads
@@ -311,7 +311,7 @@ int ws_close_build(uint8_t out[WS_CONTROL_PAYLOAD_MAX], unsigned code, const cha
  * SHA-1, Base64 and the accept key (RFC 6455 §4.2.2)
  * ====================================================================================== */
 
-#define WS_SHA1_SIZE 20
+#define WS_SHA1_SIZE       20
 #define WS_ACCEPT_KEY_SIZE 28 /* base64 of a SHA-1 digest, no terminator */
 
 void ws_sha1(const void *data, size_t len, uint8_t out[WS_SHA1_SIZE]);
@@ -359,8 +359,7 @@ typedef struct ws_list_iter {
     size_t pos;
 } ws_list_iter;
 
-void ws_list_iter_init(ws_list_iter *it, const ws_header *headers, size_t count,
-                       const char *name);
+void ws_list_iter_init(ws_list_iter *it, const ws_header *headers, size_t count, const char *name);
 bool ws_list_iter_next(ws_list_iter *it, const char **item, size_t *item_len);
 
 /* One extension offer or answer from Sec-WebSocket-Extensions (RFC 6455 §9.1). */
@@ -487,7 +486,7 @@ typedef struct ws_handshake {
     ws_request request;
     ws_response response;
     char accept[WS_ACCEPT_KEY_SIZE]; /* client: the value expected back */
-    const char *offered_protocols;  /* client: copy of the offered list, in buf */
+    const char *offered_protocols;   /* client: copy of the offered list, in buf */
     size_t offered_protocols_len;
     const char *offered_extensions;
     size_t offered_extensions_len;
@@ -564,20 +563,19 @@ int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *hea
  * ws_handshake_reject: its status, Connection: close, the header the status calls for
  * (Allow: GET with 405, Sec-WebSocket-Version: 13 with 426) and a one-line text/plain
  * body, ws_strerror of the error. WS_E_STATE when the handshake has no error. */
-int ws_handshake_error_response(const ws_handshake *hs, uint8_t *out, size_t cap,
-                                size_t *out_len);
+int ws_handshake_error_response(const ws_handshake *hs, uint8_t *out, size_t cap, size_t *out_len);
 
 /* A parsed ws:// or wss:// URL; pointers into the caller's string. */
 typedef struct ws_url {
-    bool secure;        /* wss */
-    const char *host;   /* without brackets for an IPv6 literal */
+    bool secure;      /* wss */
+    const char *host; /* without brackets for an IPv6 literal */
     size_t host_len;
     bool host_is_ipv6;
-    uint16_t port;      /* explicit, or 80 / 443 */
+    uint16_t port; /* explicit, or 80 / 443 */
     bool port_explicit;
-    const char *path;   /* from the first '/' up to '?'; a static "/" when the URL has none */
+    const char *path; /* from the first '/' up to '?'; a static "/" when the URL has none */
     size_t path_len;
-    const char *query;  /* after '?' (without it), NULL when there is none */
+    const char *query; /* after '?' (without it), NULL when there is none */
     size_t query_len;
 } ws_url;
 
@@ -592,11 +590,11 @@ int ws_url_parse(const char *url, size_t len, ws_url *out);
 
 /* What the client asks for. */
 typedef struct ws_client_opts {
-    const char *url;                  /* NUL-terminated ws:// or wss:// URL */
-    const char *const *subprotocols;  /* offered, in order of preference */
+    const char *url;                 /* NUL-terminated ws:// or wss:// URL */
+    const char *const *subprotocols; /* offered, in order of preference */
     size_t subprotocol_count;
-    const char *extensions;           /* offered Sec-WebSocket-Extensions value, or NULL */
-    const ws_header *headers;         /* extra headers: Origin, Authorization, Cookie ... */
+    const char *extensions;   /* offered Sec-WebSocket-Extensions value, or NULL */
+    const ws_header *headers; /* extra headers: Origin, Authorization, Cookie ... */
     size_t header_count;
 } ws_client_opts;
 
@@ -614,9 +612,8 @@ void ws_handshake_client_init(ws_handshake *hs, const ws_http_limits *limits, ui
  * or that this function writes itself: Host, Upgrade, Connection, Sec-WebSocket-*), or
  * WS_E_STATE once a request was written. After an error nothing changed: it may be
  * called again (e.g. with a larger out). */
-int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts,
-                                ws_random_fn random, void *random_ud, uint8_t *out, size_t cap,
-                                size_t *out_len);
+int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts, ws_random_fn random,
+                                void *random_ud, uint8_t *out, size_t cap, size_t *out_len);
 
 /* Feeds response bytes. Returns WS_E_AGAIN, WS_OK for a valid 101 (*consumed = bytes of
  * the head; the rest are frames), or an error: WS_E_HTTP_STATUS for any other status (the
@@ -645,22 +642,22 @@ typedef void *(*ws_realloc_fn)(void *ud, void *ptr, size_t size);
 
 typedef struct ws_config {
     ws_role role;
-    size_t max_frame_size;    /* default 16 MiB; above: close 1009 */
-    size_t max_message_size;  /* default 16 MiB, checked as lengths arrive; above: 1009 */
-    size_t max_fragments;     /* frames per message; default 4096; above: 1009 */
-    size_t max_output;        /* bytes queued for the host to write; default 1 MiB */
-    size_t max_head_size;     /* opening handshake head; default 8192 */
-    size_t max_headers;       /* default 64 */
-    ws_http_limits http;      /* line limits and bare LF; see ws_http_limits_init */
-    bool whole_messages;      /* deliver WS_EV_MESSAGE (reassembled) instead of WS_EV_CHUNK */
-    bool http_requests;       /* server: hand plain HTTP GETs (no Upgrade header) to the host
-                               * as WS_EV_HTTP_REQUEST instead of answering 400 (default off) */
-    bool auto_pong;           /* answer pings (default true) */
-    bool check_outgoing_utf8; /* refuse text sends that are not UTF-8 (default true) */
+    size_t max_frame_size;        /* default 16 MiB; above: close 1009 */
+    size_t max_message_size;      /* default 16 MiB, checked as lengths arrive; above: 1009 */
+    size_t max_fragments;         /* frames per message; default 4096; above: 1009 */
+    size_t max_output;            /* bytes queued for the host to write; default 1 MiB */
+    size_t max_head_size;         /* opening handshake head; default 8192 */
+    size_t max_headers;           /* default 64 */
+    ws_http_limits http;          /* line limits and bare LF; see ws_http_limits_init */
+    bool whole_messages;          /* deliver WS_EV_MESSAGE (reassembled) instead of WS_EV_CHUNK */
+    bool http_requests;           /* server: hand plain HTTP GETs (no Upgrade header) to the host
+                                   * as WS_EV_HTTP_REQUEST instead of answering 400 (default off) */
+    bool auto_pong;               /* answer pings (default true) */
+    bool check_outgoing_utf8;     /* refuse text sends that are not UTF-8 (default true) */
     bool allow_nonminimal_length; /* default false */
-    ws_random_fn random;      /* required in the client role */
+    ws_random_fn random;          /* required in the client role */
     void *random_ud;
-    ws_realloc_fn realloc;    /* for ws_conn_new; NULL: ws_conn_new fails */
+    ws_realloc_fn realloc; /* for ws_conn_new; NULL: ws_conn_new fails */
     void *realloc_ud;
 
     /* Deadlines, in milliseconds of the host's clock (see ws_conn_tick); 0 turns one off. */
@@ -703,28 +700,28 @@ typedef enum ws_event_type {
     WS_EV_MESSAGE,  /* a whole message (whole_messages mode) */
     WS_EV_PING,
     WS_EV_PONG,
-    WS_EV_CLOSE,    /* the peer's close frame */
-    WS_EV_CLOSED,   /* final: flush the output, then close the transport */
+    WS_EV_CLOSE,       /* the peer's close frame */
+    WS_EV_CLOSED,      /* final: flush the output, then close the transport */
     WS_EV_HTTP_REQUEST /* server with http_requests: a plain GET; answer with ws_conn_reject */
 } ws_event_type;
 
 typedef struct ws_event {
     ws_event_type type;
-    uint8_t opcode;       /* CHUNK, MESSAGE: WS_OP_TEXT or WS_OP_BINARY */
-    bool frame_final;     /* CHUNK: ends its frame */
-    bool message_final;   /* CHUNK: ends its message (always true for MESSAGE) */
-    const uint8_t *data;  /* CHUNK, MESSAGE, PING, PONG payload (never NULL) */
+    uint8_t opcode;      /* CHUNK, MESSAGE: WS_OP_TEXT or WS_OP_BINARY */
+    bool frame_final;    /* CHUNK: ends its frame */
+    bool message_final;  /* CHUNK: ends its message (always true for MESSAGE) */
+    const uint8_t *data; /* CHUNK, MESSAGE, PING, PONG payload (never NULL) */
     size_t len;
-    uint16_t close_code;  /* CLOSE: peer's code (1005 if none); CLOSED: the code of the close */
-    const char *reason;   /* CLOSE, CLOSED: close reason (not NUL-terminated) */
+    uint16_t close_code; /* CLOSE: peer's code (1005 if none); CLOSED: the code of the close */
+    const char *reason;  /* CLOSE, CLOSED: close reason (not NUL-terminated) */
     size_t reason_len;
-    int error;            /* CLOSED: WS_OK after a clean close handshake, else the cause */
-    int http_status;      /* CLOSED in the handshake: status sent (server) or received */
+    int error;                   /* CLOSED: WS_OK after a clean close handshake, else the cause */
+    int http_status;             /* CLOSED in the handshake: status sent (server) or received */
     const ws_request *request;   /* REQUEST, HTTP_REQUEST */
     const ws_response *response; /* client OPEN, and CLOSED after a refused handshake */
     const char *subprotocol;     /* OPEN: negotiated subprotocol, NULL when none */
     size_t subprotocol_len;
-    const char *extensions;      /* OPEN: negotiated extensions, NULL when none */
+    const char *extensions; /* OPEN: negotiated extensions, NULL when none */
     size_t extensions_len;
 } ws_event;
 
@@ -789,8 +786,7 @@ int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len);
 /* Sends one fragment: the first call of a message gives its opcode, later calls pass
  * WS_OP_CONTINUATION (or the same opcode); final ends the message. Text is checked across
  * fragments when check_outgoing_utf8 is on. Errors as ws_conn_send. */
-int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t len,
-                          bool final);
+int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t len, bool final);
 
 /* Queues a ping or an unsolicited pong (payload at most 125 bytes). */
 int ws_conn_ping(ws_conn *c, const void *data, size_t len);
@@ -864,7 +860,7 @@ uint64_t ws_conn_now(const ws_conn *c);
 typedef enum ws_phase {
     WS_PHASE_CONNECTING = 0, /* opening handshake */
     WS_PHASE_OPEN,
-    WS_PHASE_CLOSING,        /* a close frame was sent or received */
+    WS_PHASE_CLOSING, /* a close frame was sent or received */
     WS_PHASE_CLOSED
 } ws_phase;
 
@@ -911,10 +907,10 @@ int ws_origin_hook(void *policy, ws_conn *c, const ws_request *r);
 /* Where a token may travel. WS_TOKEN_QUERY is visible in access logs and proxies' logs:
  * prefer the others, or short-lived single-use tickets there. */
 enum {
-    WS_TOKEN_BEARER = 1u,      /* Authorization: Bearer <token> */
-    WS_TOKEN_COOKIE = 2u,      /* Cookie: <cookie_name>=<token> */
-    WS_TOKEN_QUERY = 4u,       /* ?<query_name>=<token> */
-    WS_TOKEN_SUBPROTOCOL = 8u  /* Sec-WebSocket-Protocol: <prefix><token>, never echoed */
+    WS_TOKEN_BEARER = 1u,     /* Authorization: Bearer <token> */
+    WS_TOKEN_COOKIE = 2u,     /* Cookie: <cookie_name>=<token> */
+    WS_TOKEN_QUERY = 4u,      /* ?<query_name>=<token> */
+    WS_TOKEN_SUBPROTOCOL = 8u /* Sec-WebSocket-Protocol: <prefix><token>, never echoed */
 };
 
 /* Finds a token in the first source of `sources` (bits, tried in the order above) that has
@@ -928,7 +924,7 @@ int ws_token_find(const ws_request *r, unsigned sources, const char *cookie_name
                   size_t *token_len, unsigned *source);
 
 #define WS_TOKEN_SUBJECT_MAX 128
-#define WS_TOKEN_MAX 256
+#define WS_TOKEN_MAX         256
 
 /* Signed tokens: base64url(subject) "." expiry (decimal Unix seconds) "."
  * base64url(HMAC-SHA256(key, the two first parts and the dot between them)), no padding.
@@ -951,8 +947,8 @@ typedef struct ws_token_claims {
  * bytes. Returns WS_OK with *claims filled (claims may be NULL), WS_E_AUTH_INVALID
  * (malformed, bad signature), WS_E_AUTH_EXPIRED (validly signed, now >= expiry; claims
  * untouched) or WS_E_INVALID (no key, empty key). */
-int ws_token_verify(const uint8_t *key, size_t key_len, const char *token, size_t len,
-                    uint64_t now, ws_token_claims *claims);
+int ws_token_verify(const uint8_t *key, size_t key_len, const char *token, size_t len, uint64_t now,
+                    ws_token_claims *claims);
 
 /* The ready-made auth hook's settings (cfg.auth_hook.ud). */
 typedef struct ws_token_auth {

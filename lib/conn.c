@@ -331,8 +331,7 @@ void ws_conn_fail_handshake(ws_conn *c, int err, int status)
 
 /* Writes a handshake answer straight into the output queue, growing the queue only as far
  * as the answer needs. */
-typedef int (*ws_answer_fn)(ws_conn *c, uint8_t *out, size_t cap, size_t *len,
-                            const void *arg);
+typedef int (*ws_answer_fn)(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg);
 
 static int ws_conn_queue_answer(ws_conn *c, ws_answer_fn write, const void *arg)
 {
@@ -357,8 +356,7 @@ static int ws_conn_queue_answer(ws_conn *c, ws_answer_fn write, const void *arg)
     return WS_OK;
 }
 
-static int ws_conn_write_error(ws_conn *c, uint8_t *out, size_t cap, size_t *len,
-                               const void *arg)
+static int ws_conn_write_error(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg)
 {
     (void)arg;
     return ws_handshake_error_response(&c->hs, out, cap, len);
@@ -371,8 +369,8 @@ static void ws_conn_hook_reject(ws_conn *c, int status)
 
     if (status < 400 || status > 599)
         status = 500; /* a hook that answered nonsense must not let the request through */
-    if (ws_conn_reject(c, status, status == 401 ? &bearer : NULL, status == 401 ? 1 : 0, NULL,
-                       0) != WS_OK) {
+    if (ws_conn_reject(c, status, status == 401 ? &bearer : NULL, status == 401 ? 1 : 0, NULL, 0) !=
+        WS_OK) {
         /* No room for the answer: the request is refused all the same, without one. */
         ws_conn_drop_input(c);
         ws_conn_fail_handshake(c, WS_E_HTTP_REJECTED, status);
@@ -585,8 +583,8 @@ static int ws_conn_collect(ws_conn *c, const uint8_t *p, size_t n)
 }
 
 /* A chunk of a data frame: validated, then handed out (streaming) or collected. */
-static ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n,
-                                        bool frame_end, ws_event *ev)
+static ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, bool frame_end,
+                                        ws_event *ev)
 {
     static const uint8_t empty[1] = {0};
     bool fin = frame_end && c->dec.header.fin;
@@ -798,8 +796,7 @@ ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
 
 /* ---- handshake decisions ------------------------------------------------------------- */
 
-static int ws_conn_write_accept(ws_conn *c, uint8_t *out, size_t cap, size_t *len,
-                                const void *arg)
+static int ws_conn_write_accept(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg)
 {
     return ws_handshake_accept(&c->hs, (const ws_accept_opts *)arg, out, cap, len);
 }
@@ -853,12 +850,11 @@ typedef struct ws_reject_args {
     size_t body_len;
 } ws_reject_args;
 
-static int ws_conn_write_reject(ws_conn *c, uint8_t *out, size_t cap, size_t *len,
-                                const void *arg)
+static int ws_conn_write_reject(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg)
 {
     const ws_reject_args *a = (const ws_reject_args *)arg;
-    return ws_handshake_reject(&c->hs, a->status, a->headers, a->header_count, a->body,
-                               a->body_len, out, cap, len);
+    return ws_handshake_reject(&c->hs, a->status, a->headers, a->header_count, a->body, a->body_len,
+                               out, cap, len);
 }
 
 int ws_conn_reject(ws_conn *c, int status, const ws_header *headers, size_t header_count,
@@ -900,14 +896,13 @@ int ws_conn_handoff(ws_conn *c, const char *method, size_t method_len, const cha
         return rc; /* nothing changed: the host may try again */
     c->fed = true;
     ws_keepalive_on_feed(c, method_len);
-    rc = ws_handshake_server_handoff(&c->hs, method, method_len, target, target_len,
-                                     version_minor, headers, header_count);
+    rc = ws_handshake_server_handoff(&c->hs, method, method_len, target, target_len, version_minor,
+                                     headers, header_count);
     ws_conn_server_head(c, rc);
     return WS_OK;
 }
 
-static int ws_conn_write_request(ws_conn *c, uint8_t *out, size_t cap, size_t *len,
-                                 const void *arg)
+static int ws_conn_write_request(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg)
 {
     return ws_handshake_client_request(&c->hs, (const ws_client_opts *)arg, c->cfg.random,
                                        c->cfg.random_ud, out, cap, len);

@@ -20,14 +20,14 @@ typedef struct ws_buf {
 
 /* Where the receive side is. One switch in ws_conn_next_event walks these. */
 typedef enum ws_rx_state {
-    WS_RX_IDLE,          /* client before ws_conn_connect, or before ws_conn_start_open */
-    WS_RX_HANDSHAKE,     /* reading the request (server) or the response (client) */
+    WS_RX_IDLE,           /* client before ws_conn_connect, or before ws_conn_start_open */
+    WS_RX_HANDSHAKE,      /* reading the request (server) or the response (client) */
     WS_RX_AWAIT_DECISION, /* server: WS_EV_REQUEST delivered, waiting for accept/reject */
-    WS_RX_OPEN_EVENT,    /* WS_EV_OPEN is due */
-    WS_RX_FRAMES,        /* reading frames */
-    WS_RX_FAIL_PENDING,  /* a protocol error is due once the bytes before it were delivered */
-    WS_RX_CLOSED_EVENT,  /* WS_EV_CLOSED is due */
-    WS_RX_DONE           /* nothing more will ever be reported */
+    WS_RX_OPEN_EVENT,     /* WS_EV_OPEN is due */
+    WS_RX_FRAMES,         /* reading frames */
+    WS_RX_FAIL_PENDING,   /* a protocol error is due once the bytes before it were delivered */
+    WS_RX_CLOSED_EVENT,   /* WS_EV_CLOSED is due */
+    WS_RX_DONE            /* nothing more will ever be reported */
 } ws_rx_state;
 
 /* Close frames may go past max_output by this much, so that an error can always be told to
@@ -59,7 +59,7 @@ struct ws_conn {
 
     /* Frames in. */
     ws_frame_decoder dec;
-    bool end_due; /* a frame with an empty payload still has its WS_FRAME_END to give */
+    bool end_due;       /* a frame with an empty payload still has its WS_FRAME_END to give */
     uint8_t msg_opcode; /* WS_OP_TEXT / WS_OP_BINARY while a message is open, else 0 */
     uint64_t msg_len;
     size_t msg_frames;
@@ -84,8 +84,8 @@ struct ws_conn {
     bool clock_started;
     bool ping_outstanding;
     uint64_t now;
-    uint64_t started_at;   /* handshake deadline base */
-    uint64_t last_rx;      /* last activity */
+    uint64_t started_at; /* handshake deadline base */
+    uint64_t last_rx;    /* last activity */
     uint64_t next_ping;
     uint64_t ping_sent_at; /* of the outstanding ping */
     uint64_t close_sent_at;
@@ -104,8 +104,8 @@ struct ws_conn {
     /* Closing. */
     bool close_sent;
     bool close_received;
-    int error;          /* the cause reported with WS_EV_CLOSED */
-    int http_status;    /* status of a failed or refused handshake */
+    int error;       /* the cause reported with WS_EV_CLOSED */
+    int http_status; /* status of a failed or refused handshake */
     uint16_t close_code;
     const char *close_reason;
     size_t close_reason_len;
@@ -122,8 +122,8 @@ void ws_keepalive_on_event(ws_conn *c, const ws_event *ev);
 
 /* conn_send.c */
 int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need);
-int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, const uint8_t *payload,
-                        size_t len, bool control);
+int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, const uint8_t *payload, size_t len,
+                        bool control);
 void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t reason_len);
 void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len);
 

@@ -36,8 +36,8 @@ int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need)
     return WS_OK;
 }
 
-int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, const uint8_t *payload,
-                        size_t len, bool control)
+int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, const uint8_t *payload, size_t len,
+                        bool control)
 {
     size_t pending = c->out.len - c->out.off;
     size_t limit = c->cfg.max_output + (control ? WS_CONN_CONTROL_SLACK : 0);
@@ -117,8 +117,7 @@ int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len)
     return ws_conn_queue_frame(c, (uint8_t)opcode, true, (const uint8_t *)data, len, false);
 }
 
-int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t len,
-                          bool final)
+int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t len, bool final)
 {
     int rc = ws_conn_send_allowed(c);
     uint8_t msg_opcode, frame_opcode;

@@ -276,8 +276,7 @@ const ws_request *ws_hs_plain_request(const ws_handshake *hs)
 {
     const ws_request *r = &hs->request;
 
-    if (hs->role != WS_ROLE_SERVER || hs->phase != WS_HS_FAILED ||
-        hs->error != WS_E_HTTP_UPGRADE ||
+    if (hs->role != WS_ROLE_SERVER || hs->phase != WS_HS_FAILED || hs->error != WS_E_HTTP_UPGRADE ||
         ws_header_find(r->headers, r->header_count, "Upgrade") != NULL ||
         ws_hs_has_body(r->headers, r->header_count))
         return NULL;

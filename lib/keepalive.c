@@ -47,8 +47,7 @@ void ws_keepalive_on_event(ws_conn *c, const ws_event *ev)
             c->rtt = (int64_t)(c->now - c->ping_sent_at);
         c->ping_outstanding = false;
     }
-    if (ws_activity_hooked(c) &&
-        c->cfg.keepalive->is_activity(c->cfg.keepalive->ud, c, ev))
+    if (ws_activity_hooked(c) && c->cfg.keepalive->is_activity(c->cfg.keepalive->ud, c, ev))
         c->last_rx = c->now;
 }
 

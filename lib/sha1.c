@@ -51,7 +51,9 @@ static void ws_sha1_init(ws_sha1_ctx *c)
 /* One 64-byte block. Four loops of twenty rounds, each with its own round function, and
  * the five working words rotated by renaming (five rounds per iteration), so the compiler
  * keeps everything in registers and no round tests which quarter it is in. */
-#define SHA1_W(t) (w[(t)&15] = ws_rol32(w[((t) + 13) & 15] ^ w[((t) + 8) & 15] ^ w[((t) + 2) & 15] ^ w[(t)&15], 1))
+#define SHA1_W(t)                                                                                  \
+    (w[(t)&15] =                                                                                   \
+         ws_rol32(w[((t) + 13) & 15] ^ w[((t) + 8) & 15] ^ w[((t) + 2) & 15] ^ w[(t)&15], 1))
 #define SHA1_R(a, b, c, d, e, f, k, wt)                                                            \
     do {                                                                                           \
         e += ws_rol32(a, 5) + (f) + (k) + (wt);                                                    \
@@ -60,7 +62,7 @@ static void ws_sha1_init(ws_sha1_ctx *c)
 #define SHA1_F1(b, c, d) (d ^ (b & (c ^ d)))
 #define SHA1_F2(b, c, d) (b ^ c ^ d)
 #define SHA1_F3(b, c, d) ((b & c) | (d & (b | c)))
-#define SHA1_5(F, K, t, W)                                                                        \
+#define SHA1_5(F, K, t, W)                                                                         \
     do {                                                                                           \
         SHA1_R(a, b, c, d, e, F(b, c, d), K, W(t));                                                \
         SHA1_R(e, a, b, c, d, F(a, b, c), K, W((t) + 1));                                          \
@@ -69,7 +71,7 @@ static void ws_sha1_init(ws_sha1_ctx *c)
         SHA1_R(b, c, d, e, a, F(c, d, e), K, W((t) + 4));                                          \
     } while (0)
 #define SHA1_WLOAD(t) (w[t])
-#define SHA1_W15(t) ((t) < 16 ? w[t] : SHA1_W(t))
+#define SHA1_W15(t)   ((t) < 16 ? w[t] : SHA1_W(t))
 
 static void ws_sha1_block(uint32_t h[5], const uint8_t *p)
 {

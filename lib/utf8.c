@@ -131,7 +131,7 @@ static bool utf8_is_continuation(uint8_t b)
     return (b & 0xC0u) == 0x80u;
 }
 
-#define UTF8_LANES 4
+#define UTF8_LANES      4
 #define UTF8_LANE_BLOCK 1024 /* bytes walked by the lanes before looking for ASCII again */
 
 /*

@@ -68,10 +68,21 @@ typedef struct frm {
     size_t n;
 } frm;
 
+/* clang-format off: brace initialisers in macros and the tables below read better as written */
 #define RAW -1
-#define FR(b0, s) {(b0), (s), sizeof(s) - 1}
-#define RW(s) {RAW, (s), sizeof(s) - 1}
-#define END_FR {0, NULL, 0}
+#define FR(b0, s)                                                                                  \
+    {                                                                                              \
+        (b0), (s), sizeof(s) - 1                                                                   \
+    }
+#define RW(s)                                                                                      \
+    {                                                                                              \
+        RAW, (s), sizeof(s) - 1                                                                    \
+    }
+#define END_FR                                                                                     \
+    {                                                                                              \
+        0, NULL, 0                                                                                 \
+    }
+/* clang-format on */
 
 /* Encodes frames as the peer of role would send them (masked toward a server). */
 static size_t build_frames(const frm *f, ws_role receiver, uint8_t *out)
@@ -223,8 +234,8 @@ static void transcribe_output(const uint8_t *p, size_t n, ws_role writer, char *
         pos += used;
         end_due = r == WS_FRAME_HEADER && d.header.length == 0;
         if (r == WS_FRAME_HEADER) {
-            static const char *names[16] = {"CONT", "TEXT", "BIN", "", "", "", "", "",
-                                            "CLOSE", "PING", "PONG"};
+            static const char *names[16] = {"CONT", "TEXT", "BIN",   "",     "",    "",
+                                            "",     "",     "CLOSE", "PING", "PONG"};
             put(t, TRANSCRIPT_MAX, "O%s%s:", names[d.header.opcode], d.header.fin ? "" : "~");
             ctl_len = 0;
         } else if (r == WS_FRAME_DATA || r == WS_FRAME_END) {
@@ -264,6 +275,7 @@ typedef struct conn_case {
     bool no_auto_pong, echo;
 } conn_case;
 
+/* clang-format off */
 #define FIN 0x80
 #define T1 (FIN | WS_OP_TEXT)
 #define B1 (FIN | WS_OP_BINARY)
@@ -384,6 +396,8 @@ static const conn_case conn_cases[] = {
     {"client: invalid UTF-8", WS_ROLE_CLIENT, {FR(T1, "\xf4\x90\x80\x80"), END_FR},
      "OPEN|PART:TEXT:\\xf4|CLOSED:1007:-33", "OCLOSE:1007|"},
 };
+
+/* clang-format on */
 
 /* Splits used for every case: whole, byte by byte, two pieces at every offset. */
 typedef struct split_plan {
@@ -675,9 +689,10 @@ static void test_server_reject(void **state)
 
 static void test_server_bad_request(void **state)
 {
-    static const char req[] = "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
-                              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                              "Sec-WebSocket-Version: 8\r\n\r\n";
+    static const char req[] =
+        "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 8\r\n\r\n";
     alloc_stats st = {0, 0, 0};
     ws_conn *c = new_server(&st, false);
     uint8_t in[512];
@@ -966,7 +981,8 @@ static void test_backpressure(void **state)
     {
         static uint8_t huge[2000];
         assert_int_equal(ws_conn_send(c, WS_OP_BINARY, huge, sizeof huge), WS_E_MESSAGE_TOO_BIG);
-        assert_int_equal(ws_conn_send_fragment(c, WS_OP_BINARY, huge, 900, false), WS_E_BACKPRESSURE);
+        assert_int_equal(ws_conn_send_fragment(c, WS_OP_BINARY, huge, 900, false),
+                         WS_E_BACKPRESSURE);
     }
     ws_conn_consume(c, 500);
     assert_int_equal(ws_conn_send(c, WS_OP_BINARY, payload, sizeof payload), WS_OK);

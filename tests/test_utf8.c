@@ -514,8 +514,8 @@ static void test_long_texts_every_lane(void **state)
         }
         case 2: /* a surrogate or an overlong form dropped in */
         {
-            static const uint8_t bad[][3] = {{0xED, 0xA0, 0x80}, {0xE0, 0x80, 0xAF},
-                                             {0xC0, 0xAF, 0x41}, {0xF4, 0x90, 0x80}};
+            static const uint8_t bad[][3] = {
+                {0xED, 0xA0, 0x80}, {0xE0, 0x80, 0xAF}, {0xC0, 0xAF, 0x41}, {0xF4, 0x90, 0x80}};
             size_t at = rng_below((uint32_t)(len - 3));
             memcpy(buf + at, bad[rng_below(4)], 3);
             break;
