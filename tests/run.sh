@@ -15,6 +15,7 @@ command -v ninja >/dev/null || need+=(ninja-build)
 command -v cc >/dev/null || need+=(gcc)
 command -v clang >/dev/null || need+=(clang)
 command -v valgrind >/dev/null || need+=(valgrind)
+command -v clang-format >/dev/null || need+=(clang-format)
 # libFuzzer's runtime ships apart from clang on Debian.
 ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
     need+=(libclang-rt-14-dev)
@@ -70,6 +71,7 @@ logged() { # logged LOG COMMAND...: runs it, shows and keeps its output, notes a
     [ "$rc" -eq 0 ] || status=1
     logs+=("$log")
 }
+logged build/logs/format.log bash tests/format.sh
 logged build/logs/fuzz.log bash fuzz/run.sh
 logged build/logs/valgrind.log bash tests/valgrind.sh build
 
