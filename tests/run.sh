@@ -16,6 +16,7 @@ command -v cc >/dev/null || need+=(gcc)
 command -v clang >/dev/null || need+=(clang)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v clang-format >/dev/null || need+=(clang-format)
+command -v gcovr >/dev/null || need+=(gcovr)
 # libFuzzer's runtime ships apart from clang on Debian.
 ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
     need+=(libclang-rt-14-dev)
@@ -74,6 +75,10 @@ logged() { # logged LOG COMMAND...: runs it, shows and keeps its output, notes a
 logged build/logs/format.log bash tests/format.sh
 logged build/logs/fuzz.log bash fuzz/run.sh
 logged build/logs/valgrind.log bash tests/valgrind.sh build
+
+# Line and branch coverage of lib/ (gcovr), from the unit tests and the corpus replays: a
+# report, never a verdict (docs/coverage.md says what is not covered and why).
+logged build/logs/coverage.log bash tests/coverage.sh
 
 python3 tests/summary.py "${logs[@]}" || status=1
 exit $status
