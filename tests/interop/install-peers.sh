@@ -48,3 +48,15 @@ if [ ! -x "$chromium" ]; then
     [ -x "$chromium" ] || fail "chromium installed but $chromium is still missing"
 fi
 "$chromium" --version >/dev/null 2>&1 || fail "$chromium --version failed"
+
+# nginx, for the reverse-proxy test (test_nginx_proxy.py runs its own instance from a temp
+# dir; Debian's package also sets up a system service, which a policy-rc.d may keep stopped).
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    [ "$(id -u)" -eq 0 ] || fail "nginx is missing; run as root, or: apt-get install -y nginx"
+    echo "install-peers: apt-get install nginx"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq || fail "apt-get update failed"
+    apt-get install -y -qq nginx >/dev/null || fail "apt-get install nginx failed"
+fi
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+"$nginx" -v >/dev/null 2>&1 || fail "$nginx -v failed"
