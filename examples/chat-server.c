@@ -535,11 +535,9 @@ static void reap(struct server *srv)
     }
 }
 
-static void client_new(struct server *srv, int fd, const struct sockaddr_storage *addr)
+static void client_new(struct server *srv, int fd, const char *peer)
 {
     struct client *cl = calloc(1, sizeof *cl);
-    char host[64], port[8]; /* numeric: an IPv6 address fits */
-    int one = 1;
 
     if (cl == NULL || (cl->ws = ws_conn_new(&srv->cfg)) == NULL) {
         free(cl);
@@ -551,10 +549,7 @@ static void client_new(struct server *srv, int fd, const struct sockaddr_storage
     cl->interest = EPOLLIN;
     ws_conn_set_user(cl->ws, cl);
     ws_conn_tick(cl->ws, now_ms()); /* starts the handshake timeout */
-    if (getnameinfo((const struct sockaddr *)addr, sizeof *addr, host, sizeof host, port,
-                    sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-        snprintf(cl->peer, sizeof cl->peer, "%s:%s", host, port);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    snprintf(cl->peer, sizeof cl->peer, "%s", peer);
     if (watch(srv, EPOLL_CTL_ADD, &cl->src, cl->interest) < 0) {
         ws_conn_free(cl->ws);
         free(cl);
@@ -570,24 +565,15 @@ static void client_new(struct server *srv, int fd, const struct sockaddr_storage
 
 static void accept_clients(struct server *srv)
 {
-    for (;;) {
-        struct sockaddr_storage addr;
-        socklen_t addr_len = sizeof addr;
-        int fd = accept4(srv->listener.fd, (struct sockaddr *)&addr, &addr_len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            client_new(srv, fd, &addr);
-            continue;
-        }
-        if (errno == EINTR || errno == ECONNABORTED)
-            continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            /* Level-triggered: left in the set, the listener would spin. */
-            fprintf(stderr, "chat-server: accept: %s (pausing)\n", strerror(errno));
-            srv->accept_paused = true;
-            epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->listener.fd, NULL);
-        }
-        return;
+    char peer[80];
+    int fd;
+
+    while ((fd = ex_accept("chat-server", srv->listener.fd, peer, sizeof peer)) >= 0)
+        client_new(srv, fd, peer);
+    if (fd == EX_ACCEPT_FULL) {
+        /* Level-triggered: left in the set, the listener would spin. */
+        srv->accept_paused = true;
+        epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->listener.fd, NULL);
     }
 }
 

@@ -8,6 +8,7 @@
 
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/signalfd.h>
@@ -265,4 +266,32 @@ int ex_signals_fd(void)
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -1;
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int ex_accept(const char *prog, int listen_fd, char *peer, size_t peer_len)
+{
+    for (;;) {
+        struct sockaddr_storage addr;
+        socklen_t addr_len = sizeof addr;
+        char host[64], port[8]; /* numeric: an IPv6 address fits */
+        int one = 1;
+        int fd =
+            accept4(listen_fd, (struct sockaddr *)&addr, &addr_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd >= 0) {
+            snprintf(peer, peer_len, "?");
+            if (getnameinfo((const struct sockaddr *)&addr, addr_len, host, sizeof host, port,
+                            sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+                snprintf(peer, peer_len, "%s:%s", host, port);
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            return fd;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            fprintf(stderr, "%s: accept: %s (pausing)\n", prog, strerror(errno));
+            return EX_ACCEPT_FULL;
+        }
+        return EX_ACCEPT_NONE;
+    }
 }

@@ -79,6 +79,16 @@ void ex_pending_free(ex_pending *p);
  * *bound_port tells which. Prints why it failed (prefixed with prog) and returns -1. */
 int ex_listen(const char *prog, const char *host, unsigned port, unsigned *bound_port);
 
+/* ex_accept's answers besides a descriptor. */
+enum { EX_ACCEPT_NONE = -1, EX_ACCEPT_FULL = -2 };
+
+/* Takes one pending connection from a non-blocking listener: the socket is non-blocking,
+ * close-on-exec and has TCP_NODELAY (frames are small; latency matters), and peer receives
+ * its numeric "host:port". Returns the descriptor, EX_ACCEPT_NONE when nothing is pending,
+ * or EX_ACCEPT_FULL when the process is out of descriptors or memory (printed, prefixed
+ * with prog): a level-triggered loop then stops watching the listener until one closes. */
+int ex_accept(const char *prog, int listen_fd, char *peer, size_t peer_len);
+
 /* Blocks SIGINT and SIGTERM and returns a descriptor that reads them instead (signalfd), so
  * the event loop handles them like any other input. */
 int ex_signals_fd(void);

@@ -260,11 +260,9 @@ static void client_read(struct client *cl)
     }
 }
 
-static void client_new(struct server *srv, int fd, const struct sockaddr_storage *addr)
+static void client_new(struct server *srv, int fd, const char *peer)
 {
     struct client *cl = calloc(1, sizeof *cl);
-    char host[64], port[8]; /* numeric: an IPv6 address fits */
-    int one = 1;
 
     if (cl == NULL || (cl->ws = ws_conn_new(&srv->cfg)) == NULL) {
         free(cl);
@@ -275,10 +273,7 @@ static void client_new(struct server *srv, int fd, const struct sockaddr_storage
     cl->src.fd = fd;
     cl->interest = EPOLLIN;
     cl->deadline = now_ms() + HANDSHAKE_TIMEOUT_MS;
-    if (getnameinfo((const struct sockaddr *)addr, sizeof *addr, host, sizeof host, port,
-                    sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-        snprintf(cl->peer, sizeof cl->peer, "%s:%s", host, port);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    snprintf(cl->peer, sizeof cl->peer, "%s", peer);
     if (watch(srv, EPOLL_CTL_ADD, &cl->src, cl->interest) < 0) {
         ws_conn_free(cl->ws);
         free(cl);
@@ -294,24 +289,15 @@ static void client_new(struct server *srv, int fd, const struct sockaddr_storage
 
 static void accept_clients(struct server *srv)
 {
-    for (;;) {
-        struct sockaddr_storage addr;
-        socklen_t addr_len = sizeof addr;
-        int fd = accept4(srv->listener.fd, (struct sockaddr *)&addr, &addr_len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            client_new(srv, fd, &addr);
-            continue;
-        }
-        if (errno == EINTR || errno == ECONNABORTED)
-            continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            /* Level-triggered: left in the set, the listener would spin. */
-            fprintf(stderr, "echo-server: accept: %s (pausing)\n", strerror(errno));
-            srv->accept_paused = true;
-            epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->listener.fd, NULL);
-        }
-        return;
+    char peer[80];
+    int fd;
+
+    while ((fd = ex_accept("echo-server", srv->listener.fd, peer, sizeof peer)) >= 0)
+        client_new(srv, fd, peer);
+    if (fd == EX_ACCEPT_FULL) {
+        /* Level-triggered: left in the set, the listener would spin. */
+        srv->accept_paused = true;
+        epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->listener.fd, NULL);
     }
 }
 
