@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import sys
+import tempfile
 
 try:
     import websockets  # noqa: F401  (imported here so a missing package fails loudly)
@@ -63,33 +64,38 @@ def describe(data):
     return f"{kind} of {len(data)} {'chars' if kind == 'text' else 'bytes'}"
 
 
-class EchoServer:
-    """The example echo server on 127.0.0.1 and a port the kernel picked."""
+class ServerProcess:
+    """An example server on 127.0.0.1 and a port the kernel picked. With capture_log its
+    stderr is kept in a temporary file (log_text); otherwise it goes to the test's stderr."""
+
+    name = "server"
+    capture_log = False
 
     def __init__(self, path, *args):
         self.path = path
         self.args = args
         self.proc = None
         self.port = None
+        self.log = tempfile.TemporaryFile() if self.capture_log else None
 
     async def start(self):
         self.proc = await asyncio.create_subprocess_exec(
             self.path, "--host", HOST, "--port", "0", *self.args,
-            stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL)
+            stdout=asyncio.subprocess.PIPE, stderr=self.log, stdin=asyncio.subprocess.DEVNULL)
         try:
             line = await asyncio.wait_for(self.proc.stdout.readline(), START_TIMEOUT)
             m = re.match(rb"listening on 127\.0\.0\.1:(\d+)$", line.strip())
             if not m:
-                raise RuntimeError(f"echo-server printed {line!r}, not 'listening on HOST:PORT'")
+                raise RuntimeError(f"{self.name} printed {line!r}, not 'listening on HOST:PORT'")
         except BaseException:
-            await self.close()
+            await self.kill()
             raise
         self.port = int(m.group(1))
         return self
 
-    @property
-    def url(self):
-        return f"ws://{HOST}:{self.port}"
+    def log_text(self):
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     async def stop(self):
         """SIGTERM, then the exit status (None when it had to be killed)."""
@@ -99,17 +105,31 @@ class EchoServer:
         try:
             return await asyncio.wait_for(self.proc.wait(), START_TIMEOUT)
         except asyncio.TimeoutError:
-            await self.close()
+            await self.kill()
             return None
 
-    async def close(self):
-        """Kills the server if it still runs (for finally blocks)."""
+    async def kill(self):
+        """Kills the server if it still runs."""
         if self.proc is not None and self.proc.returncode is None:
             try:
                 self.proc.kill()
             except ProcessLookupError:
                 pass
             await self.proc.wait()
+
+    async def close(self):
+        """For finally blocks: the server goes away at once."""
+        await self.kill()
+
+
+class EchoServer(ServerProcess):
+    """examples/echo-server."""
+
+    name = "echo-server"
+
+    @property
+    def url(self):
+        return f"ws://{HOST}:{self.port}"
 
 
 async def run_program(args, stdin_data=None, timeout=STEP_TIMEOUT):

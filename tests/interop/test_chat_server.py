@@ -13,10 +13,8 @@ import hashlib
 import hmac
 import os
 import re
-import signal
 import struct
 import sys
-import tempfile
 import time
 
 import harness
@@ -29,56 +27,14 @@ ALLOWED = "https://chat.example"
 WAIT = 5  # seconds for any one message, answer or close
 
 
-class ChatServer:
-    """chat-server on 127.0.0.1 and a port the kernel picked; its log goes to a file."""
+class ChatServer(harness.ServerProcess):
+    """examples/chat-server; its log is kept for the checks that read it."""
 
-    def __init__(self, path, *args):
-        self.path = path
-        self.args = args
-        self.proc = None
-        self.port = None
-        self.log = tempfile.TemporaryFile()
-
-    async def start(self):
-        self.proc = await asyncio.create_subprocess_exec(
-            self.path, "--host", HOST, "--port", "0", *self.args,
-            stdout=asyncio.subprocess.PIPE, stderr=self.log, stdin=asyncio.subprocess.DEVNULL)
-        try:
-            line = await asyncio.wait_for(self.proc.stdout.readline(), harness.START_TIMEOUT)
-            m = re.match(rb"listening on 127\.0\.0\.1:(\d+)$", line.strip())
-            if not m:
-                raise RuntimeError(f"chat-server printed {line!r}, not 'listening on HOST:PORT'")
-        except BaseException:
-            await self.close()
-            raise
-        self.port = int(m.group(1))
-        return self
+    name = "chat-server"
+    capture_log = True
 
     def url(self, path="/chat"):
         return f"ws://{HOST}:{self.port}{path}"
-
-    def log_text(self):
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    async def stop(self):
-        """SIGTERM, then the exit status (None when it had to be killed)."""
-        if self.proc.returncode is not None:
-            return self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.wait_for(self.proc.wait(), harness.START_TIMEOUT)
-        except asyncio.TimeoutError:
-            await self.close()
-            return None
-
-    async def close(self):
-        if self.proc is not None and self.proc.returncode is None:
-            try:
-                self.proc.kill()
-            except ProcessLookupError:
-                pass
-            await self.proc.wait()
 
 
 def connect(url, **kw):

@@ -61,48 +61,14 @@ def tail(path, n=600):
         return ""
 
 
-class ChatServer:
-    """chat-server on 127.0.0.1 and a port the kernel picked; its log goes to a file."""
+class ChatServer(harness.ServerProcess):
+    """examples/chat-server behind nginx; its log is kept, and it is stopped gracefully."""
 
-    def __init__(self, path, *args):
-        self.path = path
-        self.args = args
-        self.proc = None
-        self.port = None
-        self.log = tempfile.TemporaryFile()
-
-    async def start(self):
-        self.proc = await asyncio.create_subprocess_exec(
-            self.path, "--host", HOST, "--port", "0", *self.args,
-            stdout=asyncio.subprocess.PIPE, stderr=self.log, stdin=asyncio.subprocess.DEVNULL)
-        try:
-            line = await asyncio.wait_for(self.proc.stdout.readline(), harness.START_TIMEOUT)
-            m = re.match(rb"listening on 127\.0\.0\.1:(\d+)$", line.strip())
-            if not m:
-                raise RuntimeError(f"chat-server printed {line!r}, not 'listening on HOST:PORT'")
-        except BaseException:
-            await self.close()
-            raise
-        self.port = int(m.group(1))
-        return self
-
-    def log_text(self):
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
+    name = "chat-server"
+    capture_log = True
 
     async def close(self):
-        """SIGTERM, and SIGKILL when that is not enough in time."""
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.proc.wait(), harness.START_TIMEOUT)
-        except asyncio.TimeoutError:
-            try:
-                self.proc.kill()
-            except ProcessLookupError:
-                pass
-            await self.proc.wait()
+        await self.stop()
 
 
 def render(directory, nginx_port, chat_port):
