@@ -588,8 +588,58 @@ static void test_server_handshake_with_pipelined_frame(void **state)
     assert_non_null(strstr(out, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
     assert_non_null(strstr(out, "Sec-WebSocket-Protocol: chat\r\n"));
     assert_int_equal(ws_conn_phase(c), WS_PHASE_OPEN);
+    /* The request stays readable for the life of the connection. */
+    assert_non_null(ws_conn_request(c));
+    assert_memory_equal(ws_conn_request(c)->host, "example.com", 11);
     ws_conn_free(c);
     assert_int_equal(st.live, 0);
+}
+
+/* Every error is a value: a message, and the close code or HTTP status the peer gets. */
+static void test_error_values(void **state)
+{
+    static const struct {
+        int err;
+        unsigned close_code;
+        int status;
+    } table[] = {
+        {WS_OK, 0, 0},
+        {WS_E_RESERVED_BITS, 1002, 0},
+        {WS_E_CLOSE_CODE, 1002, 0},
+        {WS_E_INVALID_UTF8, 1007, 0},
+        {WS_E_FRAME_TOO_BIG, 1009, 0},
+        {WS_E_TOO_MANY_FRAGMENTS, 1009, 0},
+        {WS_E_EOF, 1006, 0},
+        {WS_E_PONG_TIMEOUT, 1001, 0},
+        {WS_E_HTTP_SYNTAX, 0, 400},
+        {WS_E_HTTP_METHOD, 0, 405},
+        {WS_E_HTTP_URI_TOO_LONG, 0, 414},
+        {WS_E_HTTP_WS_VERSION, 0, 426},
+        {WS_E_HTTP_HEADERS_TOO_LARGE, 0, 431},
+        {WS_E_HTTP_VERSION_UNSUPPORTED, 0, 505},
+        {WS_E_ORIGIN, 0, 403},
+        {WS_E_AUTH_EXPIRED, 0, 401},
+        {WS_E_BACKPRESSURE, 0, 0},
+    };
+    size_t i;
+    int err;
+    (void)state;
+
+    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
+        assert_int_equal(ws_error_close_code(table[i].err), table[i].close_code);
+        assert_int_equal(ws_error_http_status(table[i].err), table[i].status);
+    }
+    /* Every code from WS_OK down to the last has its own message; others are "unknown". */
+    for (err = 0; err >= WS_E_FORBIDDEN; err--) {
+        const char *m = ws_strerror(err);
+        assert_non_null(m);
+        if (strcmp(m, "unknown error") != 0)
+            assert_true(strlen(m) > 3 && strlen(m) <= WS_CLOSE_REASON_MAX);
+    }
+    assert_string_equal(ws_strerror(WS_E_INVALID_UTF8), "invalid UTF-8 in text");
+    assert_string_equal(ws_strerror(1), "unknown error");
+    assert_int_equal(ws_error_close_code(-999), 0);
+    assert_int_equal(ws_error_http_status(-999), 0);
 }
 
 /* The host answers later (an auth lookup): bytes fed meanwhile are kept in order. */
@@ -1124,6 +1174,7 @@ int main(void)
         cmocka_unit_test(test_frame_table),
         cmocka_unit_test(test_server_handshake_with_pipelined_frame),
         cmocka_unit_test(test_server_async_decision),
+        cmocka_unit_test(test_error_values),
         cmocka_unit_test(test_server_reject),
         cmocka_unit_test(test_server_stash_overflow),
         cmocka_unit_test(test_server_bad_request),

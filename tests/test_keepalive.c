@@ -101,6 +101,38 @@ static void test_ping_interval_and_rtt(void **state)
     assert_int_equal(ws_conn_phase(c), WS_PHASE_OPEN);
 }
 
+/* A host that wakes late sets the time, feeds the pong already read, then ticks: the pong
+ * counts, and no timeout fires for a ping that was answered. */
+static void test_late_wakeup_set_time(void **state)
+{
+    ws_config cfg;
+    ws_conn *c;
+    uint8_t out[64], in[64];
+    size_t n;
+    ws_event ev;
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.ping_interval_ms = 1000;
+    cfg.pong_timeout_ms = 500;
+    c = open_server(&cfg);
+    assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
+    assert_int_equal(next(c, &ev), WS_EV_OPEN);
+    ws_conn_tick(c, 0);
+    ws_conn_tick(c, 1000);
+    assert_int_equal(drain(c, out), 10);
+    ws_conn_set_time(c, 1700); /* past the pong deadline (1500), deadlines not yet acted on */
+    assert_int_equal(ws_conn_now(c), 1700);
+    n = client_frame(in, 0x8A, out + 2, 8);
+    assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+    assert_int_equal(next(c, &ev), WS_EV_PONG);
+    assert_int_equal(next(c, &ev), WS_EV_NONE);
+    ws_conn_tick(c, 1700);
+    assert_int_equal(next(c, &ev), WS_EV_NONE);
+    assert_int_equal(ws_conn_phase(c), WS_PHASE_OPEN);
+    assert_int_equal(ws_conn_rtt(c), 700);
+}
+
 static void test_missed_pong(void **state)
 {
     ws_config cfg;
@@ -432,6 +464,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ping_interval_and_rtt),
         cmocka_unit_test(test_missed_pong),
+        cmocka_unit_test(test_late_wakeup_set_time),
         cmocka_unit_test(test_idle_timeout),
         cmocka_unit_test(test_idle_counts_only_heartbeats),
         cmocka_unit_test(test_ping_hooks),
