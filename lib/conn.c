@@ -4,6 +4,7 @@
  * the close handshake, and protocol errors at their place in the stream).
  */
 #include "conn.h"
+#include "frame.h"
 #include "handshake.h"
 
 /* Storage alignment: enough for the pointers and 64-bit fields of the state. */
@@ -299,6 +300,20 @@ static void ws_event_clear(ws_event *ev, ws_event_type type)
     ev->subprotocol_len = 0;
     ev->extensions = NULL;
     ev->extensions_len = 0;
+}
+
+/* A payload event: data is never NULL. */
+static ws_event_type ws_event_data(ws_event *ev, ws_event_type type, uint8_t opcode,
+                                   const uint8_t *data, size_t len, bool frame_final,
+                                   bool message_final)
+{
+    ws_event_clear(ev, type);
+    ev->opcode = opcode;
+    ev->data = data;
+    ev->len = len;
+    ev->frame_final = frame_final;
+    ev->message_final = message_final;
+    return type;
 }
 
 /* Ends the connection with err: the peer is told with a close frame when the error has a
@@ -615,9 +630,7 @@ static ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, 
     if (c->cfg.whole_messages) {
         if (err != WS_OK)
             return WS_EV_NONE;
-        if (fin && !c->msg_copied) { /* the whole message lies in the input: no copy */
-            ws_event_clear(ev, WS_EV_MESSAGE);
-        } else {
+        if (!fin || c->msg_copied) {
             rc = ws_conn_collect(c, p, n);
             if (rc != WS_OK) {
                 ws_conn_fail(c, rc);
@@ -625,26 +638,38 @@ static ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, 
             }
             if (!fin)
                 return WS_EV_NONE;
-            ws_event_clear(ev, WS_EV_MESSAGE);
             p = c->msg.p ? c->msg.p : empty;
             n = c->msg.len;
         }
-        ev->opcode = opcode;
-        ev->data = p;
-        ev->len = n;
-        ev->frame_final = ev->message_final = true;
-        return WS_EV_MESSAGE;
+        return ws_event_data(ev, WS_EV_MESSAGE, opcode, p, n, true, true);
     }
     /* Streaming: an empty chunk is only worth an event when it ends the message. */
     if (n == 0 && !fin)
         return WS_EV_NONE;
-    ws_event_clear(ev, WS_EV_CHUNK);
-    ev->opcode = opcode;
-    ev->data = p;
-    ev->len = n;
-    ev->frame_final = frame_end;
-    ev->message_final = fin;
-    return WS_EV_CHUNK;
+    return ws_event_data(ev, WS_EV_CHUNK, opcode, p, n, frame_end, fin);
+}
+
+/*
+ * A whole data frame that arrived in one piece. The commonest case by far, an unfragmented
+ * message that is valid and within the limits, is handed out straight away, without the
+ * bookkeeping a fragmented message needs; everything else takes the general path (which
+ * checks the same payload again, so it also finds where invalid text goes wrong).
+ */
+static ws_event_type ws_conn_whole_data_frame(ws_conn *c, const ws_frame_header *h,
+                                              const uint8_t *p, size_t n, ws_event *ev)
+{
+    int rc;
+
+    if (h->fin && h->opcode != WS_OP_CONTINUATION && c->msg_opcode == 0 &&
+        n <= c->cfg.max_message_size && (h->opcode != WS_OP_TEXT || ws_utf8_valid(p, n)))
+        return ws_event_data(ev, c->cfg.whole_messages ? WS_EV_MESSAGE : WS_EV_CHUNK, h->opcode, p,
+                             n, true, true);
+    rc = ws_conn_begin_data_frame(c, h);
+    if (rc != WS_OK) {
+        ws_conn_fail(c, rc);
+        return WS_EV_NONE;
+    }
+    return ws_conn_data_chunk(c, p, n, true, ev);
 }
 
 static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
@@ -657,20 +682,14 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
 
     if (n == 0 && !c->end_due)
         return WS_EV_NONE;
-    if (!c->end_due &&
-        ws_frame_decode_complete(&c->dec, p, n, &used, &chunk, &chunk_len) == WS_FRAME_END) {
+    if (!c->end_due && ws_frame_decode_whole(&c->dec, p, n, &used, &chunk, &chunk_len)) {
         ws_conn_advance(c, used);
         if (h->opcode & 0x8) {
             memcpy(c->ctl, chunk, chunk_len);
             c->ctl_len = chunk_len;
             return ws_conn_control_frame(c, h->opcode, ev);
         }
-        r = ws_conn_begin_data_frame(c, h);
-        if (r != WS_OK) {
-            ws_conn_fail(c, r);
-            return WS_EV_NONE;
-        }
-        return ws_conn_data_chunk(c, chunk, chunk_len, true, ev);
+        return ws_conn_whole_data_frame(c, h, chunk, chunk_len, ev);
     }
     r = ws_frame_decode(&c->dec, p, n, &used, &chunk, &chunk_len);
     ws_conn_advance(c, used);
@@ -789,7 +808,8 @@ ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
 {
     ws_event_type t = ws_conn_next_event_step(c, ev);
 
-    if (t != WS_EV_NONE)
+    /* Only a pong (RTT) or a host's activity hook cares about events. */
+    if (t == WS_EV_PONG || (t != WS_EV_NONE && c->cfg.keepalive != NULL))
         ws_keepalive_on_event(c, ev);
     return t;
 }

@@ -2,23 +2,7 @@
  * The frame codec (RFC 6455 §5): a resumable, role-aware header decoder that streams payload
  * as pointers into the caller's buffer, unmasked in place, and a header encoder.
  */
-#include "ws_internal.h"
-
-/* Decoder states. */
-enum {
-    FD_HEADER = 0, /* between frames or inside a header */
-    FD_PAYLOAD,    /* header reported; d->remaining payload bytes to deliver */
-    FD_ERROR       /* d->error is returned from now on */
-};
-
-#define WS_FIN               0x80u
-#define WS_RSV_ALL           (WS_RSV1 | WS_RSV2 | WS_RSV3)
-#define WS_OPCODE_BITS       0x0Fu
-#define WS_MASK_BIT          0x80u
-#define WS_LEN7_BITS         0x7Fu
-#define WS_LEN7_16BIT        126u
-#define WS_LEN7_64BIT        127u
-#define WS_DEFAULT_MAX_FRAME ((uint64_t)16u * 1024u * 1024u)
+#include "frame.h"
 
 static bool ws_opcode_is_control(unsigned opcode)
 {
@@ -44,11 +28,6 @@ static size_t ws_ext_len_size(unsigned len7)
 static size_t ws_header_need(uint8_t b1)
 {
     return 2u + ws_ext_len_size(b1 & WS_LEN7_BITS) + ((b1 & WS_MASK_BIT) ? 4u : 0u);
-}
-
-static bool ws_too_big(const ws_frame_decoder *d, uint64_t length)
-{
-    return d->max_frame_size != 0 && length > d->max_frame_size;
 }
 
 /*
@@ -274,59 +253,6 @@ static int ws_decode_payload(ws_frame_decoder *d, uint8_t *buf, size_t len, size
     if (!last)
         return WS_FRAME_DATA;
     d->state = FD_HEADER;
-    return WS_FRAME_END;
-}
-
-int ws_frame_decode_complete(ws_frame_decoder *d, uint8_t *buf, size_t len, size_t *consumed,
-                             uint8_t **payload, size_t *payload_len)
-{
-    unsigned b0, b1, op, len7;
-    bool masked;
-    size_t need;
-    uint64_t length;
-
-    if (d->state != FD_HEADER || d->hdr_len != 0 || len < 2)
-        return WS_FRAME_NEED_MORE;
-    b0 = buf[0];
-    b1 = buf[1];
-    op = b0 & WS_OPCODE_BITS;
-    len7 = b1 & WS_LEN7_BITS;
-    masked = (b1 & WS_MASK_BIT) != 0;
-    /* Only the plain case is taken here; anything else (RSV bits, reserved opcodes, 64-bit
-     * lengths, every error) goes the detailed way, which reports errors at their byte. */
-    if ((b0 & WS_RSV_ALL) != 0 || masked != (d->role == WS_ROLE_SERVER))
-        return WS_FRAME_NEED_MORE;
-    if (op > WS_OP_BINARY &&
-        (op < WS_OP_CLOSE || op > WS_OP_PONG || !(b0 & WS_FIN) || len7 > WS_CONTROL_PAYLOAD_MAX))
-        return WS_FRAME_NEED_MORE;
-    need = masked ? 6u : 2u;
-    if (len7 < WS_LEN7_16BIT) {
-        length = len7;
-    } else if (len7 == WS_LEN7_16BIT && len >= 4) {
-        length = ((unsigned)buf[2] << 8) | buf[3];
-        if (length < WS_LEN7_16BIT && !d->allow_nonminimal)
-            return WS_FRAME_NEED_MORE;
-        need += 2;
-    } else {
-        return WS_FRAME_NEED_MORE;
-    }
-    if (ws_too_big(d, length) || len < need || length > len - need)
-        return WS_FRAME_NEED_MORE;
-    d->header.fin = (b0 & WS_FIN) != 0;
-    d->header.rsv = 0;
-    d->header.opcode = (uint8_t)op;
-    d->header.masked = masked;
-    d->header.length = length;
-    if (masked) {
-        memcpy(d->header.mask, buf + need - 4, 4);
-        if (length != 0)
-            ws_mask(buf + need, (size_t)length, d->header.mask, 0);
-    } else {
-        memset(d->header.mask, 0, 4);
-    }
-    *consumed = need + (size_t)length;
-    *payload = buf + need;
-    *payload_len = (size_t)length;
     return WS_FRAME_END;
 }
 

@@ -68,9 +68,4 @@ static inline int ws_base64_digit(char ch, char c62, char c63)
     return -1;
 }
 
-/* A whole frame wholly in buf, decoded in one step (header in d->header, payload unmasked):
- * WS_FRAME_END, or WS_FRAME_NEED_MORE when the regular path must handle it. */
-int ws_frame_decode_complete(ws_frame_decoder *d, uint8_t *buf, size_t len, size_t *consumed,
-                             uint8_t **payload, size_t *payload_len);
-
 #endif /* WS_INTERNAL_H */
