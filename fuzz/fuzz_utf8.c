@@ -1,28 +1,32 @@
 /*
- * UTF-8: the incremental validator against the reference in fuzz_common.c on every input,
- * fed in fuzzer-chosen chunks (the first bad byte must be reported at the same place,
- * errors must stay sticky), plus close payloads, whose reason is the other UTF-8 reader.
- * Input: split plan, then the text.
+ * UTF-8: the incremental validator, and each implementation behind it (portable, SSSE3,
+ * AVX2, NEON: those this machine runs), against the reference in fuzz_common.c on every
+ * input, fed in fuzzer-chosen chunks (the first bad byte must be reported at the same
+ * place, errors must stay sticky), plus close payloads, whose reason is the other UTF-8
+ * reader. Input: split plan, then the text.
  */
 #include "fuzz.h"
+#include "utf8_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static void fz_check_incremental(const uint8_t *text, size_t len, fz_split *plan)
+/* Feeds text in the plan's pieces, piece k through feeds[k % nfeeds]. */
+static void fz_check_incremental(const uint8_t *text, size_t len, fz_split plan,
+                                 const ws_utf8_feed_fn *feeds, size_t nfeeds)
 {
     bool boundary;
     size_t bad_ref = fz_utf8_first_bad(text, len, &boundary);
-    size_t pos = 0;
+    size_t pos = 0, piece_no = 0;
     bool failed = false;
     ws_utf8 v;
 
     ws_utf8_init(&v);
     while (pos < len) {
-        size_t n = fz_split_next(plan, len - pos);
+        size_t n = fz_split_next(&plan, len - pos);
         uint8_t *piece = fz_dup(text + pos, n);
         size_t bad = 0;
-        int rc = ws_utf8_feed(&v, piece, n, &bad);
+        int rc = feeds[piece_no++ % nfeeds](&v, piece, n, &bad);
 
         if (failed) {
             FZ_CHECK(rc == WS_E_INVALID_UTF8 && bad == 0); /* sticky */
@@ -91,8 +95,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_split plan;
     const uint8_t *text;
     uint8_t *copy;
-    size_t len;
+    size_t len, nimpls, k;
     bool boundary;
+    const ws_utf8_feed_fn pub = ws_utf8_feed;
+    ws_utf8_impl impls[WS_UTF8_IMPL_MAX];
+    ws_utf8_feed_fn feeds[WS_UTF8_IMPL_MAX];
 
     fz_reader_init(&r, data, size);
     fz_split_read(&plan, &r);
@@ -101,7 +108,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     FZ_CHECK(ws_utf8_valid(copy, len) == fz_utf8_valid(copy, len));
     (void)fz_utf8_first_bad(copy, len, &boundary);
-    fz_check_incremental(copy, len, &plan);
+    fz_check_incremental(copy, len, plan, &pub, 1);
+    nimpls = ws_utf8_impls(impls);
+    for (k = 0; k < nimpls; k++) {
+        feeds[k] = impls[k].feed;
+        fz_check_incremental(copy, len, plan, &feeds[k], 1);
+    }
+    /* A state from one implementation must mean the same to every other. */
+    fz_check_incremental(copy, len, plan, feeds, nimpls);
     {
         ws_utf8 v; /* bad_offset may be NULL */
         ws_utf8_init(&v);

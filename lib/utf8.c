@@ -1,9 +1,17 @@
 /*
  * Incremental UTF-8 validation (RFC 3629) for text messages and close reasons: a small DFA
- * whose state survives between chunks, so the first byte that makes the text invalid is
- * found exactly, even when its sequence began in an earlier fragment.
+ * whose state survives between chunks finds the first byte that makes the text invalid
+ * exactly; SIMD block checks (SSSE3, AVX2, NEON) vouch for long runs of whole characters.
  */
 #include "ws_internal.h"
+#include "utf8_impl.h"
+
+#ifdef WS_UTF8_X86
+#include <immintrin.h>
+#endif
+#ifdef WS_UTF8_NEON
+#include <arm_neon.h>
+#endif
 
 /*
  * The DFA. A state is a bit offset, and the table row of a byte holds, in the 6-bit field
@@ -189,6 +197,281 @@ static size_t utf8_find_failure(uint32_t s, const uint8_t *p, size_t n)
     return j;
 }
 
+/* ---- SIMD: whole blocks at once ------------------------------------------------------------
+ *
+ * A block check cannot say where an error is, nor carry a cut character into the next
+ * chunk, so it only ever vouches for a prefix: from a character boundary, whole blocks are
+ * checked (each with the last three bytes of the one before) while they are valid, and
+ * what they vouch for ends at the last character boundary inside them. The DFA takes over
+ * there, for the tail and for the block that failed, and finds the exact byte itself.
+ *
+ * The check looks at each byte with the one before it (and, for continuation bytes, the
+ * two and three before): three 16-entry tables, indexed by the high and low nibble of the
+ * previous byte and the high nibble of the byte, give each pair a set of error kinds it
+ * could be; a pair is invalid when all three agree on one kind.
+ */
+#if defined(WS_UTF8_X86) || defined(WS_UTF8_NEON)
+
+enum utf8_pair_error {
+    E_TOO_SHORT = 0x01, /* a lead byte not followed by a continuation */
+    E_TOO_LONG = 0x02,  /* a continuation after ASCII */
+    E_OVERLONG3 = 0x04, /* E0 80..9F */
+    E_TOO_LARGE = 0x08, /* F4 90..BF, F5..FF 90..BF */
+    E_SURROGATE = 0x10, /* ED A0..BF */
+    E_OVERLONG2 = 0x20, /* C0 or C1 then a continuation */
+    E_OVER4_F5 = 0x40,  /* F0 80..8F (overlong) or F5..FF 80..8F (too large) */
+    E_TWO_CONTS = 0x80, /* a continuation after a continuation: fine only as 3rd or 4th */
+    E_ANY_LOW = E_TOO_SHORT | E_TOO_LONG | E_TWO_CONTS /* kinds any low nibble allows */
+};
+
+/* clang-format off */
+static const uint8_t utf8_nibble_tables[3][16] = {
+    { /* by the high nibble of the previous byte */
+        E_TOO_LONG, E_TOO_LONG, E_TOO_LONG, E_TOO_LONG,             /* 0..3: ASCII */
+        E_TOO_LONG, E_TOO_LONG, E_TOO_LONG, E_TOO_LONG,             /* 4..7 */
+        E_TWO_CONTS, E_TWO_CONTS, E_TWO_CONTS, E_TWO_CONTS,         /* 8..B: continuation */
+        E_TOO_SHORT | E_OVERLONG2,                                  /* C */
+        E_TOO_SHORT,                                                /* D */
+        E_TOO_SHORT | E_OVERLONG3 | E_SURROGATE,                    /* E */
+        E_TOO_SHORT | E_TOO_LARGE | E_OVER4_F5,                     /* F */
+    },
+    { /* by the low nibble of the previous byte */
+        E_ANY_LOW | E_OVERLONG3 | E_OVERLONG2 | E_OVER4_F5,         /* C0 E0 F0 */
+        E_ANY_LOW | E_OVERLONG2,                                    /* C1 */
+        E_ANY_LOW, E_ANY_LOW,                                       /* 2, 3 */
+        E_ANY_LOW | E_TOO_LARGE,                                    /* F4 */
+        E_ANY_LOW | E_TOO_LARGE | E_OVER4_F5,                       /* F5..FC */
+        E_ANY_LOW | E_TOO_LARGE | E_OVER4_F5,
+        E_ANY_LOW | E_TOO_LARGE | E_OVER4_F5,
+        E_ANY_LOW | E_TOO_LARGE | E_OVER4_F5,
+        E_ANY_LOW | E_TOO_LARGE | E_OVER4_F5,
+        E_ANY_LOW | E_TOO_LARGE | E_OVER4_F5,
+        E_ANY_LOW | E_TOO_LARGE | E_OVER4_F5,
+        E_ANY_LOW | E_TOO_LARGE | E_OVER4_F5,
+        E_ANY_LOW | E_TOO_LARGE | E_OVER4_F5 | E_SURROGATE,         /* ED, FD */
+        E_ANY_LOW | E_TOO_LARGE | E_OVER4_F5,                       /* FE, FF */
+        E_ANY_LOW | E_TOO_LARGE | E_OVER4_F5,
+    },
+    { /* by the high nibble of the byte itself */
+        E_TOO_SHORT, E_TOO_SHORT, E_TOO_SHORT, E_TOO_SHORT,         /* 0..7: ASCII */
+        E_TOO_SHORT, E_TOO_SHORT, E_TOO_SHORT, E_TOO_SHORT,
+        E_TOO_LONG | E_OVERLONG2 | E_TWO_CONTS | E_OVERLONG3 | E_OVER4_F5, /* 80..8F */
+        E_TOO_LONG | E_OVERLONG2 | E_TWO_CONTS | E_OVERLONG3 | E_TOO_LARGE, /* 90..9F */
+        E_TOO_LONG | E_OVERLONG2 | E_TWO_CONTS | E_SURROGATE | E_TOO_LARGE, /* A0..AF */
+        E_TOO_LONG | E_OVERLONG2 | E_TWO_CONTS | E_SURROGATE | E_TOO_LARGE, /* B0..BF */
+        E_TOO_SHORT, E_TOO_SHORT, E_TOO_SHORT, E_TOO_SHORT,         /* C..F: a lead */
+    },
+};
+/* clang-format on */
+
+/* What whole blocks p[0..end) vouch for: all of it but a last character that runs past end
+ * (its lead byte is then one of the last three). */
+static size_t utf8_last_boundary(const uint8_t *p, size_t end)
+{
+    if (end >= 1 && p[end - 1] >= 0xC0)
+        return end - 1;
+    if (end >= 2 && p[end - 2] >= 0xE0)
+        return end - 2;
+    if (end >= 3 && p[end - 3] >= 0xF0)
+        return end - 3;
+    return end;
+}
+
+#endif /* WS_UTF8_X86 || WS_UTF8_NEON */
+
+#ifdef WS_UTF8_X86
+
+#define UTF8_TARGET_SSSE3 __attribute__((target("ssse3")))
+#define UTF8_TARGET_AVX2  __attribute__((target("avx2")))
+
+typedef struct utf8_tables128 {
+    __m128i prev_high, prev_low, cur_high;
+} utf8_tables128;
+
+/* Non-zero bytes where cur (after prev, the block before it) is not valid UTF-8, ignoring a
+ * last character that cur may cut short. */
+UTF8_TARGET_SSSE3 static inline __m128i utf8_block_errors_ssse3(const utf8_tables128 *t,
+                                                                __m128i prev, __m128i cur)
+{
+    const __m128i nibble = _mm_set1_epi8(0x0F);
+    __m128i prev1 = _mm_alignr_epi8(cur, prev, 15);
+    __m128i prev2 = _mm_alignr_epi8(cur, prev, 14);
+    __m128i prev3 = _mm_alignr_epi8(cur, prev, 13);
+    __m128i a = _mm_shuffle_epi8(t->prev_high, _mm_and_si128(_mm_srli_epi16(prev1, 4), nibble));
+    __m128i b = _mm_shuffle_epi8(t->prev_low, _mm_and_si128(prev1, nibble));
+    __m128i c = _mm_shuffle_epi8(t->cur_high, _mm_and_si128(_mm_srli_epi16(cur, 4), nibble));
+    __m128i pair = _mm_and_si128(_mm_and_si128(a, b), c);
+    /* Bit 7 set where two or three bytes back there was a 3- or 4-byte lead: exactly where a
+     * continuation must follow a continuation, which E_TWO_CONTS (bit 7) says it does. */
+    __m128i third = _mm_subs_epu8(prev2, _mm_set1_epi8(0xE0 - 0x80));
+    __m128i fourth = _mm_subs_epu8(prev3, _mm_set1_epi8(0xF0 - 0x80));
+    __m128i must = _mm_and_si128(_mm_or_si128(third, fourth), _mm_set1_epi8(-128));
+
+    return _mm_xor_si128(pair, must);
+}
+
+UTF8_TARGET_SSSE3 static size_t utf8_prefix_ssse3(const uint8_t *p, size_t n)
+{
+    utf8_tables128 t;
+    __m128i prev = _mm_setzero_si128();
+    size_t i = 0;
+
+    t.prev_high = _mm_loadu_si128((const __m128i *)(const void *)utf8_nibble_tables[0]);
+    t.prev_low = _mm_loadu_si128((const __m128i *)(const void *)utf8_nibble_tables[1]);
+    t.cur_high = _mm_loadu_si128((const __m128i *)(const void *)utf8_nibble_tables[2]);
+    while (n - i >= 16) {
+        __m128i cur = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i err = utf8_block_errors_ssse3(&t, prev, cur);
+
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(err, _mm_setzero_si128())) != 0xFFFF)
+            break;
+        prev = cur;
+        i += 16;
+    }
+    return utf8_last_boundary(p, i);
+}
+
+typedef struct utf8_tables256 {
+    __m256i prev_high, prev_low, cur_high;
+} utf8_tables256;
+
+/* As utf8_block_errors_ssse3, for 32 bytes; the byte before each 16-byte half comes from
+ * across the half. */
+UTF8_TARGET_AVX2 static inline __m256i utf8_block_errors_avx2(const utf8_tables256 *t, __m256i prev,
+                                                              __m256i cur)
+{
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
+    __m256i before = _mm256_permute2x128_si256(prev, cur, 0x21); /* prev high, cur low */
+    __m256i prev1 = _mm256_alignr_epi8(cur, before, 15);
+    __m256i prev2 = _mm256_alignr_epi8(cur, before, 14);
+    __m256i prev3 = _mm256_alignr_epi8(cur, before, 13);
+    __m256i a =
+        _mm256_shuffle_epi8(t->prev_high, _mm256_and_si256(_mm256_srli_epi16(prev1, 4), nibble));
+    __m256i b = _mm256_shuffle_epi8(t->prev_low, _mm256_and_si256(prev1, nibble));
+    __m256i c =
+        _mm256_shuffle_epi8(t->cur_high, _mm256_and_si256(_mm256_srli_epi16(cur, 4), nibble));
+    __m256i pair = _mm256_and_si256(_mm256_and_si256(a, b), c);
+    __m256i third = _mm256_subs_epu8(prev2, _mm256_set1_epi8(0xE0 - 0x80));
+    __m256i fourth = _mm256_subs_epu8(prev3, _mm256_set1_epi8(0xF0 - 0x80));
+    __m256i must = _mm256_and_si256(_mm256_or_si256(third, fourth), _mm256_set1_epi8(-128));
+
+    return _mm256_xor_si256(pair, must);
+}
+
+UTF8_TARGET_AVX2 static __m256i utf8_table_avx2(const uint8_t table[16])
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)table));
+}
+
+UTF8_TARGET_AVX2 static size_t utf8_prefix_avx2(const uint8_t *p, size_t n)
+{
+    utf8_tables256 t;
+    __m256i prev = _mm256_setzero_si256();
+    size_t i = 0;
+
+    t.prev_high = utf8_table_avx2(utf8_nibble_tables[0]);
+    t.prev_low = utf8_table_avx2(utf8_nibble_tables[1]);
+    t.cur_high = utf8_table_avx2(utf8_nibble_tables[2]);
+    while (n - i >= 32) {
+        __m256i cur = _mm256_loadu_si256((const __m256i *)(const void *)(p + i));
+        __m256i err = utf8_block_errors_avx2(&t, prev, cur);
+
+        if (!_mm256_testz_si256(err, err))
+            break;
+        prev = cur;
+        i += 32;
+    }
+    return utf8_last_boundary(p, i);
+}
+
+bool ws_utf8_have_ssse3(void)
+{
+    return __builtin_cpu_supports("ssse3") != 0;
+}
+
+bool ws_utf8_have_avx2(void)
+{
+    return __builtin_cpu_supports("avx2") != 0;
+}
+
+#else
+
+bool ws_utf8_have_ssse3(void)
+{
+    return false;
+}
+
+bool ws_utf8_have_avx2(void)
+{
+    return false;
+}
+
+#endif /* WS_UTF8_X86 */
+
+#ifdef WS_UTF8_NEON
+
+typedef struct utf8_tables_neon {
+    uint8x16_t prev_high, prev_low, cur_high;
+} utf8_tables_neon;
+
+/* As utf8_block_errors_ssse3. */
+static inline uint8x16_t utf8_block_errors_neon(const utf8_tables_neon *t, uint8x16_t prev,
+                                                uint8x16_t cur)
+{
+    const uint8x16_t nibble = vdupq_n_u8(0x0F);
+    uint8x16_t prev1 = vextq_u8(prev, cur, 15);
+    uint8x16_t prev2 = vextq_u8(prev, cur, 14);
+    uint8x16_t prev3 = vextq_u8(prev, cur, 13);
+    uint8x16_t a = vqtbl1q_u8(t->prev_high, vshrq_n_u8(prev1, 4));
+    uint8x16_t b = vqtbl1q_u8(t->prev_low, vandq_u8(prev1, nibble));
+    uint8x16_t c = vqtbl1q_u8(t->cur_high, vshrq_n_u8(cur, 4));
+    uint8x16_t pair = vandq_u8(vandq_u8(a, b), c);
+    uint8x16_t third = vqsubq_u8(prev2, vdupq_n_u8(0xE0 - 0x80));
+    uint8x16_t fourth = vqsubq_u8(prev3, vdupq_n_u8(0xF0 - 0x80));
+    uint8x16_t must = vandq_u8(vorrq_u8(third, fourth), vdupq_n_u8(0x80));
+
+    return veorq_u8(pair, must);
+}
+
+static size_t utf8_prefix_neon(const uint8_t *p, size_t n)
+{
+    utf8_tables_neon t;
+    uint8x16_t prev = vdupq_n_u8(0);
+    size_t i = 0;
+
+    t.prev_high = vld1q_u8(utf8_nibble_tables[0]);
+    t.prev_low = vld1q_u8(utf8_nibble_tables[1]);
+    t.cur_high = vld1q_u8(utf8_nibble_tables[2]);
+    while (n - i >= 16) {
+        uint8x16_t cur = vld1q_u8(p + i);
+
+        if (vmaxvq_u8(utf8_block_errors_neon(&t, prev, cur)) != 0)
+            break;
+        prev = cur;
+        i += 16;
+    }
+    return utf8_last_boundary(p, i);
+}
+
+#endif /* WS_UTF8_NEON */
+
+/* ---- the feed loop ----------------------------------------------------------------------- */
+
+/* How many more bytes the character in progress in state s takes (s is not U_FAIL). */
+static size_t utf8_bytes_left(uint32_t s)
+{
+    static const uint8_t left[U_FAIL / UTF8_STATE_BITS] = {0, 1, 2, 3, 2, 2, 3, 3};
+
+    return left[s / UTF8_STATE_BITS];
+}
+
+/* Given p at a character boundary, the length of a prefix of p[0..n) that is valid and ends
+ * at one (0 when it cannot vouch for any). */
+typedef size_t (*utf8_prefix_fn)(const uint8_t *p, size_t n);
+
+/* Below this, a block check costs more than it saves (short messages stay on the DFA). */
+#define UTF8_SIMD_MIN 64
+
 void ws_utf8_init(ws_utf8 *v)
 {
     v->state = U_ACCEPT;
@@ -203,7 +486,18 @@ static int utf8_fail(ws_utf8 *v, size_t *bad_offset, size_t bad)
     return WS_E_INVALID_UTF8;
 }
 
-int ws_utf8_feed(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset)
+/* Each feed function gets its own copy of the loop with its prefix function built in, so
+ * short texts pay nothing for the choice. */
+#if defined(__GNUC__) || defined(__clang__)
+#define UTF8_INLINE static inline __attribute__((always_inline))
+#else
+#define UTF8_INLINE static inline
+#endif
+
+/* ws_utf8_feed, with prefix (when not NULL) taking over long stretches at character
+ * boundaries. What it leaves, the DFA walks: a tail, or a stretch it found invalid. */
+UTF8_INLINE int utf8_feed_with(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset,
+                               utf8_prefix_fn prefix)
 {
     uint32_t s = v->state;
     size_t i = 0;
@@ -217,11 +511,17 @@ int ws_utf8_feed(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset)
 
         if (s == U_ACCEPT) {
             i = utf8_skip_ascii(p, i, len);
+            if (prefix != NULL && len - i >= UTF8_SIMD_MIN)
+                i += prefix(p + i, len - i);
             if (i == len)
                 break;
         }
         before = s;
-        if (len - i >= 4 * UTF8_BLOCK) {
+        if (prefix != NULL && s != U_ACCEPT) {
+            /* A character cut by the chunk edge: finish it, so the block checks can go on. */
+            n = WS_MIN(len - i, utf8_bytes_left(s));
+            s = utf8_run(before, p + i, n);
+        } else if (len - i >= 4 * UTF8_BLOCK) {
             n = WS_MIN(len - i, (size_t)UTF8_LANE_BLOCK);
             s = utf8_run_lanes(before, p + i, n);
         } else {
@@ -234,6 +534,47 @@ int ws_utf8_feed(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset)
     }
     v->state = s;
     return WS_OK;
+}
+
+int ws_utf8_feed_portable(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset)
+{
+    return utf8_feed_with(v, p, len, bad_offset, NULL);
+}
+
+#ifdef WS_UTF8_X86
+int ws_utf8_feed_ssse3(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset)
+{
+    return utf8_feed_with(v, p, len, bad_offset, utf8_prefix_ssse3);
+}
+
+int ws_utf8_feed_avx2(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset)
+{
+    return utf8_feed_with(v, p, len, bad_offset, utf8_prefix_avx2);
+}
+
+/* The CPU is asked only once a long stretch comes, so short texts never pay for it. */
+static size_t utf8_prefix_best(const uint8_t *p, size_t n)
+{
+    if (ws_utf8_have_avx2())
+        return utf8_prefix_avx2(p, n);
+    if (ws_utf8_have_ssse3())
+        return utf8_prefix_ssse3(p, n);
+    return 0;
+}
+#define UTF8_PREFIX_BEST utf8_prefix_best
+#elif defined(WS_UTF8_NEON)
+int ws_utf8_feed_neon(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset)
+{
+    return utf8_feed_with(v, p, len, bad_offset, utf8_prefix_neon);
+}
+#define UTF8_PREFIX_BEST utf8_prefix_neon
+#else
+#define UTF8_PREFIX_BEST NULL
+#endif
+
+int ws_utf8_feed(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset)
+{
+    return utf8_feed_with(v, p, len, bad_offset, UTF8_PREFIX_BEST);
 }
 
 int ws_utf8_finish(const ws_utf8 *v)

@@ -10,9 +10,11 @@
 #include <cmocka.h>
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ws.h"
+#include "utf8_impl.h"
 
 /* What a whole text does: valid, a valid prefix cut inside a character, or invalid at a
  * byte offset. */
@@ -103,10 +105,12 @@ static const utf8_case cases[] = {
     T("F3 at end after text", "hello \xF3", INCOMPLETE),
 };
 
-/* Feeds text in the chunks given by cuts (ascending offsets) and returns the absolute offset
- * of the first bad byte, INCOMPLETE, or VALID. Checks on the way that a failed validator
- * keeps failing. */
-static long feed_chunks(const uint8_t *p, size_t len, const size_t *cuts, size_t ncuts)
+/* Feeds text in the chunks given by cuts (ascending offsets), chunk c through
+ * feeds[c % nfeeds], and returns the absolute offset of the first bad byte, INCOMPLETE, or
+ * VALID. Checks on the way that a failed validator keeps failing. With exact, each chunk is
+ * fed from a heap block of its own size, so that AddressSanitizer sees any read past it. */
+static long feed_chunks_with(const ws_utf8_feed_fn *feeds, size_t nfeeds, bool exact,
+                             const uint8_t *p, size_t len, const size_t *cuts, size_t ncuts)
 {
     ws_utf8 v;
     size_t start = 0;
@@ -116,22 +120,38 @@ static long feed_chunks(const uint8_t *p, size_t len, const size_t *cuts, size_t
     for (c = 0; c <= ncuts; c++) {
         size_t end = c < ncuts ? cuts[c] : len;
         size_t bad = (size_t)-1;
-        int rc = ws_utf8_feed(&v, p + start, end - start, &bad);
+        ws_utf8_feed_fn feed = feeds[c % nfeeds];
+        uint8_t *copy = NULL;
+        int rc;
 
+        if (exact && end > start) {
+            copy = malloc(end - start);
+            assert_non_null(copy);
+            memcpy(copy, p + start, end - start);
+        }
+        rc = feed(&v, copy != NULL ? copy : p + start, end - start, &bad);
+        free(copy);
         if (rc != WS_OK) {
             size_t again = (size_t)-1;
 
             assert_int_equal(rc, WS_E_INVALID_UTF8);
             assert_true(bad < end - start);
-            assert_int_equal(ws_utf8_feed(&v, p, len, &again), WS_E_INVALID_UTF8);
+            assert_int_equal(feed(&v, p, len, &again), WS_E_INVALID_UTF8);
             assert_int_equal(again, 0);
-            assert_int_equal(ws_utf8_feed(&v, NULL, 0, NULL), WS_E_INVALID_UTF8);
+            assert_int_equal(feed(&v, NULL, 0, NULL), WS_E_INVALID_UTF8);
             assert_int_equal(ws_utf8_finish(&v), WS_E_INVALID_UTF8);
             return (long)(start + bad);
         }
         start = end;
     }
     return ws_utf8_finish(&v) == WS_OK ? VALID : INCOMPLETE;
+}
+
+static long feed_chunks(const uint8_t *p, size_t len, const size_t *cuts, size_t ncuts)
+{
+    static const ws_utf8_feed_fn pub[] = {ws_utf8_feed};
+
+    return feed_chunks_with(pub, 1, false, p, len, cuts, ncuts);
 }
 
 static long feed_whole(const uint8_t *p, size_t len)
@@ -561,6 +581,274 @@ static void test_exhaustive_short(void **state)
     }
 }
 
+/* ---- every implementation against the reference ----
+ *
+ * The SIMD validators check whole blocks and hand the rest to the DFA, so the cases that
+ * matter are those where an error, a cut character or a chunk edge falls at each place in
+ * a block or across two. Every implementation this machine runs is compared, and the
+ * public function too (it picks one at run time). */
+
+typedef struct impl_set {
+    ws_utf8_impl impl[WS_UTF8_IMPL_MAX + 1];
+    size_t n;
+} impl_set;
+
+static void impls_get(impl_set *s)
+{
+    s->n = ws_utf8_impls(s->impl);
+    s->impl[s->n].name = "ws_utf8_feed";
+    s->impl[s->n++].feed = ws_utf8_feed;
+}
+
+/* Every implementation, fed in the chunks given by cuts from exact-size copies, must find
+ * want. */
+static void expect_all(const impl_set *s, const char *what, const uint8_t *p, size_t len,
+                       const size_t *cuts, size_t ncuts, long want)
+{
+    size_t k;
+
+    for (k = 0; k < s->n; k++) {
+        long got = feed_chunks_with(&s->impl[k].feed, 1, true, p, len, cuts, ncuts);
+
+        if (got != want)
+            print_message("%s: %s (len %zu, %zu cuts): got %ld, want %ld\n", s->impl[k].name, what,
+                          len, ncuts, got, want);
+        assert_int_equal(got, want);
+    }
+}
+
+static void test_impls_listed(void **state)
+{
+    impl_set s;
+
+    (void)state;
+    impls_get(&s);
+    assert_true(s.n >= 2);
+    assert_string_equal(s.impl[0].name, "portable");
+#if defined(WS_UTF8_X86)
+    assert_int_equal(s.n, 1 + (size_t)ws_utf8_have_ssse3() + (size_t)ws_utf8_have_avx2() + 1);
+#else
+    assert_false(ws_utf8_have_ssse3());
+    assert_false(ws_utf8_have_avx2());
+#endif
+}
+
+/* Exactly n bytes of valid text that ends on a character boundary: with mixed, characters
+ * of every length from the first byte on (so the block checks start at once), else ASCII. */
+static void fill_padding(uint8_t *p, size_t n, bool mixed, unsigned phase)
+{
+    static const char *const chars[] = {"\xC3\xA9",         "\xE2\x82\xAC",    "a",
+                                        "\xF0\x9F\x98\x80", "\xED\x9F\xBF",    "b",
+                                        "\xF4\x8F\xBF\xBF", "\xDF\xBF",        "\xEE\x80\x80",
+                                        "\xE0\xA0\x80",     "\xF0\x90\x80\x80"};
+    const size_t nchars = sizeof chars / sizeof chars[0];
+    size_t i = 0;
+
+    while (i < n) {
+        const char *ch = mixed ? chars[phase++ % nchars] : "a";
+        size_t len = strlen(ch);
+
+        if (len > n - i) {
+            p[i++] = 'a';
+            continue;
+        }
+        memcpy(p + i, ch, len);
+        i += len;
+    }
+}
+
+#define EDGE_MAX_POS 70
+#define EDGE_TAIL    80
+
+/* Each case of the table at every offset 0..70 inside valid padding, with more text after
+ * it or with the text ending right after it, whole or cut inside the case. */
+static void test_impls_edge_cases_everywhere(void **state)
+{
+    static uint8_t buf[EDGE_MAX_POS + 32 + EDGE_TAIL];
+    impl_set s;
+    size_t i, pos;
+    unsigned mixed;
+
+    (void)state;
+    impls_get(&s);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const utf8_case *tc = &cases[i];
+
+        for (mixed = 0; mixed < 2; mixed++) {
+            for (pos = 0; pos <= EDGE_MAX_POS; pos++) {
+                size_t total = pos + tc->len + EDGE_TAIL, cut = pos + 1;
+                long ends = tc->expect >= 0 ? (long)pos + tc->expect : tc->expect;
+                long want;
+
+                assert_true(tc->len <= 32);
+                fill_padding(buf, pos, mixed != 0, (unsigned)pos);
+                memcpy(buf + pos, tc->bytes, tc->len);
+                fill_padding(buf + pos + tc->len, EDGE_TAIL, mixed != 0, (unsigned)i);
+                want = ref_validate(buf, total);
+                /* The padding around a case must not change what it is. */
+                assert_int_equal(ref_validate(buf, pos + tc->len), ends);
+                assert_int_equal(want, tc->expect == INCOMPLETE ? (long)(pos + tc->len) : ends);
+
+                expect_all(&s, tc->name, buf, total, NULL, 0, want);
+                expect_all(&s, tc->name, buf, pos + tc->len, NULL, 0, ends);
+                if (tc->len > 0) {
+                    expect_all(&s, tc->name, buf, total, &cut, 1, want);
+                    expect_all(&s, tc->name, buf, pos + tc->len, &cut, 1, ends);
+                }
+            }
+        }
+    }
+}
+
+/* Valid mixed text, mostly ASCII as in chat or JSON, about one character in ten longer. */
+static size_t random_mixed_text(uint8_t *buf, size_t target)
+{
+    size_t len = 0;
+
+    while (len + 4 <= target)
+        len += encode(rng_below(10) != 0 ? 0x20 + rng_below(0x5F) : random_scalar(), buf + len);
+    while (len < target)
+        buf[len++] = 'z';
+    return len;
+}
+
+/* Ascending random cut points in [0, len], repeats (empty chunks) allowed. */
+static size_t random_cuts(size_t *cuts, size_t max, size_t len)
+{
+    size_t n = rng_below((uint32_t)max + 1), c;
+
+    for (c = 0; c < n; c++)
+        cuts[c] = rng_below((uint32_t)len + 1);
+    for (c = 1; c < n; c++) {
+        size_t j = c;
+        while (j > 0 && cuts[j - 1] > cuts[j]) {
+            size_t t = cuts[j];
+            cuts[j] = cuts[j - 1];
+            cuts[j - 1] = t;
+            j--;
+        }
+    }
+    return n;
+}
+
+#define MIXED_TEXT 3000
+
+/* One byte of valid mixed text replaced, deleted, or a bad sequence written over it. */
+static void test_impls_random_corruptions(void **state)
+{
+    static uint8_t buf[MIXED_TEXT];
+    impl_set s;
+    unsigned iter;
+
+    (void)state;
+    impls_get(&s);
+    for (iter = 0; iter < 600; iter++) {
+        size_t len = random_mixed_text(buf, 16 + rng_below(MIXED_TEXT - 16));
+        size_t at = rng_below((uint32_t)len - 4), cuts[6], ncuts;
+        long want;
+
+        expect_all(&s, "valid mixed", buf, len, NULL, 0, VALID);
+        switch (iter % 3) {
+        case 0:
+            buf[at] = random_interesting_byte();
+            break;
+        case 1:
+            memmove(buf + at, buf + at + 1, len - at - 1);
+            len--;
+            break;
+        default:
+            buf[at] = random_interesting_byte();
+            buf[at + 1] = random_interesting_byte();
+            buf[at + 2] = random_interesting_byte();
+            break;
+        }
+        want = ref_validate(buf, len);
+        expect_all(&s, "corrupted mixed", buf, len, NULL, 0, want);
+        ncuts = random_cuts(cuts, 6, len);
+        expect_all(&s, "corrupted mixed, chunked", buf, len, cuts, ncuts, want);
+    }
+}
+
+/* Every way to cut each short table case (with a byte after it, or not) into chunks, and every
+ * two-cut split of a text long enough for the block checks, with an error late in it. */
+static void test_impls_every_chunking(void **state)
+{
+    static uint8_t buf[112];
+    impl_set s;
+    size_t i, len, a, b;
+
+    (void)state;
+    impls_get(&s);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (cases[i].len > 8)
+            continue;
+        for (len = cases[i].len; len <= cases[i].len + 1; len++) {
+            unsigned mask;
+
+            memcpy(buf, cases[i].bytes, cases[i].len);
+            buf[cases[i].len] = 'z';
+            for (mask = 0; mask < 1u << (len > 0 ? len - 1 : 0); mask++) {
+                size_t cuts[8], ncuts = 0, bit;
+
+                for (bit = 0; bit + 1 < len; bit++) {
+                    if (mask & (1u << bit))
+                        cuts[ncuts++] = bit + 1;
+                }
+                expect_all(&s, cases[i].name, buf, len, cuts, ncuts, ref_validate(buf, len));
+            }
+        }
+    }
+    len = sizeof buf;
+    fill_padding(buf, len, true, 3);
+    memcpy(buf + 97, "\xED\xA0\x80", 3); /* a surrogate */
+    assert_int_equal(ref_validate(buf, len), 98);
+    for (a = 0; a <= len; a++) {
+        for (b = a; b <= len; b++) {
+            size_t cuts[2];
+
+            cuts[0] = a;
+            cuts[1] = b;
+            expect_all(&s, "two cuts", buf, len, cuts, 2, 98);
+        }
+    }
+}
+
+#define LONG_MIXED (64 * 1024)
+
+/* Long texts fed in chunks of random size, now small, now large, also switching between
+ * implementations from chunk to chunk (a state from one must mean the same to another). */
+static void test_impls_long_random_chunks(void **state)
+{
+    static uint8_t buf[LONG_MIXED];
+    static size_t cuts[LONG_MIXED];
+    ws_utf8_feed_fn feeds[WS_UTF8_IMPL_MAX + 1];
+    impl_set s;
+    unsigned iter;
+    size_t k;
+
+    (void)state;
+    impls_get(&s);
+    for (k = 0; k < s.n; k++)
+        feeds[k] = s.impl[k].feed;
+    for (iter = 0; iter < 24; iter++) {
+        size_t len = random_mixed_text(buf, LONG_MIXED), ncuts = 0, at = 0;
+        uint32_t max_chunk = iter % 2 ? 16 : 4096;
+        long want;
+
+        if (iter % 4 >= 2)
+            buf[rng_below((uint32_t)len)] = random_interesting_byte();
+        want = ref_validate(buf, len);
+        for (;;) {
+            at += 1 + rng_below(max_chunk);
+            if (at >= len)
+                break;
+            cuts[ncuts++] = at;
+        }
+        expect_all(&s, "long, random chunks", buf, len, cuts, ncuts, want);
+        assert_int_equal(feed_chunks_with(feeds, s.n, false, buf, len, cuts, ncuts), want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -572,6 +860,11 @@ int main(void)
         cmocka_unit_test(test_random_against_reference),
         cmocka_unit_test(test_exhaustive_short),
         cmocka_unit_test(test_long_texts_every_lane),
+        cmocka_unit_test(test_impls_listed),
+        cmocka_unit_test(test_impls_edge_cases_everywhere),
+        cmocka_unit_test(test_impls_random_corruptions),
+        cmocka_unit_test(test_impls_every_chunking),
+        cmocka_unit_test(test_impls_long_random_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

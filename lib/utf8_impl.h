@@ -1,0 +1,70 @@
+/*
+ * The UTF-8 validators behind ws_utf8_feed, one per instruction set, exposed so that tests
+ * and fuzzers can hold each one against a reference on any machine that runs it.
+ * Not installed; nothing here is API. WS_NO_SIMD leaves only the portable one.
+ */
+#ifndef WS_UTF8_IMPL_H
+#define WS_UTF8_IMPL_H
+
+#include "ws.h"
+
+/* SSSE3 and AVX2 are compiled with target attributes and chosen at run time, which needs
+ * GCC or Clang. */
+#if !defined(WS_NO_SIMD) && defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 5)
+#define WS_UTF8_X86 1
+#endif
+#if !defined(WS_NO_SIMD) && defined(__aarch64__) && defined(__ARM_NEON)
+#define WS_UTF8_NEON 1
+#endif
+
+/* Each has the contract of ws_utf8_feed, and states from any of them may be fed to any
+ * other: they differ only in how they get through long runs of whole characters. */
+int ws_utf8_feed_portable(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset);
+#ifdef WS_UTF8_X86
+/* Only to be called when ws_utf8_have_ssse3() / ws_utf8_have_avx2() say so. */
+int ws_utf8_feed_ssse3(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset);
+int ws_utf8_feed_avx2(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset);
+#endif
+#ifdef WS_UTF8_NEON
+int ws_utf8_feed_neon(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset);
+#endif
+
+/* Whether this CPU runs ws_utf8_feed_ssse3 / _avx2; false where they are not compiled. */
+bool ws_utf8_have_ssse3(void);
+bool ws_utf8_have_avx2(void);
+
+typedef int (*ws_utf8_feed_fn)(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset);
+
+typedef struct ws_utf8_impl {
+    const char *name;
+    ws_utf8_feed_fn feed;
+} ws_utf8_impl;
+
+#define WS_UTF8_IMPL_MAX 4
+
+/* Fills out[] with every implementation compiled in and runnable here, portable first;
+ * returns how many. */
+static inline size_t ws_utf8_impls(ws_utf8_impl out[WS_UTF8_IMPL_MAX])
+{
+    size_t n = 0;
+
+    out[n].name = "portable";
+    out[n++].feed = ws_utf8_feed_portable;
+#ifdef WS_UTF8_X86
+    if (ws_utf8_have_ssse3()) {
+        out[n].name = "ssse3";
+        out[n++].feed = ws_utf8_feed_ssse3;
+    }
+    if (ws_utf8_have_avx2()) {
+        out[n].name = "avx2";
+        out[n++].feed = ws_utf8_feed_avx2;
+    }
+#endif
+#ifdef WS_UTF8_NEON
+    out[n].name = "neon";
+    out[n++].feed = ws_utf8_feed_neon;
+#endif
+    return n;
+}
+
+#endif /* WS_UTF8_IMPL_H */
