@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The one test command: installs what the build and the tests need (Debian 12, as root),
-# builds libws with gcc and clang (warnings are errors), runs every test - unit and
-# conformance tests plain and under ASan+UBSan, corpus replays, interop tests against real
-# peers, a short libFuzzer run of every harness, valgrind memcheck - and prints
-# "N passed, N failed" counted from the test programs' own results.
+# builds libws with gcc, clang and without SIMD (warnings are errors), runs every test -
+# unit and conformance tests plain and under ASan+UBSan, corpus replays, interop tests
+# against real peers, the NEON paths under qemu, a short libFuzzer run of every harness,
+# valgrind memcheck - and prints "N passed, N failed" counted from the test programs' own
+# results.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +24,9 @@ ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 
 command -v pkg-config >/dev/null || need+=(pkg-config)
 pkg-config --exists cmocka 2>/dev/null || need+=(libcmocka-dev)
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || need+=(python3-websockets)
+# The NEON paths, cross-compiled and run under qemu (tests/neon.sh).
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"
     if [ "$(id -u)" -ne 0 ]; then
@@ -58,6 +62,16 @@ meson test -C build-clang --suite unit --suite asan --suite conformance \
     --suite conformance-asan --print-errorlogs --num-processes 2 || status=1
 logs+=(build-clang/meson-logs/testlog.json)
 
+# The portable C alone (-Dsimd=false), as on a machine without SSE2/AVX2/NEON.
+if [ ! -d build-nosimd/meson-private ]; then
+    CC=gcc meson setup build-nosimd --werror -Dsimd=false -Dexamples=false -Dinterop=false \
+        >/dev/null
+fi
+ninja -C build-nosimd
+meson test -C build-nosimd --suite unit --suite conformance --print-errorlogs \
+    --num-processes 2 || status=1
+logs+=(build-nosimd/meson-logs/testlog.json)
+
 # Every parser under libFuzzer for a short budget (FUZZ_SECONDS each, default 20); a crash
 # fails the run and its input is kept in fuzz/crashes/. Then the plain unit, conformance and
 # corpus-replay programs under valgrind memcheck: no error and no leak.
@@ -73,6 +87,7 @@ logged() { # logged LOG COMMAND...: runs it, shows and keeps its output, notes a
     logs+=("$log")
 }
 logged build/logs/format.log bash tests/format.sh
+logged build/logs/neon.log bash tests/neon.sh
 logged build/logs/fuzz.log bash fuzz/run.sh
 logged build/logs/valgrind.log bash tests/valgrind.sh build
 

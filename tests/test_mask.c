@@ -1,7 +1,8 @@
 /*
  * Tests for payload masking: the RFC 6455 example, every length 0-300 at every alignment and
  * key offset against a byte-at-a-time reference, masking in pieces, and guard bytes and
- * exact-size heap buffers to catch any access outside the payload.
+ * exact-size heap buffers to catch any access outside the payload. Every implementation this
+ * machine runs (portable, SSE2, AVX2, NEON) goes through the same checks one by one.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "ws.h"
+#include "mask_impl.h"
 
 #define MAX_LEN    300
 #define GUARD      16
@@ -239,6 +241,211 @@ static void test_exact_heap_buffers(void **state)
     }
 }
 
+/* ---- each implementation on its own ------------------------------------------------------ */
+
+#define BIG_LEN    (65536 + 3)
+#define MAX_ALIGN  32 /* the widest vector: every start within one */
+#define WIDE_GUARD 64 /* more than one vector store past either end */
+
+/* Every implementation compiled in and runnable here, and the public entry point. */
+static size_t all_impls(ws_mask_impl out[WS_MASK_IMPL_MAX + 1])
+{
+    size_t n = ws_mask_impls(out);
+
+    out[n].name = "ws_mask_copy";
+    out[n].fn = ws_mask_copy;
+    return n + 1;
+}
+
+/* Buffers for one implementation check, big enough for BIG_LEN at any alignment. */
+typedef struct mask_bufs {
+    uint8_t *dst; /* WIDE_GUARD + MAX_ALIGN + BIG_LEN + WIDE_GUARD */
+    uint8_t *src; /* MAX_ALIGN + BIG_LEN */
+    uint8_t *orig;
+    uint8_t *want;
+} mask_bufs;
+
+static int bufs_setup(void **state)
+{
+    mask_bufs *b = malloc(sizeof *b);
+
+    if (b == NULL)
+        return -1;
+    b->dst = malloc(2 * WIDE_GUARD + MAX_ALIGN + BIG_LEN);
+    b->src = malloc(MAX_ALIGN + BIG_LEN);
+    b->orig = malloc(BIG_LEN);
+    b->want = malloc(BIG_LEN);
+    *state = b;
+    return b->dst && b->src && b->orig && b->want ? 0 : -1;
+}
+
+static int bufs_teardown(void **state)
+{
+    mask_bufs *b = *state;
+
+    free(b->dst);
+    free(b->src);
+    free(b->orig);
+    free(b->want);
+    free(b);
+    return 0;
+}
+
+/* Whether every byte of p[0..n) is the guard byte. */
+static int is_guard(const uint8_t *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (p[i] != GUARD_BYTE)
+            return 0;
+    }
+    return 1;
+}
+
+/* One call of im on len bytes at key offset off: copying from src_align to dst_align, or in
+ * place at dst_align when src_align is SIZE_MAX. Checks the result, the returned offset,
+ * that the source is unchanged and that no byte around the destination was written. */
+static void check_impl(mask_bufs *b, const ws_mask_impl *im, size_t len, size_t off,
+                       size_t src_align, size_t dst_align)
+{
+    int in_place = src_align == SIZE_MAX;
+    uint8_t *dst = b->dst + WIDE_GUARD + dst_align;
+    uint8_t *src = in_place ? dst : b->src + src_align;
+    size_t ret;
+
+    memset(b->dst, GUARD_BYTE, WIDE_GUARD + dst_align + len + WIDE_GUARD);
+    fill_pattern(b->orig, len, (unsigned)(len * 5 + off + dst_align));
+    memcpy(src, b->orig, len);
+    ref_mask(b->want, b->orig, len, off);
+
+    ret = im->fn(dst, src, len, key, off + 8 * dst_align); /* offsets count modulo 4 */
+    if (ret != (off + len) % 4 || memcmp(dst, b->want, len) != 0 ||
+        (!in_place && memcmp(src, b->orig, len) != 0) ||
+        !is_guard(b->dst, WIDE_GUARD + dst_align) || !is_guard(dst + len, WIDE_GUARD))
+        fail_msg("%s: len %lu, key offset %lu, src align %ld, dst align %lu", im->name,
+                 (unsigned long)len, (unsigned long)off, in_place ? -1L : (long)src_align,
+                 (unsigned long)dst_align);
+}
+
+/* Every length 0-300 and two large ones, every key offset, every start within a vector for
+ * the destination in place, and source and destination apart at a start pairing that
+ * changes with the length, so that all 32 x 32 pairs come round. */
+static void test_impl_lengths(void **state)
+{
+    static const size_t big[] = {1023, 4095, BIG_LEN};
+    ws_mask_impl impls[WS_MASK_IMPL_MAX + 1];
+    size_t n = all_impls(impls);
+    size_t ii, len, off, a, bi;
+
+    for (ii = 0; ii < n; ii++) {
+        for (len = 0; len <= MAX_LEN; len++) {
+            for (off = 0; off < 4; off++) {
+                for (a = 0; a < MAX_ALIGN; a++) {
+                    check_impl(*state, &impls[ii], len, off, SIZE_MAX, a);
+                    check_impl(*state, &impls[ii], len, off, a, (a * 7 + len + off) % MAX_ALIGN);
+                }
+            }
+        }
+        for (bi = 0; bi < sizeof big / sizeof big[0]; bi++) {
+            for (off = 0; off < 4; off++) {
+                for (a = 0; a < MAX_ALIGN; a += 3) {
+                    check_impl(*state, &impls[ii], big[bi], off, SIZE_MAX, a);
+                    check_impl(*state, &impls[ii], big[bi], off, a, (a * 5 + off) % MAX_ALIGN);
+                }
+            }
+        }
+    }
+}
+
+/* Every pair of source and destination starts, at lengths around the vector widths. */
+static void test_impl_alignment_pairs(void **state)
+{
+    static const size_t lens[] = {1, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 200};
+    ws_mask_impl impls[WS_MASK_IMPL_MAX + 1];
+    size_t n = all_impls(impls);
+    size_t ii, li, off, sa, da;
+
+    for (ii = 0; ii < n; ii++) {
+        for (li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            for (off = 0; off < 4; off++) {
+                for (sa = 0; sa < MAX_ALIGN; sa++) {
+                    for (da = 0; da < MAX_ALIGN; da++)
+                        check_impl(*state, &impls[ii], lens[li], off, sa, da);
+                }
+            }
+        }
+    }
+}
+
+/* A payload masked in pieces of assorted sizes, each starting at the offset the previous
+ * one returned, equals the payload masked whole; the pieces start at every key position, so
+ * the wide paths start with every rotation of the key. */
+static void test_impl_chained(void **state)
+{
+    static const size_t sizes[] = {1, 2, 3, 5, 7, 13, 16, 31, 32, 33, 64, 65, 100, 129, 300};
+    static const size_t lens[] = {0, 1, 64, 100, 257, 1000, 4095};
+    enum { NSIZES = sizeof sizes / sizeof sizes[0] };
+    mask_bufs *b = *state;
+    ws_mask_impl impls[WS_MASK_IMPL_MAX + 1];
+    size_t n = all_impls(impls);
+    size_t ii, li, start, off;
+
+    for (ii = 0; ii < n; ii++) {
+        for (li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            size_t len = lens[li];
+
+            fill_pattern(b->orig, len, (unsigned)li);
+            for (off = 0; off < 4; off++) {
+                ref_mask(b->want, b->orig, len, off);
+                for (start = 0; start < NSIZES; start++) {
+                    size_t pos = 0, k = off, next = start;
+
+                    memcpy(b->src, b->orig, len);
+                    while (pos < len) {
+                        size_t piece = sizes[next] < len - pos ? sizes[next] : len - pos;
+                        size_t k_copy;
+
+                        /* Copying out of a piece, then masking the same piece in place. */
+                        k_copy = impls[ii].fn(b->dst + pos, b->src + pos, piece, key, k);
+                        k = impls[ii].fn(b->src + pos, b->src + pos, piece, key, k);
+                        assert_int_equal(k, k_copy);
+                        assert_int_equal(k, (off + pos + piece) % 4);
+                        pos += piece;
+                        next = (next + 1) % NSIZES;
+                    }
+                    if (len > 0 &&
+                        (memcmp(b->dst, b->want, len) != 0 || memcmp(b->src, b->want, len) != 0))
+                        fail_msg("%s: len %lu, key offset %lu, first piece %lu", impls[ii].name,
+                                 (unsigned long)len, (unsigned long)off, (unsigned long)start);
+                }
+            }
+        }
+    }
+}
+
+/* The build option decides what is compiled: with WS_NO_SIMD only the portable code, on
+ * x86-64 otherwise at least SSE2, on ARM with NEON the NEON path. */
+static void test_impl_list(void **state)
+{
+    ws_mask_impl impls[WS_MASK_IMPL_MAX];
+    size_t n = ws_mask_impls(impls);
+
+    (void)state;
+    assert_true(n >= 1);
+    assert_string_equal(impls[0].name, "portable");
+#if defined(WS_NO_SIMD)
+    assert_int_equal(n, 1);
+    assert_false(ws_mask_have_avx2());
+#elif defined(__x86_64__) && defined(__SSE2__)
+    assert_true(n >= 2);
+    assert_string_equal(impls[1].name, "sse2");
+#elif defined(__ARM_NEON)
+    assert_int_equal(n, 2);
+    assert_string_equal(impls[1].name, "neon");
+#endif
+}
+
 int main(void)
 {
     /* clang-format off */
@@ -250,6 +457,10 @@ int main(void)
         cmocka_unit_test(test_copy_same_buffer),
         cmocka_unit_test(test_pieces),
         cmocka_unit_test(test_exact_heap_buffers),
+        cmocka_unit_test(test_impl_list),
+        cmocka_unit_test_setup_teardown(test_impl_lengths, bufs_setup, bufs_teardown),
+        cmocka_unit_test_setup_teardown(test_impl_alignment_pairs, bufs_setup, bufs_teardown),
+        cmocka_unit_test_setup_teardown(test_impl_chained, bufs_setup, bufs_teardown),
     };
     /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
