@@ -86,6 +86,10 @@ UTF8 = {
     "truncated": b"hello \xf3",
     "truncated-e2": b"a\xe2\x82",
     "long-ascii-then-bad": b"abcdefghijklmnopqrstuvwxyz0123456789" * 3 + b"\xe2\x28\xa1",
+    # Long enough for the SIMD block checks (64 bytes and more at a character boundary).
+    "long-mixed": ("Gr\u00fc\u00dfe, \u4e16\u754c \U0001F30D caf\u00e9 " * 12).encode(),
+    "long-mixed-then-surrogate": ("\u00e9t\u00e9 \u20ac " * 16).encode() + b"\xed\xa0\x80 tail",
+    "long-mixed-cut-f0": ("\u00e9t\u00e9 \u20ac " * 16).encode() + b"\xf0\x9f\x98",
 }
 
 
@@ -100,7 +104,8 @@ def seeds_utf8():
 
 
 def seeds_mask():
-    payloads = [b"", b"H", b"Hello", bytes(range(64)), bytes(range(200)) + b"tail"]
+    payloads = [b"", b"H", b"Hello", bytes(range(64)), bytes(range(200)) + b"tail",
+                bytes(range(256)) * 20 + b"xyz"]  # past the widest SIMD step many times
     for i, p in enumerate(payloads):
         offset = [0, 1, 2, 3, 0x85][i % 5]
         align = [0, 1, 7, 0x1b, 0x3f][i % 5]
