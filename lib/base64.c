@@ -10,10 +10,26 @@
 static const char ws_b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* One more than the 6-bit value of each alphabet character, 0 for every other byte ('='
+ * included; the bytes from 0x80 on are left to the zero fill): one lookup per character,
+ * as keys are checked on every handshake. */
+/* clang-format off */
+static const uint8_t ws_b64_values[256] = {
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x00 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x10 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0, 63,  0,  0,  0, 64,  /* 0x20 */
+    53, 54, 55, 56, 57, 58, 59, 60, 61, 62,  0,  0,  0,  0,  0,  0,  /* 0x30 */
+     0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15,  /* 0x40 */
+    16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,  0,  0,  0,  0,  0,  /* 0x50 */
+     0, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41,  /* 0x60 */
+    42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52,  0,  0,  0,  0,  0,  /* 0x70 */
+};
+/* clang-format on */
+
 /* The 6-bit value of an alphabet character, or -1 for anything else ('=' included). */
 static int ws_b64_value(char ch)
 {
-    return ws_base64_digit(ch, '+', '/');
+    return (int)ws_b64_values[(unsigned char)ch] - 1;
 }
 
 size_t ws_base64_encode(char *out, const uint8_t *in, size_t len)
@@ -43,7 +59,7 @@ size_t ws_base64_encode(char *out, const uint8_t *in, size_t len)
     return o;
 }
 
-/* Checks in[0..len) and returns its decoded length, or WS_E_INVALID. Besides the alphabet
+/* Checks in[0..len) and gives its decoded length; WS_OK or WS_E_INVALID. Besides the alphabet
  * and the padding, the bits the padding discards must be zero: every byte string has
  * exactly one valid encoding, which is what a peer that encoded 16 bytes produces. */
 static int ws_base64_check(const char *in, size_t len, size_t *decoded_len)
@@ -70,6 +86,15 @@ static int ws_base64_check(const char *in, size_t len, size_t *decoded_len)
 
     *decoded_len = len / 4 * 3 - pad;
     return WS_OK;
+}
+
+int ws_base64_decoded_len(const char *in, size_t len)
+{
+    size_t n;
+
+    if (ws_base64_check(in, len, &n) != WS_OK || n > (size_t)INT_MAX)
+        return WS_E_INVALID;
+    return (int)n;
 }
 
 int ws_base64_decode(uint8_t *out, size_t cap, const char *in, size_t len)

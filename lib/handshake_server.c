@@ -113,58 +113,162 @@ int ws_hs_server_first_line(ws_handshake *hs, const char *line, size_t len)
 
 /* ---- the end of the head -------------------------------------------------------------- */
 
-/* A body on an upgrade request would be read as frames here and as a body by anything in
- * front of us (request smuggling), so none is allowed. */
-static bool ws_hs_has_body(const ws_header *h, size_t n)
-{
-    const ws_header *length, *coding;
-    size_t lengths = ws_hs_count(h, n, "Content-Length", &length);
-
-    if (ws_hs_count(h, n, "Transfer-Encoding", &coding) != 0)
-        return true;
-    return lengths > 1 || (lengths == 1 && !ws_hs_value_is(length, "0"));
-}
-
 /* Sec-WebSocket-Key: once, and the base64 of exactly 16 bytes. */
 static bool ws_hs_key_valid(const ws_header *key)
 {
-    uint8_t nonce[WS_KEY_NONCE_LEN];
-
     return key->value_len == WS_KEY_B64_LEN &&
-           ws_base64_decode(nonce, sizeof nonce, key->value, key->value_len) == WS_KEY_NONCE_LEN;
+           ws_base64_decoded_len(key->value, key->value_len) == WS_KEY_NONCE_LEN;
+}
+
+/* The headers the end of the head looks at. */
+enum ws_hs_known {
+    WS_HK_HOST,
+    WS_HK_ORIGIN,
+    WS_HK_UPGRADE,
+    WS_HK_CONNECTION,
+    WS_HK_VERSION,
+    WS_HK_KEY,
+    WS_HK_LENGTH,
+    WS_HK_CODING,
+    WS_HK_COUNT /* none of them */
+};
+
+/* What one pass over the headers found, so that no check walks them again. */
+typedef struct ws_hs_survey {
+    size_t count[WS_HK_COUNT];
+    const ws_header *first[WS_HK_COUNT];
+    bool websocket; /* an Upgrade list holds "websocket" */
+    bool upgrade;   /* a Connection list holds "upgrade" */
+} ws_hs_survey;
+
+/* Which known header a (token) name is: by its length, then one comparison. */
+static enum ws_hs_known ws_hs_known_header(const char *name, size_t len)
+{
+    static const struct {
+        const char *lower;
+        enum ws_hs_known id;
+    } by_len[] = {
+        {"host", WS_HK_HOST},
+        {"origin", WS_HK_ORIGIN},
+        {"upgrade", WS_HK_UPGRADE},
+        {"connection", WS_HK_CONNECTION},
+        {"content-length", WS_HK_LENGTH},
+        {"sec-websocket-key", WS_HK_KEY},
+        {"transfer-encoding", WS_HK_CODING},
+        {"sec-websocket-version", WS_HK_VERSION},
+    };
+    size_t i;
+
+    switch (len) {
+    case 4:
+        i = 0;
+        break;
+    case 6:
+        i = 1;
+        break;
+    case 7:
+        i = 2;
+        break;
+    case 10:
+        i = 3;
+        break;
+    case 14:
+        i = 4;
+        break;
+    case 17:
+        i = (name[0] | 0x20) == 's' ? 5 : 6;
+        break;
+    case 21:
+        i = 7;
+        break;
+    default:
+        return WS_HK_COUNT;
+    }
+    return ws_hs_ieq_lower(name, by_len[i].lower, len) ? by_len[i].id : WS_HK_COUNT;
+}
+
+/* Whether the list in h's value holds lower (lower-case, len bytes); a value that is that
+ * token alone, as browsers send it, takes one comparison. */
+static bool ws_hs_list_holds(const ws_header *h, const char *lower, size_t len)
+{
+    if (h->value_len == len && ws_hs_ieq_lower(h->value, lower, len))
+        return true;
+    return ws_token_list_has(h->value, h->value_len, lower);
+}
+
+static void ws_hs_survey_headers(const ws_header *h, size_t n, ws_hs_survey *s)
+{
+    size_t i;
+
+    memset(s, 0, sizeof *s);
+    for (i = 0; i < n; i++) {
+        enum ws_hs_known k = ws_hs_known_header(h[i].name, h[i].name_len);
+        if (k == WS_HK_COUNT)
+            continue;
+        if (s->count[k]++ == 0)
+            s->first[k] = &h[i];
+        if (k == WS_HK_UPGRADE && !s->websocket)
+            s->websocket = ws_hs_list_holds(&h[i], "websocket", 9);
+        else if (k == WS_HK_CONNECTION && !s->upgrade)
+            s->upgrade = ws_hs_list_holds(&h[i], "upgrade", 7);
+    }
+}
+
+/* The one header of its kind with exactly this value. */
+static bool ws_hs_single_is(const ws_hs_survey *s, enum ws_hs_known k, const char *value)
+{
+    return s->count[k] == 1 && ws_hs_value_is(s->first[k], value);
+}
+
+/* A body on an upgrade request would be read as frames here and as a body by anything in
+ * front of us (request smuggling), so none is allowed. */
+static bool ws_hs_announces_body(const ws_hs_survey *s)
+{
+    return s->count[WS_HK_CODING] != 0 || s->count[WS_HK_LENGTH] > 1 ||
+           (s->count[WS_HK_LENGTH] == 1 && !ws_hs_single_is(s, WS_HK_LENGTH, "0"));
+}
+
+static bool ws_hs_has_body(const ws_header *h, size_t n)
+{
+    ws_hs_survey s;
+
+    ws_hs_survey_headers(h, n, &s);
+    return ws_hs_announces_body(&s);
 }
 
 int ws_hs_server_head_end(ws_handshake *hs)
 {
     ws_request *r = &hs->request;
-    const ws_header *h = hs->headers, *host, *version, *key, *origin;
-    size_t n = hs->header_count;
+    const ws_header *host, *origin;
+    ws_hs_survey s;
 
-    if (ws_hs_count(h, n, "Host", &host) != 1 || host->value_len == 0)
+    ws_hs_survey_headers(hs->headers, hs->header_count, &s);
+    host = s.first[WS_HK_HOST];
+    if (s.count[WS_HK_HOST] != 1 || host->value_len == 0)
         return WS_E_HTTP_HOST;
     /* From here on the head is a well-formed HTTP request: keep it readable even when it is
      * not an upgrade, so a host can serve plain requests (ws_hs_plain_request). */
-    (void)ws_hs_count(h, n, "Origin", &origin);
-    r->headers = h;
-    r->header_count = n;
+    origin = s.first[WS_HK_ORIGIN];
+    r->headers = hs->headers;
+    r->header_count = hs->header_count;
     r->host = host->value;
     r->host_len = host->value_len;
     r->origin = origin != NULL ? origin->value : NULL;
     r->origin_len = origin != NULL ? origin->value_len : 0;
-    if (!ws_hs_list_has(h, n, "Upgrade", "websocket"))
+    if (!s.websocket)
         return WS_E_HTTP_UPGRADE;
-    if (!ws_hs_list_has(h, n, "Connection", "upgrade"))
+    if (!s.upgrade)
         return WS_E_HTTP_CONNECTION;
     /* The version before the key: an older client may use other key headers, and 426 with
      * our version tells it what to retry with. */
-    if (ws_hs_count(h, n, "Sec-WebSocket-Version", &version) != 1 || !ws_hs_value_is(version, "13"))
+    if (!ws_hs_single_is(&s, WS_HK_VERSION, "13"))
         return WS_E_HTTP_WS_VERSION;
-    if (ws_hs_count(h, n, "Sec-WebSocket-Key", &key) != 1 || !ws_hs_key_valid(key))
+    if (s.count[WS_HK_KEY] != 1 || !ws_hs_key_valid(s.first[WS_HK_KEY]))
         return WS_E_HTTP_KEY;
-    if (ws_hs_has_body(h, n))
+    if (ws_hs_announces_body(&s))
         return WS_E_HTTP_SYNTAX;
-    r->key = key->value;
-    r->key_len = key->value_len;
+    r->key = s.first[WS_HK_KEY]->value;
+    r->key_len = s.first[WS_HK_KEY]->value_len;
     return WS_OK;
 }
 
@@ -364,6 +468,10 @@ int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint
                                        "Sec-WebSocket-Extensions",
                                        NULL};
     static const ws_accept_opts none = {NULL, NULL, NULL, 0};
+    static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                                    "Upgrade: websocket\r\n"
+                                    "Connection: Upgrade\r\n"
+                                    "Sec-WebSocket-Accept: ";
     char accept[WS_ACCEPT_KEY_SIZE];
     size_t proto_len = 0, ext_len = 0;
     ws_hs_out o;
@@ -395,10 +503,9 @@ int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint
 
     ws_accept_key(hs->request.key, hs->request.key_len, accept);
     ws_hs_out_init(&o, out, cap);
-    ws_hs_puts(&o, "HTTP/1.1 101 Switching Protocols\r\n"
-                   "Upgrade: websocket\r\n"
-                   "Connection: Upgrade\r\n");
-    ws_hs_put_header(&o, "Sec-WebSocket-Accept", accept, sizeof accept);
+    ws_hs_put(&o, switching, sizeof switching - 1);
+    ws_hs_put(&o, accept, sizeof accept);
+    ws_hs_put(&o, "\r\n", 2);
     if (proto_len > 0)
         ws_hs_put_header(&o, "Sec-WebSocket-Protocol", opts->subprotocol, proto_len);
     if (ext_len > 0)

@@ -48,9 +48,10 @@ static void ws_sha1_init(ws_sha1_ctx *c)
     c->total = 0;
 }
 
-/* One 64-byte block. Four loops of twenty rounds, each with its own round function, and
- * the five working words rotated by renaming (five rounds per iteration), so the compiler
- * keeps everything in registers and no round tests which quarter it is in. */
+/* One 64-byte block, unrolled: the round function and constant are fixed for each run of
+ * twenty rounds and the five working words are rotated by renaming (five rounds per
+ * SHA1_5), so no round tests which quarter it is in and every schedule index is a constant
+ * the compiler resolves. */
 #define SHA1_W(t)                                                                                  \
     (w[(t)&15] =                                                                                   \
          ws_rol32(w[((t) + 13) & 15] ^ w[((t) + 8) & 15] ^ w[((t) + 2) & 15] ^ w[(t)&15], 1))
@@ -70,8 +71,19 @@ static void ws_sha1_init(ws_sha1_ctx *c)
         SHA1_R(c, d, e, a, b, F(d, e, a), K, W((t) + 3));                                          \
         SHA1_R(b, c, d, e, a, F(c, d, e), K, W((t) + 4));                                          \
     } while (0)
+#define SHA1_20(F, K, t, W)                                                                        \
+    do {                                                                                           \
+        SHA1_5(F, K, t, W);                                                                        \
+        SHA1_5(F, K, (t) + 5, W);                                                                  \
+        SHA1_5(F, K, (t) + 10, W);                                                                 \
+        SHA1_5(F, K, (t) + 15, W);                                                                 \
+    } while (0)
 #define SHA1_WLOAD(t) (w[t])
 #define SHA1_W15(t)   ((t) < 16 ? w[t] : SHA1_W(t))
+#define SHA1_K1       0x5A827999u
+#define SHA1_K2       0x6ED9EBA1u
+#define SHA1_K3       0x8F1BBCDCu
+#define SHA1_K4       0xCA62C1D6u
 
 static void ws_sha1_block(uint32_t h[5], const uint8_t *p)
 {
@@ -81,21 +93,64 @@ static void ws_sha1_block(uint32_t h[5], const uint8_t *p)
 
     for (t = 0; t < 16; t++)
         w[t] = ws_load_be32(p + 4 * t);
-    for (t = 0; t < 15; t += 5)
-        SHA1_5(SHA1_F1, 0x5A827999u, t, SHA1_WLOAD);
-    SHA1_5(SHA1_F1, 0x5A827999u, 15, SHA1_W15);
-    for (t = 20; t < 40; t += 5)
-        SHA1_5(SHA1_F2, 0x6ED9EBA1u, t, SHA1_W);
-    for (t = 40; t < 60; t += 5)
-        SHA1_5(SHA1_F3, 0x8F1BBCDCu, t, SHA1_W);
-    for (t = 60; t < 80; t += 5)
-        SHA1_5(SHA1_F2, 0xCA62C1D6u, t, SHA1_W);
+    SHA1_5(SHA1_F1, SHA1_K1, 0, SHA1_WLOAD);
+    SHA1_5(SHA1_F1, SHA1_K1, 5, SHA1_WLOAD);
+    SHA1_5(SHA1_F1, SHA1_K1, 10, SHA1_WLOAD);
+    SHA1_5(SHA1_F1, SHA1_K1, 15, SHA1_W15);
+    SHA1_20(SHA1_F2, SHA1_K2, 20, SHA1_W);
+    SHA1_20(SHA1_F3, SHA1_K3, 40, SHA1_W);
+    SHA1_20(SHA1_F2, SHA1_K4, 60, SHA1_W);
     h[0] += a;
     h[1] += b;
     h[2] += c;
     h[3] += d;
     h[4] += e;
 }
+
+/* A block whose message schedule is known in advance, given with each round's constant
+ * already added (wk[t] = W[t] + K[t]). */
+#define SHA1_WK(t) (wk[t])
+
+static void ws_sha1_block_wk(uint32_t h[5], const uint32_t wk[80])
+{
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+
+    SHA1_20(SHA1_F1, 0u, 0, SHA1_WK);
+    SHA1_20(SHA1_F2, 0u, 20, SHA1_WK);
+    SHA1_20(SHA1_F3, 0u, 40, SHA1_WK);
+    SHA1_20(SHA1_F2, 0u, 60, SHA1_WK);
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+}
+
+/* A 60-byte message (a 24-byte key and the GUID) leaves room for the 0x80 that starts its
+ * padding but not for the length, so its second block is always 56 zero bytes and the
+ * length, 480 bits: W[0..14] = 0, W[15] = 0x1E0. Its schedule plus constants, worked out
+ * once with W[t] = rol1(W[t-3] ^ W[t-8] ^ W[t-14] ^ W[t-16]); the tests hold accept keys
+ * made with it against SHA-1 computed the long way. */
+/* clang-format off */
+static const uint32_t ws_sha1_pad60_wk[80] = {
+    0x5A827999u, 0x5A827999u, 0x5A827999u, 0x5A827999u, 0x5A827999u,  /* rounds 0-4 */
+    0x5A827999u, 0x5A827999u, 0x5A827999u, 0x5A827999u, 0x5A827999u,  /* rounds 5-9 */
+    0x5A827999u, 0x5A827999u, 0x5A827999u, 0x5A827999u, 0x5A827999u,  /* rounds 10-14 */
+    0x5A827B79u, 0x5A827999u, 0x5A827999u, 0x5A827D59u, 0x5A827999u,  /* rounds 15-19 */
+    0x6ED9EBA1u, 0x6ED9F321u, 0x6ED9EBA1u, 0x6ED9EF61u, 0x6ED9FAA1u,  /* rounds 20-24 */
+    0x6ED9EBA1u, 0x6ED9EBA1u, 0x6EDA09A1u, 0x6ED9EBA1u, 0x6ED9F861u,  /* rounds 25-29 */
+    0x6EDA27A1u, 0x6ED9EFE1u, 0x6ED9EBA1u, 0x6EDA63A1u, 0x6ED9FAA1u,  /* rounds 30-34 */
+    0x6EDA1EA1u, 0x6EDADBA1u, 0x6ED9FAA1u, 0x6ED9EBA1u, 0x6EDBDAA1u,  /* rounds 35-39 */
+    0x8F1BBCDCu, 0x8F1C88DCu, 0x8F1F7CDCu, 0x8F1C005Cu, 0x8F1BBCDCu,  /* rounds 40-44 */
+    0x8F234BDCu, 0x8F1CBBDCu, 0x8F1EE35Cu, 0x8F2ABCDCu, 0x8F1CACDCu,  /* rounds 45-49 */
+    0x8F1BEFDCu, 0x8F3ABBDCu, 0x8F1BBCDCu, 0x8F2874DCu, 0x8F57BCDCu,  /* rounds 50-54 */
+    0x8F1FC7DCu, 0x8F1CACDCu, 0x8F94BBDCu, 0x8F2BACDCu, 0x8F4F43DCu,  /* rounds 55-59 */
+    0xCB52C1D6u, 0xCA7284D6u, 0xCA63B1D6u, 0xCC527CD6u, 0xCA62C1D6u,  /* rounds 60-64 */
+    0xCB2EC1D6u, 0xCE23B1D6u, 0xCAA641D6u, 0xCA62C1D6u, 0xD1F1C1D6u,  /* rounds 65-69 */
+    0xCB61C1D6u, 0xCD895FD6u, 0xD962C1D6u, 0xCB53B1D6u, 0xCA95FDD6u,  /* rounds 70-74 */
+    0xE96249D6u, 0xCA62C1D6u, 0xD71B49D6u, 0x0663B1D6u, 0xCE6D0BD6u,  /* rounds 75-79 */
+};
+/* clang-format on */
 
 static void ws_sha1_update(ws_sha1_ctx *c, const uint8_t *p, size_t len)
 {
@@ -155,14 +210,40 @@ void ws_sha1(const void *data, size_t len, uint8_t out[WS_SHA1_SIZE])
     ws_sha1_final(&c, out);
 }
 
+/* The length of every valid Sec-WebSocket-Key (the base64 of 16 bytes): with the GUID, a
+ * 60-byte message, which ws_sha1_pad60_wk finishes. */
+#define WS_VALID_KEY_LEN 24
+
+/* The digest of a key of WS_VALID_KEY_LEN bytes and the GUID: the first block laid out
+ * directly, the second from its precomputed schedule. */
+static void ws_accept_digest60(const char *key, uint8_t digest[WS_SHA1_SIZE])
+{
+    uint8_t block[WS_SHA1_BLOCK] = {0};
+    ws_sha1_ctx c;
+    unsigned i;
+
+    memcpy(block, key, WS_VALID_KEY_LEN);
+    memcpy(block + WS_VALID_KEY_LEN, ws_accept_guid, sizeof ws_accept_guid - 1);
+    block[WS_VALID_KEY_LEN + sizeof ws_accept_guid - 1] = 0x80;
+    ws_sha1_init(&c);
+    ws_sha1_block(c.h, block);
+    ws_sha1_block_wk(c.h, ws_sha1_pad60_wk);
+    for (i = 0; i < 5; i++)
+        ws_store_be32(digest + 4 * i, c.h[i]);
+}
+
 void ws_accept_key(const char *key, size_t key_len, char out[WS_ACCEPT_KEY_SIZE])
 {
     ws_sha1_ctx c;
     uint8_t digest[WS_SHA1_SIZE];
 
-    ws_sha1_init(&c);
-    ws_sha1_update(&c, (const uint8_t *)key, key_len);
-    ws_sha1_update(&c, (const uint8_t *)ws_accept_guid, sizeof ws_accept_guid - 1);
-    ws_sha1_final(&c, digest);
+    if (key_len == WS_VALID_KEY_LEN) {
+        ws_accept_digest60(key, digest);
+    } else {
+        ws_sha1_init(&c);
+        ws_sha1_update(&c, (const uint8_t *)key, key_len);
+        ws_sha1_update(&c, (const uint8_t *)ws_accept_guid, sizeof ws_accept_guid - 1);
+        ws_sha1_final(&c, digest);
+    }
     (void)ws_base64_encode(out, digest, sizeof digest);
 }

@@ -68,4 +68,8 @@ static inline int ws_base64_digit(char ch, char c62, char c63)
     return -1;
 }
 
+/* The length ws_base64_decode would give for in[0..len) (standard alphabet, padded),
+ * without decoding, or WS_E_INVALID. */
+int ws_base64_decoded_len(const char *in, size_t len);
+
 #endif /* WS_INTERNAL_H */

@@ -244,8 +244,9 @@ static const server_case cases[] = {
 
 /* ---- running a case ----------------------------------------------------------------- */
 
-#define HEAD_CAP    8192
-#define MAX_HEADERS 64
+#define HEAD_CAP          8192
+#define MAX_HEADERS       64
+#define WS_TEST_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 typedef struct fixture {
     ws_handshake hs;
@@ -1094,6 +1095,229 @@ static void test_large_head_linear(void **state)
     assert_int_equal(ws_handshake_request(&hs)->header_count, 10005);
 }
 
+/* ---- the scanner's fast paths --------------------------------------------------------- */
+
+/* Feeds in[0..len) to a fresh handshake in pieces of `piece` bytes. */
+static outcome feed_pieces(fixture *f, const ws_http_limits *limits, size_t cap, const char *in,
+                           size_t len, size_t piece)
+{
+    outcome o = {WS_E_AGAIN, 0, 0};
+    size_t from = 0, used;
+
+    ws_handshake_server_init(&f->hs, limits, f->head, cap, f->headers, MAX_HEADERS);
+    while (from < len && o.rc == WS_E_AGAIN) {
+        size_t n = WS_TEST_MIN(piece, len - from);
+        o.rc = ws_handshake_server_feed(&f->hs, (const uint8_t *)in + from, n, &used);
+        o.consumed = from + used;
+        from += n;
+    }
+    o.status = ws_handshake_status(&f->hs);
+    return o;
+}
+
+/* The same outcome fed whole, byte by byte and in pieces of 7 and 16. */
+static outcome feed_every_way(fixture *f, const ws_http_limits *limits, size_t cap, const char *in,
+                              size_t len)
+{
+    static const size_t pieces[] = {1, 7, 16};
+    outcome whole = feed_pieces(f, limits, cap, in, len, len), o;
+    size_t i;
+
+    for (i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+        o = feed_pieces(f, limits, cap, in, len, pieces[i]);
+        assert_int_equal(o.rc, whole.rc);
+        assert_int_equal(o.status, whole.status);
+        assert_int_equal(o.consumed, whole.consumed);
+    }
+    return whole;
+}
+
+/* RFC 9110 tchar, spelt out independently of the library. */
+static bool is_tchar(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Every byte at several places in a long header name (the SIMD block edges included): a
+ * tchar is part of the name, anything else is a 400. */
+static void test_name_bytes(void **state)
+{
+    static fixture f;
+    static const size_t places[] = {0, 1, 15, 16, 17, 31, 32, 39};
+    static const char head[] = RL GOOD, tail[] = ": v\r\n" END;
+    char in[sizeof head - 1 + 40 + sizeof tail - 1];
+    int c;
+    size_t k;
+
+    (void)state;
+    for (c = 0; c < 256; c++) {
+        if (c == ':')
+            continue; /* ends the name */
+        for (k = 0; k < sizeof places / sizeof places[0]; k++) {
+            char *name = in + sizeof head - 1;
+            outcome o;
+
+            memcpy(in, head, sizeof head - 1);
+            memset(name, 'N', 40);
+            name[places[k]] = (char)c;
+            memcpy(name + 40, tail, sizeof tail - 1);
+            o = feed_every_way(&f, NULL, HEAD_CAP, in, sizeof in);
+            if (is_tchar(c)) {
+                assert_int_equal(o.rc, WS_OK);
+                assert_int_equal(ws_handshake_request(&f.hs)->headers[5].name_len, 40);
+            } else {
+                if (o.rc != WS_E_HTTP_SYNTAX)
+                    print_message("byte 0x%02x at %zu: rc %d\n", c, places[k], o.rc);
+                assert_int_equal(o.rc, WS_E_HTTP_SYNTAX);
+                assert_int_equal(o.status, 400);
+            }
+        }
+    }
+}
+
+typedef struct name_case {
+    const char *headers; /* between the request line and the empty line */
+    int result;
+} name_case;
+
+/* Headers the server looks for are told by their whole name, in any case, and a value that
+ * is the token alone or a list holding it; near misses are other headers. */
+static const name_case name_cases[] = {
+    {"HOST: a\r\n" UPG CONN KEY VER, WS_OK},
+    {"hOsT: a\r\n" UPG CONN KEY VER, WS_OK},
+    {"Hosu: a\r\n" UPG CONN KEY VER, WS_E_HTTP_HOST},
+    {"Hos: a\r\n" UPG CONN KEY VER, WS_E_HTTP_HOST},
+    {"Hosts: a\r\n" UPG CONN KEY VER, WS_E_HTTP_HOST},
+    {HOST "Upgradf: websocket\r\n" CONN KEY VER, WS_E_HTTP_UPGRADE},
+    {HOST "UPGRADE: WEBSOCKET\r\n" CONN KEY VER, WS_OK},
+    {HOST "Upgrade: websockets\r\n" CONN KEY VER, WS_E_HTTP_UPGRADE},
+    {HOST "Upgrade: websocke\r\n" CONN KEY VER, WS_E_HTTP_UPGRADE},
+    {HOST "Upgrade: websocke\xD4\r\n" CONN KEY VER, WS_E_HTTP_UPGRADE},
+    {HOST "Upgrade: websocket \t\r\n" CONN KEY VER, WS_OK},
+    {HOST "Upgrade: , websocket,\r\n" CONN KEY VER, WS_OK},
+    {HOST "Upgrade: foo\r\nUpgrade: websocket\r\n" CONN KEY VER, WS_OK},
+    {HOST UPG "Connectiom: Upgrade\r\n" KEY VER, WS_E_HTTP_CONNECTION},
+    {HOST UPG "Connection: Upgrad\xC5\r\n" KEY VER, WS_E_HTTP_CONNECTION},
+    {HOST UPG "Connection: upgrade\r\n" KEY VER, WS_OK},
+    {HOST UPG CONN "Sec-WebSocket-Kez: dGhlIHNhbXBsZSBub25jZQ==\r\n" VER, WS_E_HTTP_KEY},
+    {HOST UPG CONN "Sec_WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" VER, WS_E_HTTP_KEY},
+    {HOST UPG CONN "SEC-WEBSOCKET-KEY: dGhlIHNhbXBsZSBub25jZQ==\r\n" VER, WS_OK},
+    {HOST UPG CONN KEY "Sec-WebSocket-Versiom: 13\r\n", WS_E_HTTP_WS_VERSION},
+    {HOST UPG CONN KEY "sec-websocket-version: 13\r\n", WS_OK},
+    {GOOD "Transfer-Encodinf: chunked\r\n", WS_OK},
+    {GOOD "TRANSFER-ENCODING: chunked\r\n", WS_E_HTTP_SYNTAX},
+    {GOOD "Content-Lengti: 5\r\n", WS_OK},
+    {GOOD "content-length: 0\r\ncontent-length: 0\r\n", WS_E_HTTP_SYNTAX},
+};
+
+static void test_known_names(void **state)
+{
+    static fixture f;
+    const ws_request *r;
+    char in[512];
+    size_t i;
+    int n;
+
+    (void)state;
+    for (i = 0; i < sizeof name_cases / sizeof name_cases[0]; i++) {
+        outcome o;
+        n = snprintf(in, sizeof in, "%s%s%s", RL, name_cases[i].headers, END);
+        o = feed_every_way(&f, NULL, HEAD_CAP, in, (size_t)n);
+        if (o.rc != name_cases[i].result)
+            print_message("case %zu: rc %d, want %d\n", i, o.rc, name_cases[i].result);
+        assert_int_equal(o.rc, name_cases[i].result);
+    }
+
+    /* The first Origin, whatever its case; a near miss is no Origin. */
+    n = snprintf(in, sizeof in, "%s", RL GOOD "oRiGiN: http://a\r\nOrigin: http://b\r\n" END);
+    assert_int_equal(feed_every_way(&f, NULL, HEAD_CAP, in, (size_t)n).rc, WS_OK);
+    r = ws_handshake_request(&f.hs);
+    assert_str(r->origin, r->origin_len, "http://a");
+    n = snprintf(in, sizeof in, "%s", RL GOOD "Origim: http://a\r\n" END);
+    assert_int_equal(feed_every_way(&f, NULL, HEAD_CAP, in, (size_t)n).rc, WS_OK);
+    assert_null(ws_handshake_request(&f.hs)->origin);
+}
+
+/* A control byte anywhere in a header value is found at its own position (and HTAB is
+ * allowed there), wherever it falls against the scanner's 8- and 16-byte blocks. */
+static void test_value_bytes_everywhere(void **state)
+{
+    static fixture f;
+    static const unsigned char bytes[] = {0x00, 0x01, 0x0B, 0x1F, 0x7F, '\t', 0x80, 0xFF};
+    char in[512];
+    size_t k, b, at;
+
+    (void)state;
+    for (k = 0; k < 48; k++) {
+        for (b = 0; b < sizeof bytes; b++) {
+            outcome o;
+            int n;
+
+            at = sizeof(RL GOOD "X-Value: ") - 1 + k;
+            n = snprintf(in, sizeof in, "%sX-Value: %.*s#tail\r\n%s", RL GOOD, (int)k,
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", END);
+            in[at] = (char)bytes[b];
+            o = feed_every_way(&f, NULL, HEAD_CAP, in, (size_t)n);
+            if (bytes[b] == '\t' || bytes[b] >= 0x80) {
+                assert_int_equal(o.rc, WS_OK);
+            } else {
+                assert_int_equal(o.rc, WS_E_HTTP_SYNTAX);
+                assert_int_equal(o.consumed, at);
+            }
+        }
+    }
+}
+
+/* A limit of limit bytes on the line of line_len bytes that starts at line_start: the error
+ * comes at the first byte past it, fed any way. */
+static void check_line_limit(fixture *f, bool request_line, size_t line_start, size_t line_len)
+{
+    static const char in[] = CHROME;
+    ws_http_limits limits;
+    size_t limit;
+    outcome o;
+
+    for (limit = line_len - 2; limit <= line_len + 1; limit++) {
+        ws_http_limits_init(&limits);
+        if (request_line)
+            limits.max_request_line = limit;
+        else
+            limits.max_header_line = limit;
+        o = feed_every_way(f, &limits, HEAD_CAP, in, sizeof in - 1);
+        if (limit >= line_len) {
+            assert_int_equal(o.rc, WS_OK);
+            continue;
+        }
+        assert_int_equal(o.rc, request_line ? WS_E_HTTP_URI_TOO_LONG : WS_E_HTTP_HEADERS_TOO_LARGE);
+        assert_int_equal(o.status, request_line ? 414 : 431);
+        assert_int_equal(o.consumed, line_start + limit);
+    }
+}
+
+/* The head buffer's size and the line limits around the browser request. */
+static void test_limits_around_browser_request(void **state)
+{
+    static fixture f;
+    static const char in[] = CHROME;
+    const char *ua = strstr(in, "User-Agent");
+    size_t len = sizeof in - 1, cap;
+    outcome o;
+
+    (void)state;
+    for (cap = len - 40; cap <= len + 1; cap++) {
+        o = feed_every_way(&f, NULL, cap, in, len);
+        if (cap >= len) {
+            assert_int_equal(o.rc, WS_OK);
+        } else {
+            assert_int_equal(o.rc, WS_E_HTTP_HEADERS_TOO_LARGE);
+            assert_int_equal(o.consumed, cap);
+        }
+    }
+    check_line_limit(&f, false, (size_t)(ua - in), strcspn(ua, "\r"));
+    check_line_limit(&f, true, 0, strcspn(in, "\r"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1116,6 +1340,10 @@ int main(void)
         cmocka_unit_test(test_head_larger_than_buffer),
         cmocka_unit_test(test_smaller_limits),
         cmocka_unit_test(test_large_head_linear),
+        cmocka_unit_test(test_name_bytes),
+        cmocka_unit_test(test_known_names),
+        cmocka_unit_test(test_value_bytes_everywhere),
+        cmocka_unit_test(test_limits_around_browser_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

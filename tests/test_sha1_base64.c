@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ws.h"
+#include "ws_internal.h"
 
 static void digest_hex(const uint8_t d[WS_SHA1_SIZE], char hex[2 * WS_SHA1_SIZE + 1])
 {
@@ -101,6 +102,41 @@ static void test_accept_key(void **state)
         memset(out, 0, sizeof out);
         ws_accept_key(accept_cases[i].key, strlen(accept_cases[i].key), out);
         assert_string_equal(out, accept_cases[i].accept);
+    }
+}
+
+/* ws_accept_key against SHA-1 and Base64 done the long way, for keys of every length up to
+ * 80 bytes (24 is the one that takes the precomputed second block) and for many 24-byte keys
+ * of arbitrary bytes. */
+static void accept_reference(const uint8_t *key, size_t len, char out[WS_ACCEPT_KEY_SIZE])
+{
+    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    uint8_t msg[80 + sizeof guid], d[WS_SHA1_SIZE];
+
+    memcpy(msg, key, len);
+    memcpy(msg + len, guid, sizeof guid - 1);
+    ws_sha1(msg, len + sizeof guid - 1, d);
+    assert_int_equal(ws_base64_encode(out, d, sizeof d), WS_ACCEPT_KEY_SIZE);
+}
+
+static void test_accept_key_any_key(void **state)
+{
+    uint8_t key[80];
+    char got[WS_ACCEPT_KEY_SIZE], want[WS_ACCEPT_KEY_SIZE];
+    uint32_t x = 12345;
+    size_t len, i, round;
+
+    (void)state;
+    for (round = 0; round < 300; round++) {
+        for (i = 0; i < sizeof key; i++) {
+            x = x * 1103515245u + 12345u;
+            key[i] = (uint8_t)(x >> 16);
+        }
+        for (len = round < 2 ? 0 : 24; len <= (round < 2 ? sizeof key : 24); len++) {
+            ws_accept_key((const char *)key, len, got);
+            accept_reference(key, len, want);
+            assert_memory_equal(got, want, WS_ACCEPT_KEY_SIZE);
+        }
     }
 }
 
@@ -213,6 +249,30 @@ static void test_base64_invalid(void **state)
     }
 }
 
+/* ws_base64_decoded_len says what ws_base64_decode would, without decoding. */
+static void test_base64_decoded_len(void **state)
+{
+    size_t i, n;
+    (void)state;
+    for (i = 0; i < sizeof b64_bad_cases / sizeof b64_bad_cases[0]; i++) {
+        const b64_bad_case *c = &b64_bad_cases[i];
+        assert_int_equal(ws_base64_decoded_len(c->in, c->len ? c->len : strlen(c->in)),
+                         WS_E_INVALID);
+    }
+    for (n = 0; n <= 64; n++) {
+        uint8_t in[64], dec[64];
+        char enc[4 * ((64 + 2) / 3)];
+        size_t elen;
+
+        for (i = 0; i < n; i++)
+            in[i] = (uint8_t)(i * 37u + n);
+        elen = ws_base64_encode(enc, in, n);
+        assert_int_equal(ws_base64_decoded_len(enc, elen), (int)n);
+        assert_int_equal(ws_base64_decode(dec, sizeof dec, enc, elen), (int)n);
+    }
+    assert_int_equal(ws_base64_decoded_len("dGhlIHNhbXBsZSBub25jZQ==", 24), 16);
+}
+
 static void test_base64_buffer(void **state)
 {
     uint8_t out[8];
@@ -237,10 +297,11 @@ static void test_base64_buffer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sha1_vectors),      cmocka_unit_test(test_sha1_null_empty),
-        cmocka_unit_test(test_accept_key),        cmocka_unit_test(test_base64_rfc_vectors),
-        cmocka_unit_test(test_base64_round_trip), cmocka_unit_test(test_base64_invalid),
-        cmocka_unit_test(test_base64_buffer),
+        cmocka_unit_test(test_sha1_vectors),       cmocka_unit_test(test_sha1_null_empty),
+        cmocka_unit_test(test_accept_key),         cmocka_unit_test(test_base64_rfc_vectors),
+        cmocka_unit_test(test_base64_round_trip),  cmocka_unit_test(test_base64_invalid),
+        cmocka_unit_test(test_base64_buffer),      cmocka_unit_test(test_accept_key_any_key),
+        cmocka_unit_test(test_base64_decoded_len),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
