@@ -149,7 +149,8 @@ typedef int (*ws_random_fn)(void *ud, uint8_t *buf, size_t len);
  * continuation bytes at the first byte that makes the text invalid: the lead byte itself for
  * C0, C1 and F5-FF; the second byte for E0 80, ED A0 (a surrogate) or F4 90 (too high); the
  * byte that is not a continuation where one is needed (41 in C3 41); a stray continuation.
- * ASCII is checked eight bytes at a time. No allocation; a ws_utf8 may be copied.
+ * ASCII is checked eight bytes at a time, and long runs of text 16 or 32 bytes at a time
+ * with SSSE3/AVX2 or NEON where available. No allocation; a ws_utf8 may be copied.
  * ====================================================================================== */
 
 typedef struct ws_utf8 {
@@ -180,8 +181,9 @@ bool ws_utf8_valid(const uint8_t *p, size_t len);
  * Masking
  *
  * RFC 6455 §5.3: byte i of a masked payload is XORed with key[i % 4]. Masking and unmasking
- * are the same operation. Works a machine word at a time on any length and alignment,
- * reads and writes only the given bytes, allocates nothing.
+ * are the same operation. Works a machine word at a time (SSE2/AVX2 or NEON vectors for
+ * payloads of 64 bytes and more) on any length and alignment, reads and writes only the
+ * given bytes, allocates nothing.
  * ====================================================================================== */
 
 /* XORs p[0..len) in place with the 4-byte key, starting at key byte (offset % 4), and

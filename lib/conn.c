@@ -136,28 +136,30 @@ ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg)
     return c;
 }
 
+/* ws_conn_new takes the state, the header array and the head buffer in one allocation, in
+ * that order (the array needs the alignment, the head none). */
+static size_t ws_conn_new_size(const ws_config *cfg)
+{
+    return ws_align_up(sizeof(ws_conn)) + ws_align_up(cfg->max_headers * sizeof(ws_header)) +
+           cfg->max_head_size;
+}
+
 ws_conn *ws_conn_new(const ws_config *cfg)
 {
     ws_conn *c;
-    void *head, *headers;
+    uint8_t *p;
 
     if (!ws_config_valid(cfg) || cfg->realloc == NULL)
         return NULL;
-    c = cfg->realloc(cfg->realloc_ud, NULL, sizeof *c);
-    head = cfg->realloc(cfg->realloc_ud, NULL, cfg->max_head_size);
-    headers = cfg->realloc(cfg->realloc_ud, NULL, cfg->max_headers * sizeof(ws_header));
-    if (c == NULL || head == NULL || headers == NULL) {
-        if (c)
-            cfg->realloc(cfg->realloc_ud, c, 0);
-        if (head)
-            cfg->realloc(cfg->realloc_ud, head, 0);
-        if (headers)
-            cfg->realloc(cfg->realloc_ud, headers, 0);
+    p = cfg->realloc(cfg->realloc_ud, NULL, ws_conn_new_size(cfg));
+    if (p == NULL)
         return NULL;
-    }
+    c = (ws_conn *)(void *)p;
     ws_conn_setup(c, cfg, true);
-    c->head = head;
-    c->headers = headers;
+    p += ws_align_up(sizeof(ws_conn));
+    c->headers = (ws_header *)(void *)p;
+    p += ws_align_up(cfg->max_headers * sizeof(ws_header));
+    c->head = p;
     ws_buf_setup(&c->stash, NULL, 0, cfg->max_head_size);
     ws_buf_setup(&c->out, NULL, 0, cfg->max_output + WS_CONN_CONTROL_SLACK);
     ws_buf_setup(&c->msg, NULL, 0, cfg->whole_messages ? cfg->max_message_size : 0);
@@ -180,8 +182,6 @@ void ws_conn_free(ws_conn *c)
         rf(ud, c->out.p, 0);
     if (c->msg.p)
         rf(ud, c->msg.p, 0);
-    rf(ud, c->head, 0);
-    rf(ud, c->headers, 0);
     rf(ud, c, 0);
 }
 

@@ -752,14 +752,22 @@ static const char browser_request[] =
     "\r\n";
 #define EXPECTED_ACCEPT "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
 
+/* A 101 carrying the accept value of the request's key (found with memchr, so that the
+ * check costs little next to the handshake it checks). */
 static bool response_ok(const uint8_t *p, size_t n)
 {
+    static const char status[] = "HTTP/1.1 101 ";
     const char *want = EXPECTED_ACCEPT;
-    size_t w = strlen(want), i;
+    size_t w = strlen(want);
+    const uint8_t *q = p, *end = p + n;
 
-    for (i = 0; i + w <= n; i++)
-        if (memcmp(p + i, want, w) == 0)
+    if (n < sizeof status - 1 || memcmp(p, status, sizeof status - 1) != 0)
+        return false;
+    while ((size_t)(end - q) >= w && (q = memchr(q, want[0], (size_t)(end - q) - w + 1)) != NULL) {
+        if (memcmp(q, want, w) == 0)
             return true;
+        q++;
+    }
     return false;
 }
 
