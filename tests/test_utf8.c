@@ -366,6 +366,22 @@ static uint32_t rng_below(uint32_t n)
     return rng() % n;
 }
 
+/* Sorts n cut points into ascending order (insertion sort: n is small). */
+static void sort_cuts(size_t *cuts, size_t n)
+{
+    size_t c;
+
+    for (c = 1; c < n; c++) {
+        size_t j = c;
+        while (j > 0 && cuts[j - 1] > cuts[j]) {
+            size_t t = cuts[j];
+            cuts[j] = cuts[j - 1];
+            cuts[j - 1] = t;
+            j--;
+        }
+    }
+}
+
 static size_t encode(uint32_t cp, uint8_t *out)
 {
     if (cp < 0x80) {
@@ -480,15 +496,7 @@ static void test_random_against_reference(void **state)
         /* Random chunking: ascending cut points, repeats give empty chunks. */
         for (c = 0; c < ncuts; c++)
             cuts[c] = rng_below((uint32_t)len + 1);
-        for (c = 1; c < ncuts; c++) {
-            size_t j = c;
-            while (j > 0 && cuts[j - 1] > cuts[j]) {
-                size_t t = cuts[j];
-                cuts[j] = cuts[j - 1];
-                cuts[j - 1] = t;
-                j--;
-            }
-        }
+        sort_cuts(cuts, ncuts);
         assert_int_equal(feed_chunks(buf, len, cuts, ncuts), want);
         if (iter % 16 == 0)
             assert_int_equal(feed_bytewise(buf, len > 64 ? 64 : len),
@@ -719,15 +727,7 @@ static size_t random_cuts(size_t *cuts, size_t max, size_t len)
 
     for (c = 0; c < n; c++)
         cuts[c] = rng_below((uint32_t)len + 1);
-    for (c = 1; c < n; c++) {
-        size_t j = c;
-        while (j > 0 && cuts[j - 1] > cuts[j]) {
-            size_t t = cuts[j];
-            cuts[j] = cuts[j - 1];
-            cuts[j - 1] = t;
-            j--;
-        }
-    }
+    sort_cuts(cuts, n);
     return n;
 }
 
