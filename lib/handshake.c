@@ -7,8 +7,9 @@
 
 #include <stdint.h>
 
-#if !defined(WS_NO_SIMD) && defined(__x86_64__) && defined(__SSE2__) &&                            \
-    (defined(__GNUC__) || defined(__clang__))
+#include "simd.h"
+
+#if defined(WS_SIMD_SSE2) && (defined(__GNUC__) || defined(__clang__)) /* for __builtin_ctz */
 #define WS_HS_SSE2 1
 #include <emmintrin.h>
 #endif

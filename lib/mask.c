@@ -7,10 +7,10 @@
 
 #include "mask_impl.h"
 
-#if defined(WS_MASK_SSE2) || defined(WS_MASK_AVX2)
+#if defined(WS_SIMD_SSE2) || defined(WS_SIMD_X86_RUNTIME)
 #include <immintrin.h>
 #endif
-#ifdef WS_MASK_NEON
+#ifdef WS_SIMD_NEON
 #include <arm_neon.h>
 #endif
 
@@ -138,7 +138,7 @@ size_t ws_mask_copy_portable(uint8_t *dst, const uint8_t *src, size_t len, const
     return (k + len) & 3u;
 }
 
-#if defined(WS_MASK_SSE2) || defined(WS_MASK_AVX2) || defined(WS_MASK_NEON)
+#if defined(WS_SIMD_SSE2) || defined(WS_SIMD_X86_RUNTIME) || defined(WS_SIMD_NEON)
 /* Masks whole vector blocks; returns how many bytes it did. */
 typedef size_t (*mask_blocks_fn)(uint8_t *dst, const uint8_t *src, size_t len, uint32_t kw32);
 
@@ -162,7 +162,7 @@ MASK_INLINE size_t mask_copy_wide(mask_blocks_fn blocks, uint8_t *dst, const uin
 }
 #endif
 
-#ifdef WS_MASK_SSE2
+#ifdef WS_SIMD_SSE2
 /* Each step loads all its blocks before it stores any, so dst == src is fine. */
 static size_t mask_sse2_blocks(uint8_t *dst, const uint8_t *src, size_t len, uint32_t kw32)
 {
@@ -195,7 +195,7 @@ size_t ws_mask_copy_sse2(uint8_t *dst, const uint8_t *src, size_t len, const uin
 }
 #endif
 
-#ifdef WS_MASK_AVX2
+#ifdef WS_SIMD_X86_RUNTIME
 __attribute__((target("avx2"))) static size_t mask_avx2_blocks(uint8_t *dst, const uint8_t *src,
                                                                size_t len, uint32_t kw32)
 {
@@ -226,19 +226,9 @@ size_t ws_mask_copy_avx2(uint8_t *dst, const uint8_t *src, size_t len, const uin
 {
     return mask_copy_wide(mask_avx2_blocks, dst, src, len, key, offset);
 }
-
-bool ws_mask_have_avx2(void)
-{
-    return __builtin_cpu_supports("avx2") != 0;
-}
-#else
-bool ws_mask_have_avx2(void)
-{
-    return false;
-}
 #endif
 
-#ifdef WS_MASK_NEON
+#ifdef WS_SIMD_NEON
 static size_t mask_neon_blocks(uint8_t *dst, const uint8_t *src, size_t len, uint32_t kw32)
 {
     uint8_t kb[16];
@@ -277,13 +267,13 @@ size_t ws_mask_copy_neon(uint8_t *dst, const uint8_t *src, size_t len, const uin
 MASK_NOINLINE size_t mask_copy_long(uint8_t *dst, const uint8_t *src, size_t len,
                                     const uint8_t key[4], size_t offset)
 {
-#ifdef WS_MASK_AVX2
-    if (ws_mask_have_avx2())
+#ifdef WS_SIMD_X86_RUNTIME
+    if (ws_cpu_has_avx2())
         return mask_copy_wide(mask_avx2_blocks, dst, src, len, key, offset);
 #endif
-#if defined(WS_MASK_SSE2)
+#if defined(WS_SIMD_SSE2)
     return mask_copy_wide(mask_sse2_blocks, dst, src, len, key, offset);
-#elif defined(WS_MASK_NEON)
+#elif defined(WS_SIMD_NEON)
     return mask_copy_wide(mask_neon_blocks, dst, src, len, key, offset);
 #else
     return ws_mask_copy_portable(dst, src, len, key, offset);

@@ -10,38 +10,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if !defined(WS_NO_SIMD) && defined(__x86_64__) && defined(__SSE2__)
-#define WS_MASK_SSE2 1
-#endif
-/* AVX2 is compiled with a target attribute and chosen at run time, which needs GCC or Clang. */
-#if !defined(WS_NO_SIMD) && defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 5)
-#define WS_MASK_AVX2 1
-#endif
-#if !defined(WS_NO_SIMD) && defined(__ARM_NEON)
-#define WS_MASK_NEON 1
-#endif
+#include "simd.h"
 
 /* Each has the contract of ws_mask_copy and works on any length; the wide ones hand the
  * last few bytes to the portable code. */
 size_t ws_mask_copy_portable(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                              size_t offset);
-#ifdef WS_MASK_SSE2
+#ifdef WS_SIMD_SSE2
 size_t ws_mask_copy_sse2(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                          size_t offset);
 #endif
-#ifdef WS_MASK_AVX2
-/* Only to be called when ws_mask_have_avx2() says so. */
+#ifdef WS_SIMD_X86_RUNTIME
+/* Only to be called when ws_cpu_has_avx2() says so. */
 size_t ws_mask_copy_avx2(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                          size_t offset);
 #endif
-#ifdef WS_MASK_NEON
+#ifdef WS_SIMD_NEON
 size_t ws_mask_copy_neon(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                          size_t offset);
 #endif
-
-/* Whether this CPU (and its operating system) can run ws_mask_copy_avx2; false where that
- * function is not compiled. */
-bool ws_mask_have_avx2(void);
 
 typedef size_t (*ws_mask_copy_fn)(uint8_t *dst, const uint8_t *src, size_t len,
                                   const uint8_t key[4], size_t offset);
@@ -61,17 +48,17 @@ static inline size_t ws_mask_impls(ws_mask_impl out[WS_MASK_IMPL_MAX])
 
     out[n].name = "portable";
     out[n++].fn = ws_mask_copy_portable;
-#ifdef WS_MASK_SSE2
+#ifdef WS_SIMD_SSE2
     out[n].name = "sse2";
     out[n++].fn = ws_mask_copy_sse2;
 #endif
-#ifdef WS_MASK_AVX2
-    if (ws_mask_have_avx2()) {
+#ifdef WS_SIMD_X86_RUNTIME
+    if (ws_cpu_has_avx2()) {
         out[n].name = "avx2";
         out[n++].fn = ws_mask_copy_avx2;
     }
 #endif
-#ifdef WS_MASK_NEON
+#ifdef WS_SIMD_NEON
     out[n].name = "neon";
     out[n++].fn = ws_mask_copy_neon;
 #endif

@@ -6,7 +6,7 @@
 #include "ws_internal.h"
 #include "utf8_impl.h"
 
-#ifdef WS_UTF8_X86
+#ifdef WS_SIMD_X86_RUNTIME
 #include <immintrin.h>
 #endif
 #ifdef WS_UTF8_NEON
@@ -210,7 +210,7 @@ static size_t utf8_find_failure(uint32_t s, const uint8_t *p, size_t n)
  * previous byte and the high nibble of the byte, give each pair a set of error kinds it
  * could be; a pair is invalid when all three agree on one kind.
  */
-#if defined(WS_UTF8_X86) || defined(WS_UTF8_NEON)
+#if defined(WS_SIMD_X86_RUNTIME) || defined(WS_UTF8_NEON)
 
 enum utf8_pair_error {
     E_TOO_SHORT = 0x01, /* a lead byte not followed by a continuation */
@@ -277,9 +277,9 @@ static size_t utf8_last_boundary(const uint8_t *p, size_t end)
     return end;
 }
 
-#endif /* WS_UTF8_X86 || WS_UTF8_NEON */
+#endif /* WS_SIMD_X86_RUNTIME || WS_UTF8_NEON */
 
-#ifdef WS_UTF8_X86
+#ifdef WS_SIMD_X86_RUNTIME
 
 #define UTF8_TARGET_SSSE3 __attribute__((target("ssse3")))
 #define UTF8_TARGET_AVX2  __attribute__((target("avx2")))
@@ -384,29 +384,7 @@ UTF8_TARGET_AVX2 static size_t utf8_prefix_avx2(const uint8_t *p, size_t n)
     return utf8_last_boundary(p, i);
 }
 
-bool ws_utf8_have_ssse3(void)
-{
-    return __builtin_cpu_supports("ssse3") != 0;
-}
-
-bool ws_utf8_have_avx2(void)
-{
-    return __builtin_cpu_supports("avx2") != 0;
-}
-
-#else
-
-bool ws_utf8_have_ssse3(void)
-{
-    return false;
-}
-
-bool ws_utf8_have_avx2(void)
-{
-    return false;
-}
-
-#endif /* WS_UTF8_X86 */
+#endif /* WS_SIMD_X86_RUNTIME */
 
 #ifdef WS_UTF8_NEON
 
@@ -541,7 +519,7 @@ int ws_utf8_feed_portable(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_
     return utf8_feed_with(v, p, len, bad_offset, NULL);
 }
 
-#ifdef WS_UTF8_X86
+#ifdef WS_SIMD_X86_RUNTIME
 int ws_utf8_feed_ssse3(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset)
 {
     return utf8_feed_with(v, p, len, bad_offset, utf8_prefix_ssse3);
@@ -555,9 +533,9 @@ int ws_utf8_feed_avx2(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offs
 /* The CPU is asked only once a long stretch comes, so short texts never pay for it. */
 static size_t utf8_prefix_best(const uint8_t *p, size_t n)
 {
-    if (ws_utf8_have_avx2())
+    if (ws_cpu_has_avx2())
         return utf8_prefix_avx2(p, n);
-    if (ws_utf8_have_ssse3())
+    if (ws_cpu_has_ssse3())
         return utf8_prefix_ssse3(p, n);
     return 0;
 }

@@ -8,30 +8,24 @@
 
 #include "ws.h"
 
-/* SSSE3 and AVX2 are compiled with target attributes and chosen at run time, which needs
- * GCC or Clang. */
-#if !defined(WS_NO_SIMD) && defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 5)
-#define WS_UTF8_X86 1
-#endif
-#if !defined(WS_NO_SIMD) && defined(__aarch64__) && defined(__ARM_NEON)
+#include "simd.h"
+
+/* The NEON block check's table lookups need AArch64. */
+#if defined(WS_SIMD_NEON) && defined(__aarch64__)
 #define WS_UTF8_NEON 1
 #endif
 
 /* Each has the contract of ws_utf8_feed, and states from any of them may be fed to any
  * other: they differ only in how they get through long runs of whole characters. */
 int ws_utf8_feed_portable(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset);
-#ifdef WS_UTF8_X86
-/* Only to be called when ws_utf8_have_ssse3() / ws_utf8_have_avx2() say so. */
+#ifdef WS_SIMD_X86_RUNTIME
+/* Only to be called when ws_cpu_has_ssse3() / ws_cpu_has_avx2() say so. */
 int ws_utf8_feed_ssse3(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset);
 int ws_utf8_feed_avx2(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset);
 #endif
 #ifdef WS_UTF8_NEON
 int ws_utf8_feed_neon(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset);
 #endif
-
-/* Whether this CPU runs ws_utf8_feed_ssse3 / _avx2; false where they are not compiled. */
-bool ws_utf8_have_ssse3(void);
-bool ws_utf8_have_avx2(void);
 
 typedef int (*ws_utf8_feed_fn)(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset);
 
@@ -50,12 +44,12 @@ static inline size_t ws_utf8_impls(ws_utf8_impl out[WS_UTF8_IMPL_MAX])
 
     out[n].name = "portable";
     out[n++].feed = ws_utf8_feed_portable;
-#ifdef WS_UTF8_X86
-    if (ws_utf8_have_ssse3()) {
+#ifdef WS_SIMD_X86_RUNTIME
+    if (ws_cpu_has_ssse3()) {
         out[n].name = "ssse3";
         out[n++].feed = ws_utf8_feed_ssse3;
     }
-    if (ws_utf8_have_avx2()) {
+    if (ws_cpu_has_avx2()) {
         out[n].name = "avx2";
         out[n++].feed = ws_utf8_feed_avx2;
     }

@@ -436,7 +436,7 @@ static void test_impl_list(void **state)
     assert_string_equal(impls[0].name, "portable");
 #if defined(WS_NO_SIMD)
     assert_int_equal(n, 1);
-    assert_false(ws_mask_have_avx2());
+    assert_false(ws_cpu_has_avx2());
 #elif defined(__x86_64__) && defined(__SSE2__)
     assert_true(n >= 2);
     assert_string_equal(impls[1].name, "sse2");

@@ -633,11 +633,11 @@ static void test_impls_listed(void **state)
     impls_get(&s);
     assert_true(s.n >= 2);
     assert_string_equal(s.impl[0].name, "portable");
-#if defined(WS_UTF8_X86)
-    assert_int_equal(s.n, 1 + (size_t)ws_utf8_have_ssse3() + (size_t)ws_utf8_have_avx2() + 1);
+#if defined(WS_SIMD_X86_RUNTIME)
+    assert_int_equal(s.n, 1 + (size_t)ws_cpu_has_ssse3() + (size_t)ws_cpu_has_avx2() + 1);
 #else
-    assert_false(ws_utf8_have_ssse3());
-    assert_false(ws_utf8_have_avx2());
+    assert_false(ws_cpu_has_ssse3());
+    assert_false(ws_cpu_has_avx2());
 #endif
 }
 
