@@ -45,12 +45,13 @@ def find_nginx():
     return None
 
 
-def free_port():
-    """A port nothing listens on right now (nginx takes it a moment later; start() retries
-    when someone else was faster)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+def reserve_port():
+    """A socket bound to a port nothing else holds. While it stays open (no SO_REUSEADDR) the
+    kernel gives that port to no other bind, the chat-server's port 0 included; it is closed just
+    before nginx binds the port, and start() retries when someone else was faster even so."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((HOST, 0))
+    return s
 
 
 def tail(path, n=600):
@@ -133,15 +134,29 @@ class Nginx:
                 if "Address already in use" in log:
                     return False
                 raise RuntimeError(f"nginx exited with {self.proc.returncode}: {log[-600:]!r}")
-            try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection(HOST, self.port), 1)
-            except (OSError, asyncio.TimeoutError):
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            return True
+            if await self.answers():
+                return True
+            await asyncio.sleep(0.05)
         raise RuntimeError(f"nginx not listening on port {self.port} after "
                            f"{harness.START_TIMEOUT} s: {self.error_log()[-600:]!r}")
+
+    async def answers(self):
+        """True when this nginx answers on its port: /whoami returns its own directory. A bare
+        connect is not enough, as another test's server may hold the port while this nginx is
+        still failing to bind it; the clients would then bypass the proxy altogether."""
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, self.port), 1)
+        except (OSError, asyncio.TimeoutError):
+            return False
+        try:
+            writer.write(f"GET /whoami HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+                         "Connection: close\r\n\r\n".encode())
+            reply = await asyncio.wait_for(reader.read(), 1)
+        except (OSError, asyncio.TimeoutError):
+            return False
+        finally:
+            writer.close()
+        return reply.startswith(b"HTTP/1.1 200 ") and reply.endswith(self.dir.encode())
 
     async def close(self):
         """Fast shutdown (SIGTERM), else SIGKILL to its whole session; then its files go."""
@@ -170,12 +185,13 @@ async def start_pair(nginx, chat_path, running, *chat_args, allow_own_origin=Tru
     """chat-server with chat_args behind a fresh nginx; both are appended to running (so the
     caller stops them). A few tries, in case nginx's port is taken before nginx binds it."""
     for _ in range(3):
-        port = free_port()
-        args = list(chat_args)
-        if allow_own_origin:
-            args += ["--allow-origin", f"http://{HOST}:{port}"]
-        chat = await ChatServer(chat_path, *args).start()
-        running.append(chat)
+        with reserve_port() as reserved:
+            port = reserved.getsockname()[1]
+            args = list(chat_args)
+            if allow_own_origin:
+                args += ["--allow-origin", f"http://{HOST}:{port}"]
+            chat = await ChatServer(chat_path, *args).start()
+            running.append(chat)
         proxy = Nginx(nginx, port, chat.port)
         running.append(proxy)
         if await proxy.start():
@@ -252,7 +268,8 @@ async def template_is_doc_snippet():
 async def syntax_ok(nginx):
     d = make_dir()
     try:
-        conf = render(d, free_port(), 9002)
+        with reserve_port() as reserved:
+            conf = render(d, reserved.getsockname()[1], 9002)
         status, out, err = await run_program(nginx_args(nginx, d, conf) + ["-t"])
         text = out + err
         expect(status == 0, f"nginx -t exited with {status}: {text.strip()[-600:]!r}")

@@ -215,12 +215,12 @@ async def dropped(results, client):
                   status == 1 and "1006" in err, f"status {status}, stderr {err!r}")
 
 
-def closed_port():
+def refusing_socket():
+    """A socket bound to a port but not listening: connecting to the port is refused, and while
+    it stays open no other program (a test running beside this one) can take the port."""
     s = socket.socket()
     s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return s
 
 
 async def usage_errors(results, client):
@@ -233,7 +233,9 @@ async def usage_errors(results, client):
     results.check("http:// URL: exits 2", status == 2, f"status {status}")
     status, _, err = await run_program([client, "--send", "x", "--echo", "ws://127.0.0.1/"])
     results.check("--send with --echo: exits 2", status == 2, f"status {status}")
-    status, _, err = await run_program([client, "--send", "x", f"ws://{HOST}:{closed_port()}/"])
+    with refusing_socket() as refusing:
+        url = f"ws://{HOST}:{refusing.getsockname()[1]}/"
+        status, _, err = await run_program([client, "--send", "x", url])
     results.check("connection refused: exits 1", status == 1, f"status {status}, {err!r}")
 
 
