@@ -7,6 +7,8 @@
 
 #include "ws_internal.h"
 
+WS_INTERNAL_BEGIN
+
 /* A bounded byte buffer: data lives in p[off..len). In fixed-memory mode p is carved from
  * the caller's storage and never grows; otherwise it grows with the host's realloc up to
  * max. */
@@ -126,5 +128,7 @@ int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, const uint8_t *pay
                         bool control);
 void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t reason_len);
 void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len);
+
+WS_INTERNAL_END
 
 #endif /* WS_CONN_H */

@@ -7,6 +7,8 @@
 
 #include "ws_internal.h"
 
+WS_INTERNAL_BEGIN
+
 /* Decoder states (ws_frame_decoder.state). */
 enum {
     FD_HEADER = 0, /* between frames or inside a header */
@@ -83,5 +85,7 @@ static inline bool ws_frame_decode_whole(ws_frame_decoder *d, uint8_t *buf, size
     *payload_len = length;
     return true;
 }
+
+WS_INTERNAL_END
 
 #endif /* WS_FRAME_H */

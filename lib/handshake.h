@@ -8,6 +8,8 @@
 
 #include "ws_internal.h"
 
+WS_INTERNAL_BEGIN
+
 #define WS_KEY_NONCE_LEN 16 /* Sec-WebSocket-Key: a 16-byte nonce ... */
 #define WS_KEY_B64_LEN   24 /* ... in base64 */
 
@@ -137,5 +139,7 @@ int ws_hs_out_done(const ws_hs_out *o, size_t *out_len);
 /* A well-formed GET that is not an upgrade at all (no Upgrade header), for hosts that serve
  * plain HTTP on the same port; NULL otherwise. */
 const ws_request *ws_hs_plain_request(const ws_handshake *hs);
+
+WS_INTERNAL_END
 
 #endif /* WS_HANDSHAKE_H */

@@ -11,6 +11,9 @@
 #include <stdint.h>
 
 #include "simd.h"
+#include "ws_internal.h"
+
+WS_INTERNAL_BEGIN
 
 /* Each has the contract of ws_mask_copy and works on any length; the wide ones hand the
  * last few bytes to the portable code. */
@@ -64,5 +67,7 @@ static inline size_t ws_mask_impls(ws_mask_impl out[WS_MASK_IMPL_MAX])
 #endif
     return n;
 }
+
+WS_INTERNAL_END
 
 #endif /* WS_MASK_IMPL_H */

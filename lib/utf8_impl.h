@@ -6,9 +6,10 @@
 #ifndef WS_UTF8_IMPL_H
 #define WS_UTF8_IMPL_H
 
-#include "ws.h"
-
 #include "simd.h"
+#include "ws_internal.h"
+
+WS_INTERNAL_BEGIN
 
 /* The NEON block check's table lookups need AArch64. */
 #if defined(WS_SIMD_NEON) && defined(__aarch64__)
@@ -60,5 +61,7 @@ static inline size_t ws_utf8_impls(ws_utf8_impl out[WS_UTF8_IMPL_MAX])
 #endif
     return n;
 }
+
+WS_INTERNAL_END
 
 #endif /* WS_UTF8_IMPL_H */

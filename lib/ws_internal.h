@@ -8,6 +8,20 @@
 
 #include <string.h>
 
+/* Functions declared between WS_INTERNAL_BEGIN and WS_INTERNAL_END are shared by the lib/
+ * sources but are not API: the shared library keeps them out of its dynamic symbol table, so
+ * programs can only link to what ws.h declares. (Tests link the static library and may call
+ * them.) Every internal header wraps its declarations, after its own #includes, in the pair. */
+#if defined(__GNUC__)
+#define WS_INTERNAL_BEGIN _Pragma("GCC visibility push(hidden)")
+#define WS_INTERNAL_END _Pragma("GCC visibility pop")
+#else
+#define WS_INTERNAL_BEGIN
+#define WS_INTERNAL_END
+#endif
+
+WS_INTERNAL_BEGIN
+
 #define WS_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WS_MAX(a, b) ((a) > (b) ? (a) : (b))
 
@@ -71,5 +85,7 @@ static inline int ws_base64_digit(char ch, char c62, char c63)
 /* The length ws_base64_decode would give for in[0..len) (standard alphabet, padded),
  * without decoding, or WS_E_INVALID. */
 int ws_base64_decoded_len(const char *in, size_t len);
+
+WS_INTERNAL_END
 
 #endif /* WS_INTERNAL_H */
