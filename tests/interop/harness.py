@@ -146,6 +146,10 @@ async def run_program(args, stdin_data=None, timeout=STEP_TIMEOUT):
         proc.kill()
         await proc.wait()
         raise AssertionError(f"{os.path.basename(args[0])} still running after {timeout} s")
+    except BaseException:  # the check itself timed out or was cancelled: no orphan left
+        if proc.returncode is None:
+            proc.kill()
+        raise
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
 

@@ -158,6 +158,14 @@ class Nginx:
             writer.close()
         return reply.startswith(b"HTTP/1.1 200 ") and reply.endswith(self.dir.encode())
 
+    def kill_now(self):
+        """SIGKILL to nginx's whole session, without waiting."""
+        if self.proc is not None and self.proc.returncode is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
     async def close(self):
         """Fast shutdown (SIGTERM), else SIGKILL to its whole session; then its files go."""
         if self.proc is not None and self.proc.returncode is None:
@@ -165,10 +173,7 @@ class Nginx:
             try:
                 await asyncio.wait_for(self.proc.wait(), harness.START_TIMEOUT)
             except asyncio.TimeoutError:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                self.kill_now()
                 await self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -335,9 +340,11 @@ async def idle_stays(proxy):
 
 async def idle_dropped(proxy, chat):
     """Server pings every 60 s, nginx times out after 2 s: nginx ends the connection."""
+    # From before the connect: nginx's timer starts when it reads the welcome, which may be
+    # well before this process gets it on a loaded machine.
+    start = time.monotonic()
     async with connect(proxy) as ws:
         await welcome_name(ws)
-        start = time.monotonic()
         try:
             await asyncio.wait_for(ws.wait_closed(), WAIT)
         except asyncio.TimeoutError:
@@ -379,9 +386,17 @@ async def main(results):
     await results.run("nginx -t accepts the rendered config", syntax_ok(nginx))
 
     # nginx runs in a session of its own (see Nginx), out of reach of a kill sent to this
-    # test's process group: on SIGTERM (meson's timeout, say), stop it here.
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
+    # test's process group: on SIGTERM (meson's timeout, say), kill every nginx at once, as
+    # meson follows up with SIGKILL half a second later, then let the finally below tidy up.
     running = []
+    task = asyncio.current_task()
+
+    def on_sigterm():
+        for p in running:
+            if isinstance(p, Nginx):
+                p.kill_now()
+        task.cancel()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
     try:
         try:
             _, p_proxy = await asyncio.wait_for(start_pair(
