@@ -25,8 +25,9 @@ if ! have_tools; then
         fi
     fi
     echo "# installing gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user" >&2
-    $sudo apt-get -qq update >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get -y -qq install \
+    . "$(dirname "$0")/retry.sh"
+    retry $sudo apt-get -qq update >/dev/null
+    DEBIAN_FRONTEND=noninteractive retry $sudo apt-get -y -qq install \
         gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user >/dev/null
 fi
 

@@ -9,6 +9,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. tests/retry.sh
 
 need=()
 command -v meson >/dev/null || need+=(meson)
@@ -34,8 +35,8 @@ if [ ${#need[@]} -gt 0 ]; then
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${need[@]}" >/dev/null
+    retry apt-get update -qq
+    retry apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
 # Real peers for the interop tests: Node's ws and playwright-core (npm), Chromium (apt).

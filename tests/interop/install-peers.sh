@@ -5,6 +5,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../retry.sh"
 node_dir="$here/node"
 chromium=/usr/bin/chromium
 
@@ -29,9 +30,10 @@ if [ ! -f "$node_dir/node_modules/ws/package.json" ] ||
     echo "install-peers: npm packages into $node_dir/node_modules"
     export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
     if [ -f "$node_dir/package-lock.json" ]; then
-        (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed"
+        (cd "$node_dir" && retry npm ci --no-audit --no-fund --loglevel=error) ||
+            fail "npm ci failed"
     else
-        (cd "$node_dir" && npm install --no-audit --no-fund --loglevel=error) ||
+        (cd "$node_dir" && retry npm install --no-audit --no-fund --loglevel=error) ||
             fail "npm install failed"
     fi
 fi
@@ -43,8 +45,8 @@ if [ ! -x "$chromium" ]; then
     [ "$(id -u)" -eq 0 ] || fail "$chromium is missing; run as root, or: apt-get install -y chromium"
     echo "install-peers: apt-get install chromium"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq || fail "apt-get update failed"
-    apt-get install -y -qq chromium >/dev/null || fail "apt-get install chromium failed"
+    retry apt-get update -qq || fail "apt-get update failed"
+    retry apt-get install -y -qq chromium >/dev/null || fail "apt-get install chromium failed"
     [ -x "$chromium" ] || fail "chromium installed but $chromium is still missing"
 fi
 "$chromium" --version >/dev/null 2>&1 || fail "$chromium --version failed"
@@ -55,8 +57,8 @@ if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
     [ "$(id -u)" -eq 0 ] || fail "nginx is missing; run as root, or: apt-get install -y nginx"
     echo "install-peers: apt-get install nginx"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq || fail "apt-get update failed"
-    apt-get install -y -qq nginx >/dev/null || fail "apt-get install nginx failed"
+    retry apt-get update -qq || fail "apt-get update failed"
+    retry apt-get install -y -qq nginx >/dev/null || fail "apt-get install nginx failed"
 fi
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 "$nginx" -v >/dev/null 2>&1 || fail "$nginx -v failed"
