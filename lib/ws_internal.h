@@ -14,7 +14,7 @@
  * them.) Every internal header wraps its declarations, after its own #includes, in the pair. */
 #if defined(__GNUC__)
 #define WS_INTERNAL_BEGIN _Pragma("GCC visibility push(hidden)")
-#define WS_INTERNAL_END _Pragma("GCC visibility pop")
+#define WS_INTERNAL_END   _Pragma("GCC visibility pop")
 #else
 #define WS_INTERNAL_BEGIN
 #define WS_INTERNAL_END
