@@ -49,6 +49,7 @@ struct fz_api {
     bool plain;           /* ... and it was a plain HTTP request */
     int expect;           /* 'O': WS_EV_OPEN next; 'Z': WS_EV_CLOSED (rejected); 'T': (timed out) */
     int reject_status;
+    int reject_error; /* the error WS_EV_CLOSED must carry after a rejection */
     bool close_called;
     /* Request hooks. */
     fz_hook_ud hud[2];
@@ -70,11 +71,20 @@ static const char fz_request[] = "GET /chat?x=1 HTTP/1.1\r\nHost: example.com\r\
 static const char fz_response[] =
     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
     "Connection: Upgrade\r\nSec-WebSocket-Accept: " FZ_ACCEPT "\r\n\r\n";
-/* Verdicts a hook or a resume may give: good ones, and nonsense the library must refuse. */
-static const int fz_verdicts[8] = {WS_HOOK_ALLOW, WS_HOOK_PENDING, 403, 401, 42, 599, 400, 1000};
+/* Verdicts a hook or a resume may give: good ones (statuses, policy codes), and nonsense
+ * the library must refuse with 500. */
+static const int fz_verdicts[8] = {WS_HOOK_ALLOW, WS_HOOK_PENDING,   WS_E_ORIGIN, 401, 42,
+                                   599,           WS_E_AUTH_EXPIRED, WS_E_EOF};
+
+static bool fz_is_policy_code(int verdict)
+{
+    return verdict == WS_E_AUTH_EXPIRED || verdict == WS_E_ORIGIN;
+}
 
 static int fz_status_of(int verdict)
 {
+    if (fz_is_policy_code(verdict))
+        return ws_error_http_status(verdict);
     return verdict >= 400 && verdict <= 599 ? verdict : 500;
 }
 
@@ -118,6 +128,7 @@ static void fz_verdict(fz_api *a, int v)
     a->hook_rejected = true;
     a->expect = 'Z';
     a->reject_status = fz_status_of(v);
+    a->reject_error = fz_is_policy_code(v) ? v : WS_E_HTTP_REJECTED;
 }
 
 static int fz_hook(void *ud, ws_conn *c, const ws_request *r)
@@ -189,7 +200,7 @@ static void fz_next(fz_api *a)
         /* Nothing of a rejected request reaches the host, and WS_EV_CLOSED follows at once
          * (ws.h, request hooks), even when the answer could not be queued. */
         FZ_CHECK(t == WS_EV_CLOSED);
-        if (ev.error == (a->plain ? WS_OK : WS_E_HTTP_REJECTED))
+        if (ev.error == (a->plain ? WS_OK : a->reject_error))
             FZ_CHECK(ev.http_status == a->reject_status);
         else
             FZ_CHECK(a->hook_rejected && ev.error == WS_E_NOMEM); /* no answer was possible */
@@ -344,6 +355,7 @@ static void fz_reject(fz_api *a, fz_reader *r)
         a->awaiting = false;
         a->expect = 'Z';
         a->reject_status = status;
+        a->reject_error = WS_E_HTTP_REJECTED;
         fz_release_input(a); /* nothing after a rejected request is ever parsed */
         a->drained = true;
     }

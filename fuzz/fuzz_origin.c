@@ -206,7 +206,7 @@ static void fz_check_policy(uint8_t flags, const char *pattern, const char *orig
     }
     rc = ws_origin_check(&p, &r);
     FZ_CHECK(rc == want);
-    FZ_CHECK(ws_origin_hook(&p, NULL, &r) == (rc == WS_OK ? WS_HOOK_ALLOW : 403));
+    FZ_CHECK(ws_origin_hook(&p, NULL, &r) == (rc == WS_OK ? WS_HOOK_ALLOW : WS_E_ORIGIN));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -383,8 +383,8 @@ def seeds_api():
     start_open, connect = op(13, 1), op(13, 0)
     # Settings: c0 role / whole / heap / no utf8 check / no auto pong / output (2 bits) /
     # small limits; c1 allocator failure; c2 hooks (origin, auth), plain HTTP, short
-    # timeouts, fail once; c3 hook verdicts (3 bits each: allow, pending, 403, 401, 42, 599,
-    # 400, 1000).
+    # timeouts, fail once; c3 hook verdicts (3 bits each: allow, pending, WS_E_ORIGIN, 401, 42,
+    # 599, WS_E_AUTH_EXPIRED, WS_E_EOF).
     cases = [
         ("server-session", (0, 0, 0, 0), handshake + drain + accept_chat + drain +
          feed_frame(0x81, b"hi") + drain + send(b"hi") + ping(b"p") + consume +

@@ -843,13 +843,18 @@ typedef struct ws_keepalive_hooks {
 /* ---- Request hooks (server) -----------------------------------------------------------
  * cfg.origin_hook and cfg.auth_hook are conveniences over WS_EV_REQUEST: they run, in that
  * order, on a request that passed validation. A hook returns WS_HOOK_ALLOW, WS_HOOK_PENDING
- * (decided later: the host calls ws_conn_resume from its own loop) or an HTTP status
- * 400-599 to reject with. A rejection goes through ws_conn_reject: Connection: close,
- * WS_EV_CLOSED, and no hook or event ever sees that request again. When every hook allows,
- * WS_EV_REQUEST is delivered as usual. */
+ * (decided later: the host calls ws_conn_resume from its own loop), an HTTP status 400-599
+ * to reject with, or a policy code that says why: WS_E_ORIGIN, WS_E_AUTH_MISSING,
+ * WS_E_AUTH_INVALID, WS_E_AUTH_EXPIRED or WS_E_FORBIDDEN, answered with its status
+ * (ws_error_http_status). Anything else rejects with 500. A rejection goes through
+ * ws_conn_reject: Connection: close (and WWW-Authenticate: Bearer with a 401), then
+ * WS_EV_CLOSED with the status as http_status and the policy code, or WS_E_HTTP_REJECTED
+ * for a bare status, as error; no hook or event ever sees that request again. When every
+ * hook allows, WS_EV_REQUEST is delivered as usual. */
 enum { WS_HOOK_ALLOW = 0, WS_HOOK_PENDING = 1 };
 
-/* Completes a pending hook with WS_HOOK_ALLOW or an HTTP status 400-599. */
+/* Completes a pending hook with a verdict as a hook would return it: WS_HOOK_ALLOW, a
+ * status 400-599 or a policy code. */
 int ws_conn_resume(ws_conn *c, int verdict);
 
 /* A pointer the host (or a hook: a user id, claims) attaches to the connection. */
@@ -902,8 +907,8 @@ bool ws_origin_match(const char *pattern, const char *origin, size_t len);
  * never is); WS_E_INVALID when p or r is NULL, or allow is NULL with a count. */
 int ws_origin_check(const ws_origin_policy *p, const ws_request *r);
 
-/* A request hook (cfg.origin_hook.fn, ud = a ws_origin_policy): allow, or 403 whenever
- * ws_origin_check does not return WS_OK. */
+/* A request hook (cfg.origin_hook.fn, ud = a ws_origin_policy): allow, or WS_E_ORIGIN
+ * (answered 403) whenever ws_origin_check does not return WS_OK. */
 int ws_origin_hook(void *policy, ws_conn *c, const ws_request *r);
 
 /* Where a token may travel. WS_TOKEN_QUERY is visible in access logs and proxies' logs:
@@ -973,12 +978,13 @@ typedef struct ws_token_auth {
 
 void ws_token_auth_init(ws_token_auth *a);
 
-/* A request hook (cfg.auth_hook.fn, ud = a ws_token_auth): 401 when the token is missing,
- * malformed, badly signed, expired or an unknown ticket; 403 when on_claims refuses;
- * 500 when the settings cannot work (an empty key, a key without unix_time, neither a key
- * nor consume_ticket). With a key and consume_ticket both set, a genuine signed token is also
- * single-use. A ticket (at most WS_TOKEN_SUBJECT_MAX bytes) becomes claims.subject, with
- * expires 0. Runs synchronously; it never returns WS_HOOK_PENDING. */
+/* A request hook (cfg.auth_hook.fn, ud = a ws_token_auth). Refuses with a policy code:
+ * WS_E_AUTH_MISSING (no token), WS_E_AUTH_INVALID (malformed, badly signed, an unknown or
+ * used-up ticket) or WS_E_AUTH_EXPIRED, all answered 401, or WS_E_FORBIDDEN (403) when
+ * on_claims refuses; with 500 when the settings cannot work (an empty key, a key without
+ * unix_time, neither a key nor consume_ticket). With a key and consume_ticket both set, a
+ * genuine signed token is also single-use. A ticket (at most WS_TOKEN_SUBJECT_MAX bytes)
+ * becomes claims.subject, with expires 0. Runs synchronously; never WS_HOOK_PENDING. */
 int ws_token_auth_hook(void *auth, ws_conn *c, const ws_request *r);
 
 /* SHA-256 and HMAC-SHA256 (RFC 6234, RFC 2104), and a comparison whose time does not depend

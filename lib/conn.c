@@ -377,18 +377,57 @@ static int ws_conn_write_error(ws_conn *c, uint8_t *out, size_t cap, size_t *len
     return ws_handshake_error_response(&c->hs, out, cap, len);
 }
 
-/* Rejects the pending request on behalf of a hook; 401 asks for a bearer token. */
-static void ws_conn_hook_reject(ws_conn *c, int status)
+typedef struct ws_reject_args {
+    int status;
+    const ws_header *headers;
+    size_t header_count;
+    const char *body;
+    size_t body_len;
+} ws_reject_args;
+
+static int ws_conn_write_reject(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg)
+{
+    const ws_reject_args *a = (const ws_reject_args *)arg;
+    return ws_handshake_reject(&c->hs, a->status, a->headers, a->header_count, a->body, a->body_len,
+                               out, cap, len);
+}
+
+/* ws_conn_reject, with err as the error of the WS_EV_CLOSED that follows. */
+static int ws_conn_reject_as(ws_conn *c, int err, int status, const ws_header *headers,
+                             size_t header_count, const char *body, size_t body_len)
+{
+    ws_reject_args a = {status, headers, header_count, body, body_len};
+    int rc;
+
+    if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION)
+        return WS_E_STATE;
+    rc = ws_conn_queue_answer(c, ws_conn_write_reject, &a);
+    if (rc != WS_OK)
+        return rc;
+    ws_conn_drop_input(c); /* nothing after a rejected request is ever parsed */
+    ws_conn_fail_handshake(c, c->plain_http ? WS_OK : err, status);
+    return WS_OK;
+}
+
+/* Rejects the pending request on behalf of a hook: the verdict is a status, or a policy
+ * code (WS_E_ORIGIN ... WS_E_FORBIDDEN) answered with its status and reported as the error
+ * of WS_EV_CLOSED. 401 asks for a bearer token. */
+static void ws_conn_hook_reject(ws_conn *c, int verdict)
 {
     static const ws_header bearer = {"WWW-Authenticate", 16, "Bearer", 6};
+    int status = verdict, err = WS_E_HTTP_REJECTED;
 
-    if (status < 400 || status > 599)
+    if (verdict <= WS_E_ORIGIN && verdict >= WS_E_FORBIDDEN) {
+        status = ws_error_http_status(verdict);
+        err = verdict;
+    } else if (verdict < 400 || verdict > 599) {
         status = 500; /* a hook that answered nonsense must not let the request through */
-    if (ws_conn_reject(c, status, status == 401 ? &bearer : NULL, status == 401 ? 1 : 0, NULL, 0) !=
-        WS_OK) {
+    }
+    if (ws_conn_reject_as(c, err, status, status == 401 ? &bearer : NULL, status == 401 ? 1 : 0,
+                          NULL, 0) != WS_OK) {
         /* No room for the answer: the request is refused all the same, without one. */
         ws_conn_drop_input(c);
-        ws_conn_fail_handshake(c, WS_E_HTTP_REJECTED, status);
+        ws_conn_fail_handshake(c, err, status);
     }
 }
 
@@ -862,35 +901,10 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
     return WS_OK;
 }
 
-typedef struct ws_reject_args {
-    int status;
-    const ws_header *headers;
-    size_t header_count;
-    const char *body;
-    size_t body_len;
-} ws_reject_args;
-
-static int ws_conn_write_reject(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg)
-{
-    const ws_reject_args *a = (const ws_reject_args *)arg;
-    return ws_handshake_reject(&c->hs, a->status, a->headers, a->header_count, a->body, a->body_len,
-                               out, cap, len);
-}
-
 int ws_conn_reject(ws_conn *c, int status, const ws_header *headers, size_t header_count,
                    const char *body, size_t body_len)
 {
-    ws_reject_args a = {status, headers, header_count, body, body_len};
-    int rc;
-
-    if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION)
-        return WS_E_STATE;
-    rc = ws_conn_queue_answer(c, ws_conn_write_reject, &a);
-    if (rc != WS_OK)
-        return rc;
-    ws_conn_drop_input(c); /* nothing after a rejected request is ever parsed */
-    ws_conn_fail_handshake(c, c->plain_http ? WS_OK : WS_E_HTTP_REJECTED, status);
-    return WS_OK;
+    return ws_conn_reject_as(c, WS_E_HTTP_REJECTED, status, headers, header_count, body, body_len);
 }
 
 int ws_conn_respond(ws_conn *c, int status, const ws_header *headers, size_t header_count,

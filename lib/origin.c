@@ -286,5 +286,6 @@ int ws_origin_check(const ws_origin_policy *p, const ws_request *r)
 int ws_origin_hook(void *policy, ws_conn *c, const ws_request *r)
 {
     (void)c;
-    return ws_origin_check((const ws_origin_policy *)policy, r) == WS_OK ? WS_HOOK_ALLOW : 403;
+    return ws_origin_check((const ws_origin_policy *)policy, r) == WS_OK ? WS_HOOK_ALLOW
+                                                                         : WS_E_ORIGIN;
 }

@@ -297,6 +297,7 @@ int ws_token_auth_hook(void *auth, ws_conn *c, const ws_request *r)
     ws_token_claims claims;
     const char *tok;
     size_t len;
+    int rc;
 
     if (a == NULL || r == NULL)
         return 500;
@@ -305,18 +306,19 @@ int ws_token_auth_hook(void *auth, ws_conn *c, const ws_request *r)
         return 500;
     if (ws_token_find(r, a->sources, a->cookie_name, a->query_name, a->subprotocol_prefix, &tok,
                       &len, NULL) != WS_OK)
-        return 401;
+        return WS_E_AUTH_MISSING;
     if (a->key != NULL) {
-        if (ws_token_verify(a->key, a->key_len, tok, len, a->unix_time(a->ud), &claims) != WS_OK)
-            return 401;
+        rc = ws_token_verify(a->key, a->key_len, tok, len, a->unix_time(a->ud), &claims);
+        if (rc != WS_OK)
+            return rc == WS_E_AUTH_EXPIRED ? WS_E_AUTH_EXPIRED : WS_E_AUTH_INVALID;
     } else if (!ws_ticket_claims(tok, len, &claims)) {
-        return 401;
+        return WS_E_AUTH_INVALID;
     }
     /* Consumed only once it is known to be well formed and, when signed, genuine. */
     if (a->consume_ticket != NULL && !a->consume_ticket(a->ud, tok, len))
-        return 401;
+        return WS_E_AUTH_INVALID;
     /* The host keeps what it needs per connection: nothing here is shared between them. */
     if (a->on_claims != NULL && !a->on_claims(a->ud, c, &claims))
-        return 403;
+        return WS_E_FORBIDDEN;
     return WS_HOOK_ALLOW;
 }

@@ -641,7 +641,7 @@ static void test_auth_hook_signed(void **state)
 
     assert_int_equal(run_hook(&a, "Cookie: token=" VALID, NULL), WS_HOOK_ALLOW);
     /* the query is not a default source */
-    assert_int_equal(run_hook(&a, NULL, "token=" VALID), 401);
+    assert_int_equal(run_hook(&a, NULL, "token=" VALID), WS_E_AUTH_MISSING);
     a.sources = WS_TOKEN_QUERY;
     assert_int_equal(run_hook(&a, NULL, "token=" VALID), WS_HOOK_ALLOW);
     a.sources = WS_TOKEN_SUBPROTOCOL;
@@ -649,21 +649,21 @@ static void test_auth_hook_signed(void **state)
                      WS_HOOK_ALLOW);
     a.sources = WS_TOKEN_BEARER | WS_TOKEN_COOKIE;
 
-    /* 401: missing, malformed, badly signed, expired */
+    /* 401, each with its reason: missing, malformed, badly signed, expired */
     memset(&out, 0, sizeof out);
-    assert_int_equal(run_hook(&a, NULL, NULL), 401);
-    assert_int_equal(run_hook(&a, "Authorization: Basic dXNlcjpwdw==", NULL), 401);
-    assert_int_equal(run_hook(&a, "Authorization: Bearer abc", NULL), 401);
-    assert_int_equal(run_hook(&a, "Authorization: Bearer " TAMPERED, NULL), 401);
+    assert_int_equal(run_hook(&a, NULL, NULL), WS_E_AUTH_MISSING);
+    assert_int_equal(run_hook(&a, "Authorization: Basic dXNlcjpwdw==", NULL), WS_E_AUTH_MISSING);
+    assert_int_equal(run_hook(&a, "Authorization: Bearer abc", NULL), WS_E_AUTH_INVALID);
+    assert_int_equal(run_hook(&a, "Authorization: Bearer " TAMPERED, NULL), WS_E_AUTH_INVALID);
     h.now = 1700000000u;
-    assert_int_equal(run_hook(&a, "Authorization: Bearer " VALID, NULL), 401);
+    assert_int_equal(run_hook(&a, "Authorization: Bearer " VALID, NULL), WS_E_AUTH_EXPIRED);
     assert_int_equal(out.subject_len, 0); /* nothing written on a refusal */
 
-    /* 403: valid, but this subject may not connect */
+    /* 403 (WS_E_FORBIDDEN): valid, but this subject may not connect */
     h.now = NOW;
     h.allow_calls = 0;
     h.banned = "user-42";
-    assert_int_equal(run_hook(&a, "Authorization: Bearer " VALID, NULL), 403);
+    assert_int_equal(run_hook(&a, "Authorization: Bearer " VALID, NULL), WS_E_FORBIDDEN);
     assert_int_equal(h.allow_calls, 1);
     assert_int_equal(out.subject_len, 0);
     h.banned = "user-43";
@@ -671,7 +671,7 @@ static void test_auth_hook_signed(void **state)
     assert_int_equal(h.allow_calls, 2);
     assert_string_equal(out.subject, "user-42");
     /* on_claims is not asked about a token that is not valid */
-    assert_int_equal(run_hook(&a, "Authorization: Bearer abc", NULL), 401);
+    assert_int_equal(run_hook(&a, "Authorization: Bearer abc", NULL), WS_E_AUTH_INVALID);
     assert_int_equal(h.allow_calls, 2);
 
     /* without on_claims the verdict is the same */
@@ -679,7 +679,7 @@ static void test_auth_hook_signed(void **state)
     assert_int_equal(run_hook(&a, "Authorization: Bearer " VALID, NULL), WS_HOOK_ALLOW);
 }
 
-/* A ticket is good once: the replay gets 401. Unknown tickets get 401 too. */
+/* A ticket is good once: the replay is refused as invalid (401), as are unknown tickets. */
 static void test_auth_hook_tickets(void **state)
 {
     ws_token_auth a;
@@ -701,21 +701,21 @@ static void test_auth_hook_tickets(void **state)
     assert_int_equal(run_hook(&a, NULL, "token=t-1"), WS_HOOK_ALLOW);
     assert_string_equal(out.subject, "t-1");
     assert_true(out.expires == 0);
-    assert_int_equal(run_hook(&a, NULL, "token=t-1"), 401); /* replay */
+    assert_int_equal(run_hook(&a, NULL, "token=t-1"), WS_E_AUTH_INVALID); /* replay */
     assert_int_equal(run_hook(&a, NULL, "token=t-2"), WS_HOOK_ALLOW);
-    assert_int_equal(run_hook(&a, NULL, "token=t-3"), 401);
-    assert_int_equal(run_hook(&a, NULL, NULL), 401);
+    assert_int_equal(run_hook(&a, NULL, "token=t-3"), WS_E_AUTH_INVALID);
+    assert_int_equal(run_hook(&a, NULL, NULL), WS_E_AUTH_MISSING);
     assert_int_equal(h.consume_calls, 4);
     assert_int_equal(h.time_calls, 0);
 
     /* a ticket too long to be a subject is refused without reaching the store */
-    assert_int_equal(run_hook(&a, NULL, "token=" VALID VALID VALID), 401);
+    assert_int_equal(run_hook(&a, NULL, "token=" VALID VALID VALID), WS_E_AUTH_INVALID);
     assert_int_equal(h.consume_calls, 4);
 
     /* on_claims sees the ticket, after it was used up */
     h.tickets[2] = "t-3";
     h.banned = "t-3";
-    assert_int_equal(run_hook(&a, NULL, "token=t-3"), 403);
+    assert_int_equal(run_hook(&a, NULL, "token=t-3"), WS_E_FORBIDDEN);
     assert_true(h.used[2]);
 }
 
@@ -732,9 +732,9 @@ static void test_auth_hook_signed_single_use(void **state)
     h.tickets[0] = VALID;
     a.consume_ticket = host_consume;
     assert_int_equal(run_hook(&a, "Authorization: Bearer " VALID, NULL), WS_HOOK_ALLOW);
-    assert_int_equal(run_hook(&a, "Authorization: Bearer " VALID, NULL), 401);
+    assert_int_equal(run_hook(&a, "Authorization: Bearer " VALID, NULL), WS_E_AUTH_INVALID);
     assert_int_equal(h.consume_calls, 2);
-    assert_int_equal(run_hook(&a, "Authorization: Bearer " TAMPERED, NULL), 401);
+    assert_int_equal(run_hook(&a, "Authorization: Bearer " TAMPERED, NULL), WS_E_AUTH_INVALID);
     assert_int_equal(h.consume_calls, 2);
 }
 
@@ -817,19 +817,28 @@ static void feed_request(conn_hooks *k, ws_conn *c, const char *origin_line, con
     assert_int_equal(ws_conn_feed(c, (uint8_t *)req, (size_t)n), WS_OK);
 }
 
-static void expect_refused(ws_conn *c, int status)
+/* The request was answered with status, WS_EV_CLOSED says so and names error as the cause
+ * (a hook's policy code, or WS_E_HTTP_REJECTED for a bare status), and nothing follows. */
+static void expect_refused(ws_conn *c, int status, int error)
 {
+    static const char bearer[] = "\r\nWWW-Authenticate: Bearer\r\n";
     const uint8_t *out;
-    char prefix[16];
+    char prefix[16], head[512];
     ws_event ev;
     size_t n;
 
     assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
     assert_int_equal(ev.http_status, status);
+    assert_int_equal(ev.error, error);
     n = ws_conn_output(c, &out);
     snprintf(prefix, sizeof prefix, "HTTP/1.1 %d ", status);
     assert_true(n > strlen(prefix));
     assert_memory_equal(out, prefix, strlen(prefix));
+    /* a 401 says which scheme to retry with; nothing else does */
+    assert_true(n < sizeof head);
+    memcpy(head, out, n);
+    head[n] = '\0';
+    assert_int_equal(strstr(head, bearer) != NULL, status == 401);
     assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
 }
 
@@ -860,14 +869,27 @@ static void test_conn_hooks_reject(void **state)
 
     c = hooked_server(&k, ws_token_auth_hook, NULL);
     feed_request(&k, c, "Origin: https://evil.example\r\n", "Authorization: Bearer " VALID "\r\n");
-    expect_refused(c, 403);
+    expect_refused(c, 403, WS_E_ORIGIN);
     assert_int_equal(k.host.time_calls, 0);
     assert_null(ws_conn_user(c));
     ws_conn_free(c);
 
     c = hooked_server(&k, ws_token_auth_hook, NULL);
     feed_request(&k, c, "Origin: https://app.example.com\r\n", "");
-    expect_refused(c, 401);
+    expect_refused(c, 401, WS_E_AUTH_MISSING);
+    ws_conn_free(c);
+
+    c = hooked_server(&k, ws_token_auth_hook, NULL);
+    feed_request(&k, c, "Origin: https://app.example.com\r\n",
+                 "Authorization: Bearer " TAMPERED "\r\n");
+    expect_refused(c, 401, WS_E_AUTH_INVALID);
+    ws_conn_free(c);
+
+    c = hooked_server(&k, ws_token_auth_hook, NULL);
+    k.host.now = 1700000000u;
+    feed_request(&k, c, "Origin: https://app.example.com\r\n",
+                 "Authorization: Bearer " VALID "\r\n");
+    expect_refused(c, 401, WS_E_AUTH_EXPIRED);
     ws_conn_free(c);
 
     c = hooked_server(&k, ws_token_auth_hook, NULL);
@@ -875,7 +897,7 @@ static void test_conn_hooks_reject(void **state)
     k.host.banned = "user-42";
     feed_request(&k, c, "Origin: https://app.example.com\r\n",
                  "Authorization: Bearer " VALID "\r\n");
-    expect_refused(c, 403);
+    expect_refused(c, 403, WS_E_FORBIDDEN);
     assert_null(ws_conn_user(c));
     ws_conn_free(c);
 }
@@ -894,14 +916,22 @@ static int async_auth_hook(void *ud, ws_conn *c, const ws_request *r)
     size_t len;
 
     if (ws_token_find(r, WS_TOKEN_BEARER, NULL, NULL, NULL, &tok, &len, NULL) != WS_OK)
-        return 401;
+        return WS_E_AUTH_MISSING;
     a->waiting = c; /* a real host would start its database query here */
     return WS_HOOK_PENDING;
 }
 
 static void test_conn_async_hook(void **state)
 {
-    static const int verdicts[] = {WS_HOOK_ALLOW, 401, 403};
+    /* a resume's verdict, and what the host must then see: status and error */
+    static const int verdicts[][3] = {
+        {WS_HOOK_ALLOW, 0, 0},
+        {401, 401, WS_E_HTTP_REJECTED},
+        {403, 403, WS_E_HTTP_REJECTED},
+        {WS_E_AUTH_EXPIRED, 401, WS_E_AUTH_EXPIRED},
+        {WS_E_FORBIDDEN, 403, WS_E_FORBIDDEN},
+        {WS_E_EOF, 500, WS_E_HTTP_REJECTED}, /* not a policy code: refused all the same */
+    };
     size_t i;
     (void)state;
 
@@ -918,17 +948,17 @@ static void test_conn_async_hook(void **state)
         assert_ptr_equal(a.waiting, c);
 
         /* the query came back */
-        if (verdicts[i] == WS_HOOK_ALLOW) {
+        if (verdicts[i][0] == WS_HOOK_ALLOW) {
             strcpy(a.user, "alice");
             ws_conn_set_user(c, a.user);
         }
-        assert_int_equal(ws_conn_resume(c, verdicts[i]), WS_OK);
-        assert_int_equal(ws_conn_resume(c, verdicts[i]), WS_E_STATE); /* only once */
-        if (verdicts[i] == WS_HOOK_ALLOW) {
+        assert_int_equal(ws_conn_resume(c, verdicts[i][0]), WS_OK);
+        assert_int_equal(ws_conn_resume(c, verdicts[i][0]), WS_E_STATE); /* only once */
+        if (verdicts[i][0] == WS_HOOK_ALLOW) {
             assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
             assert_ptr_equal(ws_conn_user(c), a.user);
         } else {
-            expect_refused(c, verdicts[i]);
+            expect_refused(c, verdicts[i][1], verdicts[i][2]);
         }
         ws_conn_free(c);
     }

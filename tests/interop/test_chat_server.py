@@ -155,8 +155,22 @@ async def connects(url, want_name=None, **kw):
             expect(name == want_name, f"named {name!r}, expected {want_name!r}")
 
 
-async def missing_token(url):
-    e = await refused(url, 401)
+async def refused_logged(server, url, status, why, **kw):
+    """refused(), and the server's log gives the hook's reason (ws_strerror of its policy
+    code) for this refusal: one more `answered HTTP <status>, <why>` line than before."""
+    line = f"answered HTTP {status}, {why}\n"
+    before = server.log_text().count(line)
+    e = await refused(url, status, **kw)
+    deadline = time.monotonic() + WAIT
+    while server.log_text().count(line) == before:  # logged before the answer is flushed
+        expect(time.monotonic() < deadline, f"no {line.strip()!r} in the server's log: "
+               f"{server.log_text()[-300:]!r}")
+        await asyncio.sleep(0.02)
+    return e
+
+
+async def missing_token(server):
+    e = await refused_logged(server, server.url(), 401, "credentials missing")
     expect(e.headers.get("WWW-Authenticate", "").startswith("Bearer"),
            f"WWW-Authenticate {e.headers.get('WWW-Authenticate')!r}")
 
@@ -326,8 +340,9 @@ async def main(results):
 
         await results.run("origin: other Origin gets 403",
                           refused(url, 403, origin="https://evil.example"))
-        await results.run("origin: look-alike of an allowed one gets 403",
-                          refused(url, 403, origin="https://chat.example.evil.test"))
+        await results.run("origin: look-alike of an allowed one gets 403, logged as such",
+                          refused_logged(open_srv, url, 403, "origin not allowed",
+                                         origin="https://chat.example.evil.test"))
         await results.run("origin: --allow-origin origin connects", connects(url, origin=ALLOWED))
         await results.run("origin: --allow-origin wildcard connects",
                           connects(url, origin="https://a.b.example.org"))
@@ -338,12 +353,14 @@ async def main(results):
                           refused(keep.url(), 403, origin=ALLOWED))
 
         aurl = auth.url()
-        await results.run("token: missing gets 401 (WWW-Authenticate: Bearer)",
-                          missing_token(aurl))
-        await results.run("token: expired gets 401",
-                          refused(f"{aurl}?token={mint('alice', now - 60)}", 401))
-        await results.run("token: bad signature gets 401",
-                          refused(f"{aurl}?token={mint('alice', now + 600, 'wrong key')}", 401))
+        await results.run("token: missing gets 401 (WWW-Authenticate: Bearer), logged as such",
+                          missing_token(auth))
+        await results.run("token: expired gets 401, logged as expired",
+                          refused_logged(auth, f"{aurl}?token={mint('alice', now - 60)}", 401,
+                                         "credentials expired"))
+        await results.run("token: bad signature gets 401, logged as invalid",
+                          refused_logged(auth, f"{aurl}?token={mint('alice', now + 600, 'wrong key')}",
+                                         401, "credentials invalid"))
         good = mint("alice", now + 600)
         forged = b64url(b"mallory") + good[good.index("."):]
         await results.run("token: subject swapped under a good signature gets 401",
