@@ -84,7 +84,11 @@ logged() { # logged LOG COMMAND...: runs it, shows and keeps its output, notes a
     "$@" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     set -e
-    [ "$rc" -eq 0 ] || status=1
+    if [ "$rc" -ne 0 ]; then
+        status=1
+        # A step that failed without naming a failed check still counts as one.
+        grep -q '^not ok' "$log" || echo "not ok - $* (exit status $rc)" | tee -a "$log"
+    fi
     logs+=("$log")
 }
 logged build/logs/format.log bash tests/format.sh
