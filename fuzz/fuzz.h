@@ -74,6 +74,22 @@ void fz_buf_u8(fz_buf *b, unsigned v);
 void fz_buf_u64(fz_buf *b, uint64_t v);
 void fz_buf_free(fz_buf *b);
 bool fz_buf_eq(const fz_buf *a, const fz_buf *b);
+/* A length-prefixed string, NULL distinct from empty: for comparing parsed results. */
+void fz_put_str(fz_buf *b, const char *p, size_t len);
+
+/* Whether s[at..at+strlen(lower)) equals lower (lower case), ignoring ASCII case. */
+bool fz_eq_ci_at(const char *s, size_t len, size_t at, const char *lower);
+bool fz_prefix_ci(const char *s, size_t len, const char *lower);
+
+/* ---- handshake heads -------------------------------------------------------------------- */
+
+typedef int (*fz_head_feed)(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
+
+/* Feeds p[0..len) to feed (ws_handshake_server_feed or _client_feed) in the pieces plan
+ * gives, each a fresh copy; checks that every piece is taken whole until the head ends.
+ * Returns the result and, in *taken, the bytes of p the head took. */
+int fz_feed_head(fz_head_feed feed, ws_handshake *hs, const uint8_t *p, size_t len, fz_split *plan,
+                 size_t *taken);
 
 /* ---- host callbacks --------------------------------------------------------------------- */
 

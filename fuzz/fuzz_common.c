@@ -152,6 +152,61 @@ bool fz_buf_eq(const fz_buf *a, const fz_buf *b)
     return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
 }
 
+void fz_put_str(fz_buf *b, const char *p, size_t len)
+{
+    fz_buf_u64(b, p != NULL ? len : UINT64_MAX);
+    if (p != NULL)
+        fz_buf_put(b, p, len);
+}
+
+bool fz_eq_ci_at(const char *s, size_t len, size_t at, const char *lower)
+{
+    size_t n = strlen(lower), i;
+
+    if (at > len || len - at < n)
+        return false;
+    for (i = 0; i < n; i++) {
+        char c = s[at + i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != lower[i])
+            return false;
+    }
+    return true;
+}
+
+bool fz_prefix_ci(const char *s, size_t len, const char *lower)
+{
+    return fz_eq_ci_at(s, len, 0, lower);
+}
+
+/* ---- handshake heads -------------------------------------------------------------------- */
+
+int fz_feed_head(fz_head_feed feed, ws_handshake *hs, const uint8_t *p, size_t len, fz_split *plan,
+                 size_t *taken)
+{
+    size_t pos = 0;
+    int rc = WS_E_AGAIN;
+
+    *taken = 0;
+    while (pos < len) {
+        size_t n = fz_split_next(plan, len - pos), used = 7777;
+        uint8_t *piece = fz_dup(p + pos, n);
+
+        rc = feed(hs, piece, n, &used);
+        free(piece);
+        FZ_CHECK(used <= n);
+        if (rc != WS_E_AGAIN) {
+            *taken = pos + used;
+            return rc;
+        }
+        FZ_CHECK(used == n);
+        pos += n;
+    }
+    *taken = len;
+    return rc;
+}
+
 /* ---- host callbacks --------------------------------------------------------------------- */
 
 int fz_random(void *ud, uint8_t *buf, size_t len)

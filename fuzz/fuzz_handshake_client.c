@@ -103,13 +103,6 @@ static bool fz_client_error(int rc)
            rc == WS_E_HTTP_SYNTAX || rc == WS_E_HTTP_HEADERS_TOO_LARGE;
 }
 
-static void fz_put_str(fz_buf *b, const char *p, size_t len)
-{
-    fz_buf_u64(b, p != NULL ? len : UINT64_MAX);
-    if (p != NULL)
-        fz_buf_put(b, p, len);
-}
-
 static void fz_response_serialize(const ws_response *r, fz_buf *out)
 {
     size_t i;
@@ -123,30 +116,6 @@ static void fz_response_serialize(const ws_response *r, fz_buf *out)
     }
     fz_put_str(out, r->subprotocol, r->subprotocol_len);
     fz_put_str(out, r->extensions, r->extensions_len);
-}
-
-static int fz_feed(fz_client *s, const uint8_t *p, size_t len, fz_split *plan, size_t *taken)
-{
-    size_t pos = 0;
-    int rc = WS_E_AGAIN;
-
-    *taken = 0;
-    while (pos < len) {
-        size_t n = fz_split_next(plan, len - pos), used = 7777;
-        uint8_t *piece = fz_dup(p + pos, n);
-
-        rc = ws_handshake_client_feed(&s->hs, piece, n, &used);
-        free(piece);
-        FZ_CHECK(used <= n);
-        if (rc != WS_E_AGAIN) {
-            *taken = pos + used;
-            return rc;
-        }
-        FZ_CHECK(used == n);
-        pos += n;
-    }
-    *taken = len;
-    return rc;
 }
 
 static void fz_check_response(const fz_client *s, const fz_cl_cfg *cfg, int rc)
@@ -207,8 +176,8 @@ static void fz_response_mode(const fz_cl_cfg *cfg, const uint8_t *p, size_t len,
             found = memcmp(req_a + i, key_line, sizeof key_line - 1) == 0;
         FZ_CHECK(found);
         fz_split_whole(&whole);
-        ra = fz_feed(&a, p, len, &whole, &ta);
-        rb = fz_feed(&b, p, len, plan, &tb);
+        ra = fz_feed_head(ws_handshake_client_feed, &a.hs, p, len, &whole, &ta);
+        rb = fz_feed_head(ws_handshake_client_feed, &b.hs, p, len, plan, &tb);
         FZ_CHECK(ra == rb); /* split invariance */
         FZ_CHECK(ra == WS_OK || ra == WS_E_AGAIN || fz_client_error(ra));
         fz_check_response(&a, cfg, ra);
@@ -233,22 +202,6 @@ static void fz_response_mode(const fz_cl_cfg *cfg, const uint8_t *p, size_t len,
     free(req_b);
     fz_client_free(&a);
     fz_client_free(&b);
-}
-
-static bool fz_prefix_ci(const char *s, size_t len, const char *prefix)
-{
-    size_t i, n = strlen(prefix);
-
-    if (len < n)
-        return false;
-    for (i = 0; i < n; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != prefix[i])
-            return false;
-    }
-    return true;
 }
 
 static void fz_url_mode(const fz_cl_cfg *cfg, const uint8_t *p, size_t len)

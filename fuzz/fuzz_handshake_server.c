@@ -55,13 +55,6 @@ static bool fz_server_error(int rc)
            rc != WS_E_HTTP_STATUS && rc != WS_E_HTTP_ACCEPT;
 }
 
-static void fz_put_str(fz_buf *b, const char *p, size_t len)
-{
-    fz_buf_u64(b, p != NULL ? len : UINT64_MAX);
-    if (p != NULL)
-        fz_buf_put(b, p, len);
-}
-
 /* The request as values, to compare two parses. */
 static void fz_request_serialize(const ws_request *r, fz_buf *out)
 {
@@ -139,28 +132,6 @@ static int fz_write_reject(const ws_handshake *hs, const void *arg, uint8_t *out
     static const ws_header extra = {"X-Reason", 8, "test", 4};
     (void)arg;
     return ws_handshake_reject(hs, 403, &extra, 1, "no", 2, out, cap, len);
-}
-
-/* Whether s[at..at+strlen(lower)) equals lower, ignoring ASCII case. */
-static bool fz_eq_ci_at(const char *s, size_t len, size_t at, const char *lower)
-{
-    size_t n = strlen(lower), i;
-
-    if (at > len || len - at < n)
-        return false;
-    for (i = 0; i < n; i++) {
-        char c = s[at + i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != lower[i])
-            return false;
-    }
-    return true;
-}
-
-static bool fz_prefix_ci(const char *s, size_t len, const char *lower)
-{
-    return fz_eq_ci_at(s, len, 0, lower);
 }
 
 static bool fz_ends_with_ci(const char *s, size_t len, const char *lower)
@@ -321,31 +292,6 @@ static void fz_check_failed(fz_server *s, int rc)
     FZ_CHECK(ws_handshake_accept(&s->hs, NULL, more, sizeof more, &n) == WS_E_STATE);
 }
 
-/* Feeds p[0..len) in pieces; returns the result and the bytes of p the head took. */
-static int fz_feed(fz_server *s, const uint8_t *p, size_t len, fz_split *plan, size_t *taken)
-{
-    size_t pos = 0;
-    int rc = WS_E_AGAIN;
-
-    *taken = 0;
-    while (pos < len) {
-        size_t n = fz_split_next(plan, len - pos), used = 7777;
-        uint8_t *piece = fz_dup(p + pos, n);
-
-        rc = ws_handshake_server_feed(&s->hs, piece, n, &used);
-        free(piece);
-        FZ_CHECK(used <= n);
-        if (rc != WS_E_AGAIN) {
-            *taken = pos + used;
-            return rc;
-        }
-        FZ_CHECK(used == n);
-        pos += n;
-    }
-    *taken = len;
-    return rc;
-}
-
 static void fz_feed_mode(const fz_hs_cfg *cfg, const uint8_t *p, size_t len, fz_split *plan)
 {
     fz_server a, b;
@@ -356,8 +302,8 @@ static void fz_feed_mode(const fz_hs_cfg *cfg, const uint8_t *p, size_t len, fz_
     fz_server_init(&a, cfg);
     fz_server_init(&b, cfg);
     fz_split_whole(&whole);
-    ra = fz_feed(&a, p, len, &whole, &ta);
-    rb = fz_feed(&b, p, len, plan, &tb);
+    ra = fz_feed_head(ws_handshake_server_feed, &a.hs, p, len, &whole, &ta);
+    rb = fz_feed_head(ws_handshake_server_feed, &b.hs, p, len, plan, &tb);
     FZ_CHECK(ra == rb); /* split invariance */
     if (ra == WS_OK) {
         fz_buf sa = {NULL, 0, 0}, sb = {NULL, 0, 0};
@@ -483,7 +429,7 @@ static void fz_handoff_mode(const fz_hs_cfg *cfg, const uint8_t *data, size_t le
         fz_buf_put(&head, "\r\n", 2);
         fz_server_init(&t, cfg);
         fz_split_whole(&whole);
-        rb = fz_feed(&t, head.p, head.len, &whole, &taken);
+        rb = fz_feed_head(ws_handshake_server_feed, &t.hs, head.p, head.len, &whole, &taken);
         FZ_CHECK(rb == rc);
         if (rc == WS_OK) {
             fz_request_serialize(ws_handshake_request(&t.hs), &sb);

@@ -31,25 +31,9 @@ static char *fz_concat(const char *a, size_t alen, const char *b, size_t blen)
     return s;
 }
 
-static bool fz_ieq_prefix(const char *s, size_t len, const char *prefix)
-{
-    size_t i, n = strlen(prefix);
-
-    if (len < n)
-        return false;
-    for (i = 0; i < n; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != prefix[i])
-            return false;
-    }
-    return true;
-}
-
 static bool fz_is_null_word(const char *s, size_t len)
 {
-    return len == 4 && fz_ieq_prefix(s, len, "null");
+    return len == 4 && fz_prefix_ci(s, len, "null");
 }
 
 /* ASCII letters with their case flipped, in an exact-size block. */
@@ -102,9 +86,9 @@ static void fz_check_matched(const char *pattern, const char *origin, size_t len
     /* the default port written out changes nothing */
     if (memchr(origin, '[', len) == NULL) {
         const char *port = NULL;
-        if (fz_ieq_prefix(origin, len, "http://") && memchr(origin + 7, ':', len - 7) == NULL)
+        if (fz_prefix_ci(origin, len, "http://") && memchr(origin + 7, ':', len - 7) == NULL)
             port = ":80";
-        else if (fz_ieq_prefix(origin, len, "https://") && memchr(origin + 8, ':', len - 8) == NULL)
+        else if (fz_prefix_ci(origin, len, "https://") && memchr(origin + 8, ':', len - 8) == NULL)
             port = ":443";
         if (port != NULL) {
             char *explicit_port = fz_concat(origin, len, port, strlen(port));
