@@ -1,20 +1,32 @@
 /*
- * chat-server: a broadcast chat on a non-blocking epoll loop. Every text message goes to all
- * other clients as "<name>: <text>", and the same port serves the chat page at "/". Shows
- * libws's request hooks (origin policy, signed tokens) and its keepalive (pings, pong timeout)
- * driven by one epoll timeout taken from every connection's next deadline.
+ * chat-server: a chat with rooms on a non-blocking epoll loop. Every text message goes to
+ * the other members of a room as "<name>: <text>", and the same port serves the chat page at
+ * "/". Shows libws's request hooks (origin policy, signed tokens) and its keepalive (pings,
+ * pong timeout) driven by one epoll timeout taken from every connection's next deadline.
+ * With --redis, the server is one node of a cluster (cluster.c): rooms span the nodes,
+ * presence counts are cluster-wide, and --single-use tokens are refused on every node after
+ * their first use. SIGTERM drains: 1001 to everyone, close handshakes finished, then exit.
  *
- * What a client sees, all as text messages:
- *   "* welcome, NAME (N online)"   first, to the client that joined
- *   "* NAME joined" / "* NAME left" to everyone else
- *   "NAME: text"                    a message, to everyone but its sender (the page shows
- *                                   its own lines itself)
+ * A client starts in the rooms of its URL's ?rooms=a,b (default "lobby"); the first is its
+ * home, where plain lines go. What a client sees, all as text messages:
+ *   "* welcome, NAME (N online)"   first, to the client that joined (N: members of its home)
+ *   "* NAME joined" / "* NAME left" to the others in the lobby ("* NAME joined ROOM" in other
+ *                                   rooms)
+ *   "NAME: text"                    a line said in the lobby, to everyone but its sender (the
+ *                                   page shows its own lines itself); "[ROOM] NAME: text"
+ *                                   in another room
+ * and its commands, answered with a notice:
+ *   "/join ROOM", "/leave ROOM"     "* joined ROOM (N here)", "* left ROOM"
+ *   "/who ROOM"                     "* ROOM: N here" (members on every node)
+ *   "/to ROOM text"                 says text in ROOM (a room the client is in)
  * NAME is the token's subject with --token-secret, else "guest-N". Binary messages are
  * refused (close 1003); a client too slow to take what the room says is closed (1008)
  * rather than buffered for without bound.
  */
 #define _GNU_SOURCE
+#include "cluster.h"
 #include "common.h"
+#include "rooms.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -23,6 +35,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +57,11 @@ extern const size_t chat_page_len;
 #define CHAT_PATH       "/chat"
 #define SHUTDOWN_REASON "server shutting down"
 #define SLOW_REASON     "too slow to keep up"
+#define LOBBY           "lobby"
+#define MAX_ROOMS       8u    /* rooms one client may be in */
+#define CLUSTER_DRAIN   2000u /* ms a draining node waits for Redis to take its last lines */
 
-enum source_kind { SRC_LISTENER, SRC_SIGNAL, SRC_CLIENT };
+enum source_kind { SRC_LISTENER, SRC_SIGNAL, SRC_CLIENT, SRC_REDIS };
 
 /* What an epoll event points at. */
 struct source {
@@ -66,6 +82,11 @@ struct client {
     uint64_t linger_until; /* closed: give up on the remaining output (or the drain) then */
     char name[WS_TOKEN_SUBJECT_MAX + 1];
     char peer[80];
+    room *rooms[MAX_ROOMS]; /* rooms[0] is home */
+    size_t room_count;
+    char want[MAX_ROOMS * (ROOM_NAME_MAX + 1)]; /* ?rooms= of the request, joined at open */
+    uint64_t token_expires;                     /* of the token the client came with */
+    cluster_ticket *ticket;                     /* a single-use check waiting for Redis */
     uint8_t in[READ_SIZE]; /* libws unmasks in place here; drained before the next read */
 };
 
@@ -79,6 +100,11 @@ struct options {
     uint32_t pong_timeout_ms;
     const char *print_token; /* subject to mint a token for, or NULL */
     uint64_t ttl;
+    const char *redis_host; /* --redis: join the cluster on this Redis */
+    unsigned redis_port;
+    const char *cluster_name;
+    uint32_t heartbeat_ms;
+    bool single_use;
 };
 
 struct server {
@@ -89,20 +115,25 @@ struct server {
     bool stopping;
     struct client *clients;
     size_t count;
-    size_t online;        /* clients in the chat */
     unsigned long guests; /* names handed out when there is no token */
     uint64_t now;         /* CLOCK_MONOTONIC ms, read once per loop turn */
     ws_config cfg;
     ws_origin_policy origin;
     ws_token_auth auth;
-    char *line; /* a broadcast being put together: name ": " text */
+    char *line; /* a line being put together: [room] name ": " text */
+    rooms rooms;
+    cluster *cluster; /* NULL on a node of its own */
+    struct source redis[CLUSTER_LINKS];
+    uint64_t drain_until; /* stopping: how long Redis may take the last lines */
 };
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: chat-server [--host HOST] [--port PORT] [--allow-origin ORIGIN]...\n"
-            "                   [--token-secret SECRET] [--ping-interval MS] [--pong-timeout MS]\n"
+            "                   [--token-secret SECRET [--single-use]] [--ping-interval MS]\n"
+            "                   [--pong-timeout MS] [--redis HOST:PORT [--cluster NAME]\n"
+            "                   [--heartbeat MS]]\n"
             "       chat-server --print-token SUBJECT --token-secret SECRET [--ttl SECONDS]\n"
             "  --host HOST            address to listen on (default 127.0.0.1)\n"
             "  --port PORT            port (default 9002; 0 picks a free one)\n"
@@ -114,6 +145,13 @@ static void usage(FILE *out)
             "                         or Authorization: Bearer); its subject is the chat name\n"
             "  --ping-interval MS     ping each client this often (default 20000; 0: never)\n"
             "  --pong-timeout MS      drop a client whose pong is this late (default 10000)\n"
+            "  --redis HOST:PORT      be a node of a cluster: rooms, presence and lines are\n"
+            "                         shared through this Redis (pub/sub)\n"
+            "  --cluster NAME         the cluster's channel and key prefix (default libws-chat)\n"
+            "  --heartbeat MS         presence heartbeat (default 1000); a node silent for three\n"
+            "                         is counted out\n"
+            "  --single-use           with --token-secret and --redis: a token opens one\n"
+            "                         connection, on whichever node (marked used in Redis)\n"
             "  --print-token SUBJECT  print a token for SUBJECT valid for --ttl seconds\n"
             "                         (default 3600) and exit\n");
 }
@@ -162,6 +200,7 @@ static bool take_claims(void *ud, ws_conn *c, const ws_token_claims *claims)
     if (!name_ok(claims->subject, claims->subject_len))
         return false;
     memcpy(cl->name, claims->subject, claims->subject_len + 1);
+    cl->token_expires = claims->expires;
     return true;
 }
 
@@ -189,38 +228,204 @@ static void send_to(struct client *cl, const char *text, size_t len)
     cl->dirty = true;
 }
 
-/* Sends text to everyone in the chat but `except` (which may be NULL). */
-static void broadcast(struct server *srv, const struct client *except, const char *text, size_t len)
-{
-    struct client *cl;
+/* ---- rooms --------------------------------------------------------------------------------- */
 
-    for (cl = srv->clients; cl != NULL; cl = cl->next) {
+static bool is_lobby(const char *room_name, size_t len)
+{
+    return len == sizeof LOBBY - 1 && memcmp(room_name, LOBBY, len) == 0;
+}
+
+/* Members of a room on every node. */
+static size_t room_total(const struct server *srv, const char *name, size_t len)
+{
+    const room *r = rooms_find(&srv->rooms, name, len);
+    size_t here = r != NULL ? r->count : 0;
+
+    return here + (srv->cluster != NULL ? cluster_room_count(srv->cluster, name, len) : 0);
+}
+
+/* Sends text to the members of room name here but `except` (which may be NULL). */
+static void to_room(struct server *srv, const char *name, size_t name_len,
+                    const struct client *except, const char *text, size_t len)
+{
+    const room *r = rooms_find(&srv->rooms, name, name_len);
+    size_t i;
+
+    for (i = 0; r != NULL && i < r->count; i++) {
+        struct client *cl = r->members[i];
         if (cl != except && cl->joined && !cl->dead)
             send_to(cl, text, len);
     }
 }
 
-/* "<name>: <text>" to everyone else; text is valid UTF-8 (libws checked it). */
-static void broadcast_message(struct server *srv, const struct client *from, const uint8_t *text,
-                              size_t len)
+/* What members of a room see of a message or a note (m, from this node or another). */
+static void show(struct server *srv, const cluster_msg *m, const struct client *except)
 {
-    size_t name_len = strlen(from->name);
+    char *line = srv->line;
+    size_t len = 0;
+    bool lobby = is_lobby(m->room, m->room_len);
+    const char *what = m->kind == CLUSTER_JOINED ? " joined" : " left";
 
-    memcpy(srv->line, from->name, name_len);
-    memcpy(srv->line + name_len, ": ", 2);
-    if (len > 0)
-        memcpy(srv->line + name_len + 2, text, len);
-    broadcast(srv, from, srv->line, name_len + 2 + len);
+    if (m->kind == CLUSTER_MESSAGE && !lobby)
+        len += (size_t)sprintf(line, "[%.*s] ", (int)m->room_len, m->room);
+    if (m->kind != CLUSTER_MESSAGE) {
+        memcpy(line, "* ", 2);
+        len = 2;
+    }
+    memcpy(line + len, m->name, m->name_len);
+    len += m->name_len;
+    if (m->kind == CLUSTER_MESSAGE) {
+        memcpy(line + len, ": ", 2);
+        len += 2;
+        if (m->text_len > 0)
+            memcpy(line + len, m->text, m->text_len);
+        len += m->text_len;
+    } else {
+        memcpy(line + len, what, strlen(what));
+        len += strlen(what);
+        if (!lobby)
+            len += (size_t)sprintf(line + len, " %.*s", (int)m->room_len, m->room);
+    }
+    to_room(srv, m->room, m->room_len, except, line, len);
 }
 
-static void broadcast_note(struct server *srv, const struct client *except, const char *fmt,
-                           const char *name)
+/* cluster_callbacks.deliver: a line or note from another node. */
+static void from_cluster(void *ud, const cluster_msg *m)
 {
-    char note[NOTE_MAX];
-    int n = snprintf(note, sizeof note, fmt, name);
+    struct server *srv = ud;
 
+    if (m->name_len <= WS_TOKEN_SUBJECT_MAX && m->text_len <= MAX_MESSAGE &&
+        m->room_len <= ROOM_NAME_MAX)
+        show(srv, m, NULL);
+}
+
+/* A line or note from a client here: to the room's members here, and to the other nodes. */
+static void say(struct server *srv, struct client *from, enum cluster_kind kind, const room *r,
+                const uint8_t *text, size_t len)
+{
+    cluster_msg m;
+
+    memset(&m, 0, sizeof m);
+    m.kind = kind;
+    m.room = r->name;
+    m.room_len = r->name_len;
+    m.name = from->name;
+    m.name_len = strlen(from->name);
+    m.text = (const char *)text;
+    m.text_len = len;
+    show(srv, &m, from);
+    if (srv->cluster != NULL && !cluster_publish(srv->cluster, &m))
+        client_log(from, "%s: not published (Redis unreachable): the other nodes miss it", r->name);
+}
+
+static void notice(struct client *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void notice(struct client *cl, const char *fmt, ...)
+{
+    char note[NOTE_MAX + ROOM_NAME_MAX];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(note, sizeof note, fmt, ap);
+    va_end(ap);
     if (n > 0 && (size_t)n < sizeof note)
-        broadcast(srv, except, note, (size_t)n);
+        send_to(cl, note, (size_t)n);
+}
+
+static size_t room_index(const struct client *cl, const char *name, size_t len)
+{
+    size_t i;
+    for (i = 0; i < cl->room_count; i++) {
+        if (cl->rooms[i]->name_len == len && memcmp(cl->rooms[i]->name, name, len) == 0)
+            return i;
+    }
+    return SIZE_MAX;
+}
+
+/* Joins a room; false when the name is bad, the client is in too many or out of memory. */
+static bool join_room(struct server *srv, struct client *cl, const char *name, size_t len)
+{
+    room *r;
+
+    if (room_index(cl, name, len) != SIZE_MAX)
+        return true;
+    if (cl->room_count == MAX_ROOMS || (r = rooms_join(&srv->rooms, name, len, cl)) == NULL)
+        return false;
+    cl->rooms[cl->room_count++] = r;
+    say(srv, cl, CLUSTER_JOINED, r, NULL, 0);
+    if (srv->cluster != NULL)
+        cluster_presence_changed(srv->cluster);
+    return true;
+}
+
+static void leave_room(struct server *srv, struct client *cl, size_t i)
+{
+    room *r = cl->rooms[i];
+
+    memmove(&cl->rooms[i], &cl->rooms[i + 1], (cl->room_count - i - 1) * sizeof *cl->rooms);
+    cl->room_count--;
+    say(srv, cl, CLUSTER_LEFT, r, NULL, 0);
+    rooms_leave(&srv->rooms, r, cl);
+    if (srv->cluster != NULL)
+        cluster_presence_changed(srv->cluster);
+}
+
+/* cluster_callbacks.presence */
+static size_t local_presence(void *ud, char *buf, size_t cap)
+{
+    const struct server *srv = ud;
+    return rooms_presence(&srv->rooms, buf, cap);
+}
+
+/* "/cmd ROOM[ rest]": the room name and what follows it. */
+static bool command(const uint8_t *text, size_t len, const char *cmd, const char **room_name,
+                    size_t *room_len, const char **rest, size_t *rest_len)
+{
+    size_t n = strlen(cmd), i;
+
+    if (len <= n + 1 || memcmp(text, cmd, n) != 0 || text[n] != ' ')
+        return false;
+    *room_name = (const char *)text + n + 1;
+    for (i = n + 1; i < len && text[i] != ' '; i++)
+        ;
+    *room_len = i - n - 1;
+    *rest = i < len ? (const char *)text + i + 1 : "";
+    *rest_len = i < len ? len - i - 1 : 0;
+    return true;
+}
+
+/* A text message: a command, or a line said in the client's home room. */
+static void on_text(struct server *srv, struct client *cl, const uint8_t *text, size_t len)
+{
+    const char *name, *rest;
+    size_t name_len, rest_len, i;
+
+    if (command(text, len, "/join", &name, &name_len, &rest, &rest_len)) {
+        if (!join_room(srv, cl, name, name_len))
+            notice(cl, "* cannot join %.*s", (int)name_len, name);
+        else
+            notice(cl, "* joined %.*s (%zu here)", (int)name_len, name,
+                   room_total(srv, name, name_len));
+    } else if (command(text, len, "/leave", &name, &name_len, &rest, &rest_len)) {
+        if ((i = room_index(cl, name, name_len)) == SIZE_MAX) {
+            notice(cl, "* not in %.*s", (int)name_len, name);
+        } else {
+            leave_room(srv, cl, i);
+            notice(cl, "* left %.*s", (int)name_len, name);
+        }
+    } else if (command(text, len, "/who", &name, &name_len, &rest, &rest_len)) {
+        notice(cl, "* %.*s: %zu here", (int)name_len, name, room_total(srv, name, name_len));
+    } else if (command(text, len, "/to", &name, &name_len, &rest, &rest_len)) {
+        if ((i = room_index(cl, name, name_len)) == SIZE_MAX)
+            notice(cl, "* not in %.*s", (int)name_len, name);
+        else
+            say(srv, cl, CLUSTER_MESSAGE, cl->rooms[i], (const uint8_t *)rest, rest_len);
+    } else if (cl->room_count > 0) {
+        say(srv, cl, CLUSTER_MESSAGE, cl->rooms[0], text, len);
+    } else {
+        notice(cl, "* in no room: /join one");
+    }
 }
 
 /* ---- the connection's events ------------------------------------------------------------ */
@@ -245,6 +450,30 @@ static void serve_http(struct client *cl, const ws_request *r)
         ws_conn_respond(cl->ws, 500, NULL, 0, NULL, 0);
 }
 
+/* ?rooms=a,b,c: the rooms to join at open, kept as "a b c" (default: the lobby). */
+static bool want_rooms(struct client *cl, const ws_request *r)
+{
+    const char *v;
+    size_t len, i, start = 0, count = 0;
+
+    if (!ws_request_query_param(r, "rooms", &v, &len)) {
+        v = LOBBY;
+        len = sizeof LOBBY - 1;
+    }
+    if (len >= sizeof cl->want)
+        return false;
+    for (i = 0; i <= len; i++) {
+        if (i < len && v[i] != ',')
+            continue;
+        if (!room_name_ok(v + start, i - start) || ++count > MAX_ROOMS)
+            return false;
+        start = i + 1;
+    }
+    memcpy(cl->want, v, len);
+    cl->want[len] = '\0';
+    return true;
+}
+
 /* A request every hook allowed: the chat lives at CHAT_PATH only. */
 static void answer_upgrade(struct server *srv, struct client *cl, const ws_request *r)
 {
@@ -252,7 +481,14 @@ static void answer_upgrade(struct server *srv, struct client *cl, const ws_reque
         ws_conn_reject(cl->ws, 404, NULL, 0, NULL, 0);
         return;
     }
-    if (cl->name[0] == '\0') /* no token auth: a made-up name */
+    if (!want_rooms(cl, r)) {
+        ws_conn_reject(cl->ws, 400, NULL, 0, "bad ?rooms=\n", 12);
+        return;
+    }
+    if (cl->name[0] == '\0' && srv->cluster != NULL) /* no token auth: a made-up name */
+        snprintf(cl->name, sizeof cl->name, "guest-%.4s-%lu", cluster_node_id(srv->cluster),
+                 ++srv->guests);
+    else if (cl->name[0] == '\0')
         snprintf(cl->name, sizeof cl->name, "guest-%lu", ++srv->guests);
     if (ws_conn_accept(cl->ws, NULL) != WS_OK)
         ws_conn_reject(cl->ws, 500, NULL, 0, NULL, 0);
@@ -260,16 +496,20 @@ static void answer_upgrade(struct server *srv, struct client *cl, const ws_reque
 
 static void on_open(struct server *srv, struct client *cl)
 {
-    char note[NOTE_MAX];
-    int n;
+    const char *p = cl->want;
 
     cl->joined = true;
-    srv->online++;
     client_log(cl, "%s joined", cl->name);
-    n = snprintf(note, sizeof note, "* welcome, %s (%zu online)", cl->name, srv->online);
-    if (n > 0 && (size_t)n < sizeof note)
-        send_to(cl, note, (size_t)n);
-    broadcast_note(srv, cl, "* %s joined", cl->name);
+    while (*p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        if (!join_room(srv, cl, p, len))
+            notice(cl, "* cannot join %.*s", (int)len, p);
+        p += comma != NULL ? len + 1 : len;
+    }
+    if (cl->room_count > 0)
+        notice(cl, "* welcome, %s (%zu online)", cl->name,
+               room_total(srv, cl->rooms[0]->name, cl->rooms[0]->name_len));
 }
 
 static void on_closed(struct server *srv, struct client *cl, const ws_event *ev)
@@ -297,8 +537,8 @@ static void on_closed(struct server *srv, struct client *cl, const ws_event *ev)
     cl->linger_until = srv->now + LINGER_MS;
     if (cl->joined) {
         cl->joined = false;
-        srv->online--;
-        broadcast_note(srv, cl, "* %s left", cl->name);
+        while (cl->room_count > 0)
+            leave_room(srv, cl, cl->room_count - 1);
     }
 }
 
@@ -322,7 +562,7 @@ static void client_pull(struct server *srv, struct client *cl)
             break;
         case WS_EV_MESSAGE:
             if (ev.opcode == WS_OP_TEXT)
-                broadcast_message(srv, cl, ev.data, ev.len);
+                on_text(srv, cl, ev.data, ev.len);
             else
                 ws_conn_close(cl->ws, WS_CLOSE_UNSUPPORTED_DATA, "text only", 9);
             break;
@@ -345,6 +585,42 @@ static uint64_t unix_time(void *ud)
 {
     (void)ud;
     return (uint64_t)time(NULL);
+}
+
+/* --single-use: the signed-token hook first; a genuine token is then marked used in Redis
+ * (cluster_ticket_use) and the answer waits for Redis: the first use on any node passes,
+ * any later one gets 401, and no answer from Redis gets 503 (fail closed). */
+static int single_use_hook(void *ud, ws_conn *c, const ws_request *r)
+{
+    struct server *srv = ud;
+    struct client *cl = ws_conn_user(c);
+    const char *token;
+    size_t len;
+    unsigned source;
+    int verdict = ws_token_auth_hook(&srv->auth, c, r);
+
+    if (verdict != WS_HOOK_ALLOW)
+        return verdict;
+    if (ws_token_find(r, srv->auth.sources, srv->auth.cookie_name, srv->auth.query_name,
+                      srv->auth.subprotocol_prefix, &token, &len, &source) != WS_OK)
+        return 500;
+    if (!cluster_ticket_use(srv->cluster, token, len, cl->token_expires, cl, &cl->ticket))
+        return 503;
+    return WS_HOOK_PENDING;
+}
+
+/* cluster_callbacks.ticket_done */
+static void ticket_done(void *ud, void *owner, int verdict)
+{
+    struct server *srv = ud;
+    struct client *cl = owner;
+
+    cl->ticket = NULL;
+    if (verdict == WS_E_AUTH_INVALID)
+        client_log(cl, "%s", "token already used (single-use)");
+    ws_conn_resume(cl->ws, verdict);
+    client_pull(srv, cl);
+    cl->dirty = true;
 }
 
 /* ---- sockets ----------------------------------------------------------------------------- */
@@ -454,6 +730,8 @@ static void tick_all(struct server *srv)
 {
     struct client *cl;
 
+    if (srv->cluster != NULL && cluster_next_deadline(srv->cluster) <= srv->now)
+        cluster_tick(srv->cluster, srv->now);
     for (cl = srv->clients; cl != NULL; cl = cl->next) {
         if (cl->dead)
             continue;
@@ -490,6 +768,10 @@ static int next_timeout(const struct server *srv)
     }
     if (srv->accept_paused && now + 1000u < best)
         best = now + 1000u;
+    if (srv->cluster != NULL && cluster_next_deadline(srv->cluster) < best)
+        best = cluster_next_deadline(srv->cluster);
+    if (srv->stopping && srv->drain_until < best)
+        best = srv->drain_until;
     if (best == UINT64_MAX)
         return -1;
     if (best <= now)
@@ -507,6 +789,10 @@ static void resume_accept(struct server *srv)
 
 static void client_destroy(struct server *srv, struct client *cl)
 {
+    if (cl->ticket != NULL)
+        cluster_ticket_cancel(cl->ticket);
+    while (cl->room_count > 0) /* only when the loop ended early: no notes */
+        rooms_leave(&srv->rooms, cl->rooms[--cl->room_count], cl);
     epoll_ctl(srv->epfd, EPOLL_CTL_DEL, cl->src.fd, NULL);
     close(cl->src.fd);
     ws_conn_free(cl->ws);
@@ -584,8 +870,12 @@ static void begin_shutdown(struct server *srv)
     struct client *cl;
 
     srv->stopping = true;
+    srv->drain_until = srv->now + CLUSTER_DRAIN;
     epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->listener.fd, NULL);
     close(srv->listener.fd);
+    fprintf(stderr, "chat-server: draining %zu connections\n", srv->count);
+    if (srv->cluster != NULL)
+        cluster_leave(srv->cluster);
     for (cl = srv->clients; cl != NULL; cl = cl->next) {
         if (cl->dead || cl->closed)
             continue;
@@ -630,6 +920,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             usage(stdout);
             exit(0);
         }
+        if (strcmp(arg, "--single-use") == 0) {
+            o->single_use = true;
+            continue;
+        }
         if (val == NULL)
             return -1;
         i++;
@@ -645,6 +939,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->ping_interval_ms = (uint32_t)v;
         } else if (strcmp(arg, "--pong-timeout") == 0 && parse_uint(val, UINT32_MAX, &v)) {
             o->pong_timeout_ms = (uint32_t)v;
+        } else if (strcmp(arg, "--redis") == 0 && strrchr(val, ':') != NULL &&
+                   parse_uint(strrchr(val, ':') + 1, 65535, &v) && v > 0) {
+            o->redis_host = val;
+            o->redis_port = (unsigned)v;
+        } else if (strcmp(arg, "--cluster") == 0 && *val != '\0' && strlen(val) < 64) {
+            o->cluster_name = val;
+        } else if (strcmp(arg, "--heartbeat") == 0 && parse_uint(val, 600000, &v) && v >= 50) {
+            o->heartbeat_ms = (uint32_t)v;
         } else if (strcmp(arg, "--print-token") == 0) {
             o->print_token = val;
         } else if (strcmp(arg, "--ttl") == 0 && parse_uint(val, UINT32_MAX, &v) && v > 0) {
@@ -712,7 +1014,63 @@ static void configure(struct server *srv, const struct options *o)
         srv->auth.on_claims = take_claims;
         cfg->auth_hook.fn = ws_token_auth_hook;
         cfg->auth_hook.ud = &srv->auth;
+        if (o->single_use) {
+            cfg->auth_hook.fn = single_use_hook;
+            cfg->auth_hook.ud = srv;
+        }
     }
+}
+
+/* --redis: the host part of HOST:PORT (without brackets) into host. */
+static bool redis_host(const struct options *o, char *host, size_t cap)
+{
+    const char *h = o->redis_host;
+    size_t len = (size_t)(strrchr(h, ':') - h);
+
+    if (len >= 2 && h[0] == '[' && h[len - 1] == ']') {
+        h++;
+        len -= 2;
+    }
+    if (len == 0 || len >= cap)
+        return false;
+    memcpy(host, h, len);
+    host[len] = '\0';
+    return true;
+}
+
+/* Joins the cluster: both Redis links go into the epoll set as SRC_REDIS sources. */
+static bool join_cluster(struct server *srv, const struct options *o, char *host, size_t cap)
+{
+    cluster_config cc;
+    cluster_callbacks cb;
+    int i;
+
+    if (!redis_host(o, host, cap)) {
+        fprintf(stderr, "chat-server: --redis HOST:PORT\n");
+        return false;
+    }
+    memset(&cc, 0, sizeof cc);
+    cc.redis_host = host;
+    cc.redis_port = o->redis_port;
+    cc.prefix = o->cluster_name != NULL ? o->cluster_name : "libws-chat";
+    cc.heartbeat_ms = o->heartbeat_ms;
+    cc.epfd = srv->epfd;
+    for (i = 0; i < CLUSTER_LINKS; i++) {
+        srv->redis[i].kind = SRC_REDIS;
+        srv->redis[i].fd = i; /* which link: the index, not a descriptor */
+        cc.tags[i] = &srv->redis[i];
+    }
+    memset(&cb, 0, sizeof cb);
+    cb.ud = srv;
+    cb.deliver = from_cluster;
+    cb.presence = local_presence;
+    cb.ticket_done = ticket_done;
+    srv->cluster = cluster_new(&cc, &cb);
+    if (srv->cluster == NULL)
+        return false;
+    fprintf(stderr, "chat-server: node %s joining cluster %s on %s:%u\n",
+            cluster_node_id(srv->cluster), cc.prefix, host, o->redis_port);
+    return true;
 }
 
 static bool handle_signals(const struct server *srv)
@@ -727,7 +1085,8 @@ static bool handle_signals(const struct server *srv)
 
 static int serve(struct server *srv)
 {
-    while (!srv->stopping || srv->count > 0) {
+    while (!srv->stopping || srv->count > 0 ||
+           (srv->cluster != NULL && !cluster_idle(srv->cluster) && srv->now < srv->drain_until)) {
         struct epoll_event evs[64];
         bool stop = false;
         int i, n = epoll_wait(srv->epfd, evs, 64, next_timeout(srv));
@@ -743,6 +1102,8 @@ static int serve(struct server *srv)
 
             if (src->kind == SRC_LISTENER)
                 accept_clients(srv);
+            else if (src->kind == SRC_REDIS)
+                cluster_io(srv->cluster, src->fd, evs[i].events);
             else if (src->kind == SRC_SIGNAL)
                 stop = handle_signals(srv) || stop;
             else if (cl->dead)
@@ -771,6 +1132,7 @@ int main(int argc, char **argv)
     struct options opt;
     unsigned bound = 0;
     int status;
+    char redis_name[256];
 
     memset(&opt, 0, sizeof opt);
     opt.host = "127.0.0.1";
@@ -778,6 +1140,7 @@ int main(int argc, char **argv)
     opt.ping_interval_ms = 20000;
     opt.pong_timeout_ms = 10000;
     opt.ttl = 3600;
+    opt.heartbeat_ms = 1000;
     opt.allow = calloc((size_t)argc, sizeof *opt.allow);
     if (opt.allow == NULL || parse_args(argc, argv, &opt) < 0) {
         usage(stderr);
@@ -790,9 +1153,15 @@ int main(int argc, char **argv)
         return status;
     }
 
+    if (opt.single_use && (opt.secret == NULL || opt.redis_host == NULL)) {
+        fprintf(stderr, "chat-server: --single-use needs --token-secret and --redis\n");
+        free(opt.allow);
+        return 2;
+    }
+
     memset(&srv, 0, sizeof srv);
     configure(&srv, &opt);
-    srv.line = malloc(WS_TOKEN_SUBJECT_MAX + 2 + MAX_MESSAGE);
+    srv.line = malloc(ROOM_NAME_MAX + 4 + WS_TOKEN_SUBJECT_MAX + 2 + MAX_MESSAGE);
     srv.listener.kind = SRC_LISTENER;
     srv.signals.kind = SRC_SIGNAL;
     srv.signals.fd = ex_signals_fd();
@@ -805,6 +1174,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "chat-server: setup failed: %s\n", strerror(errno));
         return 1;
     }
+    if (opt.redis_host != NULL && !join_cluster(&srv, &opt, redis_name, sizeof redis_name))
+        return 1;
     printf("listening on %s%s%s:%u\n", strchr(opt.host, ':') ? "[" : "", opt.host,
            strchr(opt.host, ':') ? "]" : "", bound);
     fflush(stdout);
@@ -813,6 +1184,8 @@ int main(int argc, char **argv)
 
     while (srv.clients != NULL)
         client_destroy(&srv, srv.clients);
+    cluster_free(srv.cluster);
+    rooms_free(&srv.rooms);
     if (!srv.stopping)
         close(srv.listener.fd);
     close(srv.signals.fd);
