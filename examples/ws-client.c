@@ -2,8 +2,12 @@
  * ws-client: a wscat-like WebSocket client over plain TCP and poll(). Lines typed on stdin
  * go out as text messages and received messages are printed; --send and --echo make it a
  * one-shot or echoing client for scripts. libws runs in whole-message mode here.
+ * --reconnect keeps it connected: a lost connection is made again after an exponential
+ * backoff with jitter and a cap (backoff.c), the --on-open messages are sent again (to
+ * re-join rooms, say), and its state is printed on stderr as it changes.
  */
 #define _GNU_SOURCE
+#include "backoff.h"
 #include "common.h"
 #include "ws.h"
 
@@ -26,6 +30,7 @@
 #define LINGER_MS          2000 /* from the last write to the server's end of stream */
 #define MAX_PROTOCOLS      16
 #define MAX_HEADERS        32
+#define MAX_ON_OPEN        16
 
 enum mode { MODE_INTERACTIVE, MODE_SEND, MODE_ECHO };
 
@@ -39,6 +44,11 @@ struct options {
     size_t header_count;
     size_t max_message;
     bool verbose;
+    bool reconnect;
+    uint32_t backoff_min_ms, backoff_max_ms;
+    uint32_t ping_interval_ms, pong_timeout_ms;
+    const char *on_open[MAX_ON_OPEN];
+    size_t on_open_count;
 };
 
 struct app {
@@ -48,8 +58,9 @@ struct app {
     bool in_events; /* input was fed and not all of its events pulled yet */
     bool eof;       /* the socket reached end of stream */
     bool opened;
-    bool closing; /* we started the close handshake */
-    bool closed;  /* WS_EV_CLOSED seen */
+    bool closing;        /* we started the close handshake */
+    bool closed;         /* WS_EV_CLOSED seen */
+    unsigned user_pings; /* '/ping' commands whose pong is still to be shown */
     int exit_code;
     long deadline; /* monotonic ms; 0 when nothing is timed */
     const char *waiting_for;
@@ -74,6 +85,14 @@ static void usage(FILE *out)
                  "  --header 'N: V'      add a request header (repeatable)\n"
                  "  --max-message BYTES  largest message accepted (default 16M)\n"
                  "  --verbose            show the opening handshake\n"
+                 "  --on-open TEXT       send TEXT once connected (repeatable; again after each\n"
+                 "                       reconnect)\n"
+                 "  --reconnect          connect again when the connection is lost (not after\n"
+                 "                       our own close): exponential backoff with jitter\n"
+                 "  --backoff MIN:MAX    first and largest reconnect delay in ms (default\n"
+                 "                       250:10000)\n"
+                 "  --ping-interval MS   ping the server this often (default 0: never)\n"
+                 "  --pong-timeout MS    a pong later than this ends the connection\n"
                  "exit status: 0 clean close, 1 connection or protocol error, 2 usage\n");
 }
 
@@ -106,6 +125,24 @@ static bool parse_header(const char *arg, ws_header *h)
     return n > 0;
 }
 
+/* Milliseconds, a decimal number ending at `end`. */
+static bool parse_ms(const char *s, uint32_t *out, char end)
+{
+    unsigned long v = 0;
+
+    if (*s < '0' || *s > '9')
+        return false;
+    while (*s >= '0' && *s <= '9') {
+        v = v * 10u + (unsigned long)(*s++ - '0');
+        if (v > 86400000u)
+            return false;
+    }
+    if (*s != end)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
 static bool parse_args(int argc, char **argv, struct options *o)
 {
     int i;
@@ -125,6 +162,9 @@ static bool parse_args(int argc, char **argv, struct options *o)
         } else if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
             o->verbose = true;
             takes_value = false;
+        } else if (strcmp(arg, "--reconnect") == 0) {
+            o->reconnect = true;
+            takes_value = false;
         } else if (arg[0] == '-' && arg[1] == '-' && val == NULL) {
             return false;
         } else if (strcmp(arg, "--send") == 0) {
@@ -140,6 +180,21 @@ static bool parse_args(int argc, char **argv, struct options *o)
             if (o->header_count == MAX_HEADERS || !parse_header(val, &o->headers[o->header_count]))
                 return false;
             o->header_count++;
+        } else if (strcmp(arg, "--on-open") == 0) {
+            if (o->on_open_count == MAX_ON_OPEN)
+                return false;
+            o->on_open[o->on_open_count++] = val;
+        } else if (strcmp(arg, "--backoff") == 0) {
+            if (!parse_ms(val, &o->backoff_min_ms, ':') ||
+                !parse_ms(strchr(val, ':') + 1, &o->backoff_max_ms, '\0') ||
+                o->backoff_min_ms == 0 || o->backoff_max_ms < o->backoff_min_ms)
+                return false;
+        } else if (strcmp(arg, "--ping-interval") == 0) {
+            if (!parse_ms(val, &o->ping_interval_ms, '\0'))
+                return false;
+        } else if (strcmp(arg, "--pong-timeout") == 0) {
+            if (!parse_ms(val, &o->pong_timeout_ms, '\0'))
+                return false;
         } else if (strcmp(arg, "--max-message") == 0) {
             if (!ex_parse_size(val, &o->max_message))
                 return false;
@@ -276,6 +331,8 @@ static void on_closed(struct app *a, const ws_event *ev)
 
 static void on_open(struct app *a, const ws_event *ev)
 {
+    size_t i;
+
     a->opened = true;
     a->deadline = 0;
     if (a->opt->verbose && ev->response != NULL)
@@ -284,6 +341,13 @@ static void on_open(struct app *a, const ws_event *ev)
     if (ev->subprotocol != NULL)
         fprintf(stderr, " (subprotocol %.*s)", (int)ev->subprotocol_len, ev->subprotocol);
     fprintf(stderr, "\n");
+    if (a->opt->reconnect)
+        fprintf(stderr, "ws-client: state open\n");
+    for (i = 0; i < a->opt->on_open_count; i++) {
+        int r = ws_conn_send(a->ws, WS_OP_TEXT, a->opt->on_open[i], strlen(a->opt->on_open[i]));
+        if (r != WS_OK)
+            fprintf(stderr, "ws-client: send: %s\n", ws_strerror(r));
+    }
     if (a->opt->mode == MODE_SEND)
         send_message(a, WS_OP_TEXT, (const uint8_t *)a->opt->send_text, strlen(a->opt->send_text));
 }
@@ -319,6 +383,9 @@ static bool next_event(struct app *a)
         on_message(a, &ev);
         break;
     case WS_EV_PONG:
+        if (a->user_pings == 0) /* the keepalive's own */
+            break;
+        a->user_pings--;
         fputs(ev.len > 0 ? "< pong " : "< pong", stdout);
         fwrite(ev.data, 1, ev.len, stdout);
         putchar('\n');
@@ -366,7 +433,9 @@ static void handle_line(struct app *a, char *line, size_t len)
     if (strncmp(line, "/ping", 5) == 0 && (len == 5 || line[5] == ' ')) {
         const char *payload = len > 6 ? line + 6 : "";
         int r = ws_conn_ping(a->ws, payload, strlen(payload));
-        if (r != WS_OK)
+        if (r == WS_OK)
+            a->user_pings++;
+        else
             fprintf(stderr, "ws-client: ping: %s\n", ws_strerror(r));
     } else if (strncmp(line, "/close", 6) == 0 && (len == 6 || line[6] == ' ')) {
         command_close(a, line + 6);
@@ -436,6 +505,8 @@ static bool stdin_read(struct app *a)
 static void socket_read(struct app *a)
 {
     ssize_t n = recv(a->fd, a->in, sizeof a->in, 0);
+
+    ws_conn_set_time(a->ws, (uint64_t)now_ms()); /* these bytes count as received now */
     if (n > 0) {
         ws_conn_feed(a->ws, a->in, (size_t)n);
         a->in_events = true;
@@ -527,6 +598,18 @@ static int run(struct app *a)
             }
             timeout = (int)left;
         }
+        if (!a->closed) { /* keepalive: pings, the pong timeout */
+            uint64_t due = ws_conn_next_deadline(a->ws), now = (uint64_t)now_ms();
+            if (due <= now) {
+                ws_conn_tick(a->ws, now);
+                a->in_events = true;
+                if (service(a) < 0 && !a->closed)
+                    return 1;
+                continue;
+            }
+            if (due != UINT64_MAX && (timeout < 0 || due - now < (uint64_t)timeout))
+                timeout = (int)(due - now);
+        }
         p[0].fd = a->fd;
         p[0].events = (short)((want_in ? POLLIN : 0) | (ex_has_output(a->ws) ? POLLOUT : 0));
         p[1].fd = stdin_wanted(a) ? STDIN_FILENO : -1;
@@ -553,18 +636,89 @@ static int run(struct app *a)
     }
 }
 
+/* One connection, from connect to the end: returns run()'s exit status. */
+static int session(struct app *a, const ws_config *cfg, const char *host, unsigned port)
+{
+    const struct options *opt = a->opt;
+    ws_client_opts copts;
+    int r;
+
+    a->in_events = a->eof = a->opened = a->closing = a->closed = false;
+    a->exit_code = 0;
+    a->user_pings = 0;
+    a->out.active = false;
+    a->fd = connect_to(host, port);
+    if (a->fd < 0)
+        return 1;
+    a->ws = ws_conn_new(cfg);
+    if (a->ws == NULL) {
+        fprintf(stderr, "ws-client: cannot create the connection\n");
+        close(a->fd);
+        return 1;
+    }
+    ws_conn_tick(a->ws, (uint64_t)now_ms()); /* starts the keepalive clocks */
+    memset(&copts, 0, sizeof copts);
+    copts.url = opt->url;
+    copts.subprotocols = opt->protocols;
+    copts.subprotocol_count = opt->protocol_count;
+    copts.headers = opt->headers;
+    copts.header_count = opt->header_count;
+    r = ws_conn_connect(a->ws, &copts);
+    if (r != WS_OK) {
+        fprintf(stderr, "ws-client: %s\n", ws_strerror(r));
+        r = r == WS_E_INVALID ? 2 : 1;
+    } else {
+        if (opt->verbose) {
+            const uint8_t *req;
+            size_t len = ws_conn_output(a->ws, &req);
+            print_head(">", req, len);
+        }
+        a->deadline = now_ms() + CONNECT_TIMEOUT_MS;
+        a->waiting_for = "the opening handshake";
+        r = run(a);
+    }
+    ws_conn_free(a->ws);
+    a->ws = NULL;
+    close(a->fd);
+    return r;
+}
+
+/* --reconnect: waits out the backoff before the next attempt. Returns false when there is
+ * nothing to come back for (our own close, end of input). */
+static bool reconnect_wait(struct app *a, ex_backoff *b, int status)
+{
+    uint32_t delay;
+    struct timespec ts;
+
+    if (!a->opt->reconnect || status == 2 || a->closing || a->stdin_eof)
+        return false;
+    if (a->opened)
+        ex_backoff_reset(b);
+    delay = ex_backoff_next(b);
+    fprintf(stderr, "ws-client: state reconnecting in %u ms (attempt %u)\n", (unsigned)delay,
+            b->attempts);
+    ts.tv_sec = (time_t)(delay / 1000u);
+    ts.tv_nsec = (long)(delay % 1000u) * 1000000L;
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+    fprintf(stderr, "ws-client: state connecting\n");
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     static struct app a; /* static: holds the read buffer */
     struct options opt;
     ws_config cfg;
-    ws_client_opts copts;
     ws_url url;
+    ex_backoff backoff;
     char host[256];
     int r;
 
     memset(&opt, 0, sizeof opt);
     opt.max_message = 16u * 1024u * 1024u;
+    opt.backoff_min_ms = 250;
+    opt.backoff_max_ms = 10000;
     if (!parse_args(argc, argv, &opt)) {
         usage(stderr);
         return 2;
@@ -591,6 +745,8 @@ int main(int argc, char **argv)
     cfg.whole_messages = true;
     cfg.random = ex_random;
     cfg.realloc = ex_realloc;
+    cfg.ping_interval_ms = opt.ping_interval_ms;
+    cfg.pong_timeout_ms = opt.pong_timeout_ms;
 
     a.opt = &opt;
     a.piece = cfg.max_output / 2 < SEND_PIECE ? cfg.max_output / 2 : SEND_PIECE;
@@ -599,36 +755,10 @@ int main(int argc, char **argv)
     a.line = malloc(a.line_cap);
     if (a.line == NULL)
         return 1;
-    a.fd = connect_to(host, url.port);
-    if (a.fd < 0)
-        return 1;
-    a.ws = ws_conn_new(&cfg);
-    if (a.ws == NULL) {
-        fprintf(stderr, "ws-client: cannot create the connection\n");
-        return 1;
-    }
-    memset(&copts, 0, sizeof copts);
-    copts.url = opt.url;
-    copts.subprotocols = opt.protocols;
-    copts.subprotocol_count = opt.protocol_count;
-    copts.headers = opt.headers;
-    copts.header_count = opt.header_count;
-    r = ws_conn_connect(a.ws, &copts);
-    if (r != WS_OK) {
-        fprintf(stderr, "ws-client: %s\n", ws_strerror(r));
-        return r == WS_E_INVALID ? 2 : 1;
-    }
-    if (opt.verbose) {
-        const uint8_t *req;
-        size_t len = ws_conn_output(a.ws, &req);
-        print_head(">", req, len);
-    }
-    a.deadline = now_ms() + CONNECT_TIMEOUT_MS;
-    a.waiting_for = "the opening handshake";
-
-    r = run(&a);
-    ws_conn_free(a.ws);
-    close(a.fd);
+    ex_backoff_init(&backoff, opt.backoff_min_ms, opt.backoff_max_ms);
+    do {
+        r = session(&a, &cfg, host, url.port);
+    } while (reconnect_wait(&a, &backoff, r));
     ex_pending_free(&a.out);
     free(a.line);
     return r;
