@@ -237,6 +237,9 @@ main(async (results) => {
                       });
 
     // SIGTERM with alice still in: the server says goodbye (1001) and exits cleanly.
+    // Errors are counted up to here: after the 1001 the page keeps trying to reconnect to
+    // the stopped server, and Chromium logs each refused attempt.
+    const errorsBefore = [alice, bob].map((c) => [...c.errors]);
     const stopping = server.stop();
     await results.run('alice: page shows the server\'s close 1001 on shutdown', async () => {
       await waitStatus(alice.page, 'disconnected', 'closed');
@@ -244,10 +247,16 @@ main(async (results) => {
     });
     const code = await stopping;
     results.check('chat-server exited 0 on SIGTERM', code === 0, `exit ${code}`);
+    await results.run('alice: page reconnects by itself after the 1001, with a backoff shown',
+                      async () => {
+                        await alice.page.waitForFunction(() => /^reconnecting in [0-9.]+ s \(attempt [0-9]+\)$/
+                          .test(document.getElementById('retry').textContent),
+                        null, { timeout: WAIT, polling: 50 });
+                      });
 
-    for (const c of [alice, bob]) {
-      results.check(`${c.who}: no script or console errors`, c.errors.length === 0,
-                    c.errors.join('; '));
+    for (const [i, c] of [alice, bob].entries()) {
+      results.check(`${c.who}: no script or console errors`, errorsBefore[i].length === 0,
+                    errorsBefore[i].join('; '));
     }
     const bad = chats.flatMap((c) => c.badRequests);
     results.check('browser contacted nothing but 127.0.0.1', bad.length === 0, bad.join(' '));
