@@ -25,6 +25,11 @@ ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 
 command -v pkg-config >/dev/null || need+=(pkg-config)
 pkg-config --exists cmocka 2>/dev/null || need+=(libcmocka-dev)
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || need+=(python3-websockets)
+# The chat cluster (examples/cluster.c, tests/interop/test_cluster*.py): hiredis, a real
+# redis-server (the tests start their own on a free port), ip netns for the network test.
+pkg-config --exists hiredis 2>/dev/null || need+=(libhiredis-dev)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v ip >/dev/null || need+=(iproute2)
 # The NEON paths, cross-compiled and run under qemu (tests/neon.sh).
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
