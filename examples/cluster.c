@@ -3,15 +3,10 @@
  * by the host's epoll set through hiredis's event hooks, reconnected with backoff when Redis
  * goes away, and the bus protocol spoken over them.
  *
- * On the channel "<prefix>:bus" every payload is lines separated by '\n', the first two being
- * a kind letter and the sending node's id:
- *   M node room name text   a chat line (the text, last, may hold newlines itself)
- *   J node room name        name joined room;  L node room name: left it
- *   P node "room count"...  a presence heartbeat: the node's members per room
- *   G node                  the node is going away (drain): forget its presence now
- *   Q node                  a node (re)joined the bus: everyone send a heartbeat now
+ * The payloads on the channel "<prefix>:bus" are bus.c's.
  */
 #define _GNU_SOURCE
+#include "bus.h"
 #include "cluster.h"
 #include "common.h"
 #include "ws.h"
@@ -314,70 +309,37 @@ size_t cluster_room_count(const cluster *cl, const char *room, size_t room_len)
 
     for (i = 0; i < cl->node_count; i++) {
         const char *p = cl->nodes[i].presence;
-        while (p != NULL && *p != '\0') {
-            const char *end = strchr(p, '\n');
-            size_t line = end != NULL ? (size_t)(end - p) : strlen(p);
-            if (line > room_len && p[room_len] == ' ' && memcmp(p, room, room_len) == 0)
-                total += (size_t)strtoul(p + room_len + 1, NULL, 10);
-            p = end != NULL ? end + 1 : NULL;
-        }
+        if (p != NULL)
+            total += bus_presence_count(p, strlen(p), room, room_len);
     }
     return total;
 }
 
 /* ---- the bus --------------------------------------------------------------------------------- */
 
-/* Splits off the next '\n'-terminated field of [*p, end); the last field runs to end. */
-static bool field(const char **p, const char *end, const char **f, size_t *len, bool last)
-{
-    const char *nl = last ? NULL : memchr(*p, '\n', (size_t)(end - *p));
-
-    if (*p > end || (!last && nl == NULL))
-        return false;
-    *f = *p;
-    *len = last ? (size_t)(end - *p) : (size_t)(nl - *p);
-    *p = last ? end : nl + 1;
-    return true;
-}
-
 static void bus_payload(cluster *cl, const char *s, size_t len)
 {
-    const char *p = s, *end = s + len, *kind, *id, *body;
-    size_t kind_len, id_len, body_len;
-    cluster_msg m;
+    bus_frame f;
+    struct node *n;
 
-    if (!field(&p, end, &kind, &kind_len, false) || kind_len != 1 ||
-        !field(&p, end, &id, &id_len, kind[0] == 'G' || kind[0] == 'Q'))
+    if (!bus_parse(s, len, &f))
         return;
-    if (id_len == strlen(cl->id) && memcmp(id, cl->id, id_len) == 0)
+    if (f.node_len == strlen(cl->id) && memcmp(f.node, cl->id, f.node_len) == 0)
         return; /* our own: delivered locally already */
-    switch (kind[0]) {
+    switch (f.kind) {
     case 'P':
-        if (field(&p, end, &body, &body_len, true))
-            node_seen(cl, id, id_len, body, body_len);
-        return;
-    case 'G': {
-        struct node *n = node_find(cl, id, id_len);
-        if (n != NULL)
+        node_seen(cl, f.node, f.node_len, f.body, f.body_len);
+        break;
+    case 'G':
+        if ((n = node_find(cl, f.node, f.node_len)) != NULL)
             node_drop(cl, n);
-        return;
-    }
+        break;
     case 'Q':
         cl->next_heartbeat = cl->now; /* a newcomer wants everyone's presence */
-        return;
-    case 'M':
-    case 'J':
-    case 'L':
-        memset(&m, 0, sizeof m);
-        m.kind = (enum cluster_kind)kind[0];
-        if (!field(&p, end, &m.room, &m.room_len, false) ||
-            !field(&p, end, &m.name, &m.name_len, m.kind != CLUSTER_MESSAGE) ||
-            (m.kind == CLUSTER_MESSAGE && !field(&p, end, &m.text, &m.text_len, true)))
-            return;
-        cl->cb.deliver(cl->cb.ud, &m);
-        return;
+        break;
     default:
-        return;
+        cl->cb.deliver(cl->cb.ud, &f.msg);
+        break;
     }
 }
 
@@ -409,21 +371,8 @@ static void on_bus(redisAsyncContext *ac, void *reply, void *ud)
 
 bool cluster_publish(cluster *cl, const cluster_msg *m)
 {
-    size_t need = 2 + NODE_ID_LEN + 1 + m->room_len + 1 + m->name_len + 1 + m->text_len;
-    int n;
-
-    if (need > BUS_MAX)
-        return false;
-    n = snprintf(cl->buf, BUS_MAX, "%c\n%s\n%.*s\n%.*s", (char)m->kind, cl->id, (int)m->room_len,
-                 m->room, (int)m->name_len, m->name);
-    if (n < 0)
-        return false;
-    if (m->kind == CLUSTER_MESSAGE) {
-        cl->buf[n++] = '\n';
-        memcpy(cl->buf + n, m->text, m->text_len);
-        n += (int)m->text_len;
-    }
-    return cmd_send(cl, cl->buf, (size_t)n);
+    size_t n = bus_format(cl->buf, BUS_MAX, cl->id, m);
+    return n > 0 && cmd_send(cl, cl->buf, n);
 }
 
 /* ---- tickets ------------------------------------------------------------------------------- */

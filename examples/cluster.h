@@ -7,6 +7,8 @@
 #ifndef EXAMPLES_CLUSTER_H
 #define EXAMPLES_CLUSTER_H
 
+#include "bus.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,23 +17,6 @@ typedef struct cluster cluster;
 
 /* The two Redis connections: pub/sub needs one of its own. */
 enum { CLUSTER_LINK_SUB = 0, CLUSTER_LINK_CMD = 1, CLUSTER_LINKS = 2 };
-
-/* What travels between nodes. */
-enum cluster_kind {
-    CLUSTER_MESSAGE = 'M', /* a chat line: room, name, text */
-    CLUSTER_JOINED = 'J',  /* name joined room */
-    CLUSTER_LEFT = 'L'     /* name left room */
-};
-
-typedef struct cluster_msg {
-    enum cluster_kind kind;
-    const char *room;
-    size_t room_len;
-    const char *name;
-    size_t name_len;
-    const char *text; /* CLUSTER_MESSAGE only */
-    size_t text_len;
-} cluster_msg;
 
 typedef struct cluster_callbacks {
     void *ud;
