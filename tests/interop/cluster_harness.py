@@ -106,6 +106,21 @@ async def wait_for(cond, what, timeout=WAIT, every=0.05):
         await asyncio.sleep(every)
 
 
+async def who(rx, want, timeout=WAIT):
+    """Asks /who t through the Receiver rx until it answers `want` members (presence
+    converges within a few heartbeats)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        before = rx.count(r"^\* t: \d+ here$")
+        rx.command("/who t")
+        await wait_for(lambda: rx.count(r"^\* t: \d+ here$") > before, "an answer to /who")
+        last = [t for _, t in rx.lines if t.startswith("* t: ")][-1]
+        if last == f"* t: {want} here":
+            return
+        expect(time.monotonic() < deadline, f"/who t answers {last!r}, expected {want}")
+        await asyncio.sleep(0.2)
+
+
 # ---- redis ---------------------------------------------------------------------------------
 
 async def resp(port, *args, timeout=2):

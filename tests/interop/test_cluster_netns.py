@@ -22,7 +22,7 @@ import time
 import harness
 from harness import expect, run_program
 import cluster_harness as ch
-from cluster_harness import WAIT, Node, Receiver, Redis, Registry, wait_for
+from cluster_harness import WAIT, Node, Receiver, Redis, Registry, wait_for, who
 
 import websockets
 
@@ -165,16 +165,7 @@ async def run(results, reg, chat, client, redis_bin):
         rx2 = await Receiver(reg, client, local.url(), "--backoff", "200:2000").start()
         try:
             await wait_for(lambda: rx2.welcomes(), "a probe's welcome")
-            deadline = time.monotonic() + WAIT
-            while True:
-                n = rx2.count(r"^\* t: \d+ here$")
-                rx2.command("/who t")
-                await wait_for(lambda: rx2.count(r"^\* t: \d+ here$") > n, "an answer to /who")
-                last = [t for _, t in rx2.lines if t.startswith("* t: ")][-1]
-                if last == "* t: 2 here":  # the sender and this probe
-                    break
-                expect(time.monotonic() < deadline, f"/who t says {last!r}, expected 2")
-                await asyncio.sleep(0.2)
+            await who(rx2, 2)  # the sender and this probe
             await wait_for(lambda: re.search(r"no end of stream in time: dropping|"
                                              r"output not taken in time: dropping",
                                              edge.log()), "the node's last linger ended")
