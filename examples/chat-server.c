@@ -294,8 +294,11 @@ static void from_cluster(void *ud, const cluster_msg *m)
 {
     struct server *srv = ud;
 
+    /* What goes out as a text frame must be UTF-8, whoever else writes to the channel. */
     if (m->name_len <= WS_TOKEN_SUBJECT_MAX && m->text_len <= MAX_MESSAGE &&
-        m->room_len <= ROOM_NAME_MAX)
+        room_name_ok(m->room, m->room_len) &&
+        ws_utf8_valid((const uint8_t *)m->name, m->name_len) &&
+        ws_utf8_valid((const uint8_t *)m->text, m->text_len))
         show(srv, m, NULL);
 }
 
