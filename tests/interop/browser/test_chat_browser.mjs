@@ -166,6 +166,7 @@ main(async (results) => {
   // The harness's EchoServer starts any example that prints `listening on HOST:PORT`.
   const server = await new EchoServer(path, '--token-secret', SECRET).start();
   const port = server.port;
+  let again = null; // the server started anew on the same port, for the page to come back to
   let browser = null;
   const chats = [];
   try {
@@ -236,6 +237,14 @@ main(async (results) => {
                                `the page shows ${JSON.stringify(lines)}`);
                       });
 
+    await results.run('alice: "/join side" through the page: joined, and the header lists it',
+                      async () => {
+                        await say(alice, '/join side', 'enter');
+                        await waitLine(alice.page, '* joined side (1 here)', 'notice');
+                        const rooms = await alice.page.$eval('#rooms', (e) => e.textContent);
+                        expect(rooms === 'rooms: side', `the header says '${rooms}'`);
+                      });
+
     // SIGTERM with alice still in: the server says goodbye (1001) and exits cleanly.
     // Errors are counted up to here: after the 1001 the page keeps trying to reconnect to
     // the stopped server, and Chromium logs each refused attempt.
@@ -253,6 +262,17 @@ main(async (results) => {
                           .test(document.getElementById('retry').textContent),
                         null, { timeout: WAIT, polling: 50 });
                       });
+    await results.run('alice: with a server back on the port, the page reconnects and joins ' +
+                      'room side again by itself', async () => {
+      again = await new EchoServer(path, '--token-secret', SECRET, '--port', String(port))
+        .start();
+      await waitStatus(alice.page, 'connected', 'open');
+      await alice.page.waitForFunction(() => [...document.querySelectorAll('#log li')]
+        .filter((li) => li.textContent === '* joined side (1 here)').length === 2,
+      null, { timeout: WAIT, polling: 50 });
+      const retry = await alice.page.$eval('#retry', (e) => e.textContent);
+      expect(retry === '', `the retry line still says '${retry}'`);
+    });
 
     for (const [i, c] of [alice, bob].entries()) {
       results.check(`${c.who}: no script or console errors`, errorsBefore[i].length === 0,
@@ -266,5 +286,6 @@ main(async (results) => {
     }
     if (browser) await withTimeout(browser.close(), 30_000, 'browser.close').catch(() => {});
     await server.close();
+    if (again) await again.close();
   }
 });
