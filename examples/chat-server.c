@@ -105,6 +105,8 @@ struct options {
     const char *cluster_name;
     uint32_t heartbeat_ms;
     bool single_use;
+    bool tickets;             /* --tickets: opaque single-use tickets kept in Redis */
+    const char *print_ticket; /* subject to mint a ticket for, or NULL */
 };
 
 struct server {
@@ -133,8 +135,10 @@ static void usage(FILE *out)
             "usage: chat-server [--host HOST] [--port PORT] [--allow-origin ORIGIN]...\n"
             "                   [--token-secret SECRET [--single-use]] [--ping-interval MS]\n"
             "                   [--pong-timeout MS] [--redis HOST:PORT [--cluster NAME]\n"
-            "                   [--heartbeat MS]]\n"
+            "                   [--heartbeat MS] [--tickets]]\n"
             "       chat-server --print-token SUBJECT --token-secret SECRET [--ttl SECONDS]\n"
+            "       chat-server --print-ticket SUBJECT --redis HOST:PORT [--cluster NAME]\n"
+            "                   [--ttl SECONDS]\n"
             "  --host HOST            address to listen on (default 127.0.0.1)\n"
             "  --port PORT            port (default 9002; 0 picks a free one)\n"
             "  --allow-origin ORIGIN  also accept pages from ORIGIN (repeatable), e.g.\n"
@@ -152,6 +156,10 @@ static void usage(FILE *out)
             "                         is counted out\n"
             "  --single-use           with --token-secret and --redis: a token opens one\n"
             "                         connection, on whichever node (marked used in Redis)\n"
+            "  --tickets              with --redis: require a ticket (?ticket= or Bearer) that\n"
+            "                         --print-ticket stored in Redis; each opens one connection\n"
+            "  --print-ticket SUBJECT with --redis: store a ticket for SUBJECT valid --ttl\n"
+            "                         seconds (default 3600), print it and exit\n"
             "  --print-token SUBJECT  print a token for SUBJECT valid for --ttl seconds\n"
             "                         (default 3600) and exit\n");
 }
@@ -612,15 +620,47 @@ static int single_use_hook(void *ud, ws_conn *c, const ws_request *r)
     return WS_HOOK_PENDING;
 }
 
+/* --tickets: an opaque ticket (from --print-ticket, or a login service) from the query
+ * (?ticket=) or a bearer header, taken from Redis with GETDEL: the first taker on any node
+ * gets its subject as the chat name, any later one 401; no answer from Redis: 503. */
+static int tickets_hook(void *ud, ws_conn *c, const ws_request *r)
+{
+    struct server *srv = ud;
+    struct client *cl = ws_conn_user(c);
+    const char *ticket;
+    size_t len, i;
+    unsigned source;
+
+    if (ws_token_find(r, WS_TOKEN_QUERY | WS_TOKEN_BEARER, NULL, "ticket", NULL, &ticket, &len,
+                      &source) != WS_OK)
+        return WS_E_AUTH_MISSING;
+    if (len != CLUSTER_TICKET_LEN)
+        return WS_E_AUTH_INVALID;
+    for (i = 0; i < len; i++) { /* only what --print-ticket makes reaches Redis */
+        if (!((ticket[i] >= '0' && ticket[i] <= '9') || (ticket[i] >= 'a' && ticket[i] <= 'f')))
+            return WS_E_AUTH_INVALID;
+    }
+    if (!cluster_ticket_take(srv->cluster, ticket, len, cl, &cl->ticket))
+        return 503;
+    return WS_HOOK_PENDING;
+}
+
 /* cluster_callbacks.ticket_done */
-static void ticket_done(void *ud, void *owner, int verdict)
+static void ticket_done(void *ud, void *owner, int verdict, const char *subject, size_t subject_len)
 {
     struct server *srv = ud;
     struct client *cl = owner;
 
     cl->ticket = NULL;
+    if (subject != NULL) {
+        if (subject_len > WS_TOKEN_SUBJECT_MAX || !name_ok(subject, subject_len))
+            verdict = WS_E_FORBIDDEN;
+        else
+            memcpy(cl->name, subject, subject_len);
+        cl->name[subject_len <= WS_TOKEN_SUBJECT_MAX ? subject_len : 0] = '\0';
+    }
     if (verdict == WS_E_AUTH_INVALID)
-        client_log(cl, "%s", "token already used (single-use)");
+        client_log(cl, "%s", "ticket or token already used, unknown or expired (single-use)");
     ws_conn_resume(cl->ws, verdict);
     client_pull(srv, cl);
     cl->dirty = true;
@@ -927,6 +967,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->single_use = true;
             continue;
         }
+        if (strcmp(arg, "--tickets") == 0) {
+            o->tickets = true;
+            continue;
+        }
         if (val == NULL)
             return -1;
         i++;
@@ -950,6 +994,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->cluster_name = val;
         } else if (strcmp(arg, "--heartbeat") == 0 && parse_uint(val, 600000, &v) && v >= 50) {
             o->heartbeat_ms = (uint32_t)v;
+        } else if (strcmp(arg, "--print-ticket") == 0) {
+            o->print_ticket = val;
         } else if (strcmp(arg, "--print-token") == 0) {
             o->print_token = val;
         } else if (strcmp(arg, "--ttl") == 0 && parse_uint(val, UINT32_MAX, &v) && v > 0) {
@@ -1021,6 +1067,9 @@ static void configure(struct server *srv, const struct options *o)
             cfg->auth_hook.fn = single_use_hook;
             cfg->auth_hook.ud = srv;
         }
+    } else if (o->tickets) {
+        cfg->auth_hook.fn = tickets_hook;
+        cfg->auth_hook.ud = srv;
     }
 }
 
@@ -1074,6 +1123,29 @@ static bool join_cluster(struct server *srv, const struct options *o, char *host
     fprintf(stderr, "chat-server: node %s joining cluster %s on %s:%u\n",
             cluster_node_id(srv->cluster), cc.prefix, host, o->redis_port);
     return true;
+}
+
+/* --print-ticket: stores a ticket in the cluster's Redis, as a login service would just
+ * before the page opens its WebSocket, and prints it. */
+static int print_ticket(const struct options *o)
+{
+    char host[256], ticket[CLUSTER_TICKET_LEN + 1];
+
+    if (o->redis_host == NULL || !redis_host(o, host, sizeof host)) {
+        fprintf(stderr, "chat-server: --print-ticket needs --redis HOST:PORT\n");
+        return 2;
+    }
+    if (!name_ok(o->print_ticket, strlen(o->print_ticket)) ||
+        strlen(o->print_ticket) > WS_TOKEN_SUBJECT_MAX) {
+        fprintf(stderr, "chat-server: the subject must be printable UTF-8 text\n");
+        return 2;
+    }
+    if (!cluster_ticket_mint(host, o->redis_port,
+                             o->cluster_name != NULL ? o->cluster_name : "libws-chat",
+                             o->print_ticket, o->ttl, ticket))
+        return 1;
+    printf("%s\n", ticket);
+    return 0;
 }
 
 static bool handle_signals(const struct server *srv)
@@ -1156,8 +1228,15 @@ int main(int argc, char **argv)
         return status;
     }
 
-    if (opt.single_use && (opt.secret == NULL || opt.redis_host == NULL)) {
-        fprintf(stderr, "chat-server: --single-use needs --token-secret and --redis\n");
+    if (opt.print_ticket != NULL) {
+        status = print_ticket(&opt);
+        free(opt.allow);
+        return status;
+    }
+    if ((opt.single_use && (opt.secret == NULL || opt.redis_host == NULL)) ||
+        (opt.tickets && (opt.secret != NULL || opt.redis_host == NULL))) {
+        fprintf(stderr, "chat-server: --single-use needs --token-secret and --redis; "
+                        "--tickets needs --redis and no --token-secret\n");
         free(opt.allow);
         return 2;
     }

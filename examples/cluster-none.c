@@ -83,6 +83,29 @@ void cluster_ticket_cancel(cluster_ticket *t)
     (void)t;
 }
 
+bool cluster_ticket_take(cluster *cl, const char *ticket, size_t len, void *owner,
+                         cluster_ticket **handle)
+{
+    (void)cl;
+    (void)ticket;
+    (void)len;
+    (void)owner;
+    (void)handle;
+    return false;
+}
+
+bool cluster_ticket_mint(const char *host, unsigned port, const char *prefix, const char *subject,
+                         uint64_t ttl, char *out)
+{
+    (void)host;
+    (void)port;
+    (void)prefix;
+    (void)subject;
+    (void)ttl;
+    (void)out;
+    return cluster_new(NULL, NULL) != NULL; /* says why */
+}
+
 void cluster_leave(cluster *cl)
 {
     (void)cl;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/time.h>
 #include <time.h>
 
 #define BUS_MAX          (80u * 1024u) /* largest payload built or accepted */
@@ -382,18 +383,25 @@ static void on_ticket(redisAsyncContext *ac, void *reply, void *ud)
     cluster_ticket *t = ud;
     redisReply *r = reply;
     int verdict = 503;
+    const char *subject = NULL;
+    size_t subject_len = 0;
 
     (void)ac;
     if (t->cl->pending > 0)
         t->cl->pending--;
-    if (r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0)
-        verdict = WS_HOOK_ALLOW;
-    else if (r != NULL && r->type == REDIS_REPLY_NIL)
-        verdict = WS_E_AUTH_INVALID; /* SET NX found the key: used before */
-    else if (r != NULL && r->type == REDIS_REPLY_ERROR)
+    if (r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0) {
+        verdict = WS_HOOK_ALLOW; /* SET NX: the first use */
+    } else if (r != NULL && r->type == REDIS_REPLY_STRING) {
+        verdict = WS_HOOK_ALLOW; /* GETDEL: the ticket was there, and is gone now */
+        subject = r->str;
+        subject_len = r->len;
+    } else if (r != NULL && r->type == REDIS_REPLY_NIL) {
+        verdict = WS_E_AUTH_INVALID; /* used before, or never issued, or expired */
+    } else if (r != NULL && r->type == REDIS_REPLY_ERROR) {
         fprintf(stderr, "chat-server: redis: %s\n", r->str);
+    }
     if (t->owner != NULL)
-        t->cl->cb.ticket_done(t->cl->cb.ud, t->owner, verdict);
+        t->cl->cb.ticket_done(t->cl->cb.ud, t->owner, verdict, subject, subject_len);
     free(t);
 }
 
@@ -422,6 +430,62 @@ bool cluster_ticket_use(cluster *cl, const char *id, size_t id_len, uint64_t exp
 void cluster_ticket_cancel(cluster_ticket *t)
 {
     t->owner = NULL;
+}
+
+bool cluster_ticket_take(cluster *cl, const char *ticket, size_t len, void *owner,
+                         cluster_ticket **handle)
+{
+    struct link *l = &cl->links[CLUSTER_LINK_CMD];
+    cluster_ticket *t;
+
+    if (l->ac == NULL || !l->ready || (t = malloc(sizeof *t)) == NULL)
+        return false;
+    t->cl = cl;
+    t->owner = owner;
+    if (redisAsyncCommand(l->ac, on_ticket, t, "GETDEL %s:ticket:%b", cl->cfg.prefix, ticket,
+                          len) != REDIS_OK) {
+        free(t);
+        return false;
+    }
+    cl->pending++;
+    *handle = t;
+    return true;
+}
+
+bool cluster_ticket_mint(const char *host, unsigned port, const char *prefix, const char *subject,
+                         uint64_t ttl, char *out)
+{
+    struct timeval timeout = {5, 0};
+    redisContext *c = redisConnectWithTimeout(host, (int)port, timeout);
+    redisReply *r = NULL;
+    uint8_t raw[CLUSTER_TICKET_LEN / 2];
+    bool ok = false;
+    size_t i;
+
+    if (c == NULL || c->err) {
+        fprintf(stderr, "chat-server: redis %s:%u: %s\n", host, port,
+                c != NULL ? c->errstr : "out of memory");
+        redisFree(c);
+        return false;
+    }
+    redisSetTimeout(c, timeout);
+    if (ex_random(NULL, raw, sizeof raw) == 0) {
+        for (i = 0; i < sizeof raw; i++)
+            snprintf(out + 2 * i, 3, "%02x", raw[i]);
+        r = redisCommand(c, "SET %s:ticket:%s %s EX %llu NX", prefix, out, subject,
+                         (unsigned long long)ttl);
+    }
+    if (r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0)
+        ok = true;
+    else
+        fprintf(stderr, "chat-server: redis: %s\n",
+                r != NULL && r->type == REDIS_REPLY_ERROR ? r->str
+                : c->err                                  ? c->errstr
+                                                          : "ticket not stored");
+    if (r != NULL)
+        freeReplyObject(r);
+    redisFree(c);
+    return ok;
 }
 
 /* ---- the host's loop ------------------------------------------------------------------------- */

@@ -25,9 +25,12 @@ typedef struct cluster_callbacks {
     /* This node's presence, for a heartbeat: writes "room count" lines into buf (at most
      * cap bytes) and returns the length. */
     size_t (*presence)(void *ud, char *buf, size_t cap);
-    /* The answer to cluster_ticket_use: a hook verdict (WS_HOOK_ALLOW, WS_E_AUTH_INVALID
-     * for a second use, 503 when Redis could not be asked). owner is as given. */
-    void (*ticket_done)(void *ud, void *owner, int verdict);
+    /* The answer to cluster_ticket_use or cluster_ticket_take: a hook verdict
+     * (WS_HOOK_ALLOW; WS_E_AUTH_INVALID for a second use or an unknown ticket; 503 when
+     * Redis could not be asked). owner is as given; subject is the ticket's subject
+     * (cluster_ticket_take and WS_HOOK_ALLOW only, else NULL). */
+    void (*ticket_done)(void *ud, void *owner, int verdict, const char *subject,
+                        size_t subject_len);
 } cluster_callbacks;
 
 typedef struct cluster_config {
@@ -75,6 +78,20 @@ typedef struct cluster_ticket cluster_ticket;
 bool cluster_ticket_use(cluster *cl, const char *id, size_t id_len, uint64_t expires, void *owner,
                         cluster_ticket **handle);
 void cluster_ticket_cancel(cluster_ticket *t);
+
+/* Takes an opaque ticket: GETDEL prefix:ticket:<ticket>, so the first taker on any node gets
+ * its subject and every later one nothing. Answered and cancelled as cluster_ticket_use. */
+bool cluster_ticket_take(cluster *cl, const char *ticket, size_t len, void *owner,
+                         cluster_ticket **handle);
+
+/* Mints an opaque ticket for subject, valid ttl seconds: 32 random hex digits stored with
+ * SET prefix:ticket:<ticket> <subject> EX ttl NX on the Redis at host:port. Blocking: for
+ * a command-line tool or a login service, never for the event loop. Writes the ticket and
+ * a NUL into out (CLUSTER_TICKET_LEN + 1 bytes); returns false, with the reason printed,
+ * when Redis could not be reached. */
+#define CLUSTER_TICKET_LEN 32u
+bool cluster_ticket_mint(const char *host, unsigned port, const char *prefix, const char *subject,
+                         uint64_t ttl, char *out);
 
 /* Drain: tells the other nodes this one is gone (they drop its presence at once). */
 void cluster_leave(cluster *cl);

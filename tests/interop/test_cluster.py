@@ -22,7 +22,7 @@ import sys
 import time
 
 import harness
-from harness import expect, run_program
+from harness import HOST, expect, run_program
 import cluster_harness as ch
 from cluster_harness import (WAIT, Nginx, Node, Receiver, Redis, Registry, received, wait_for,
                              who)
@@ -317,13 +317,61 @@ async def run(results, reg, chat, client, redis_bin, nginx_bin):
     await results.run("a single-use token used on node A is refused (401) on node B and on A; "
                       "the used mark expires with the token", tickets())
 
+    async def opaque_tickets():
+        prefix = CLUSTER + "-k"
+        extra = [Node(reg, chat, redis, prefix, "--tickets") for _ in range(2)]
+        for n in extra:
+            await n.start()
+        a, b = extra
+
+        async def mint(subject, ttl):
+            status, out, err = await run_program(
+                [chat, "--print-ticket", subject, "--redis", f"{HOST}:{redis.port}",
+                 "--cluster", prefix, "--ttl", str(ttl)])
+            expect(status == 0 and len(out.strip()) == 32, f"--print-ticket: {status} {err}")
+            return out.strip()
+
+        async def refused(node, ticket, why):
+            try:
+                async with websockets.connect(node.url(f"ticket={ticket}"), open_timeout=WAIT):
+                    raise AssertionError(f"{why}: the connection opened")
+            except websockets.exceptions.InvalidStatusCode as e:
+                expect(e.status_code == 401, f"{why}: answered {e.status_code}")
+
+        ticket = await mint("carol", 300)
+        ttl = await ch.resp(redis.port, "TTL", f"{prefix}:ticket:{ticket}")
+        expect(ttl.startswith(":") and 0 < int(ttl[1:]) <= 300, f"the ticket's TTL is {ttl}")
+        async with websockets.connect(a.url(f"ticket={ticket}"), open_timeout=WAIT) as ws:
+            first = await asyncio.wait_for(ws.recv(), WAIT)
+            expect(first.startswith("* welcome, carol "), f"node A said {first!r}")
+        await refused(b, ticket, "the used ticket on node B")
+        await refused(a, ticket, "the used ticket on node A")
+        await refused(b, "0123456789abcdef0123456789abcdef", "a ticket never issued")
+        await refused(b, "not-a-ticket", "a malformed ticket")
+        short = await mint("dave", 1)
+        await asyncio.sleep(2.5)  # Redis expires the key after 1 s
+        await refused(b, short, "an expired ticket")
+        for n in extra:
+            expect(await n.term() == 0, "a ticket node did not exit 0")
+    await results.run("--tickets: a ticket minted into Redis opens one connection on node A "
+                      "and is refused (401) on B and on A again; unknown, malformed and "
+                      "expired tickets are refused", opaque_tickets())
+
     # ---- Redis restarted ----
     async def redis_restart():
+        gate = await Node(reg, chat, redis, CLUSTER + "-k", "--tickets").start()
+        await wait_for(lambda: gate.links_up() >= 1, "the ticket node on Redis")
         ups = [n.links_up() for n in nodes]
         await redis.stop()
-        for i, n in enumerate(nodes):
-            await wait_for(lambda: "redis subscriber link lost" in n.log(),
+        for i, n in enumerate(nodes + [gate]):
+            await wait_for(lambda: "redis commands link lost" in n.log(),
                            f"node {i} noticed Redis went away")
+        try:  # tickets fail closed while Redis is away
+            async with websockets.connect(gate.url("ticket=" + "0" * 32), open_timeout=WAIT):
+                raise AssertionError("a ticket was let in with Redis down")
+        except websockets.exceptions.InvalidStatusCode as e:
+            expect(e.status_code == 503, f"with Redis down a ticket got {e.status_code}")
+        expect(await gate.term() == 0, "the ticket node did not exit 0")
         await asyncio.sleep(1)
         await redis.start(redis.port)
         await nodes_ready(nodes, [u + 1 for u in ups])
@@ -334,8 +382,9 @@ async def run(results, reg, chat, client, redis_bin, nginx_bin):
             check_order(rx, senders, stayed=True)
         for s in senders:
             await s.close()
-    await results.run("Redis restarted under the cluster: the nodes reconnect and every line "
-                      "reaches every receiver again, once, in order", redis_restart())
+    await results.run("Redis restarted under the cluster: tickets get 503 while it is away; "
+                      "the nodes reconnect and every line reaches every receiver again, once, "
+                      "in order", redis_restart())
 
     async def clean_stop():
         for rx in receivers:
