@@ -100,32 +100,31 @@ static void ev_update(struct link *l)
     }
 }
 
-static void ev_add_read(void *p)
+static void ev_set(void *p, uint32_t bit, bool on)
 {
     struct link *l = p;
-    l->events |= EPOLLIN;
+    l->events = on ? l->events | bit : l->events & ~bit;
     ev_update(l);
+}
+
+static void ev_add_read(void *p)
+{
+    ev_set(p, EPOLLIN, true);
 }
 
 static void ev_del_read(void *p)
 {
-    struct link *l = p;
-    l->events &= ~(uint32_t)EPOLLIN;
-    ev_update(l);
+    ev_set(p, EPOLLIN, false);
 }
 
 static void ev_add_write(void *p)
 {
-    struct link *l = p;
-    l->events |= EPOLLOUT;
-    ev_update(l);
+    ev_set(p, EPOLLOUT, true);
 }
 
 static void ev_del_write(void *p)
 {
-    struct link *l = p;
-    l->events &= ~(uint32_t)EPOLLOUT;
-    ev_update(l);
+    ev_set(p, EPOLLOUT, false);
 }
 
 /* Called by hiredis before it closes the socket. */
@@ -405,26 +404,44 @@ static void on_ticket(redisAsyncContext *ac, void *reply, void *ud)
     free(t);
 }
 
-bool cluster_ticket_use(cluster *cl, const char *id, size_t id_len, uint64_t expires, void *owner,
-                        cluster_ticket **handle)
+/* A check waiting for Redis, or NULL when the command link is not up (or no memory). */
+static cluster_ticket *ticket_new(cluster *cl, void *owner)
 {
     struct link *l = &cl->links[CLUSTER_LINK_CMD];
     cluster_ticket *t;
 
     if (l->ac == NULL || !l->ready || (t = malloc(sizeof *t)) == NULL)
-        return false;
+        return NULL;
     t->cl = cl;
     t->owner = owner;
-    /* One atomic step: the first SET NX wins, on whichever node; the key goes away when the
-     * token would have expired anyway. */
-    if (redisAsyncCommand(l->ac, on_ticket, t, "SET %s:used:%b 1 NX EXAT %llu", cl->cfg.prefix, id,
-                          id_len, (unsigned long long)expires) != REDIS_OK) {
+    return t;
+}
+
+/* After redisAsyncCommand returned rc for t. */
+static bool ticket_sent(cluster *cl, cluster_ticket *t, int rc, cluster_ticket **handle)
+{
+    if (rc != REDIS_OK) {
         free(t);
         return false;
     }
     cl->pending++;
     *handle = t;
     return true;
+}
+
+bool cluster_ticket_use(cluster *cl, const char *id, size_t id_len, uint64_t expires, void *owner,
+                        cluster_ticket **handle)
+{
+    cluster_ticket *t = ticket_new(cl, owner);
+
+    /* One atomic step: the first SET NX wins, on whichever node; the key goes away when the
+     * token would have expired anyway. */
+    return t != NULL &&
+           ticket_sent(cl, t,
+                       redisAsyncCommand(cl->links[CLUSTER_LINK_CMD].ac, on_ticket, t,
+                                         "SET %s:used:%b 1 NX EXAT %llu", cl->cfg.prefix, id,
+                                         id_len, (unsigned long long)expires),
+                       handle);
 }
 
 void cluster_ticket_cancel(cluster_ticket *t)
@@ -435,21 +452,14 @@ void cluster_ticket_cancel(cluster_ticket *t)
 bool cluster_ticket_take(cluster *cl, const char *ticket, size_t len, void *owner,
                          cluster_ticket **handle)
 {
-    struct link *l = &cl->links[CLUSTER_LINK_CMD];
-    cluster_ticket *t;
+    cluster_ticket *t = ticket_new(cl, owner);
 
-    if (l->ac == NULL || !l->ready || (t = malloc(sizeof *t)) == NULL)
-        return false;
-    t->cl = cl;
-    t->owner = owner;
-    if (redisAsyncCommand(l->ac, on_ticket, t, "GETDEL %s:ticket:%b", cl->cfg.prefix, ticket,
-                          len) != REDIS_OK) {
-        free(t);
-        return false;
-    }
-    cl->pending++;
-    *handle = t;
-    return true;
+    /* GETDEL: reading and removing are one step, so one taker gets the subject. */
+    return t != NULL &&
+           ticket_sent(cl, t,
+                       redisAsyncCommand(cl->links[CLUSTER_LINK_CMD].ac, on_ticket, t,
+                                         "GETDEL %s:ticket:%b", cl->cfg.prefix, ticket, len),
+                       handle);
 }
 
 bool cluster_ticket_mint(const char *host, unsigned port, const char *prefix, const char *subject,
