@@ -279,11 +279,13 @@ async def run(results, reg, chat, client, redis_bin, nginx_bin):
     async def rejoined_after():
         for rx in receivers:
             expect(rx.opens() >= 2, "a receiver was never reconnected")
+            expect(rx.count(r"^closed: 1001 server shutting down$") >= 1,
+                   f"a receiver never saw a 1001: {rx.tail()}")
             expect(rx.count(r"^\* joined t2 \(") == rx.opens(),
                    f"{rx.opens()} connections but {rx.count(r'^.. joined t2')} joins of t2")
         await who(receivers[0], RECEIVERS)
-    await results.run("after the restarts: every receiver re-joined t2 on each connection, "
-                      "/who counts the 6 again", rejoined_after())
+    await results.run("after the restarts: every receiver saw a 1001, re-joined t2 on each "
+                      "connection, and /who counts the 6 again", rejoined_after())
 
     # ---- single-use tokens ----
     async def tickets():
