@@ -170,13 +170,14 @@ async def run(results, reg, chat, client, redis_bin, nginx_bin):
     redis = Redis(reg, redis_bin)
     nodes = [Node(reg, chat, redis, CLUSTER, *node_args) for _ in range(3)]
     receivers = []
+    state = {}
 
     async def start_all():
         await redis.start()
         for n in nodes:
             await n.start()
         await nodes_ready(nodes)
-        proxy = await Nginx(reg, nginx_bin, [n.port for n in nodes]).start()
+        proxy = state["proxy"] = await Nginx(reg, nginx_bin, [n.port for n in nodes]).start()
         for _ in range(RECEIVERS):
             rx = await Receiver(reg, client, proxy.url(), "--backoff", "100:1000",
                                 "--on-open", "/join t2").start()
@@ -191,6 +192,28 @@ async def run(results, reg, chat, client, redis_bin, nginx_bin):
         on = {rx.node() for rx in receivers}
         expect(on == {n.id[:4] for n in nodes}, f"receivers on nodes {on} only")
     await results.run("clients through nginx land on all three nodes", spread())
+
+    async def origins():
+        proxy = state["proxy"]
+        own = f"http://{HOST}:{proxy.port}"
+        for _ in range(3):  # whichever node nginx picks
+            async with websockets.connect(proxy.url("rooms=o"), origin=own,
+                                          open_timeout=WAIT) as ws:
+                first = await asyncio.wait_for(ws.recv(), WAIT)
+                expect(first.startswith("* welcome"), f"{own} got {first!r}")
+        try:
+            async with websockets.connect(proxy.url("rooms=o"), origin="http://evil.example",
+                                          open_timeout=WAIT):
+                raise AssertionError("a foreign origin was let in")
+        except websockets.exceptions.InvalidStatusCode as e:
+            expect(e.status_code == 403, f"a foreign origin got {e.status_code}")
+        status, out, err = await run_program(
+            ["/usr/bin/python3", "-c", "import sys, urllib.request; sys.stdout.write("
+             f"urllib.request.urlopen('http://{HOST}:{proxy.port}/', timeout=10).read()"
+             ".decode())"])
+        expect(status == 0 and "WebSocket" in out, f"GET / through nginx: {status} {err[-200:]}")
+    await results.run("behind nginx (Host $http_host): the page's own origin is accepted on "
+                      "every node, a foreign one gets 403, the page is served", origins())
 
     # ---- steady state: exactly once, in order, presence across nodes ----
     async def steady():
