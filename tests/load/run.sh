@@ -24,7 +24,14 @@ command -v redis-server >/dev/null || { echo "redis-server missing (apt-get inst
 
 dir=$(mktemp -d /tmp/libws-load-XXXXXX)
 pids=()
-cleanup() {
+cleanup() { # SIGTERM (the nodes drain and exit 0), SIGKILL what is left after 10 s
+    local p i
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for i in $(seq 100); do
+        for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && break; done
+        kill -0 "$p" 2>/dev/null || break
+        sleep 0.1
+    done
     for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$dir"
