@@ -4,8 +4,9 @@
  * "/". Shows libws's request hooks (origin policy, signed tokens) and its keepalive (pings,
  * pong timeout) driven by one epoll timeout taken from every connection's next deadline.
  * With --redis, the server is one node of a cluster (cluster.c): rooms span the nodes,
- * presence counts are cluster-wide, and --single-use tokens are refused on every node after
- * their first use. SIGTERM drains: 1001 to everyone, close handshakes finished, then exit.
+ * presence counts are cluster-wide, and --tickets (or --single-use signed tokens) are refused
+ * on every node after their first use. SIGTERM drains: 1001 to everyone, close handshakes
+ * finished, then exit. docs/scaling.md tells the whole story.
  *
  * A client starts in the rooms of its URL's ?rooms=a,b (default "lobby"); the first is its
  * home, where plain lines go. What a client sees, all as text messages:
@@ -19,7 +20,8 @@
  *   "/join ROOM", "/leave ROOM"     "* joined ROOM (N here)", "* left ROOM"
  *   "/who ROOM"                     "* ROOM: N here" (members on every node)
  *   "/to ROOM text"                 says text in ROOM (a room the client is in)
- * NAME is the token's subject with --token-secret, else "guest-N". Binary messages are
+ * NAME is the subject of the client's token (--token-secret) or ticket (--tickets), else
+ * "guest-N" ("guest-XXXX-N" in a cluster, XXXX from the node's id). Binary messages are
  * refused (close 1003); a client too slow to take what the room says is closed (1008)
  * rather than buffered for without bound.
  */
