@@ -6,6 +6,7 @@ Prints one `ok - name` / `not ok - name` line per check, then `N passed, N faile
 import asyncio
 import http
 import os
+import re
 import socket
 import sys
 
@@ -215,6 +216,52 @@ async def dropped(results, client):
                   status == 1 and "1006" in err, f"status {status}, stderr {err!r}")
 
 
+async def reconnecting(results, client):
+    """--reconnect: after a 1001 and two refused handshakes, the client is back by itself,
+    with waits that double (jittered within their ranges), and sends --on-open each time."""
+    handshakes, opened = [], []
+
+    def gate(path, headers):
+        handshakes.append(path)
+        if len(handshakes) in (2, 3):  # the next two attempts are refused
+            return http.HTTPStatus.SERVICE_UNAVAILABLE, [], b"not now\n"
+        return None
+
+    async def handler(ws):
+        opened.append(await ws.recv())
+        if len(opened) == 1:
+            await ws.close(1001, "going away")
+        else:
+            await ws.send("welcome back")
+            await ws.wait_closed()
+
+    async with PyServer(handler, process_request=gate) as srv:
+        proc = await asyncio.create_subprocess_exec(
+            client, "--reconnect", "--backoff", "100:1000", "--on-open", "/join r1", srv.url,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        try:
+            out = await asyncio.wait_for(proc.stdout.readline(), 30)
+            proc.stdin.close()  # end of input: close with 1000, and no coming back
+            status = await asyncio.wait_for(proc.wait(), 10)
+            err = (await proc.stderr.read()).decode()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    results.check("--reconnect: back after a 1001 and two refusals, --on-open sent on both "
+                  "connections", out == b"welcome back\n" and opened == ["/join r1"] * 2 and
+                  len(handshakes) == 4, f"{out!r}, {opened}, {len(handshakes)} handshakes")
+    waits = [(int(m.group(2)), int(m.group(1))) for m in
+             re.finditer(r"state reconnecting in (\d+) ms \(attempt (\d+)\)", err)]
+    results.check("--reconnect: waits 50-100, 100-200, 200-400 ms for attempts 1, 2, 3",
+                  [a for a, _ in waits] == [1, 2, 3] and 50 <= waits[0][1] <= 100 and
+                  100 <= waits[1][1] <= 200 and 200 <= waits[2][1] <= 400, err)
+    results.check("--reconnect: shows its state and the 1001, exits 0 after its own close",
+                  status == 0 and "closed: 1001 going away" in err and
+                  err.count("ws-client: state open") == 2, f"status {status}, {err!r}")
+
+
 def refusing_socket():
     """A socket bound to a port but not listening: connecting to the port is refused, and while
     it stays open no other program (a test running beside this one) can take the port."""
@@ -250,6 +297,7 @@ async def main(results):
     await results.run("refused handshake", refused(results, client))
     await results.run("dropped connection", dropped(results, client))
     await results.run("usage errors", usage_errors(results, client))
+    await results.run("reconnecting", reconnecting(results, client))
 
 
 if __name__ == "__main__":
