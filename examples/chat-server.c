@@ -1075,11 +1075,15 @@ static void configure(struct server *srv, const struct options *o)
     }
 }
 
-/* --redis: the host part of HOST:PORT (without brackets) into host. */
+/* --redis: the host part of HOST:PORT (without brackets) into host, as a numeric address.
+ * A name is resolved here, once, before the loop runs: hiredis resolves with getaddrinfo,
+ * which would block the loop on every reconnect. */
 static bool redis_host(const struct options *o, char *host, size_t cap)
 {
     const char *h = o->redis_host;
     size_t len = (size_t)(strrchr(h, ':') - h);
+    struct addrinfo hints, *res;
+    int err;
 
     if (len >= 2 && h[0] == '[' && h[len - 1] == ']') {
         h++;
@@ -1089,7 +1093,16 @@ static bool redis_host(const struct options *o, char *host, size_t cap)
         return false;
     memcpy(host, h, len);
     host[len] = '\0';
-    return true;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    err = getaddrinfo(host, NULL, &hints, &res);
+    if (err != 0) {
+        fprintf(stderr, "chat-server: redis host %s: %s\n", host, gai_strerror(err));
+        return false;
+    }
+    err = getnameinfo(res->ai_addr, res->ai_addrlen, host, (socklen_t)cap, NULL, 0, NI_NUMERICHOST);
+    freeaddrinfo(res);
+    return err == 0;
 }
 
 /* Joins the cluster: both Redis links go into the epoll set as SRC_REDIS sources. */
