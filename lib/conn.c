@@ -60,7 +60,8 @@ static void ws_layout_of(const ws_config *cfg, ws_layout *l)
     l->headers = ws_align_up(cfg->max_headers * sizeof(ws_header));
     l->stash = ws_align_up(cfg->max_head_size);
     l->out = ws_align_up(cfg->max_output + WS_CONN_CONTROL_SLACK);
-    l->msg = cfg->whole_messages ? ws_align_up(cfg->max_message_size) : 0;
+    /* ws_config_valid keeps a whole-message buffer's size within size_t. */
+    l->msg = cfg->whole_messages ? ws_align_up((size_t)cfg->max_message_size) : 0;
 }
 
 size_t ws_conn_storage_size(const ws_config *cfg)
@@ -71,6 +72,13 @@ size_t ws_conn_storage_size(const ws_config *cfg)
         return 0;
     ws_layout_of(cfg, &l);
     return l.conn + l.head + l.headers + l.stash + l.out + l.msg;
+}
+
+/* The reassembly buffer's limit: max_message_size in whole-message mode (ws_config_valid
+ * keeps it within size_t), else no buffer. */
+static size_t ws_conn_msg_max(const ws_config *cfg)
+{
+    return cfg->whole_messages ? (size_t)cfg->max_message_size : 0;
 }
 
 static void ws_buf_setup(ws_buf *b, uint8_t *p, size_t cap, size_t max)
@@ -130,8 +138,8 @@ ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg)
     ws_buf_setup(&c->out, p, cfg->max_output + WS_CONN_CONTROL_SLACK,
                  cfg->max_output + WS_CONN_CONTROL_SLACK);
     p += l.out;
-    ws_buf_setup(&c->msg, cfg->whole_messages ? p : NULL, l.msg ? cfg->max_message_size : 0,
-                 cfg->whole_messages ? cfg->max_message_size : 0);
+    ws_buf_setup(&c->msg, cfg->whole_messages ? p : NULL, l.msg ? ws_conn_msg_max(cfg) : 0,
+                 ws_conn_msg_max(cfg));
     ws_conn_setup_handshake(c);
     return c;
 }
@@ -162,7 +170,7 @@ ws_conn *ws_conn_new(const ws_config *cfg)
     c->head = p;
     ws_buf_setup(&c->stash, NULL, 0, cfg->max_head_size);
     ws_buf_setup(&c->out, NULL, 0, cfg->max_output + WS_CONN_CONTROL_SLACK);
-    ws_buf_setup(&c->msg, NULL, 0, cfg->whole_messages ? cfg->max_message_size : 0);
+    ws_buf_setup(&c->msg, NULL, 0, ws_conn_msg_max(cfg));
     ws_conn_setup_handshake(c);
     return c;
 }
