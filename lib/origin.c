@@ -197,7 +197,7 @@ bool ws_origin_match(const char *pattern, const char *origin, size_t len)
 
     if (pattern == NULL || origin == NULL)
         return false;
-    if (strcmp(pattern, ws_null_origin) == 0)
+    if (ws_is_null_origin(pattern, strlen(pattern)))
         return ws_is_null_origin(origin, len);
     return ws_origin_parse(pattern, strlen(pattern), true, &pat) &&
            ws_origin_parse(origin, len, false, &o) && ws_origin_parts_match(&pat, &o);
@@ -266,7 +266,7 @@ int ws_origin_check(const ws_origin_policy *p, const ws_request *r)
 
     if (ws_is_null_origin(origin, len)) {
         for (i = 0; i < p->allow_count; i++) {
-            if (p->allow[i] != NULL && strcmp(p->allow[i], ws_null_origin) == 0)
+            if (p->allow[i] != NULL && ws_is_null_origin(p->allow[i], strlen(p->allow[i])))
                 return WS_OK;
         }
         return WS_E_ORIGIN;

@@ -54,7 +54,7 @@ static inline bool ws_is_tchar(char ch)
 {
     if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
         return true;
-    return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+    return ch != '\0' && memchr("!#$%&'*+-.^_`|~", ch, 15) != NULL;
 }
 
 /* The first ch in [p, end), or end. */

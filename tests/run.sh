@@ -3,7 +3,8 @@
 # builds libws with gcc, clang and without SIMD (warnings are errors), runs every test -
 # unit and conformance tests plain and under ASan+UBSan, corpus replays, interop tests
 # against real peers, the NEON paths under qemu, 32-bit (i386) and big-endian (s390x)
-# builds under qemu-user, a short libFuzzer run of every harness,
+# builds under qemu-user, the one-file build, a Cortex-M4 firmware session under
+# qemu-system-arm, a short libFuzzer run of every harness,
 # valgrind memcheck - and prints "N passed, N failed" counted from the test programs' own
 # results.
 set -euo pipefail
@@ -38,6 +39,11 @@ for arch in i386 s390x; do
         need+=("libcmocka-dev:$arch")
     }
 done
+# The Cortex-M4 firmware build and its example under qemu-system-arm (tests/baremetal.sh).
+command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
+[ -e /usr/lib/arm-none-eabi/newlib/thumb/v7e-m/nofp/libc_nano.a ] ||
+    need+=(libnewlib-arm-none-eabi)
+command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
 command -v i686-linux-gnu-gcc >/dev/null || need+=(gcc-i686-linux-gnu libc6-dev-i386-cross)
 command -v s390x-linux-gnu-gcc >/dev/null || need+=(gcc-s390x-linux-gnu libc6-dev-s390x-cross)
 if [ ${#need[@]} -gt 0 ]; then
@@ -115,6 +121,7 @@ logged() { # logged LOG COMMAND...: runs it, shows and keeps its output, notes a
 logged build/logs/format.log bash tests/format.sh
 logged build/logs/neon.log bash tests/neon.sh
 logged build/logs/amalgamation.log bash tests/amalgamation.sh
+logged build/logs/baremetal.log bash tests/baremetal.sh
 logged build/logs/fuzz.log bash fuzz/run.sh
 logged build/logs/valgrind.log bash tests/valgrind.sh build
 
