@@ -22,6 +22,28 @@
 
 WS_INTERNAL_BEGIN
 
+/* The handshake roles this build has, 1 or 0 (meson -Droles=, docs/size.md): a test on the
+ * role then folds to a constant and the left-out role's code is never referenced. */
+#if defined(WS_NO_CLIENT) && defined(WS_NO_SERVER)
+#error "WS_NO_CLIENT and WS_NO_SERVER together leave no role to build"
+#endif
+#ifdef WS_NO_CLIENT
+#define WS_BUILT_CLIENT 0
+#else
+#define WS_BUILT_CLIENT 1
+#endif
+#ifdef WS_NO_SERVER
+#define WS_BUILT_SERVER 0
+#else
+#define WS_BUILT_SERVER 1
+#endif
+
+/* Whether an endpoint of this role is a client, for code that has both roles' paths. */
+static inline bool ws_role_is_client(int role)
+{
+    return !WS_BUILT_SERVER || (WS_BUILT_CLIENT && role == WS_ROLE_CLIENT);
+}
+
 #define WS_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WS_MAX(a, b) ((a) > (b) ? (a) : (b))
 

@@ -36,6 +36,19 @@ check "amalgamation compiles with clang, warnings as errors" \
 check "amalgamation compiles with gcc, warnings as errors" \
     gcc "${flags[@]}" -c "$amal/libws.c" -o "$tmp/libws.o" || exit 1
 
+# The size options of docs/size.md compile, and a build with one role left out refuses it.
+for opt in WS_NO_CLIENT WS_NO_SERVER WS_NO_ERROR_STRINGS WS_SMALL; do
+    check "amalgamation compiles with -D$opt (gcc and clang)" \
+        bash -c "gcc ${flags[*]} -D$opt -c '$amal/libws.c' -o '$tmp/libws-$opt.o' &&
+                 clang ${flags[*]} -D$opt -c '$amal/libws.c' -o '$tmp/libws-clang-$opt.o'"
+done
+for opt in WS_NO_CLIENT WS_NO_SERVER; do
+    if check "roles_check builds with -D$opt" gcc -I"$amal" "${flags[@]}" "-D$opt" \
+        -o "$tmp/roles-$opt" tests/roles_check.c "$tmp/libws-$opt.o"; then
+        "$tmp/roles-$opt" | sed "s/^\(ok\|not ok\) - /\1 - -D$opt: /" || status=1
+    fi
+done
+
 # The examples, from the amalgamation alone: only its directory is on the include path.
 ex=(-I"$amal" "${flags[@]}")
 check "chat page embedded" python3 examples/embed.py examples/chat.html "$tmp/chat_page.c" chat_page
@@ -48,16 +61,23 @@ for prog in frame-demo echo-server ws-client chat-server; do
 done
 check "frame-demo runs" "$tmp/frame-demo"
 
-# The unit tests against the amalgamation, each case a TAP line.
-for src in tests/test_*.c; do
-    name=$(basename "$src" .c)
-    check "$name builds against the amalgamation" \
-        gcc -I"$amal" -Ilib "${flags[@]}" -Wno-missing-field-initializers -o "$tmp/$name" \
-        "$src" "$tmp/libws.o" -lcmocka || continue
-    if ! CMOCKA_MESSAGE_OUTPUT=TAP "$tmp/$name" >"$tmp/tap" 2>&1; then
-        status=1
-        grep -q '^not ok' "$tmp/tap" || echo "not ok - $name (exit status, see above)" >>"$tmp/tap"
-    fi
-    sed -e "s/^\(ok\|not ok\) [0-9]* - /\1 - $name: /" -e '/^\(ok\|not ok\)/!s/^/# /' "$tmp/tap"
+# The unit tests against the amalgamation, each case a TAP line: as built by default, and
+# with WS_SMALL (the rolled SHA-1 and the table-less UTF-8 and token checks must agree).
+for variant in default WS_SMALL; do
+    obj=$tmp/libws.o label=""
+    [ "$variant" = default ] || { obj=$tmp/libws-$variant.o label=" ($variant)"; }
+    for src in tests/test_*.c; do
+        name=$(basename "$src" .c)
+        check "$name builds against the amalgamation$label" \
+            gcc -I"$amal" -Ilib "${flags[@]}" -Wno-missing-field-initializers -o "$tmp/$name" \
+            "$src" "$obj" -lcmocka || continue
+        if ! CMOCKA_MESSAGE_OUTPUT=TAP "$tmp/$name" >"$tmp/tap" 2>&1; then
+            status=1
+            grep -q '^not ok' "$tmp/tap" ||
+                echo "not ok - $name$label (exit status, see above)" >>"$tmp/tap"
+        fi
+        sed -e "s/^\(ok\|not ok\) [0-9]* - /\1 - $name$label: /" \
+            -e '/^\(ok\|not ok\)/!s/^/# /' "$tmp/tap"
+    done
 done
 exit $status

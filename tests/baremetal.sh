@@ -76,6 +76,32 @@ if [ -e "$tmp/echo.elf" ]; then
     arm-none-eabi-size "$tmp/echo.elf" | sed 's/^/# /'
 fi
 
+# The size options through Meson (docs/size.md): the smallest server build, and the same
+# session on it.
+small=build-cortex-m4-small
+if [ ! -d "$small/meson-private" ]; then
+    check "meson setup with -Droles=server -Derror_strings=false -Dsmall=true" \
+        meson setup "$small" --cross-file tests/cross/cortex-m4.ini --werror -Droles=server \
+        -Derror_strings=false -Dsmall=true
+fi
+if check "Cortex-M4 build with the size options" nice ninja -C "$small" &&
+    check "examples/baremetal links against it" \
+        arm-none-eabi-gcc "${m4[@]}" -Iinclude -o "$tmp/small.elf" examples/baremetal/main.c \
+        examples/baremetal/startup.c "$small/libws.a" "${link[@]}" -Wl,-Map="$tmp/small.map"; then
+    timeout 60 qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
+        -semihosting-config enable=on,target=native -kernel "$tmp/small.elf" >"$tmp/qemu.log" 2>&1
+    rc=$?
+    if [ "$rc" -eq 0 ] && grep -q '^# session complete' "$tmp/qemu.log" &&
+        ! grep -q '^not ok' "$tmp/qemu.log"; then
+        echo "ok - the session passes on the smallest build"
+    else
+        sed 's/^/# /' "$tmp/qemu.log" | grep -v '^# ok'
+        echo "not ok - the session passes on the smallest build (exit status $rc)"
+        status=1
+    fi
+    echo "# libws in that image: $(python3 tests/map_share.py "$tmp/small.map" libws.a)"
+fi
+
 # 3. Freestanding: the one-file build with -ffreestanding, and the Meson build's objects.
 python3 tools/amalgamate.py "$tmp/amal" >/dev/null
 check "libws compiles with -ffreestanding" \

@@ -122,6 +122,7 @@ logged build/logs/format.log bash tests/format.sh
 logged build/logs/neon.log bash tests/neon.sh
 logged build/logs/amalgamation.log bash tests/amalgamation.sh
 logged build/logs/baremetal.log bash tests/baremetal.sh
+logged build/logs/size.log bash tests/size.sh
 logged build/logs/fuzz.log bash fuzz/run.sh
 logged build/logs/valgrind.log bash tests/valgrind.sh build
 
