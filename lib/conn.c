@@ -108,7 +108,7 @@ static void ws_conn_setup_handshake(ws_conn *c)
 {
     const ws_config *cfg = &c->cfg;
 
-    if (!ws_conn_is_client(c))
+    if (ws_conn_is_server(c))
         ws_handshake_server_init(&c->hs, &cfg->http, c->head, cfg->max_head_size, c->headers,
                                  cfg->max_headers);
     else
@@ -200,7 +200,7 @@ ws_phase ws_conn_phase(const ws_conn *c)
 
 const ws_request *ws_conn_request(const ws_conn *c)
 {
-    return !ws_conn_is_client(c) ? ws_handshake_request(&c->hs) : NULL;
+    return ws_conn_is_server(c) ? ws_handshake_request(&c->hs) : NULL;
 }
 
 /* ---- input --------------------------------------------------------------------------- */
@@ -407,7 +407,7 @@ static int ws_conn_reject_as(ws_conn *c, int err, int status, const ws_header *h
     ws_reject_args a = {status, headers, header_count, body, body_len};
     int rc;
 
-    if (ws_conn_is_client(c) || c->rx != WS_RX_AWAIT_DECISION)
+    if (!ws_conn_is_server(c) || c->rx != WS_RX_AWAIT_DECISION)
         return WS_E_STATE;
     rc = ws_conn_queue_answer(c, ws_conn_write_reject, &a);
     if (rc != WS_OK)
@@ -533,7 +533,7 @@ static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
 
     if (n == 0)
         return WS_EV_NONE;
-    if (!ws_conn_is_client(c))
+    if (ws_conn_is_server(c))
         rc = ws_handshake_server_feed(&c->hs, p, n, &used);
     else
         rc = ws_handshake_client_feed(&c->hs, p, n, &used);
@@ -542,7 +542,7 @@ static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
         return WS_EV_NONE;
     }
     ws_conn_advance(c, used);
-    if (!ws_conn_is_client(c)) {
+    if (ws_conn_is_server(c)) {
         ws_conn_server_head(c, rc);
         return ws_conn_request_event(c, ev);
     }
@@ -894,7 +894,7 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
     int rc;
 
     /* Not before every hook has allowed the request and the host has seen it. */
-    if (ws_conn_is_client(c) || c->rx != WS_RX_AWAIT_DECISION || c->hook_pending ||
+    if (!ws_conn_is_server(c) || c->rx != WS_RX_AWAIT_DECISION || c->hook_pending ||
         c->request_due || c->hook_stage < 2 || c->plain_http)
         return WS_E_STATE;
     /* The connection implements no extension yet, so it cannot agree to one. */
@@ -929,7 +929,7 @@ int ws_conn_handoff(ws_conn *c, const char *method, size_t method_len, const cha
 {
     int rc;
 
-    if (ws_conn_is_client(c) || c->rx != WS_RX_HANDSHAKE || c->fed)
+    if (!ws_conn_is_server(c) || c->rx != WS_RX_HANDSHAKE || c->fed)
         return WS_E_STATE;
     if (rest_len > c->stash.max || (rest_len > 0 && rest == NULL))
         return rest_len > c->stash.max ? WS_E_HTTP_HEADERS_TOO_LARGE : WS_E_INVALID;

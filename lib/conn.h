@@ -125,6 +125,11 @@ static inline bool ws_conn_is_client(const ws_conn *c)
     return ws_role_is_client((int)c->cfg.role);
 }
 
+static inline bool ws_conn_is_server(const ws_conn *c)
+{
+    return ws_role_is_server((int)c->cfg.role);
+}
+
 /* conn.c */
 void ws_conn_fail(ws_conn *c, int err);
 void ws_conn_fail_handshake(ws_conn *c, int err, int status);

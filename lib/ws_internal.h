@@ -38,10 +38,16 @@ WS_INTERNAL_BEGIN
 #define WS_BUILT_SERVER 1
 #endif
 
-/* Whether an endpoint of this role is a client, for code that has both roles' paths. */
+/* Whether an endpoint of this role is a client / a server, for code that has both roles'
+ * paths. With both roles built these are the plain comparisons. */
 static inline bool ws_role_is_client(int role)
 {
     return !WS_BUILT_SERVER || (WS_BUILT_CLIENT && role == WS_ROLE_CLIENT);
+}
+
+static inline bool ws_role_is_server(int role)
+{
+    return !WS_BUILT_CLIENT || (WS_BUILT_SERVER && role == WS_ROLE_SERVER);
 }
 
 #define WS_MIN(a, b) ((a) < (b) ? (a) : (b))

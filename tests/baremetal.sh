@@ -102,6 +102,14 @@ if check "Cortex-M4 build with the size options" nice ninja -C "$small" &&
     echo "# libws in that image: $(python3 tests/map_share.py "$tmp/small.map" libws.a)"
 fi
 
+# The connection's own state on this target (docs/connection.md), measured by the compiler.
+printf '#include "conn.h"\nconst char ws_conn_bytes[sizeof(ws_conn)] = {0};\n' >"$tmp/sizeof.c"
+if arm-none-eabi-gcc -std=c99 -mcpu=cortex-m4 -mthumb -Iinclude -Ilib -c "$tmp/sizeof.c" \
+    -o "$tmp/sizeof.o"; then
+    echo "# sizeof(ws_conn) on the Cortex-M4: $((16#$(arm-none-eabi-nm -S "$tmp/sizeof.o" |
+        awk '$4 == "ws_conn_bytes" {print $2}')))"
+fi
+
 # 3. Freestanding: the one-file build with -ffreestanding, and the Meson build's objects.
 python3 tools/amalgamate.py "$tmp/amal" >/dev/null
 check "libws compiles with -ffreestanding" \

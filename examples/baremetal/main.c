@@ -278,6 +278,17 @@ int main(void)
     browser_frame(WS_OP_PING, (const uint8_t *)ping_data, sizeof ping_data - 1, key3);
     browser_frame(WS_OP_CLOSE, close_payload, sizeof close_payload, key4);
 
+    /* What other configurations would take here (docs/connection.md). */
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_head_size = 64;
+    cfg.max_headers = 8;
+    cfg.max_output = 256;
+    note_uint("storage, smallest accepted limits: ", (unsigned long)ws_conn_storage_size(&cfg));
+    cfg.max_head_size = 2048;
+    cfg.max_headers = 16;
+    cfg.max_output = 4096;
+    note_uint("storage, small server: ", (unsigned long)ws_conn_storage_size(&cfg));
+
     /* Limits sized for this device: Chromium's request is 585 bytes. */
     ws_config_init(&cfg, WS_ROLE_SERVER);
     cfg.max_head_size = 1024;
