@@ -15,18 +15,7 @@ flags=(-std=c99 -O2 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wstrict-prot
     -Wmissing-prototypes -Wvla -Werror)
 status=0
 
-check() { # check NAME COMMAND...: one TAP line for a command, its output shown on failure
-    local name=$1
-    shift
-    if "$@" >"$tmp/out" 2>&1; then
-        echo "ok - $name"
-    else
-        sed 's/^/# /' "$tmp/out" | tail -n 30
-        echo "not ok - $name"
-        status=1
-        return 1
-    fi
-}
+. tests/tap.sh
 
 check "amalgamate: tools/amalgamate.py writes libws.c and ws.h" \
     python3 tools/amalgamate.py "$amal" || exit 1

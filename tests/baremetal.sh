@@ -32,18 +32,7 @@ if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/d
 fi
 echo "# $(arm-none-eabi-gcc --version | head -n 1); $(qemu-system-arm --version | head -n 1)"
 
-check() { # check NAME COMMAND...: one TAP line for a command, its output shown on failure
-    local name=$1
-    shift
-    if "$@" >"$tmp/out" 2>&1; then
-        echo "ok - $name"
-    else
-        sed 's/^/# /' "$tmp/out" | tail -n 30
-        echo "not ok - $name"
-        status=1
-        return 1
-    fi
-}
+. tests/tap.sh
 
 # 1. The Meson cross build.
 if [ ! -d "$build/meson-private" ]; then

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc_count.h"
 #include "ws.h"
 
 /* ---- test fixtures ------------------------------------------------------------------- */
@@ -23,39 +24,6 @@ static int zero_random(void *ud, uint8_t *buf, size_t len)
     (void)ud;
     memset(buf, 0, len);
     return 0;
-}
-
-/* Counting allocator: tracks live bytes and the peak. */
-typedef struct alloc_stats {
-    size_t live, peak, calls;
-} alloc_stats;
-
-typedef struct alloc_hdr {
-    size_t size;
-    size_t pad;
-} alloc_hdr;
-
-static void *count_realloc(void *ud, void *ptr, size_t size)
-{
-    alloc_stats *st = (alloc_stats *)ud;
-    alloc_hdr *h = ptr ? (alloc_hdr *)ptr - 1 : NULL;
-    alloc_hdr *n;
-
-    st->calls++;
-    if (h)
-        st->live -= h->size;
-    if (size == 0) {
-        free(h);
-        return NULL;
-    }
-    n = realloc(h, sizeof *n + size);
-    if (n == NULL)
-        return NULL;
-    n->size = size;
-    st->live += size;
-    if (st->live > st->peak)
-        st->peak = st->live;
-    return n + 1;
 }
 
 static const uint8_t test_key[4] = {0x37, 0xfa, 0x21, 0x3d};

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc_count.h"
 #include "conn.h"
 
 static int failures;
@@ -34,35 +35,6 @@ static size_t formula(const ws_config *cfg)
            (cfg->whole_messages ? align8((size_t)cfg->max_message_size) : 0);
 }
 
-typedef struct live_heap {
-    size_t live;
-} live_heap;
-
-typedef struct heap_hdr {
-    size_t size;
-    size_t pad;
-} heap_hdr;
-
-static void *count_realloc(void *ud, void *ptr, size_t size)
-{
-    live_heap *st = (live_heap *)ud;
-    heap_hdr *h = ptr ? (heap_hdr *)ptr - 1 : NULL;
-    heap_hdr *n;
-
-    if (h)
-        st->live -= h->size;
-    if (size == 0) {
-        free(h);
-        return NULL;
-    }
-    n = realloc(h, sizeof *n + size);
-    if (n == NULL)
-        return NULL;
-    n->size = size;
-    st->live += size;
-    return n + 1;
-}
-
 /* The heap of a ws_conn_new server connection after a browser-like handshake and one
  * small echoed message, with nothing left to write: what an idle open connection holds. */
 static size_t idle_open_heap(void)
@@ -72,7 +44,7 @@ static size_t idle_open_heap(void)
                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                         "Sec-WebSocket-Version: 13\r\n\r\n";
     static uint8_t frame[] = {0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2};
-    live_heap st = {0};
+    alloc_stats st = {0, 0, 0};
     ws_config cfg;
     ws_conn *c;
     ws_event ev;
