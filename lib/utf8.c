@@ -124,6 +124,7 @@ static uint32_t utf8_step(uint32_t s, uint8_t b)
     return (uint32_t)(UTF8_ROW(b) >> (s & UTF8_STATE_MASK)) & UTF8_STATE_MASK;
 }
 
+#ifndef WS_SMALL
 /* Bytes run through the DFA between checks for failure: failure is rare, so the loop stays
  * free of branches on the data, and a failed block is simply walked again to find the byte. */
 #define UTF8_BLOCK 16
@@ -226,6 +227,7 @@ static size_t utf8_find_failure(uint32_t s, const uint8_t *p, size_t n)
     }
     return j;
 }
+#endif /* !WS_SMALL */
 
 /* ---- SIMD: whole blocks at once ------------------------------------------------------------
  *
@@ -465,6 +467,7 @@ static size_t utf8_prefix_neon(const uint8_t *p, size_t n)
 
 /* ---- the feed loop ----------------------------------------------------------------------- */
 
+#ifndef WS_SMALL
 /* How many more bytes the character in progress in state s takes (s is not U_FAIL). */
 static size_t utf8_bytes_left(uint32_t s)
 {
@@ -472,6 +475,7 @@ static size_t utf8_bytes_left(uint32_t s)
 
     return left[s / UTF8_STATE_BITS];
 }
+#endif
 
 /* Given p at a character boundary, the length of a prefix of p[0..n) that is valid and ends
  * at one (0 when it cannot vouch for any). */
@@ -502,6 +506,27 @@ static int utf8_fail(ws_utf8 *v, size_t *bad_offset, size_t bad)
 #define UTF8_INLINE static inline
 #endif
 
+#ifdef WS_SMALL
+/* WS_SMALL (docs/size.md): one DFA step per byte, without the ASCII words, block runs and
+ * lanes below (nor the SIMD prefix, which is ignored): about a third of the code. */
+UTF8_INLINE int utf8_feed_with(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset,
+                               utf8_prefix_fn prefix)
+{
+    uint32_t s = v->state;
+    size_t i;
+
+    (void)prefix;
+    if (s >= U_FAIL || s % UTF8_STATE_BITS != 0)
+        return utf8_fail(v, bad_offset, 0);
+    for (i = 0; i < len; i++) {
+        s = utf8_step(s, p[i]);
+        if (s == U_FAIL)
+            return utf8_fail(v, bad_offset, i);
+    }
+    v->state = s;
+    return WS_OK;
+}
+#else
 /* ws_utf8_feed, with prefix (when not NULL) taking over long stretches at character
  * boundaries. What it leaves, the DFA walks: a tail, or a stretch it found invalid. */
 UTF8_INLINE int utf8_feed_with(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset,
@@ -543,6 +568,7 @@ UTF8_INLINE int utf8_feed_with(ws_utf8 *v, const uint8_t *p, size_t len, size_t 
     v->state = s;
     return WS_OK;
 }
+#endif /* WS_SMALL */
 
 int ws_utf8_feed_portable(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset)
 {

@@ -74,8 +74,10 @@ fi
 mkdir -p build/logs
 # The 32-bit and big-endian builds under qemu-user run beside the native steps; their
 # results are collected at the end.
-bash tests/cross.sh >build/logs/cross.log 2>&1 &
+setsid bash tests/cross.sh >build/logs/cross.log 2>&1 &
 cross_pid=$!
+# Should a step stop the script early, the background job goes with it.
+trap 'kill -- -"$cross_pid" 2>/dev/null || true' EXIT
 
 ninja -C build
 meson test -C build --print-errorlogs --num-processes 2 || status=1
@@ -132,6 +134,7 @@ set +e
 wait "$cross_pid"
 rc=$?
 set -e
+trap - EXIT
 cat build/logs/cross.log
 if [ "$rc" -ne 0 ]; then
     status=1
