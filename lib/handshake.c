@@ -60,7 +60,7 @@ int ws_hs_settle(ws_handshake *hs, int rc)
     if (rc < 0 && rc != WS_E_AGAIN && hs->phase != WS_HS_FAILED) {
         hs->phase = WS_HS_FAILED;
         hs->error = rc;
-        hs->status = ws_role_is_server(hs->role) ? ws_error_http_status(rc) : 0;
+        hs->status = WS_ROLE_IS_SERVER(hs->role) ? ws_error_http_status(rc) : 0;
     }
     return rc;
 }
@@ -316,7 +316,7 @@ static size_t ws_hs_copy_plain(uint8_t *dst, const uint8_t *src, size_t n)
 /* True while the scanner is inside a server's request line, whose limit is its own. */
 static bool ws_hs_in_request_line(const ws_handshake *hs)
 {
-    return hs->line_state == WS_SCAN_FIRST && ws_role_is_server(hs->role);
+    return hs->line_state == WS_SCAN_FIRST && WS_ROLE_IS_SERVER(hs->role);
 }
 
 /* The limit on the line being scanned. */
@@ -353,7 +353,7 @@ static int ws_hs_end_first_line(ws_handshake *hs, size_t end)
     size_t len = end - hs->line_start;
 
     hs->line_start = hs->len;
-    if (ws_role_is_server(hs->role))
+    if (WS_ROLE_IS_SERVER(hs->role))
         return ws_hs_server_first_line(hs, line, len);
     return ws_hs_client_first_line(hs, line, len);
 }
@@ -382,7 +382,7 @@ int ws_hs_head_end(ws_handshake *hs)
     int rc;
 
     hs->head_complete = true;
-    rc = ws_role_is_server(hs->role) ? ws_hs_server_head_end(hs) : ws_hs_client_head_end(hs);
+    rc = WS_ROLE_IS_SERVER(hs->role) ? ws_hs_server_head_end(hs) : ws_hs_client_head_end(hs);
     if (rc == WS_OK)
         hs->phase = WS_HS_DONE;
     return rc;

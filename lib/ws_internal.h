@@ -38,17 +38,15 @@ WS_INTERNAL_BEGIN
 #define WS_BUILT_SERVER 1
 #endif
 
-/* Whether an endpoint of this role is a client / a server, for code that has both roles'
- * paths. With both roles built these are the plain comparisons. */
-static inline bool ws_role_is_client(int role)
-{
-    return !WS_BUILT_SERVER || (WS_BUILT_CLIENT && role == WS_ROLE_CLIENT);
-}
-
-static inline bool ws_role_is_server(int role)
-{
-    return !WS_BUILT_CLIENT || (WS_BUILT_SERVER && role == WS_ROLE_SERVER);
-}
+/* Whether an endpoint of this role is a server / a client, for code that has both roles'
+ * paths: the plain comparison when both roles are built, a constant otherwise. */
+#if WS_BUILT_CLIENT && WS_BUILT_SERVER
+#define WS_ROLE_IS_SERVER(role) ((role) == WS_ROLE_SERVER)
+#define WS_ROLE_IS_CLIENT(role) ((role) == WS_ROLE_CLIENT)
+#else
+#define WS_ROLE_IS_SERVER(role) (WS_BUILT_SERVER != 0)
+#define WS_ROLE_IS_CLIENT(role) (WS_BUILT_CLIENT != 0)
+#endif
 
 #define WS_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WS_MAX(a, b) ((a) > (b) ? (a) : (b))
