@@ -137,7 +137,7 @@ typedef struct fz_events {
     ws_role role;
     bool whole_messages;
     bool http_requests;
-    size_t max_message_size;
+    uint64_t max_message_size;
     size_t max_fragments;
     bool request_seen; /* WS_EV_REQUEST or WS_EV_HTTP_REQUEST */
     bool plain_http;   /* it was WS_EV_HTTP_REQUEST */

@@ -103,7 +103,7 @@ typedef struct fz_frame_run {
     bool in_frame;
     size_t frame_start;   /* stream offset of the current (or next) header */
     size_t payload_start; /* stream offset of the current payload */
-    uint64_t seen;        /* payload bytes delivered for the current frame */
+    size_t seen;          /* payload bytes delivered for the current frame (all in stream) */
     fz_buf payload;
     bool failed;
 } fz_frame_run;

@@ -644,8 +644,10 @@ typedef void *(*ws_realloc_fn)(void *ud, void *ptr, size_t size);
 
 typedef struct ws_config {
     ws_role role;
-    size_t max_frame_size;        /* default 16 MiB; above: close 1009 */
-    size_t max_message_size;      /* default 16 MiB, checked as lengths arrive; above: 1009 */
+    uint64_t max_frame_size;      /* default 16 MiB; above: close 1009. 64-bit like the
+                                   * wire length, so a 32-bit host can stream frames over 4 GiB */
+    uint64_t max_message_size;    /* default 16 MiB, checked as lengths arrive; above: 1009
+                                   * (whole_messages: at most SIZE_MAX / 8, it is a buffer) */
     size_t max_fragments;         /* frames per message; default 4096; above: 1009 */
     size_t max_output;            /* bytes queued for the host to write; default 1 MiB */
     size_t max_head_size;         /* opening handshake head; default 8192 */

@@ -10,6 +10,13 @@
 static const char ws_b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+#ifdef WS_SMALL
+/* WS_SMALL (docs/size.md): the value worked out by comparisons, without the table below. */
+static int ws_b64_value(char ch)
+{
+    return ws_base64_digit(ch, '+', '/');
+}
+#else
 /* One more than the 6-bit value of each alphabet character, 0 for every other byte ('='
  * included; the bytes from 0x80 on are left to the zero fill): one lookup per character,
  * as keys are checked on every handshake. */
@@ -31,6 +38,7 @@ static int ws_b64_value(char ch)
 {
     return (int)ws_b64_values[(unsigned char)ch] - 1;
 }
+#endif
 
 size_t ws_base64_encode(char *out, const uint8_t *in, size_t len)
 {

@@ -34,7 +34,7 @@ void ws_config_init(ws_config *cfg, ws_role role)
 
 static bool ws_config_valid(const ws_config *cfg)
 {
-    if (cfg == NULL || (cfg->role != WS_ROLE_SERVER && cfg->role != WS_ROLE_CLIENT))
+    if (cfg == NULL || !ws_role_built((int)cfg->role))
         return false;
     if (cfg->max_head_size < 64 || cfg->max_headers < 8 || cfg->max_output < 256)
         return false;
@@ -60,7 +60,8 @@ static void ws_layout_of(const ws_config *cfg, ws_layout *l)
     l->headers = ws_align_up(cfg->max_headers * sizeof(ws_header));
     l->stash = ws_align_up(cfg->max_head_size);
     l->out = ws_align_up(cfg->max_output + WS_CONN_CONTROL_SLACK);
-    l->msg = cfg->whole_messages ? ws_align_up(cfg->max_message_size) : 0;
+    /* ws_config_valid keeps a whole-message buffer's size within size_t. */
+    l->msg = cfg->whole_messages ? ws_align_up((size_t)cfg->max_message_size) : 0;
 }
 
 size_t ws_conn_storage_size(const ws_config *cfg)
@@ -71,6 +72,13 @@ size_t ws_conn_storage_size(const ws_config *cfg)
         return 0;
     ws_layout_of(cfg, &l);
     return l.conn + l.head + l.headers + l.stash + l.out + l.msg;
+}
+
+/* The reassembly buffer's limit: max_message_size in whole-message mode (ws_config_valid
+ * keeps it within size_t), else no buffer. */
+static size_t ws_conn_msg_max(const ws_config *cfg)
+{
+    return cfg->whole_messages ? (size_t)cfg->max_message_size : 0;
 }
 
 static void ws_buf_setup(ws_buf *b, uint8_t *p, size_t cap, size_t max)
@@ -100,7 +108,7 @@ static void ws_conn_setup_handshake(ws_conn *c)
 {
     const ws_config *cfg = &c->cfg;
 
-    if (cfg->role == WS_ROLE_SERVER)
+    if (ws_conn_is_server(c))
         ws_handshake_server_init(&c->hs, &cfg->http, c->head, cfg->max_head_size, c->headers,
                                  cfg->max_headers);
     else
@@ -130,8 +138,8 @@ ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg)
     ws_buf_setup(&c->out, p, cfg->max_output + WS_CONN_CONTROL_SLACK,
                  cfg->max_output + WS_CONN_CONTROL_SLACK);
     p += l.out;
-    ws_buf_setup(&c->msg, cfg->whole_messages ? p : NULL, l.msg ? cfg->max_message_size : 0,
-                 cfg->whole_messages ? cfg->max_message_size : 0);
+    ws_buf_setup(&c->msg, cfg->whole_messages ? p : NULL, l.msg ? ws_conn_msg_max(cfg) : 0,
+                 ws_conn_msg_max(cfg));
     ws_conn_setup_handshake(c);
     return c;
 }
@@ -162,7 +170,7 @@ ws_conn *ws_conn_new(const ws_config *cfg)
     c->head = p;
     ws_buf_setup(&c->stash, NULL, 0, cfg->max_head_size);
     ws_buf_setup(&c->out, NULL, 0, cfg->max_output + WS_CONN_CONTROL_SLACK);
-    ws_buf_setup(&c->msg, NULL, 0, cfg->whole_messages ? cfg->max_message_size : 0);
+    ws_buf_setup(&c->msg, NULL, 0, ws_conn_msg_max(cfg));
     ws_conn_setup_handshake(c);
     return c;
 }
@@ -192,7 +200,7 @@ ws_phase ws_conn_phase(const ws_conn *c)
 
 const ws_request *ws_conn_request(const ws_conn *c)
 {
-    return c->cfg.role == WS_ROLE_SERVER ? ws_handshake_request(&c->hs) : NULL;
+    return ws_conn_is_server(c) ? ws_handshake_request(&c->hs) : NULL;
 }
 
 /* ---- input --------------------------------------------------------------------------- */
@@ -399,7 +407,7 @@ static int ws_conn_reject_as(ws_conn *c, int err, int status, const ws_header *h
     ws_reject_args a = {status, headers, header_count, body, body_len};
     int rc;
 
-    if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION)
+    if (!ws_conn_is_server(c) || c->rx != WS_RX_AWAIT_DECISION)
         return WS_E_STATE;
     rc = ws_conn_queue_answer(c, ws_conn_write_reject, &a);
     if (rc != WS_OK)
@@ -525,7 +533,7 @@ static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
 
     if (n == 0)
         return WS_EV_NONE;
-    if (c->cfg.role == WS_ROLE_SERVER)
+    if (ws_conn_is_server(c))
         rc = ws_handshake_server_feed(&c->hs, p, n, &used);
     else
         rc = ws_handshake_client_feed(&c->hs, p, n, &used);
@@ -534,7 +542,7 @@ static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
         return WS_EV_NONE;
     }
     ws_conn_advance(c, used);
-    if (c->cfg.role == WS_ROLE_SERVER) {
+    if (ws_conn_is_server(c)) {
         ws_conn_server_head(c, rc);
         return ws_conn_request_event(c, ev);
     }
@@ -771,7 +779,7 @@ static ws_event_type ws_conn_closed_event(ws_conn *c, ws_event *ev)
     ev->reason = c->close_reason;
     ev->reason_len = c->close_reason_len;
     ev->http_status = c->http_status;
-    if (c->cfg.role == WS_ROLE_CLIENT)
+    if (ws_conn_is_client(c))
         ev->response = ws_handshake_response(&c->hs);
     c->rx = WS_RX_DONE;
     c->phase = WS_PHASE_CLOSED;
@@ -826,7 +834,7 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
             ws_event_clear(ev, WS_EV_OPEN);
             ev->subprotocol = c->subprotocol;
             ev->subprotocol_len = c->subprotocol_len;
-            if (c->cfg.role == WS_ROLE_CLIENT)
+            if (ws_conn_is_client(c))
                 ev->response = ws_handshake_response(&c->hs);
             return WS_EV_OPEN;
         case WS_RX_FAIL_PENDING:
@@ -886,7 +894,7 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
     int rc;
 
     /* Not before every hook has allowed the request and the host has seen it. */
-    if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION || c->hook_pending ||
+    if (!ws_conn_is_server(c) || c->rx != WS_RX_AWAIT_DECISION || c->hook_pending ||
         c->request_due || c->hook_stage < 2 || c->plain_http)
         return WS_E_STATE;
     /* The connection implements no extension yet, so it cannot agree to one. */
@@ -921,7 +929,7 @@ int ws_conn_handoff(ws_conn *c, const char *method, size_t method_len, const cha
 {
     int rc;
 
-    if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_HANDSHAKE || c->fed)
+    if (!ws_conn_is_server(c) || c->rx != WS_RX_HANDSHAKE || c->fed)
         return WS_E_STATE;
     if (rest_len > c->stash.max || (rest_len > 0 && rest == NULL))
         return rest_len > c->stash.max ? WS_E_HTTP_HEADERS_TOO_LARGE : WS_E_INVALID;
@@ -946,7 +954,7 @@ int ws_conn_connect(ws_conn *c, const ws_client_opts *opts)
 {
     int rc;
 
-    if (c->cfg.role != WS_ROLE_CLIENT || c->rx != WS_RX_IDLE)
+    if (!ws_conn_is_client(c) || c->rx != WS_RX_IDLE)
         return WS_E_STATE;
     if (opts == NULL)
         return WS_E_INVALID;

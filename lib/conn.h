@@ -113,6 +113,25 @@ struct ws_conn {
     size_t close_reason_len;
 };
 
+/* A role left out of the build (WS_NO_CLIENT, WS_NO_SERVER) is refused by ws_conn_init. */
+static inline bool ws_role_built(int role)
+{
+    return (WS_BUILT_SERVER && role == WS_ROLE_SERVER) ||
+           (WS_BUILT_CLIENT && role == WS_ROLE_CLIENT);
+}
+
+static inline bool ws_conn_is_client(const ws_conn *c)
+{
+    (void)c; /* with one role built, the answer does not depend on c */
+    return WS_ROLE_IS_CLIENT(c->cfg.role);
+}
+
+static inline bool ws_conn_is_server(const ws_conn *c)
+{
+    (void)c;
+    return WS_ROLE_IS_SERVER(c->cfg.role);
+}
+
 /* conn.c */
 void ws_conn_fail(ws_conn *c, int err);
 void ws_conn_fail_handshake(ws_conn *c, int err, int status);

@@ -60,7 +60,7 @@ int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, const uint8_t *pay
     if (hlen < 0)
         return hlen;
     if (len > 0) {
-        if (c->cfg.role == WS_ROLE_CLIENT)
+        if (ws_conn_is_client(c))
             ws_mask_copy(dst + hlen, payload, len, key, 0);
         else
             memcpy(dst + hlen, payload, len);

@@ -60,7 +60,7 @@ int ws_hs_settle(ws_handshake *hs, int rc)
     if (rc < 0 && rc != WS_E_AGAIN && hs->phase != WS_HS_FAILED) {
         hs->phase = WS_HS_FAILED;
         hs->error = rc;
-        hs->status = hs->role == WS_ROLE_SERVER ? ws_error_http_status(rc) : 0;
+        hs->status = WS_ROLE_IS_SERVER(hs->role) ? ws_error_http_status(rc) : 0;
     }
     return rc;
 }
@@ -73,6 +73,11 @@ static bool ws_hs_is_ctl(unsigned char c)
     return c < 0x20 || c == 0x7F;
 }
 
+#ifdef WS_SMALL
+/* WS_SMALL (docs/size.md): comparisons instead of the 256-byte table. */
+#define WS_HS_TCHAR(ch) ws_is_tchar(ch)
+#else
+#define WS_HS_TCHAR(ch) (ws_hs_tchar[(unsigned char)(ch)] != 0)
 /* 1 for the tchar of RFC 9110 §5.6.2: ALPHA, DIGIT and !#$%&'*+-.^_`|~. */
 static const uint8_t ws_hs_tchar[256] = {
     /* 0x00 - 0x1F: control bytes */
@@ -85,6 +90,7 @@ static const uint8_t ws_hs_tchar[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0,
     /* 0x80 - 0xFF: zero */
 };
+#endif
 
 #ifdef WS_HS_SSE2
 /* Which of 16 bytes are letters, digits or '-' (what header names are made of), as a bit
@@ -132,7 +138,7 @@ static size_t ws_hs_token_len(const char *s, size_t len)
 #ifdef WS_HS_SSE2
     i = ws_hs_name_run(s, len);
 #endif
-    while (i < len && ws_hs_tchar[(unsigned char)s[i]])
+    while (i < len && WS_HS_TCHAR(s[i]))
         i++;
     return i;
 }
@@ -310,7 +316,7 @@ static size_t ws_hs_copy_plain(uint8_t *dst, const uint8_t *src, size_t n)
 /* True while the scanner is inside a server's request line, whose limit is its own. */
 static bool ws_hs_in_request_line(const ws_handshake *hs)
 {
-    return hs->line_state == WS_SCAN_FIRST && hs->role == WS_ROLE_SERVER;
+    return hs->line_state == WS_SCAN_FIRST && WS_ROLE_IS_SERVER(hs->role);
 }
 
 /* The limit on the line being scanned. */
@@ -347,7 +353,7 @@ static int ws_hs_end_first_line(ws_handshake *hs, size_t end)
     size_t len = end - hs->line_start;
 
     hs->line_start = hs->len;
-    if (hs->role == WS_ROLE_SERVER)
+    if (WS_ROLE_IS_SERVER(hs->role))
         return ws_hs_server_first_line(hs, line, len);
     return ws_hs_client_first_line(hs, line, len);
 }
@@ -376,7 +382,7 @@ int ws_hs_head_end(ws_handshake *hs)
     int rc;
 
     hs->head_complete = true;
-    rc = hs->role == WS_ROLE_SERVER ? ws_hs_server_head_end(hs) : ws_hs_client_head_end(hs);
+    rc = WS_ROLE_IS_SERVER(hs->role) ? ws_hs_server_head_end(hs) : ws_hs_client_head_end(hs);
     if (rc == WS_OK)
         hs->phase = WS_HS_DONE;
     return rc;

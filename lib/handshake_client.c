@@ -34,7 +34,9 @@ static int ws_hs_check_protocols(const ws_client_opts *opts)
         if (p == NULL || !ws_hs_is_token(p, strlen(p)))
             return WS_E_INVALID;
         for (j = 0; j < i; j++) {
-            if (strcmp(p, opts->subprotocols[j]) == 0)
+            /* Both are tokens by now, so neither is NULL. */
+            if (strlen(opts->subprotocols[j]) == strlen(p) &&
+                memcmp(p, opts->subprotocols[j], strlen(p)) == 0)
                 return WS_E_INVALID;
         }
     }

@@ -5,8 +5,6 @@
  */
 #include "ws_internal.h"
 
-static const char ws_extensions_header[] = "Sec-WebSocket-Extensions";
-
 static const char *ws_skip_ows(const char *p, const char *end)
 {
     while (p < end && ws_is_ows(*p))
@@ -121,7 +119,7 @@ bool ws_request_offers_subprotocol(const ws_request *r, const char *proto, size_
 
 void ws_extension_iter_init(ws_extension_iter *it, const ws_header *headers, size_t count)
 {
-    ws_list_iter_init(&it->headers, headers, count, ws_extensions_header);
+    ws_list_iter_init(&it->headers, headers, count, "Sec-WebSocket-Extensions");
     it->cur = NULL;
     it->end = NULL;
     it->error = WS_OK;

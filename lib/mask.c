@@ -52,6 +52,12 @@ MASK_INLINE uint32_t mask_key32(const uint8_t key[4], size_t k)
     return (w << s) | (w >> ((32u - s) & 31u));
 }
 
+/* WS_SMALL (docs/size.md) masks a 32-bit word at a time with one loop instead of the
+ * unrolled 64-bit words below, which then serve only the vector paths' tails. */
+#if defined(WS_SIMD_SSE2) || defined(WS_SIMD_X86_RUNTIME) || defined(WS_SIMD_NEON)
+#define MASK_WIDE 1
+#endif
+#if !defined(WS_SMALL) || defined(MASK_WIDE)
 MASK_INLINE void mask_word8(uint8_t *dst, const uint8_t *src, uint64_t kw)
 {
     uint64_t w;
@@ -111,8 +117,28 @@ MASK_INLINE void mask_tail(uint8_t *dst, const uint8_t *src, size_t n, uint32_t 
     }
 }
 
+#endif
+
 /* Masks len bytes that start at a key position whose key word is kw32. Every 4-byte step
  * keeps the key position, so one key word serves the whole run. */
+#ifdef WS_SMALL
+MASK_INLINE void mask_words(uint8_t *dst, const uint8_t *src, size_t len, uint32_t kw32)
+{
+    uint8_t kb[4];
+    size_t i = 0;
+
+    memcpy(kb, &kw32, sizeof kb);
+    for (; len - i >= 4; i += 4) {
+        uint32_t w;
+
+        memcpy(&w, src + i, sizeof w);
+        w ^= kw32;
+        memcpy(dst + i, &w, sizeof w);
+    }
+    for (; i < len; i++)
+        dst[i] = (uint8_t)(src[i] ^ kb[i & 3u]);
+}
+#else
 MASK_INLINE void mask_words(uint8_t *dst, const uint8_t *src, size_t len, uint32_t kw32)
 {
     uint64_t kw = ((uint64_t)kw32 << 32) | kw32; /* same 4 bytes twice: either byte order */
@@ -126,6 +152,7 @@ MASK_INLINE void mask_words(uint8_t *dst, const uint8_t *src, size_t len, uint32
     }
     mask_tail(dst + i, src + i, len - i, kw32);
 }
+#endif
 
 size_t ws_mask_copy_portable(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                              size_t offset)
@@ -138,7 +165,7 @@ size_t ws_mask_copy_portable(uint8_t *dst, const uint8_t *src, size_t len, const
     return (k + len) & 3u;
 }
 
-#if defined(WS_SIMD_SSE2) || defined(WS_SIMD_X86_RUNTIME) || defined(WS_SIMD_NEON)
+#ifdef MASK_WIDE
 /* Masks whole vector blocks; returns how many bytes it did. */
 typedef size_t (*mask_blocks_fn)(uint8_t *dst, const uint8_t *src, size_t len, uint32_t kw32);
 
@@ -262,6 +289,7 @@ size_t ws_mask_copy_neon(uint8_t *dst, const uint8_t *src, size_t len, const uin
 }
 #endif
 
+#if !defined(WS_SMALL) || defined(MASK_WIDE)
 /* The choice for payloads of at least MASK_WIDE_MIN bytes, kept out of line so that the
  * short path of ws_mask_copy stays small. */
 MASK_NOINLINE size_t mask_copy_long(uint8_t *dst, const uint8_t *src, size_t len,
@@ -280,9 +308,14 @@ MASK_NOINLINE size_t mask_copy_long(uint8_t *dst, const uint8_t *src, size_t len
 #endif
 }
 
+#endif
+
 size_t ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                     size_t offset)
 {
+#if defined(WS_SMALL) && !defined(MASK_WIDE)
+    return ws_mask_copy_portable(dst, src, len, key, offset);
+#else
     size_t k = offset & 3u;
     uint32_t kw32;
 
@@ -291,6 +324,7 @@ size_t ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t 
     kw32 = mask_key32(key, k);
     mask_tail(dst, src, len, kw32);
     return (k + len) & 3u;
+#endif
 }
 
 size_t ws_mask(uint8_t *p, size_t len, const uint8_t key[4], size_t offset)

@@ -44,7 +44,9 @@ typedef struct ws_mask_impl {
 #define WS_MASK_IMPL_MAX 4
 
 /* Fills out[] with every implementation compiled in and runnable here, portable first;
- * returns how many. */
+ * returns how many. For the tests and benchmarks: left out of the one-file build, where an
+ * unused static function would draw a warning. */
+#ifndef WS_AMALGAMATION
 static inline size_t ws_mask_impls(ws_mask_impl out[WS_MASK_IMPL_MAX])
 {
     size_t n = 0;
@@ -67,6 +69,7 @@ static inline size_t ws_mask_impls(ws_mask_impl out[WS_MASK_IMPL_MAX])
 #endif
     return n;
 }
+#endif
 
 WS_INTERNAL_END
 

@@ -33,26 +33,26 @@ static bool ws_is_alpha(char ch)
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
 }
 
-static bool ws_is_digit(char ch)
+static bool ws_origin_is_digit(char ch)
 {
     return ch >= '0' && ch <= '9';
 }
 
-static bool ws_is_hex(char ch)
+static bool ws_origin_is_hex(char ch)
 {
-    return ws_is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+    return ws_origin_is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
 }
 
 /* The bytes of a DNS label or dotted IPv4 address as browsers serialize hosts (IDNs come
  * as punycode); '%', '@', '/', '*' and the like make the whole value malformed. */
 static bool ws_is_label_char(char ch)
 {
-    return ws_is_alpha(ch) || ws_is_digit(ch) || ch == '-' || ch == '_';
+    return ws_is_alpha(ch) || ws_origin_is_digit(ch) || ch == '-' || ch == '_';
 }
 
 /* Dot-separated non-empty labels filling [p, end). Empty labels are refused so that a
  * wildcard's "one or more labels" can never be the empty string. */
-static bool ws_reg_name_valid(const char *p, const char *end)
+static bool ws_origin_reg_name_valid(const char *p, const char *end)
 {
     bool label_started = false;
 
@@ -83,21 +83,21 @@ static bool ws_ipv6_literal_valid(const char *p, const char *end)
     for (p++, end--; p < end; p++) {
         if (*p == ':')
             colon = true;
-        else if (!ws_is_hex(*p) && *p != '.')
+        else if (!ws_origin_is_hex(*p) && *p != '.')
             return false;
     }
     return colon;
 }
 
 /* A port: 1 to 5 digits without a leading zero, 1-65535. */
-static bool ws_port_parse(const char *p, const char *end, uint32_t *port)
+static bool ws_origin_port_parse(const char *p, const char *end, uint32_t *port)
 {
     uint32_t v = 0;
 
     if (p == end || end - p > 5 || *p == '0')
         return false;
     for (; p < end; p++) {
-        if (!ws_is_digit(*p))
+        if (!ws_origin_is_digit(*p))
             return false;
         v = v * 10u + (uint32_t)(*p - '0');
     }
@@ -128,14 +128,14 @@ static bool ws_host_port_parse(const char *p, const char *end, bool allow_wildca
             p += 2;
         }
         host_end = ws_find_byte(p, end, ':');
-        if (!ws_reg_name_valid(p, host_end))
+        if (!ws_origin_reg_name_valid(p, host_end))
             return false;
     }
     o->host = p;
     o->host_len = (size_t)(host_end - p);
     if (host_end == end)
         return true;
-    return *host_end == ':' && ws_port_parse(host_end + 1, end, &o->port);
+    return *host_end == ':' && ws_origin_port_parse(host_end + 1, end, &o->port);
 }
 
 /* The port a scheme implies when none is written; 0 when it implies none. */
@@ -157,7 +157,8 @@ static bool ws_origin_parse(const char *s, size_t len, bool allow_wildcard, ws_o
 
     if (len == 0 || !ws_is_alpha(*p))
         return false;
-    while (p < end && (ws_is_alpha(*p) || ws_is_digit(*p) || *p == '+' || *p == '-' || *p == '.'))
+    while (p < end &&
+           (ws_is_alpha(*p) || ws_origin_is_digit(*p) || *p == '+' || *p == '-' || *p == '.'))
         p++;
     if (end - p < 3 || memcmp(p, "://", 3) != 0)
         return false;
@@ -196,7 +197,7 @@ bool ws_origin_match(const char *pattern, const char *origin, size_t len)
 
     if (pattern == NULL || origin == NULL)
         return false;
-    if (strcmp(pattern, ws_null_origin) == 0)
+    if (ws_is_null_origin(pattern, strlen(pattern)))
         return ws_is_null_origin(origin, len);
     return ws_origin_parse(pattern, strlen(pattern), true, &pat) &&
            ws_origin_parse(origin, len, false, &o) && ws_origin_parts_match(&pat, &o);
@@ -265,7 +266,7 @@ int ws_origin_check(const ws_origin_policy *p, const ws_request *r)
 
     if (ws_is_null_origin(origin, len)) {
         for (i = 0; i < p->allow_count; i++) {
-            if (p->allow[i] != NULL && strcmp(p->allow[i], ws_null_origin) == 0)
+            if (p->allow[i] != NULL && ws_is_null_origin(p->allow[i], strlen(p->allow[i])))
                 return WS_OK;
         }
         return WS_E_ORIGIN;

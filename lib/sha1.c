@@ -48,6 +48,51 @@ static void ws_sha1_init(ws_sha1_ctx *c)
     c->total = 0;
 }
 
+#ifdef WS_SMALL
+/* One 64-byte block, rolled (WS_SMALL, docs/size.md): a fifth of the code of the unrolled
+ * version below, for firmware that computes an accept key once per connection. */
+static void ws_sha1_block(uint32_t h[5], const uint8_t *p)
+{
+    uint32_t w[16];
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+    unsigned t;
+
+    for (t = 0; t < 16; t++)
+        w[t] = ws_load_be32(p + 4 * t);
+    for (t = 0; t < 80; t++) {
+        uint32_t f, k, wt, tmp;
+        if (t < 16)
+            wt = w[t];
+        else
+            wt = w[t & 15] =
+                ws_rol32(w[(t + 13) & 15] ^ w[(t + 8) & 15] ^ w[(t + 2) & 15] ^ w[t & 15], 1);
+        if (t < 20) {
+            f = d ^ (b & (c ^ d));
+            k = 0x5A827999u;
+        } else if (t < 40) {
+            f = b ^ c ^ d;
+            k = 0x6ED9EBA1u;
+        } else if (t < 60) {
+            f = (b & c) | (d & (b | c));
+            k = 0x8F1BBCDCu;
+        } else {
+            f = b ^ c ^ d;
+            k = 0xCA62C1D6u;
+        }
+        tmp = ws_rol32(a, 5) + f + e + k + wt;
+        e = d;
+        d = c;
+        c = ws_rol32(b, 30);
+        b = a;
+        a = tmp;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+}
+#else
 /* One 64-byte block, unrolled: the round function and constant are fixed for each run of
  * twenty rounds and the five working words are rotated by renaming (five rounds per
  * SHA1_5), so no round tests which quarter it is in and every schedule index is a constant
@@ -107,6 +152,9 @@ static void ws_sha1_block(uint32_t h[5], const uint8_t *p)
     h[4] += e;
 }
 
+#endif /* WS_SMALL */
+
+#ifndef WS_SMALL
 /* A block whose message schedule is known in advance, given with each round's constant
  * already added (wk[t] = W[t] + K[t]). */
 #define SHA1_WK(t) (wk[t])
@@ -151,6 +199,7 @@ static const uint32_t ws_sha1_pad60_wk[80] = {
     0xE96249D6u, 0xCA62C1D6u, 0xD71B49D6u, 0x0663B1D6u, 0xCE6D0BD6u,  /* rounds 75-79 */
 };
 /* clang-format on */
+#endif /* !WS_SMALL */
 
 static void ws_sha1_update(ws_sha1_ctx *c, const uint8_t *p, size_t len)
 {
@@ -210,6 +259,7 @@ void ws_sha1(const void *data, size_t len, uint8_t out[WS_SHA1_SIZE])
     ws_sha1_final(&c, out);
 }
 
+#ifndef WS_SMALL
 /* The length of every valid Sec-WebSocket-Key (the base64 of 16 bytes): with the GUID, a
  * 60-byte message, which ws_sha1_pad60_wk finishes. */
 #define WS_VALID_KEY_LEN 24
@@ -231,19 +281,23 @@ static void ws_accept_digest60(const char *key, uint8_t digest[WS_SHA1_SIZE])
     for (i = 0; i < 5; i++)
         ws_store_be32(digest + 4 * i, c.h[i]);
 }
+#endif /* !WS_SMALL */
 
 void ws_accept_key(const char *key, size_t key_len, char out[WS_ACCEPT_KEY_SIZE])
 {
     ws_sha1_ctx c;
     uint8_t digest[WS_SHA1_SIZE];
 
+#ifndef WS_SMALL
     if (key_len == WS_VALID_KEY_LEN) {
         ws_accept_digest60(key, digest);
-    } else {
-        ws_sha1_init(&c);
-        ws_sha1_update(&c, (const uint8_t *)key, key_len);
-        ws_sha1_update(&c, (const uint8_t *)ws_accept_guid, sizeof ws_accept_guid - 1);
-        ws_sha1_final(&c, digest);
+        (void)ws_base64_encode(out, digest, sizeof digest);
+        return;
     }
+#endif
+    ws_sha1_init(&c);
+    ws_sha1_update(&c, (const uint8_t *)key, key_len);
+    ws_sha1_update(&c, (const uint8_t *)ws_accept_guid, sizeof ws_accept_guid - 1);
+    ws_sha1_final(&c, digest);
     (void)ws_base64_encode(out, digest, sizeof digest);
 }

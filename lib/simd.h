@@ -23,7 +23,9 @@
 #define WS_SIMD_NEON 1
 #endif
 
-/* Whether this CPU runs AVX2 / SSSE3 code; false where no such code is compiled. */
+/* Whether this CPU runs AVX2 / SSSE3 code; false where no such code is compiled. The tests
+ * ask in every build; the one-file build has them only where its own code does. */
+#if defined(WS_SIMD_X86_RUNTIME) || !defined(WS_AMALGAMATION)
 static inline bool ws_cpu_has_avx2(void)
 {
 #ifdef WS_SIMD_X86_RUNTIME
@@ -41,5 +43,7 @@ static inline bool ws_cpu_has_ssse3(void)
     return false;
 #endif
 }
+
+#endif
 
 #endif /* WS_SIMD_H */

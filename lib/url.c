@@ -39,7 +39,7 @@ static bool ws_reg_name_valid(const char *p, const char *end)
             p += 2;
             continue;
         }
-        if (ch == '\0' || strchr("-._~!$&'()*+,;=", ch) == NULL)
+        if (ch == '\0' || memchr("-._~!$&'()*+,;=", ch, 15) == NULL)
             return false;
     }
     return true;

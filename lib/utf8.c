@@ -65,6 +65,34 @@ enum utf8_state {
 #define R_F1_F3       ROW(N3,     F,    F,    F,    F,  F,  F,  F)
 #define R_F4          ROW(U_F4,   F,    F,    F,    F,  F,  F,  F)
 
+#ifdef WS_SMALL
+/* WS_SMALL (docs/size.md): the twelve distinct rows, and the byte's class found by
+ * comparisons instead of a 2 KiB table indexed by the byte. */
+static const uint64_t utf8_class_row[] = {
+    R_ASCII, R_80_8F, R_90_9F, R_A0_BF, R_BAD, R_C2_DF,
+    R_E0,    R_E1_EF, R_ED,    R_F0,    R_F1_F3, R_F4,
+};
+
+static uint64_t utf8_row_of(uint8_t b)
+{
+    unsigned k;
+
+    if (b < 0x80u)
+        k = 0;
+    else if (b < 0xC0u)
+        k = b < 0x90u ? 1u : b < 0xA0u ? 2u : 3u;
+    else if (b < 0xC2u || b > 0xF4u)
+        k = 4;
+    else if (b < 0xE0u)
+        k = 5;
+    else if (b < 0xF0u)
+        k = b == 0xE0u ? 6u : b == 0xEDu ? 8u : 7u;
+    else
+        k = b == 0xF0u ? 9u : b == 0xF4u ? 11u : 10u;
+    return utf8_class_row[k];
+}
+#define UTF8_ROW(b) utf8_row_of(b)
+#else
 #define X4(r) r, r, r, r
 #define X16(r) X4(r), X4(r), X4(r), X4(r)
 static const uint64_t utf8_row[] = {
@@ -83,6 +111,8 @@ static const uint64_t utf8_row[] = {
 typedef char utf8_row_has_256_entries[sizeof utf8_row / sizeof utf8_row[0] == 256 ? 1 : -1];
 #undef X4
 #undef X16
+#define UTF8_ROW(b) utf8_row[b]
+#endif
 #undef A
 #undef N1
 #undef N2
@@ -91,9 +121,10 @@ typedef char utf8_row_has_256_entries[sizeof utf8_row / sizeof utf8_row[0] == 25
 
 static uint32_t utf8_step(uint32_t s, uint8_t b)
 {
-    return (uint32_t)(utf8_row[b] >> (s & UTF8_STATE_MASK)) & UTF8_STATE_MASK;
+    return (uint32_t)(UTF8_ROW(b) >> (s & UTF8_STATE_MASK)) & UTF8_STATE_MASK;
 }
 
+#ifndef WS_SMALL
 /* Bytes run through the DFA between checks for failure: failure is rare, so the loop stays
  * free of branches on the data, and a failed block is simply walked again to find the byte. */
 #define UTF8_BLOCK 16
@@ -130,7 +161,7 @@ static uint32_t utf8_run(uint32_t s, const uint8_t *p, size_t n)
 
     /* Only the shift count is masked, never the result, so each step waits on one shift. */
     for (j = 0; j < n; j++)
-        w = utf8_row[p[j]] >> (w & UTF8_STATE_MASK);
+        w = UTF8_ROW(p[j]) >> (w & UTF8_STATE_MASK);
     return (uint32_t)w & UTF8_STATE_MASK;
 }
 
@@ -170,14 +201,14 @@ static uint32_t utf8_run_lanes(uint32_t s, const uint8_t *p, size_t n)
     w[0] = s;
     w[1] = w[2] = w[3] = U_ACCEPT;
     for (j = 0; j < common; j++) {
-        w[0] = utf8_row[p[start[0] + j]] >> (w[0] & UTF8_STATE_MASK);
-        w[1] = utf8_row[p[start[1] + j]] >> (w[1] & UTF8_STATE_MASK);
-        w[2] = utf8_row[p[start[2] + j]] >> (w[2] & UTF8_STATE_MASK);
-        w[3] = utf8_row[p[start[3] + j]] >> (w[3] & UTF8_STATE_MASK);
+        w[0] = UTF8_ROW(p[start[0] + j]) >> (w[0] & UTF8_STATE_MASK);
+        w[1] = UTF8_ROW(p[start[1] + j]) >> (w[1] & UTF8_STATE_MASK);
+        w[2] = UTF8_ROW(p[start[2] + j]) >> (w[2] & UTF8_STATE_MASK);
+        w[3] = UTF8_ROW(p[start[3] + j]) >> (w[3] & UTF8_STATE_MASK);
     }
     for (k = 0; k < UTF8_LANES; k++) {
         for (j = start[k] + common; j < start[k + 1]; j++)
-            w[k] = utf8_row[p[j]] >> (w[k] & UTF8_STATE_MASK);
+            w[k] = UTF8_ROW(p[j]) >> (w[k] & UTF8_STATE_MASK);
         if (k + 1 < UTF8_LANES && (w[k] & UTF8_STATE_MASK) != U_ACCEPT)
             return U_FAIL;
     }
@@ -196,6 +227,7 @@ static size_t utf8_find_failure(uint32_t s, const uint8_t *p, size_t n)
     }
     return j;
 }
+#endif /* !WS_SMALL */
 
 /* ---- SIMD: whole blocks at once ------------------------------------------------------------
  *
@@ -435,6 +467,7 @@ static size_t utf8_prefix_neon(const uint8_t *p, size_t n)
 
 /* ---- the feed loop ----------------------------------------------------------------------- */
 
+#ifndef WS_SMALL
 /* How many more bytes the character in progress in state s takes (s is not U_FAIL). */
 static size_t utf8_bytes_left(uint32_t s)
 {
@@ -442,6 +475,7 @@ static size_t utf8_bytes_left(uint32_t s)
 
     return left[s / UTF8_STATE_BITS];
 }
+#endif
 
 /* Given p at a character boundary, the length of a prefix of p[0..n) that is valid and ends
  * at one (0 when it cannot vouch for any). */
@@ -472,6 +506,27 @@ static int utf8_fail(ws_utf8 *v, size_t *bad_offset, size_t bad)
 #define UTF8_INLINE static inline
 #endif
 
+#ifdef WS_SMALL
+/* WS_SMALL (docs/size.md): one DFA step per byte, without the ASCII words, block runs and
+ * lanes below (nor the SIMD prefix, which is ignored): about a third of the code. */
+UTF8_INLINE int utf8_feed_with(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset,
+                               utf8_prefix_fn prefix)
+{
+    uint32_t s = v->state;
+    size_t i;
+
+    (void)prefix;
+    if (s >= U_FAIL || s % UTF8_STATE_BITS != 0)
+        return utf8_fail(v, bad_offset, 0);
+    for (i = 0; i < len; i++) {
+        s = utf8_step(s, p[i]);
+        if (s == U_FAIL)
+            return utf8_fail(v, bad_offset, i);
+    }
+    v->state = s;
+    return WS_OK;
+}
+#else
 /* ws_utf8_feed, with prefix (when not NULL) taking over long stretches at character
  * boundaries. What it leaves, the DFA walks: a tail, or a stretch it found invalid. */
 UTF8_INLINE int utf8_feed_with(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset,
@@ -513,6 +568,7 @@ UTF8_INLINE int utf8_feed_with(ws_utf8 *v, const uint8_t *p, size_t len, size_t 
     v->state = s;
     return WS_OK;
 }
+#endif /* WS_SMALL */
 
 int ws_utf8_feed_portable(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset)
 {

@@ -38,7 +38,9 @@ typedef struct ws_utf8_impl {
 #define WS_UTF8_IMPL_MAX 4
 
 /* Fills out[] with every implementation compiled in and runnable here, portable first;
- * returns how many. */
+ * returns how many. For the tests and benchmarks: left out of the one-file build, where an
+ * unused static function would draw a warning. */
+#ifndef WS_AMALGAMATION
 static inline size_t ws_utf8_impls(ws_utf8_impl out[WS_UTF8_IMPL_MAX])
 {
     size_t n = 0;
@@ -61,6 +63,7 @@ static inline size_t ws_utf8_impls(ws_utf8_impl out[WS_UTF8_IMPL_MAX])
 #endif
     return n;
 }
+#endif
 
 WS_INTERNAL_END
 

@@ -22,6 +22,32 @@
 
 WS_INTERNAL_BEGIN
 
+/* The handshake roles this build has, 1 or 0 (meson -Droles=, docs/size.md): a test on the
+ * role then folds to a constant and the left-out role's code is never referenced. */
+#if defined(WS_NO_CLIENT) && defined(WS_NO_SERVER)
+#error "WS_NO_CLIENT and WS_NO_SERVER together leave no role to build"
+#endif
+#ifdef WS_NO_CLIENT
+#define WS_BUILT_CLIENT 0
+#else
+#define WS_BUILT_CLIENT 1
+#endif
+#ifdef WS_NO_SERVER
+#define WS_BUILT_SERVER 0
+#else
+#define WS_BUILT_SERVER 1
+#endif
+
+/* Whether an endpoint of this role is a server / a client, for code that has both roles'
+ * paths: the plain comparison when both roles are built, a constant otherwise. */
+#if WS_BUILT_CLIENT && WS_BUILT_SERVER
+#define WS_ROLE_IS_SERVER(role) ((role) == WS_ROLE_SERVER)
+#define WS_ROLE_IS_CLIENT(role) ((role) == WS_ROLE_CLIENT)
+#else
+#define WS_ROLE_IS_SERVER(role) (WS_BUILT_SERVER != 0)
+#define WS_ROLE_IS_CLIENT(role) (WS_BUILT_CLIENT != 0)
+#endif
+
 #define WS_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WS_MAX(a, b) ((a) > (b) ? (a) : (b))
 
@@ -54,7 +80,7 @@ static inline bool ws_is_tchar(char ch)
 {
     if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
         return true;
-    return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+    return ch != '\0' && memchr("!#$%&'*+-.^_`|~", ch, 15) != NULL;
 }
 
 /* The first ch in [p, end), or end. */

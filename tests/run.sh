@@ -2,7 +2,9 @@
 # The one test command: installs what the build and the tests need (Debian 12, as root),
 # builds libws with gcc, clang and without SIMD (warnings are errors), runs every test -
 # unit and conformance tests plain and under ASan+UBSan, corpus replays, interop tests
-# against real peers, the NEON paths under qemu, a short libFuzzer run of every harness,
+# against real peers, the NEON paths under qemu, 32-bit (i386) and big-endian (s390x)
+# builds under qemu-user, the one-file build, a Cortex-M4 firmware session under
+# qemu-system-arm, a short libFuzzer run of every harness,
 # valgrind memcheck - and prints "N passed, N failed" counted from the test programs' own
 # results.
 set -euo pipefail
@@ -33,6 +35,22 @@ command -v ip >/dev/null || need+=(iproute2)
 # The NEON paths, cross-compiled and run under qemu (tests/neon.sh).
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
+# A 32-bit and a big-endian target under qemu-user (tests/cross.sh): cross compilers, and
+# CMocka for each target from Debian multiarch (which brings the target's libc6 along).
+foreign=()
+for arch in i386 s390x; do
+    [ -e /usr/lib/$arch-linux-gnu/pkgconfig/cmocka.pc ] || {
+        foreign+=("$arch")
+        need+=("libcmocka-dev:$arch")
+    }
+done
+# The Cortex-M4 firmware build and its example under qemu-system-arm (tests/baremetal.sh).
+command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
+[ -e /usr/lib/arm-none-eabi/newlib/thumb/v7e-m/nofp/libc_nano.a ] ||
+    need+=(libnewlib-arm-none-eabi)
+command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
+command -v i686-linux-gnu-gcc >/dev/null || need+=(gcc-i686-linux-gnu libc6-dev-i386-cross)
+command -v s390x-linux-gnu-gcc >/dev/null || need+=(gcc-s390x-linux-gnu libc6-dev-s390x-cross)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"
     if [ "$(id -u)" -ne 0 ]; then
@@ -40,8 +58,12 @@ if [ ${#need[@]} -gt 0 ]; then
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
+    for arch in "${foreign[@]}"; do
+        dpkg --add-architecture "$arch"
+    done
     retry apt-get update -qq
-    retry apt-get install -y -qq "${need[@]}" >/dev/null
+    # No recommends: qemu-system-arm's would bring a desktop's worth of media libraries.
+    retry apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 # Real peers for the interop tests: Node's ws and playwright-core (npm), Chromium (apt).
@@ -54,6 +76,14 @@ logs=()
 if [ ! -d build/meson-private ]; then
     CC=gcc meson setup build --werror >/dev/null
 fi
+mkdir -p build/logs
+# The 32-bit and big-endian builds under qemu-user run beside the native steps; their
+# results are collected at the end.
+setsid bash tests/cross.sh >build/logs/cross.log 2>&1 &
+cross_pid=$!
+# Should a step stop the script early, the background job goes with it.
+trap 'kill -- -"$cross_pid" 2>/dev/null || true' EXIT
+
 ninja -C build
 meson test -C build --print-errorlogs --num-processes 2 || status=1
 logs+=(build/meson-logs/testlog.json)
@@ -81,7 +111,6 @@ logs+=(build-nosimd/meson-logs/testlog.json)
 # Every parser under libFuzzer for a short budget (FUZZ_SECONDS each, default 20); a crash
 # fails the run and its input is kept in fuzz/crashes/. Then the plain unit, conformance and
 # corpus-replay programs under valgrind memcheck: no error and no leak.
-mkdir -p build/logs
 logged() { # logged LOG COMMAND...: runs it, shows and keeps its output, notes a failure
     local log=$1 rc
     shift
@@ -98,8 +127,29 @@ logged() { # logged LOG COMMAND...: runs it, shows and keeps its output, notes a
 }
 logged build/logs/format.log bash tests/format.sh
 logged build/logs/neon.log bash tests/neon.sh
+logged build/logs/amalgamation.log bash tests/amalgamation.sh
+logged build/logs/baremetal.log bash tests/baremetal.sh
+logged build/logs/size.log bash tests/size.sh
 logged build/logs/fuzz.log bash fuzz/run.sh
 logged build/logs/valgrind.log bash tests/valgrind.sh build
+
+# The cross builds started at the top: their per-case results, and a line for a target that
+# did not build.
+set +e
+wait "$cross_pid"
+rc=$?
+set -e
+trap - EXIT
+cat build/logs/cross.log
+if [ "$rc" -ne 0 ]; then
+    status=1
+    grep -q '^not ok' build/logs/cross.log || ls build-cross-*/meson-logs/testlog.json \
+        >/dev/null 2>&1 || echo "not ok - tests/cross.sh (exit status $rc)" >>build/logs/cross.log
+fi
+logs+=(build/logs/cross.log)
+for t in build-cross-*/meson-logs/testlog.json; do
+    [ -e "$t" ] && logs+=("$t")
+done
 
 # Line and branch coverage of lib/ (gcovr), from the unit tests and the corpus replays: a
 # report, never a verdict (docs/coverage.md says what is not covered and why).

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc_count.h"
 #include "ws.h"
 
 /* ---- test fixtures ------------------------------------------------------------------- */
@@ -23,39 +24,6 @@ static int zero_random(void *ud, uint8_t *buf, size_t len)
     (void)ud;
     memset(buf, 0, len);
     return 0;
-}
-
-/* Counting allocator: tracks live bytes and the peak. */
-typedef struct alloc_stats {
-    size_t live, peak, calls;
-} alloc_stats;
-
-typedef struct alloc_hdr {
-    size_t size;
-    size_t pad;
-} alloc_hdr;
-
-static void *count_realloc(void *ud, void *ptr, size_t size)
-{
-    alloc_stats *st = (alloc_stats *)ud;
-    alloc_hdr *h = ptr ? (alloc_hdr *)ptr - 1 : NULL;
-    alloc_hdr *n;
-
-    st->calls++;
-    if (h)
-        st->live -= h->size;
-    if (size == 0) {
-        free(h);
-        return NULL;
-    }
-    n = realloc(h, sizeof *n + size);
-    if (n == NULL)
-        return NULL;
-    n->size = size;
-    st->live += size;
-    if (st->live > st->peak)
-        st->peak = st->live;
-    return n + 1;
 }
 
 static const uint8_t test_key[4] = {0x37, 0xfa, 0x21, 0x3d};
@@ -1134,6 +1102,78 @@ static void test_fixed_memory_session(void **state)
     assert_memory_equal(out + n - 4, "\x88\x02\x03\xe8", 4);
 }
 
+/* A frame longer than 4 GiB streams in pieces with 64-bit limits, on a 32-bit host too: the
+ * wire length is never narrowed to size_t. */
+static void test_stream_over_4gib(void **state)
+{
+    ws_config cfg;
+    static uint64_t mem[1 << 12];
+    ws_conn *c;
+    uint8_t in[1024];
+    size_t n = strlen(browser_request);
+    const uint64_t length = ((uint64_t)5 << 30) + 3; /* 5 GiB + 3 */
+    ws_frame_header h;
+    ws_event ev;
+    int hl, i;
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_output = 2048;
+    cfg.max_head_size = 2048;
+    cfg.max_headers = 16;
+    cfg.max_frame_size = (uint64_t)8 << 30;
+    cfg.max_message_size = (uint64_t)8 << 30;
+    c = ws_conn_init(mem, sizeof mem, &cfg);
+    assert_non_null(c);
+    memcpy(in, browser_request, n);
+    memset(&h, 0, sizeof h);
+    h.opcode = WS_OP_BINARY;
+    h.fin = true;
+    h.length = length;
+    h.masked = true;
+    memcpy(h.mask, test_key, 4);
+    hl = ws_frame_header_encode(in + n, &h);
+    assert_int_equal(hl, 14);
+    n += (size_t)hl;
+    memcpy(in + n, "abcdefgh", 8);
+    ws_mask(in + n, 8, test_key, 0);
+    n += 8;
+    assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+    assert_int_equal(ws_conn_accept(c, NULL), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CHUNK);
+    assert_int_equal(ev.opcode, WS_OP_BINARY);
+    assert_false(ev.frame_final);
+    assert_int_equal(ev.len, 8);
+    assert_memory_equal(ev.data, "abcdefgh", 8);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+    assert_int_equal(ws_conn_phase(c), WS_PHASE_OPEN);
+    /* The byte count goes on past 2^32 without wrapping: one more piece, still mid-frame. */
+    for (i = 0; i < 2; i++) {
+        memset(in, 0, 16);
+        assert_int_equal(ws_conn_feed(c, in, 16), WS_OK);
+        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CHUNK);
+        assert_int_equal(ev.len, 16);
+        assert_false(ev.frame_final);
+        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+    }
+    /* The same frame over a 4 GiB limit fails at its length, as it should. */
+    cfg.max_frame_size = (uint64_t)4 << 30;
+    c = ws_conn_init(mem, sizeof mem, &cfg);
+    assert_non_null(c);
+    n = strlen(browser_request);
+    memcpy(in, browser_request, n);
+    hl = ws_frame_header_encode(in + n, &h);
+    n += (size_t)hl;
+    assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+    assert_int_equal(ws_conn_accept(c, NULL), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.error, WS_E_FRAME_TOO_BIG);
+}
+
 /* Whatever is fed, the heap a connection holds stays within its configured limits. */
 static void test_memory_bounded(void **state)
 {
@@ -1187,6 +1227,7 @@ int main(void)
         cmocka_unit_test(test_eof),
         cmocka_unit_test(test_fixed_memory_session),
         cmocka_unit_test(test_memory_bounded),
+        cmocka_unit_test(test_stream_over_4gib),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,7 +148,9 @@ typedef struct cf_case {
     const char *out;            /* expected output frames (see below) */
     cf_at at;                   /* the byte that completes the case (the error, the close) */
     unsigned flags;             /* CF_SERVER_ONLY ... */
-    size_t max_frame, max_message, max_fragments, max_output; /* 0: the default */
+    /* Limits, 0 for the default; the first two are 64-bit as in ws_config. */
+    uint64_t max_frame, max_message;
+    size_t max_fragments, max_output;
 } cf_case;
 
 /*

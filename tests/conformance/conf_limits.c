@@ -105,7 +105,7 @@ static const cf_case limits[] = {
      .events = "PART:BIN:ab|CLOSED:1009:MESSAGE_TOO_BIG",
      .out = "CLOSE:1009",
      .at = AT_HEND(1),
-     .max_frame = SIZE_MAX},
+     .max_frame = UINT64_MAX},
     {.id = "9.18 4 MiB message at its limit in 64 KiB fragments",
      .in = {FILL(BIN0, ALL_BYTES, 65536), REPFILL(CONT0, ALL_BYTES, 65536, 62),
             FILL(CONT, ALL_BYTES, 65536)},

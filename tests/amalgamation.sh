@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Checks the one-file build: tools/amalgamate.py writes libws.c + ws.h, which must compile
+# warning-free on its own with gcc and clang; the example programs must build from those two
+# files alone (no lib/, no Meson), and the CMocka unit tests must pass linked against it
+# (they include a few private headers from lib/ to reach internals, as in the Meson build).
+# Prints TAP: one line per check and one per unit test case (CMocka's TAP output).
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+amal=$tmp/amalgamation
+flags=(-std=c99 -O2 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes
+    -Wmissing-prototypes -Wvla -Werror)
+status=0
+
+. tests/tap.sh
+
+check "amalgamate: tools/amalgamate.py writes libws.c and ws.h" \
+    python3 tools/amalgamate.py "$amal" || exit 1
+echo "# libws.c: $(wc -l <"$amal/libws.c") lines"
+check "amalgamation compiles with clang, warnings as errors" \
+    clang "${flags[@]}" -c "$amal/libws.c" -o "$tmp/libws-clang.o"
+check "amalgamation compiles with gcc, warnings as errors" \
+    gcc "${flags[@]}" -c "$amal/libws.c" -o "$tmp/libws.o" || exit 1
+
+# The size options of docs/size.md compile, and a build with one role left out refuses it.
+for opt in WS_NO_CLIENT WS_NO_SERVER WS_NO_ERROR_STRINGS WS_SMALL; do
+    check "amalgamation compiles with -D$opt (gcc and clang)" \
+        bash -c "gcc ${flags[*]} -D$opt -c '$amal/libws.c' -o '$tmp/libws-$opt.o' &&
+                 clang ${flags[*]} -D$opt -c '$amal/libws.c' -o '$tmp/libws-clang-$opt.o'"
+done
+for opt in WS_NO_CLIENT WS_NO_SERVER; do
+    if check "roles_check builds with -D$opt" gcc -I"$amal" "${flags[@]}" "-D$opt" \
+        -o "$tmp/roles-$opt" tests/roles_check.c "$tmp/libws-$opt.o"; then
+        "$tmp/roles-$opt" | sed "s/^\(ok\|not ok\) - /\1 - -D$opt: /" || status=1
+    fi
+done
+
+# The examples, from the amalgamation alone: only its directory is on the include path.
+ex=(-I"$amal" "${flags[@]}")
+check "chat page embedded" python3 examples/embed.py examples/chat.html "$tmp/chat_page.c" chat_page
+for prog in frame-demo echo-server ws-client chat-server; do
+    extra=()
+    [ "$prog" = chat-server ] && extra=("$tmp/chat_page.c")
+    check "example $prog builds from libws.c + ws.h" \
+        gcc "${ex[@]}" -o "$tmp/$prog" "examples/$prog.c" examples/common.c "${extra[@]}" \
+        "$tmp/libws.o"
+done
+check "frame-demo runs" "$tmp/frame-demo"
+
+# The unit tests against the amalgamation, each case a TAP line: as built by default, and
+# with WS_SMALL (the rolled SHA-1 and the table-less UTF-8 and token checks must agree).
+for variant in default WS_SMALL; do
+    obj=$tmp/libws.o label=""
+    [ "$variant" = default ] || { obj=$tmp/libws-$variant.o label=" ($variant)"; }
+    for src in tests/test_*.c; do
+        name=$(basename "$src" .c)
+        check "$name builds against the amalgamation$label" \
+            gcc -I"$amal" -Ilib "${flags[@]}" -Wno-missing-field-initializers -o "$tmp/$name" \
+            "$src" "$obj" -lcmocka || continue
+        if ! CMOCKA_MESSAGE_OUTPUT=TAP "$tmp/$name" >"$tmp/tap" 2>&1; then
+            status=1
+            grep -q '^not ok' "$tmp/tap" ||
+                echo "not ok - $name$label (exit status, see above)" >>"$tmp/tap"
+        fi
+        sed -e "s/^\(ok\|not ok\) [0-9]* - /\1 - $name$label: /" \
+            -e '/^\(ok\|not ok\)/!s/^/# /' "$tmp/tap"
+    done
+done
+exit $status
