@@ -47,7 +47,7 @@ logs=()
 
 # gcc: everything, unit tests also under the sanitizers.
 if [ ! -d build/meson-private ]; then
-    CC=gcc meson setup build --werror >/dev/null
+    CC=gcc meson setup build --werror -Dtests=true >/dev/null
 fi
 ninja -C build
 meson test -C build --print-errorlogs --num-processes 2 || status=1
@@ -56,16 +56,18 @@ logs+=(build/meson-logs/testlog.json)
 # clang: the library, examples, unit and conformance tests build warning-free and pass,
 # plainly and under clang's sanitizers (which check a few things gcc's do not).
 if [ ! -d build-clang/meson-private ]; then
-    CC=clang meson setup build-clang --werror >/dev/null
+    CC=clang meson setup build-clang --werror -Dtests=true >/dev/null
 fi
 ninja -C build-clang
 meson test -C build-clang --suite unit --suite asan --suite conformance \
     --suite conformance-asan --print-errorlogs --num-processes 2 || status=1
 logs+=(build-clang/meson-logs/testlog.json)
 
-# The portable C alone (-Dsimd=false), as on a machine without SSE2/AVX2/NEON.
+# The portable C alone (-Dsimd=false), as on a machine without SSE2/AVX2/NEON, and without
+# the default allocator (-Ddefault_alloc=false), as on a host without a heap.
 if [ ! -d build-nosimd/meson-private ]; then
-    CC=gcc meson setup build-nosimd --werror -Dsimd=false -Dexamples=false -Dinterop=false \
+    CC=gcc meson setup build-nosimd --werror -Dtests=true -Dsimd=false -Ddefault_alloc=false \
+        -Dexamples=false -Dinterop=false \
         >/dev/null
 fi
 ninja -C build-nosimd
