@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "tls.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -40,6 +41,7 @@ struct client {
     struct source src; /* first, so a source of kind SRC_CLIENT is a client */
     struct client *prev, *next;
     ws_conn *ws;
+    ex_tls *tls;       /* NULL for plain TCP */
     uint32_t interest; /* epoll events registered */
     bool in_events;    /* input was fed and not all of its events pulled yet */
     bool eof;          /* the peer ended the stream (or the socket failed) */
@@ -62,15 +64,18 @@ struct server {
     ws_config cfg;
     size_t piece;
     bool verbose;
+    ex_tls_ctx *tls; /* --cert/--key: wss:// */
 };
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: echo-server [--host HOST] [--port PORT] [--max-message BYTES] "
-                 "[--verbose]\n"
+                 "[--cert FILE --key FILE] [--verbose]\n"
                  "  --host HOST          address to listen on (default 127.0.0.1)\n"
                  "  --port PORT          port (default 9001; 0 picks a free one)\n"
                  "  --max-message BYTES  largest message and frame accepted (default 16M)\n"
+                 "  --cert FILE          serve wss://: certificate chain (PEM)\n"
+                 "  --key FILE           and its private key (PEM)\n"
                  "  --verbose            log each connection's open and close to stderr\n");
 }
 
@@ -104,6 +109,7 @@ static void client_destroy(struct server *srv, struct client *cl)
     epoll_ctl(srv->epfd, EPOLL_CTL_DEL, cl->src.fd, NULL);
     close(cl->src.fd);
     ws_conn_free(cl->ws);
+    ex_tls_free(cl->tls);
     ex_pending_free(&cl->echo);
     if (cl->prev != NULL)
         cl->prev->next = cl->next;
@@ -184,6 +190,7 @@ static void client_watch(const struct server *srv, struct client *cl, uint32_t w
  * still sending could lose the close frame. */
 static void client_linger(struct server *srv, struct client *cl)
 {
+    ex_tls_close_notify(cl->tls);
     if (shutdown(cl->src.fd, SHUT_WR) < 0 || ex_drain(cl->src.fd)) {
         client_destroy(srv, cl);
         return;
@@ -210,7 +217,7 @@ static void client_service(struct server *srv, struct client *cl)
         if (cl->echo.active) {
             int r = ex_pending_send(&cl->echo, cl->ws);
             if (r == WS_E_BACKPRESSURE) {
-                long w = ex_flush(cl->src.fd, cl->ws);
+                long w = ex_tls_flush(cl->tls, cl->src.fd, cl->ws);
                 if (w < 0 || (w == 0 && !ex_has_output(cl->ws))) {
                     client_destroy(srv, cl); /* socket failed, or the echo can never fit */
                     return;
@@ -227,7 +234,7 @@ static void client_service(struct server *srv, struct client *cl)
             cl->in_events = false;
     }
 
-    if (ex_flush(cl->src.fd, cl->ws) < 0) {
+    if (ex_tls_flush(cl->tls, cl->src.fd, cl->ws) < 0) {
         client_destroy(srv, cl);
         return;
     }
@@ -247,7 +254,7 @@ static void client_service(struct server *srv, struct client *cl)
 
 static void client_read(struct client *cl)
 {
-    ssize_t n = recv(cl->src.fd, cl->in, sizeof cl->in, 0);
+    long n = ex_tls_recv(cl->tls, cl->src.fd, cl->in, sizeof cl->in);
 
     if (n > 0) {
         /* WS_E_CLOSED after the close handshake: the bytes are ignored, nothing to do. */
@@ -264,7 +271,10 @@ static void client_new(struct server *srv, int fd, const char *peer)
 {
     struct client *cl = calloc(1, sizeof *cl);
 
-    if (cl == NULL || (cl->ws = ws_conn_new(&srv->cfg)) == NULL) {
+    if (cl == NULL || (cl->ws = ws_conn_new(&srv->cfg)) == NULL ||
+        (srv->tls != NULL && (cl->tls = ex_tls_accept(srv->tls, fd)) == NULL)) {
+        if (cl != NULL)
+            ws_conn_free(cl->ws);
         free(cl);
         close(fd);
         return;
@@ -276,6 +286,7 @@ static void client_new(struct server *srv, int fd, const char *peer)
     snprintf(cl->peer, sizeof cl->peer, "%s", peer);
     if (watch(srv, EPOLL_CTL_ADD, &cl->src, cl->interest) < 0) {
         ws_conn_free(cl->ws);
+        ex_tls_free(cl->tls);
         free(cl);
         close(fd);
         return;
@@ -346,7 +357,7 @@ static void begin_shutdown(struct server *srv)
 }
 
 static int parse_args(int argc, char **argv, const char **host, unsigned *port, size_t *max_message,
-                      bool *verbose)
+                      bool *verbose, const char **cert, const char **key)
 {
     int i;
     for (i = 1; i < argc; i++) {
@@ -368,6 +379,9 @@ static int parse_args(int argc, char **argv, const char **host, unsigned *port, 
                 return -1;
             *port = (unsigned)p;
             i++;
+        } else if ((strcmp(arg, "--cert") == 0 || strcmp(arg, "--key") == 0) && val != NULL) {
+            *(arg[2] == 'c' ? cert : key) = val;
+            i++;
         } else if (strcmp(arg, "--max-message") == 0 && val != NULL) {
             if (!ex_parse_size(val, max_message))
                 return -1;
@@ -387,12 +401,16 @@ int main(int argc, char **argv)
     size_t max_message = 16u * 1024u * 1024u;
     long next_sweep = now_ms() + 1000;
     int status = 0;
+    const char *cert = NULL, *key = NULL;
 
     memset(&srv, 0, sizeof srv);
-    if (parse_args(argc, argv, &host, &port, &max_message, &srv.verbose) < 0) {
+    if (parse_args(argc, argv, &host, &port, &max_message, &srv.verbose, &cert, &key) < 0 ||
+        (cert == NULL) != (key == NULL)) {
         usage(stderr);
         return 2;
     }
+    if (cert != NULL && (srv.tls = ex_tls_server_ctx("echo-server", cert, key)) == NULL)
+        return 1;
     ws_config_init(&srv.cfg, WS_ROLE_SERVER);
     srv.cfg.max_message_size = max_message;
     srv.cfg.max_frame_size = max_message;
@@ -470,5 +488,6 @@ int main(int argc, char **argv)
         close(srv.listener.fd);
     close(srv.signals.fd);
     close(srv.epfd);
+    ex_tls_ctx_free(srv.tls);
     return status;
 }

@@ -25,6 +25,13 @@ ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 
 command -v pkg-config >/dev/null || need+=(pkg-config)
 pkg-config --exists cmocka 2>/dev/null || need+=(libcmocka-dev)
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || need+=(python3-websockets)
+# TLS and the event-loop integrations of the examples, and the tools of the wss:// tests:
+# openssl makes a throwaway CA, certutil puts it in Chromium's NSS trust store.
+pkg-config --exists openssl 2>/dev/null || need+=(libssl-dev)
+command -v openssl >/dev/null || need+=(openssl)
+command -v certutil >/dev/null || need+=(libnss3-tools)
+pkg-config --exists libuv 2>/dev/null || need+=(libuv1-dev)
+pkg-config --exists libevent 2>/dev/null || need+=(libevent-dev)
 # The NEON paths, cross-compiled and run under qemu (tests/neon.sh).
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
