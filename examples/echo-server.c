@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "echo_app.h"
 #include "tls.h"
 #include "ws.h"
 
@@ -23,11 +24,9 @@
 #include <unistd.h>
 
 #define READ_SIZE            (64u * 1024u) /* bytes read (and fed to libws) at once */
-#define SEND_PIECE           (64u * 1024u) /* largest fragment queued with one call */
 #define HANDSHAKE_TIMEOUT_MS 10000         /* from accept to a complete upgrade request */
 #define CLOSE_TIMEOUT_MS     5000 /* from the start of the close handshake to the last write */
 #define LINGER_MS            2000 /* from our last write to the peer's end of stream */
-#define SHUTDOWN_REASON      "server shutting down"
 
 enum source_kind { SRC_LISTENER, SRC_SIGNAL, SRC_CLIENT };
 
@@ -41,15 +40,14 @@ struct client {
     struct source src; /* first, so a source of kind SRC_CLIENT is a client */
     struct client *prev, *next;
     ws_conn *ws;
-    ex_tls *tls;       /* NULL for plain TCP */
-    uint32_t interest; /* epoll events registered */
-    bool in_events;    /* input was fed and not all of its events pulled yet */
-    bool eof;          /* the peer ended the stream (or the socket failed) */
-    bool closed;       /* WS_EV_CLOSED seen: flush, then shut our side and linger */
-    bool draining;     /* all written and our side shut: input is dropped until the peer ends */
-    long deadline;     /* monotonic ms when the handshake, close or linger ends; 0: none */
-    ex_pending echo;   /* the chunk being echoed */
-    char peer[80];
+    ex_tls *tls;           /* NULL for plain TCP */
+    uint32_t interest;     /* epoll events registered */
+    bool in_events;        /* input was fed and not all of its events pulled yet */
+    bool eof;              /* the peer ended the stream (or the socket failed) */
+    bool closed;           /* WS_EV_CLOSED seen: flush, then shut our side and linger */
+    bool draining;         /* all written and our side shut: input is dropped until the peer ends */
+    long deadline;         /* monotonic ms when the handshake, close or linger ends; 0: none */
+    ex_echo app;           /* the echo in progress, the peer's name */
     uint8_t in[READ_SIZE]; /* libws unmasks in place here; kept until the events are pulled */
 };
 
@@ -66,18 +64,6 @@ struct server {
     bool verbose;
     ex_tls_ctx *tls; /* --cert/--key: wss:// */
 };
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: echo-server [--host HOST] [--port PORT] [--max-message BYTES] "
-                 "[--cert FILE --key FILE] [--verbose]\n"
-                 "  --host HOST          address to listen on (default 127.0.0.1)\n"
-                 "  --port PORT          port (default 9001; 0 picks a free one)\n"
-                 "  --max-message BYTES  largest message and frame accepted (default 16M)\n"
-                 "  --cert FILE          serve wss://: certificate chain (PEM)\n"
-                 "  --key FILE           and its private key (PEM)\n"
-                 "  --verbose            log each connection's open and close to stderr\n");
-}
 
 static long now_ms(void)
 {
@@ -110,7 +96,7 @@ static void client_destroy(struct server *srv, struct client *cl)
     close(cl->src.fd);
     ws_conn_free(cl->ws);
     ex_tls_free(cl->tls);
-    ex_pending_free(&cl->echo);
+    ex_echo_free(&cl->app);
     if (cl->prev != NULL)
         cl->prev->next = cl->next;
     else
@@ -122,57 +108,19 @@ static void client_destroy(struct server *srv, struct client *cl)
     resume_accept(srv);
 }
 
-static void log_closed(const struct server *srv, const struct client *cl, const ws_event *ev)
-{
-    if (!srv->verbose)
-        return;
-    fprintf(stderr, "[%s] closed: %u%s%.*s", cl->peer, (unsigned)ev->close_code,
-            ev->reason_len > 0 ? " " : "", (int)ev->reason_len,
-            ev->reason != NULL ? ev->reason : "");
-    if (ev->error != WS_OK)
-        fprintf(stderr, " (%s)", ws_strerror(ev->error));
-    if (ev->http_status != 0)
-        fprintf(stderr, " (HTTP %d)", ev->http_status);
-    fprintf(stderr, "\n");
-}
-
 /* Handles one event; returns false when there are none left for this input. */
-static bool client_next_event(struct server *srv, struct client *cl)
+static bool client_next_event(struct client *cl)
 {
     ws_event ev;
 
-    switch (ws_conn_next_event(cl->ws, &ev)) {
-    case WS_EV_NONE:
+    if (ws_conn_next_event(cl->ws, &ev) == WS_EV_NONE)
         return false;
-    case WS_EV_REQUEST:
-        /* Every request is welcome; a real server would check Origin or a token here. */
-        if (ws_conn_accept(cl->ws, NULL) != WS_OK)
-            ws_conn_reject(cl->ws, 500, NULL, 0, NULL, 0);
-        break;
-    case WS_EV_OPEN:
+    if (ev.type == WS_EV_OPEN)
         cl->deadline = 0;
-        if (srv->verbose) {
-            const ws_request *req = ws_conn_request(cl->ws);
-            fprintf(stderr, "[%s] open %.*s\n", cl->peer, req != NULL ? (int)req->target_len : 0,
-                    req != NULL ? req->target : "");
-        }
-        break;
-    case WS_EV_CHUNK:
-    case WS_EV_MESSAGE:
-        /* Echo the chunk as a fragment of the same message; sent by client_service. */
-        ex_pending_set(&cl->echo, ev.opcode, ev.data, ev.len,
-                       ev.type == WS_EV_MESSAGE || ev.message_final, srv->piece);
-        break;
-    case WS_EV_HTTP_REQUEST: /* only with cfg.http_requests, which is off here */
-    case WS_EV_PING:         /* answered by libws (auto_pong) */
-    case WS_EV_PONG:
-    case WS_EV_CLOSE: /* libws answers with the peer's code; WS_EV_CLOSED follows */
-        break;
-    case WS_EV_CLOSED:
-        log_closed(srv, cl, &ev);
+    else if (ev.type == WS_EV_CLOSED)
         cl->closed = true;
-        break;
-    }
+    /* An echo that does not fit stays in cl->app.echo; client_service sends the rest. */
+    (void)ex_echo_event(&cl->app, cl->ws, &ev);
     return true;
 }
 
@@ -214,8 +162,8 @@ static void client_service(struct server *srv, struct client *cl)
     uint32_t want = 0;
 
     for (;;) {
-        if (cl->echo.active) {
-            int r = ex_pending_send(&cl->echo, cl->ws);
+        if (cl->app.echo.active) {
+            int r = ex_pending_send(&cl->app.echo, cl->ws);
             if (r == WS_E_BACKPRESSURE) {
                 long w = ex_tls_flush(cl->tls, cl->src.fd, cl->ws);
                 if (w < 0 || (w == 0 && !ex_has_output(cl->ws))) {
@@ -230,7 +178,7 @@ static void client_service(struct server *srv, struct client *cl)
         }
         if (!cl->in_events)
             break;
-        if (!client_next_event(srv, cl))
+        if (!client_next_event(cl))
             cl->in_events = false;
     }
 
@@ -245,7 +193,7 @@ static void client_service(struct server *srv, struct client *cl)
     /* libws has no clock: the host bounds how long a closing peer may take. */
     if (cl->deadline == 0 && ws_conn_phase(cl->ws) >= WS_PHASE_CLOSING)
         cl->deadline = now_ms() + CLOSE_TIMEOUT_MS;
-    if (!cl->in_events && !cl->echo.active && !cl->eof && !cl->closed)
+    if (!cl->in_events && !cl->app.echo.active && !cl->eof && !cl->closed)
         want |= EPOLLIN;
     if (ex_has_output(cl->ws))
         want |= EPOLLOUT;
@@ -283,7 +231,9 @@ static void client_new(struct server *srv, int fd, const char *peer)
     cl->src.fd = fd;
     cl->interest = EPOLLIN;
     cl->deadline = now_ms() + HANDSHAKE_TIMEOUT_MS;
-    snprintf(cl->peer, sizeof cl->peer, "%s", peer);
+    snprintf(cl->app.peer, sizeof cl->app.peer, "%s", peer);
+    cl->app.piece = srv->piece;
+    cl->app.verbose = srv->verbose;
     if (watch(srv, EPOLL_CTL_ADD, &cl->src, cl->interest) < 0) {
         ws_conn_free(cl->ws);
         ex_tls_free(cl->tls);
@@ -323,7 +273,7 @@ static void sweep(struct server *srv, long now)
         struct client *next = cl->next;
         if (cl->deadline != 0 && now >= cl->deadline) {
             if (srv->verbose)
-                fprintf(stderr, "[%s] timed out %s\n", cl->peer,
+                fprintf(stderr, "[%s] timed out %s\n", cl->app.peer,
                         cl->draining ? "waiting for the peer's end of stream"
                         : ws_conn_phase(cl->ws) == WS_PHASE_CONNECTING ? "in the handshake"
                                                                        : "while closing");
@@ -349,80 +299,34 @@ static void begin_shutdown(struct server *srv)
         } else if (ws_conn_phase(cl->ws) == WS_PHASE_CONNECTING) {
             client_destroy(srv, cl);
         } else {
-            ws_conn_close(cl->ws, WS_CLOSE_GOING_AWAY, SHUTDOWN_REASON, sizeof SHUTDOWN_REASON - 1);
+            ws_conn_close(cl->ws, WS_CLOSE_GOING_AWAY, EX_ECHO_SHUTDOWN_REASON,
+                          sizeof EX_ECHO_SHUTDOWN_REASON - 1);
             client_service(srv, cl);
         }
         cl = next;
     }
 }
 
-static int parse_args(int argc, char **argv, const char **host, unsigned *port, size_t *max_message,
-                      bool *verbose, const char **cert, const char **key)
-{
-    int i;
-    for (i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end;
-
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            usage(stdout);
-            exit(0);
-        } else if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
-            *verbose = true;
-        } else if (strcmp(arg, "--host") == 0 && val != NULL) {
-            *host = val;
-            i++;
-        } else if (strcmp(arg, "--port") == 0 && val != NULL) {
-            unsigned long p = strtoul(val, &end, 10);
-            if (*val == '\0' || *end != '\0' || p > 65535)
-                return -1;
-            *port = (unsigned)p;
-            i++;
-        } else if ((strcmp(arg, "--cert") == 0 || strcmp(arg, "--key") == 0) && val != NULL) {
-            *(arg[2] == 'c' ? cert : key) = val;
-            i++;
-        } else if (strcmp(arg, "--max-message") == 0 && val != NULL) {
-            if (!ex_parse_size(val, max_message))
-                return -1;
-            i++;
-        } else {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     struct server srv;
-    const char *host = "127.0.0.1";
-    unsigned port = 9001, bound = 0;
-    size_t max_message = 16u * 1024u * 1024u;
+    ex_echo_opts o;
+    unsigned bound = 0;
     long next_sweep = now_ms() + 1000;
     int status = 0;
-    const char *cert = NULL, *key = NULL;
 
     memset(&srv, 0, sizeof srv);
-    if (parse_args(argc, argv, &host, &port, &max_message, &srv.verbose, &cert, &key) < 0 ||
-        (cert == NULL) != (key == NULL)) {
-        usage(stderr);
+    if (ex_echo_parse("echo-server", true, argc, argv, &o) < 0)
         return 2;
-    }
-    if (cert != NULL && (srv.tls = ex_tls_server_ctx("echo-server", cert, key)) == NULL)
+    if (o.cert != NULL && (srv.tls = ex_tls_server_ctx("echo-server", o.cert, o.key)) == NULL)
         return 1;
-    ws_config_init(&srv.cfg, WS_ROLE_SERVER);
-    srv.cfg.max_message_size = max_message;
-    srv.cfg.max_frame_size = max_message;
-    srv.cfg.whole_messages = false; /* stream: echo each chunk as it arrives */
-    srv.cfg.realloc = ex_realloc;
-    /* Fragments small enough that one always fits in an empty output queue. */
-    srv.piece = srv.cfg.max_output / 2 < SEND_PIECE ? srv.cfg.max_output / 2 : SEND_PIECE;
+    srv.verbose = o.verbose;
+    ex_echo_config(&o, &srv.cfg, &srv.piece);
 
     srv.listener.kind = SRC_LISTENER;
     srv.signals.kind = SRC_SIGNAL;
     srv.signals.fd = ex_signals_fd();
-    srv.listener.fd = ex_listen("echo-server", host, port, &bound);
+    srv.listener.fd = ex_listen("echo-server", o.host, o.port, &bound);
     srv.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (srv.signals.fd < 0 || srv.listener.fd < 0 || srv.epfd < 0 ||
         watch(&srv, EPOLL_CTL_ADD, &srv.listener, EPOLLIN) < 0 ||
@@ -431,9 +335,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "echo-server: setup failed: %s\n", strerror(errno));
         return 1;
     }
-    printf("listening on %s%s%s:%u\n", strchr(host, ':') ? "[" : "", host,
-           strchr(host, ':') ? "]" : "", bound);
-    fflush(stdout);
+    ex_echo_announce(o.host, bound);
 
     while (!srv.stopping || srv.count > 0) {
         struct epoll_event evs[64];
@@ -465,7 +367,7 @@ int main(int argc, char **argv)
             } else {
                 struct client *cl = (struct client *)src;
                 if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !cl->in_events &&
-                    !cl->echo.active && !cl->eof && !cl->closed)
+                    !cl->app.echo.active && !cl->eof && !cl->closed)
                     client_read(cl);
                 client_service(&srv, cl);
             }
