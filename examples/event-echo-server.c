@@ -2,7 +2,8 @@
  * event-echo-server: echo-server on libevent. The same command line and behaviour as the
  * epoll echo-server (every message sent back as it came, chunk by chunk);
  * glue/ws_libevent.c does the libws side of the loop, this file the listening, the signals
- * and the echo.
+ * and the echo. With --cert/--key (built with OpenSSL and libevent_openssl) it serves wss://
+ * through libevent's OpenSSL bufferevent: libws and the glue see the same decrypted stream.
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -20,6 +21,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#ifdef EX_HAVE_LIBEVENT_OPENSSL
+#include "tls.h"
+
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
+#endif
+
 struct client {
     struct client *prev, *next;
     ws_levent *l;
@@ -36,6 +44,7 @@ struct server {
     bool verbose;
     bool stopping;
     struct client *clients;
+    void *ssl_ctx; /* --cert/--key: the SSL_CTX for wss://, else NULL */
 };
 
 static struct server srv;
@@ -69,6 +78,35 @@ static void on_finish(ws_levent *l)
         event_base_loopexit(srv.base, NULL);
 }
 
+#ifdef EX_HAVE_LIBEVENT_OPENSSL
+/* TLS: close_notify before the glue ends our side of the TCP stream. */
+static void on_flushed(ws_levent *l)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(ws_levent_bufferevent(l));
+    if (ssl != NULL)
+        (void)SSL_shutdown(ssl);
+}
+
+/* A bufferevent that runs the TLS handshake as the client's bytes arrive. */
+static struct bufferevent *tls_bufferevent(evutil_socket_t fd)
+{
+    SSL *ssl = SSL_new(srv.ssl_ctx);
+    struct bufferevent *bev;
+
+    if (ssl == NULL)
+        return NULL;
+    bev = bufferevent_openssl_socket_new(srv.base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                         BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    /* A peer that ends TCP without close_notify is an end of stream, as without TLS. */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+#endif
+
 static void peer_name(const struct sockaddr *sa, char *out, size_t cap)
 {
     char ip[INET6_ADDRSTRLEN] = "?";
@@ -98,7 +136,12 @@ static void on_accept(struct evconnlistener *lst, evutil_socket_t fd, struct soc
     (void)arg;
     evutil_make_socket_nonblocking(fd);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* small frames, low latency */
-    bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
+#ifdef EX_HAVE_LIBEVENT_OPENSSL
+    if (srv.ssl_ctx != NULL)
+        bev = tls_bufferevent(fd);
+    else
+#endif
+        bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (bev == NULL)
         evutil_closesocket(fd);
     if (cl == NULL || bev == NULL) {
@@ -154,13 +197,27 @@ int main(int argc, char **argv)
     ex_echo_opts o;
     unsigned bound = 0;
     int fd;
+#ifdef EX_HAVE_LIBEVENT_OPENSSL
+    ex_tls_ctx *tls = NULL;
+    bool with_tls = true;
+#else
+    bool with_tls = false;
+#endif
 
-    if (ex_echo_parse("event-echo-server", false, argc, argv, &o) < 0)
+    ws_levent_config_init(&srv.glue);
+    if (ex_echo_parse("event-echo-server", with_tls, argc, argv, &o) < 0)
         return 2;
+#ifdef EX_HAVE_LIBEVENT_OPENSSL
+    if (o.cert != NULL) {
+        if ((tls = ex_tls_server_ctx("event-echo-server", o.cert, o.key)) == NULL)
+            return 1;
+        srv.ssl_ctx = ex_tls_ctx_openssl(tls);
+        srv.glue.on_flushed = on_flushed;
+    }
+#endif
     signal(SIGPIPE, SIG_IGN);
     ex_echo_config(&o, &srv.cfg, &srv.piece);
     srv.verbose = o.verbose;
-    ws_levent_config_init(&srv.glue);
     srv.glue.on_event = on_event;
     srv.glue.on_drained = on_drained;
     srv.glue.on_finish = on_finish;
@@ -186,5 +243,8 @@ int main(int argc, char **argv)
     event_free(srv.sigint);
     event_free(srv.sigterm);
     event_base_free(srv.base);
+#ifdef EX_HAVE_LIBEVENT_OPENSSL
+    ex_tls_ctx_free(tls);
+#endif
     return 0;
 }

@@ -112,6 +112,11 @@ ex_tls_ctx *ex_tls_client_ctx(const char *prog, const char *ca_file, bool insecu
     return ctx;
 }
 
+void *ex_tls_ctx_openssl(ex_tls_ctx *ctx)
+{
+    return ctx != NULL ? ctx->ssl : NULL;
+}
+
 void ex_tls_ctx_free(ex_tls_ctx *ctx)
 {
     if (ctx != NULL) {
@@ -328,6 +333,12 @@ ex_tls_ctx *ex_tls_client_ctx(const char *prog, const char *ca_file, bool insecu
     (void)ca_file;
     (void)insecure;
     return unavailable(prog);
+}
+
+void *ex_tls_ctx_openssl(ex_tls_ctx *ctx)
+{
+    (void)ctx;
+    return NULL;
 }
 
 void ex_tls_ctx_free(ex_tls_ctx *ctx)

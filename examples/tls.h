@@ -31,6 +31,10 @@ ex_tls_ctx *ex_tls_client_ctx(const char *prog, const char *ca_file, bool insecu
 
 void ex_tls_ctx_free(ex_tls_ctx *ctx);
 
+/* The OpenSSL SSL_CTX * inside ctx, for a loop that runs TLS itself (libevent's
+ * bufferevent_openssl in event-echo-server); NULL without OpenSSL. */
+void *ex_tls_ctx_openssl(ex_tls_ctx *ctx);
+
 /* Server: TLS on an accepted socket. The handshake runs inside ex_tls_recv as the client's
  * bytes arrive. NULL when out of memory. */
 ex_tls *ex_tls_accept(ex_tls_ctx *ctx, int fd);

@@ -181,6 +181,8 @@ static void after_io(ws_levent *l)
         }
         /* Our close frame is out: end our side so the peer reads it, then the end of
          * stream. Closing now with its input unread would reset the connection. */
+        if (l->cfg->on_flushed != NULL)
+            l->cfg->on_flushed(l);
         if (shutdown(bufferevent_getfd(l->bev), SHUT_WR) < 0) {
             finish(l);
             return;

@@ -34,6 +34,9 @@ typedef struct ws_levent_config {
     /* Called once when the connection is over, right before the glue frees it (its
      * bufferevent, which closes the socket, and its ws_conn): forget l here. May be NULL. */
     void (*on_finish)(ws_levent *l);
+    /* Called once after WS_EV_CLOSED, when all output was written and right before the glue
+     * shuts down its side of the socket: a TLS host sends its close_notify here. May be NULL. */
+    void (*on_flushed)(ws_levent *l);
     size_t read_size;          /* bytes fed at once, and the bufferevent's input limit; 64 KiB */
     size_t write_high;         /* bytes in the bufferevent's output before libws's wait; 64 KiB */
     uint32_t flush_timeout_ms; /* after WS_EV_CLOSED: to write the last output; 5000 */
@@ -43,11 +46,11 @@ typedef struct ws_levent_config {
 /* Defaults as above; the callbacks are NULL (on_event is required). */
 void ws_levent_config_init(ws_levent_config *cfg);
 
-/* Runs ws on the bufferevent bev (a connected, non-blocking TCP socket, created with
- * BEV_OPT_CLOSE_ON_FREE; plain TCP only: the closing step calls shutdown(2) on its socket,
- * where a TLS bufferevent would first need its close_notify sent). cfg must outlive the
- * connection. The glue owns bev and ws from now on, also when this fails: returns NULL
- * when either is NULL or memory fails (both are freed then). */
+/* Runs ws on the bufferevent bev, on a connected non-blocking TCP socket and created with
+ * BEV_OPT_CLOSE_ON_FREE: a socket bufferevent, or an OpenSSL one (bufferevent_openssl) whose
+ * host sends close_notify from on_flushed. cfg must outlive the connection. The glue owns
+ * bev and ws from now on, also when this fails: returns NULL when either is NULL or memory
+ * fails (both are freed then). */
 ws_levent *ws_levent_start(struct bufferevent *bev, const ws_levent_config *cfg, ws_conn *ws,
                            void *user);
 

@@ -42,9 +42,11 @@ typedef struct ws_uv_config {
 void ws_uv_config_init(ws_uv_config *cfg);
 
 /* Accepts a pending connection on server (from its connection callback) and runs ws on
- * it. cfg must outlive the connection. The glue owns ws from now on, also when this fails:
- * returns NULL when ws is NULL or memory or the accept fails (the pending connection is then
- * accepted and closed when possible, so the listener does not stall). */
+ * it, over plain TCP (TLS on libuv would need memory BIOs between the stream and libws;
+ * docs/event-loops.md). cfg must outlive the connection. The glue owns ws from now on,
+ * also when this fails: returns NULL when ws is NULL or memory or the accept fails (the
+ * pending connection is then accepted and closed when possible, so the listener does not
+ * stall). */
 ws_uv *ws_uv_accept(uv_stream_t *server, const ws_uv_config *cfg, ws_conn *ws, void *user);
 
 ws_conn *ws_uv_conn(const ws_uv *u);
