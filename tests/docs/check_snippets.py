@@ -6,9 +6,10 @@ client (Python websockets).
 A block says what it is in an HTML comment on the line before it:
   <!-- snippet: program NAME -->   a complete program: compiled and linked with libws
   <!-- snippet: fragment -->       statements: compiled inside a function, after
-                                   tests/docs/prelude.h (includes, cfg, c, ev, buf, n and
-                                   the host functions the docs mention)
+                                   tests/docs/prelude.h (includes, cfg, c, fd, buf, now_ms
+                                   and the host functions the docs mention)
   <!-- snippet: toplevel -->       declarations: compiled at file scope after the prelude
+                                   (without c, fd, buf, now_ms: names a function may use)
   <!-- snippet: program NAME uv -->        a program on examples/glue/ws_uv.c: linked with
   <!-- snippet: program NAME libevent -->  the glue and the loop library (pkg-config)
   <!-- snippet: conformance-case -->       an entry of a conformance table: compiled against
