@@ -149,3 +149,30 @@ void ex_echo_free(ex_echo *e)
 {
     ex_pending_free(&e->echo);
 }
+
+ex_echo_client *ex_echo_client_new(ex_echo_client **list, size_t piece, bool verbose)
+{
+    ex_echo_client *cl = calloc(1, sizeof *cl);
+
+    if (cl == NULL)
+        return NULL;
+    cl->echo.piece = piece;
+    cl->echo.verbose = verbose;
+    cl->next = *list;
+    if (cl->next != NULL)
+        cl->next->prev = cl;
+    *list = cl;
+    return cl;
+}
+
+void ex_echo_client_free(ex_echo_client **list, ex_echo_client *cl)
+{
+    if (cl->prev != NULL)
+        cl->prev->next = cl->next;
+    else
+        *list = cl->next;
+    if (cl->next != NULL)
+        cl->next->prev = cl->prev;
+    ex_echo_free(&cl->echo);
+    free(cl);
+}

@@ -57,4 +57,18 @@ void ex_echo_log(const ex_echo *e, const char *what);
 
 void ex_echo_free(ex_echo *e);
 
+/* A server's list of connections, for the servers whose loop glue owns the connection
+ * (uv-echo-server, event-echo-server): the echo state and the glue's handle. */
+typedef struct ex_echo_client {
+    struct ex_echo_client *prev, *next;
+    void *conn; /* the glue's connection (ws_uv *, ws_levent *), set by the server */
+    ex_echo echo;
+} ex_echo_client;
+
+/* A new client at the head of *list; NULL when out of memory. */
+ex_echo_client *ex_echo_client_new(ex_echo_client **list, size_t piece, bool verbose);
+
+/* Takes cl off *list and frees it. */
+void ex_echo_client_free(ex_echo_client **list, ex_echo_client *cl);
+
 #endif /* EXAMPLES_ECHO_APP_H */

@@ -28,12 +28,6 @@
 #include <openssl/ssl.h>
 #endif
 
-struct client {
-    struct client *prev, *next;
-    ws_levent *l;
-    ex_echo echo;
-};
-
 struct server {
     struct event_base *base;
     struct evconnlistener *listener;
@@ -43,7 +37,7 @@ struct server {
     size_t piece;
     bool verbose;
     bool stopping;
-    struct client *clients;
+    ex_echo_client *clients;
     void *ssl_ctx; /* --cert/--key: the SSL_CTX for wss://, else NULL */
 };
 
@@ -51,28 +45,19 @@ static struct server srv;
 
 static bool on_event(ws_levent *l, const ws_event *ev)
 {
-    struct client *cl = ws_levent_user(l);
+    ex_echo_client *cl = ws_levent_user(l);
     return ex_echo_event(&cl->echo, ws_levent_conn(l), ev);
 }
 
 static bool on_drained(ws_levent *l)
 {
-    struct client *cl = ws_levent_user(l);
+    ex_echo_client *cl = ws_levent_user(l);
     return ex_echo_retry(&cl->echo, ws_levent_conn(l));
 }
 
 static void on_finish(ws_levent *l)
 {
-    struct client *cl = ws_levent_user(l);
-
-    if (cl->prev != NULL)
-        cl->prev->next = cl->next;
-    else
-        srv.clients = cl->next;
-    if (cl->next != NULL)
-        cl->next->prev = cl->prev;
-    ex_echo_free(&cl->echo);
-    free(cl);
+    ex_echo_client_free(&srv.clients, ws_levent_user(l));
     /* Shutting down: the loop ends with the last connection. */
     if (srv.stopping && srv.clients == NULL)
         event_base_loopexit(srv.base, NULL);
@@ -127,7 +112,7 @@ static void peer_name(const struct sockaddr *sa, char *out, size_t cap)
 static void on_accept(struct evconnlistener *lst, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
-    struct client *cl = calloc(1, sizeof *cl);
+    ex_echo_client *cl;
     struct bufferevent *bev;
     int one = 1;
 
@@ -142,33 +127,26 @@ static void on_accept(struct evconnlistener *lst, evutil_socket_t fd, struct soc
     else
 #endif
         bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (bev == NULL)
+    if (bev == NULL) {
         evutil_closesocket(fd);
-    if (cl == NULL || bev == NULL) {
-        free(cl);
-        if (bev != NULL)
-            bufferevent_free(bev);
         return;
     }
-    cl->echo.piece = srv.piece;
-    cl->echo.verbose = srv.verbose;
+    cl = ex_echo_client_new(&srv.clients, srv.piece, srv.verbose);
+    if (cl == NULL) {
+        bufferevent_free(bev);
+        return;
+    }
     peer_name(sa, cl->echo.peer, sizeof cl->echo.peer);
-    cl->l = ws_levent_start(bev, &srv.glue, ws_conn_new(&srv.cfg), cl);
-    if (cl->l == NULL) {
-        free(cl);
-        return;
-    }
-    cl->next = srv.clients;
-    if (cl->next != NULL)
-        cl->next->prev = cl;
-    srv.clients = cl;
+    cl->conn = ws_levent_start(bev, &srv.glue, ws_conn_new(&srv.cfg), cl);
+    if (cl->conn == NULL)
+        ex_echo_client_free(&srv.clients, cl);
 }
 
 /* The first signal: stop accepting, close every connection with 1001 and let the loop run
  * until they are done. The second: stop now. */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
-    struct client *cl = srv.clients;
+    ex_echo_client *cl = srv.clients;
 
     (void)sig;
     (void)what;
@@ -185,8 +163,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     }
     while (cl != NULL) {
-        struct client *next = cl->next; /* cl may be freed by the close */
-        ws_levent_close(cl->l, WS_CLOSE_GOING_AWAY, EX_ECHO_SHUTDOWN_REASON,
+        ex_echo_client *next = cl->next; /* cl may be freed by the close */
+        ws_levent_close(cl->conn, WS_CLOSE_GOING_AWAY, EX_ECHO_SHUTDOWN_REASON,
                         sizeof EX_ECHO_SHUTDOWN_REASON - 1);
         cl = next;
     }
@@ -239,7 +217,7 @@ int main(int argc, char **argv)
 
     event_base_dispatch(srv.base);
     while (srv.clients != NULL)
-        ws_levent_abort(srv.clients->l); /* after a second signal */
+        ws_levent_abort(srv.clients->conn); /* after a second signal */
     event_free(srv.sigint);
     event_free(srv.sigterm);
     event_base_free(srv.base);

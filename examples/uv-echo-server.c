@@ -15,12 +15,6 @@
 #include <string.h>
 #include <uv.h>
 
-struct client {
-    struct client *prev, *next;
-    ws_uv *u;
-    ex_echo echo;
-};
-
 struct server {
     uv_tcp_t listener;
     uv_signal_t sigint, sigterm;
@@ -29,35 +23,26 @@ struct server {
     size_t piece;
     bool verbose;
     bool stopping;
-    struct client *clients;
+    ex_echo_client *clients;
 };
 
 static struct server srv;
 
 static bool on_event(ws_uv *u, const ws_event *ev)
 {
-    struct client *cl = ws_uv_user(u);
+    ex_echo_client *cl = ws_uv_user(u);
     return ex_echo_event(&cl->echo, ws_uv_conn(u), ev);
 }
 
 static bool on_drained(ws_uv *u)
 {
-    struct client *cl = ws_uv_user(u);
+    ex_echo_client *cl = ws_uv_user(u);
     return ex_echo_retry(&cl->echo, ws_uv_conn(u));
 }
 
 static void on_finish(ws_uv *u)
 {
-    struct client *cl = ws_uv_user(u);
-
-    if (cl->prev != NULL)
-        cl->prev->next = cl->next;
-    else
-        srv.clients = cl->next;
-    if (cl->next != NULL)
-        cl->next->prev = cl->prev;
-    ex_echo_free(&cl->echo);
-    free(cl);
+    ex_echo_client_free(&srv.clients, ws_uv_user(u));
 }
 
 static void peer_name(uv_tcp_t *t, char *out, size_t cap)
@@ -83,29 +68,22 @@ static void peer_name(uv_tcp_t *t, char *out, size_t cap)
 
 static void on_connection(uv_stream_t *listener, int status)
 {
-    struct client *cl;
+    ex_echo_client *cl;
 
     if (status < 0) {
         fprintf(stderr, "uv-echo-server: accept: %s\n", uv_strerror(status));
         return;
     }
-    cl = calloc(1, sizeof *cl);
+    cl = ex_echo_client_new(&srv.clients, srv.piece, srv.verbose);
     if (cl == NULL) {
         ws_uv_accept(listener, &srv.glue, NULL, NULL); /* refused, the listener goes on */
         return;
     }
-    cl->u = ws_uv_accept(listener, &srv.glue, ws_conn_new(&srv.cfg), cl);
-    if (cl->u == NULL) {
-        free(cl);
-        return;
-    }
-    cl->echo.piece = srv.piece;
-    cl->echo.verbose = srv.verbose;
-    peer_name(ws_uv_tcp(cl->u), cl->echo.peer, sizeof cl->echo.peer);
-    cl->next = srv.clients;
-    if (cl->next != NULL)
-        cl->next->prev = cl;
-    srv.clients = cl;
+    cl->conn = ws_uv_accept(listener, &srv.glue, ws_conn_new(&srv.cfg), cl);
+    if (cl->conn == NULL)
+        ex_echo_client_free(&srv.clients, cl);
+    else
+        peer_name(ws_uv_tcp(cl->conn), cl->echo.peer, sizeof cl->echo.peer);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -117,7 +95,7 @@ static void on_handle_closed(uv_handle_t *h)
  * until they are done. The second: stop now. */
 static void on_signal(uv_signal_t *s, int signum)
 {
-    struct client *cl = srv.clients;
+    ex_echo_client *cl = srv.clients;
 
     (void)signum;
     if (srv.stopping) {
@@ -127,8 +105,8 @@ static void on_signal(uv_signal_t *s, int signum)
     srv.stopping = true;
     uv_close((uv_handle_t *)&srv.listener, on_handle_closed);
     while (cl != NULL) {
-        struct client *next = cl->next; /* cl may be freed by the close */
-        ws_uv_close(cl->u, WS_CLOSE_GOING_AWAY, EX_ECHO_SHUTDOWN_REASON,
+        ex_echo_client *next = cl->next; /* cl may be freed by the close */
+        ws_uv_close(cl->conn, WS_CLOSE_GOING_AWAY, EX_ECHO_SHUTDOWN_REASON,
                     sizeof EX_ECHO_SHUTDOWN_REASON - 1);
         cl = next;
     }
