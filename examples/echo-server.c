@@ -5,6 +5,8 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "echo_app.h"
+#include "tls.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -22,11 +24,9 @@
 #include <unistd.h>
 
 #define READ_SIZE            (64u * 1024u) /* bytes read (and fed to libws) at once */
-#define SEND_PIECE           (64u * 1024u) /* largest fragment queued with one call */
 #define HANDSHAKE_TIMEOUT_MS 10000         /* from accept to a complete upgrade request */
 #define CLOSE_TIMEOUT_MS     5000 /* from the start of the close handshake to the last write */
 #define LINGER_MS            2000 /* from our last write to the peer's end of stream */
-#define SHUTDOWN_REASON      "server shutting down"
 
 enum source_kind { SRC_LISTENER, SRC_SIGNAL, SRC_CLIENT };
 
@@ -40,14 +40,14 @@ struct client {
     struct source src; /* first, so a source of kind SRC_CLIENT is a client */
     struct client *prev, *next;
     ws_conn *ws;
-    uint32_t interest; /* epoll events registered */
-    bool in_events;    /* input was fed and not all of its events pulled yet */
-    bool eof;          /* the peer ended the stream (or the socket failed) */
-    bool closed;       /* WS_EV_CLOSED seen: flush, then shut our side and linger */
-    bool draining;     /* all written and our side shut: input is dropped until the peer ends */
-    long deadline;     /* monotonic ms when the handshake, close or linger ends; 0: none */
-    ex_pending echo;   /* the chunk being echoed */
-    char peer[80];
+    ex_tls *tls;           /* NULL for plain TCP */
+    uint32_t interest;     /* epoll events registered */
+    bool in_events;        /* input was fed and not all of its events pulled yet */
+    bool eof;              /* the peer ended the stream (or the socket failed) */
+    bool closed;           /* WS_EV_CLOSED seen: flush, then shut our side and linger */
+    bool draining;         /* all written and our side shut: input is dropped until the peer ends */
+    long deadline;         /* monotonic ms when the handshake, close or linger ends; 0: none */
+    ex_echo app;           /* the echo in progress, the peer's name */
     uint8_t in[READ_SIZE]; /* libws unmasks in place here; kept until the events are pulled */
 };
 
@@ -62,17 +62,8 @@ struct server {
     ws_config cfg;
     size_t piece;
     bool verbose;
+    ex_tls_ctx *tls; /* --cert/--key: wss:// */
 };
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: echo-server [--host HOST] [--port PORT] [--max-message BYTES] "
-                 "[--verbose]\n"
-                 "  --host HOST          address to listen on (default 127.0.0.1)\n"
-                 "  --port PORT          port (default 9001; 0 picks a free one)\n"
-                 "  --max-message BYTES  largest message and frame accepted (default 16M)\n"
-                 "  --verbose            log each connection's open and close to stderr\n");
-}
 
 static long now_ms(void)
 {
@@ -104,7 +95,8 @@ static void client_destroy(struct server *srv, struct client *cl)
     epoll_ctl(srv->epfd, EPOLL_CTL_DEL, cl->src.fd, NULL);
     close(cl->src.fd);
     ws_conn_free(cl->ws);
-    ex_pending_free(&cl->echo);
+    ex_tls_free(cl->tls);
+    ex_echo_free(&cl->app);
     if (cl->prev != NULL)
         cl->prev->next = cl->next;
     else
@@ -116,57 +108,19 @@ static void client_destroy(struct server *srv, struct client *cl)
     resume_accept(srv);
 }
 
-static void log_closed(const struct server *srv, const struct client *cl, const ws_event *ev)
-{
-    if (!srv->verbose)
-        return;
-    fprintf(stderr, "[%s] closed: %u%s%.*s", cl->peer, (unsigned)ev->close_code,
-            ev->reason_len > 0 ? " " : "", (int)ev->reason_len,
-            ev->reason != NULL ? ev->reason : "");
-    if (ev->error != WS_OK)
-        fprintf(stderr, " (%s)", ws_strerror(ev->error));
-    if (ev->http_status != 0)
-        fprintf(stderr, " (HTTP %d)", ev->http_status);
-    fprintf(stderr, "\n");
-}
-
 /* Handles one event; returns false when there are none left for this input. */
-static bool client_next_event(struct server *srv, struct client *cl)
+static bool client_next_event(struct client *cl)
 {
     ws_event ev;
 
-    switch (ws_conn_next_event(cl->ws, &ev)) {
-    case WS_EV_NONE:
+    if (ws_conn_next_event(cl->ws, &ev) == WS_EV_NONE)
         return false;
-    case WS_EV_REQUEST:
-        /* Every request is welcome; a real server would check Origin or a token here. */
-        if (ws_conn_accept(cl->ws, NULL) != WS_OK)
-            ws_conn_reject(cl->ws, 500, NULL, 0, NULL, 0);
-        break;
-    case WS_EV_OPEN:
+    if (ev.type == WS_EV_OPEN)
         cl->deadline = 0;
-        if (srv->verbose) {
-            const ws_request *req = ws_conn_request(cl->ws);
-            fprintf(stderr, "[%s] open %.*s\n", cl->peer, req != NULL ? (int)req->target_len : 0,
-                    req != NULL ? req->target : "");
-        }
-        break;
-    case WS_EV_CHUNK:
-    case WS_EV_MESSAGE:
-        /* Echo the chunk as a fragment of the same message; sent by client_service. */
-        ex_pending_set(&cl->echo, ev.opcode, ev.data, ev.len,
-                       ev.type == WS_EV_MESSAGE || ev.message_final, srv->piece);
-        break;
-    case WS_EV_HTTP_REQUEST: /* only with cfg.http_requests, which is off here */
-    case WS_EV_PING:         /* answered by libws (auto_pong) */
-    case WS_EV_PONG:
-    case WS_EV_CLOSE: /* libws answers with the peer's code; WS_EV_CLOSED follows */
-        break;
-    case WS_EV_CLOSED:
-        log_closed(srv, cl, &ev);
+    else if (ev.type == WS_EV_CLOSED)
         cl->closed = true;
-        break;
-    }
+    /* An echo that does not fit stays in cl->app.echo; client_service sends the rest. */
+    (void)ex_echo_event(&cl->app, cl->ws, &ev);
     return true;
 }
 
@@ -184,6 +138,7 @@ static void client_watch(const struct server *srv, struct client *cl, uint32_t w
  * still sending could lose the close frame. */
 static void client_linger(struct server *srv, struct client *cl)
 {
+    ex_tls_close_notify(cl->tls);
     if (shutdown(cl->src.fd, SHUT_WR) < 0 || ex_drain(cl->src.fd)) {
         client_destroy(srv, cl);
         return;
@@ -207,10 +162,10 @@ static void client_service(struct server *srv, struct client *cl)
     uint32_t want = 0;
 
     for (;;) {
-        if (cl->echo.active) {
-            int r = ex_pending_send(&cl->echo, cl->ws);
+        if (cl->app.echo.active) {
+            int r = ex_pending_send(&cl->app.echo, cl->ws);
             if (r == WS_E_BACKPRESSURE) {
-                long w = ex_flush(cl->src.fd, cl->ws);
+                long w = ex_tls_flush(cl->tls, cl->src.fd, cl->ws);
                 if (w < 0 || (w == 0 && !ex_has_output(cl->ws))) {
                     client_destroy(srv, cl); /* socket failed, or the echo can never fit */
                     return;
@@ -223,11 +178,11 @@ static void client_service(struct server *srv, struct client *cl)
         }
         if (!cl->in_events)
             break;
-        if (!client_next_event(srv, cl))
+        if (!client_next_event(cl))
             cl->in_events = false;
     }
 
-    if (ex_flush(cl->src.fd, cl->ws) < 0) {
+    if (ex_tls_flush(cl->tls, cl->src.fd, cl->ws) < 0) {
         client_destroy(srv, cl);
         return;
     }
@@ -238,7 +193,7 @@ static void client_service(struct server *srv, struct client *cl)
     /* libws has no clock: the host bounds how long a closing peer may take. */
     if (cl->deadline == 0 && ws_conn_phase(cl->ws) >= WS_PHASE_CLOSING)
         cl->deadline = now_ms() + CLOSE_TIMEOUT_MS;
-    if (!cl->in_events && !cl->echo.active && !cl->eof && !cl->closed)
+    if (!cl->in_events && !cl->app.echo.active && !cl->eof && !cl->closed)
         want |= EPOLLIN;
     if (ex_has_output(cl->ws))
         want |= EPOLLOUT;
@@ -247,7 +202,7 @@ static void client_service(struct server *srv, struct client *cl)
 
 static void client_read(struct client *cl)
 {
-    ssize_t n = recv(cl->src.fd, cl->in, sizeof cl->in, 0);
+    long n = ex_tls_recv(cl->tls, cl->src.fd, cl->in, sizeof cl->in);
 
     if (n > 0) {
         /* WS_E_CLOSED after the close handshake: the bytes are ignored, nothing to do. */
@@ -264,7 +219,10 @@ static void client_new(struct server *srv, int fd, const char *peer)
 {
     struct client *cl = calloc(1, sizeof *cl);
 
-    if (cl == NULL || (cl->ws = ws_conn_new(&srv->cfg)) == NULL) {
+    if (cl == NULL || (cl->ws = ws_conn_new(&srv->cfg)) == NULL ||
+        (srv->tls != NULL && (cl->tls = ex_tls_accept(srv->tls, fd)) == NULL)) {
+        if (cl != NULL)
+            ws_conn_free(cl->ws);
         free(cl);
         close(fd);
         return;
@@ -273,9 +231,12 @@ static void client_new(struct server *srv, int fd, const char *peer)
     cl->src.fd = fd;
     cl->interest = EPOLLIN;
     cl->deadline = now_ms() + HANDSHAKE_TIMEOUT_MS;
-    snprintf(cl->peer, sizeof cl->peer, "%s", peer);
+    snprintf(cl->app.peer, sizeof cl->app.peer, "%s", peer);
+    cl->app.piece = srv->piece;
+    cl->app.verbose = srv->verbose;
     if (watch(srv, EPOLL_CTL_ADD, &cl->src, cl->interest) < 0) {
         ws_conn_free(cl->ws);
+        ex_tls_free(cl->tls);
         free(cl);
         close(fd);
         return;
@@ -312,7 +273,7 @@ static void sweep(struct server *srv, long now)
         struct client *next = cl->next;
         if (cl->deadline != 0 && now >= cl->deadline) {
             if (srv->verbose)
-                fprintf(stderr, "[%s] timed out %s\n", cl->peer,
+                fprintf(stderr, "[%s] timed out %s\n", cl->app.peer,
                         cl->draining ? "waiting for the peer's end of stream"
                         : ws_conn_phase(cl->ws) == WS_PHASE_CONNECTING ? "in the handshake"
                                                                        : "while closing");
@@ -338,73 +299,34 @@ static void begin_shutdown(struct server *srv)
         } else if (ws_conn_phase(cl->ws) == WS_PHASE_CONNECTING) {
             client_destroy(srv, cl);
         } else {
-            ws_conn_close(cl->ws, WS_CLOSE_GOING_AWAY, SHUTDOWN_REASON, sizeof SHUTDOWN_REASON - 1);
+            ws_conn_close(cl->ws, WS_CLOSE_GOING_AWAY, EX_ECHO_SHUTDOWN_REASON,
+                          sizeof EX_ECHO_SHUTDOWN_REASON - 1);
             client_service(srv, cl);
         }
         cl = next;
     }
 }
 
-static int parse_args(int argc, char **argv, const char **host, unsigned *port, size_t *max_message,
-                      bool *verbose)
-{
-    int i;
-    for (i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end;
-
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            usage(stdout);
-            exit(0);
-        } else if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
-            *verbose = true;
-        } else if (strcmp(arg, "--host") == 0 && val != NULL) {
-            *host = val;
-            i++;
-        } else if (strcmp(arg, "--port") == 0 && val != NULL) {
-            unsigned long p = strtoul(val, &end, 10);
-            if (*val == '\0' || *end != '\0' || p > 65535)
-                return -1;
-            *port = (unsigned)p;
-            i++;
-        } else if (strcmp(arg, "--max-message") == 0 && val != NULL) {
-            if (!ex_parse_size(val, max_message))
-                return -1;
-            i++;
-        } else {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     struct server srv;
-    const char *host = "127.0.0.1";
-    unsigned port = 9001, bound = 0;
-    size_t max_message = 16u * 1024u * 1024u;
+    ex_echo_opts o;
+    unsigned bound = 0;
     long next_sweep = now_ms() + 1000;
     int status = 0;
 
     memset(&srv, 0, sizeof srv);
-    if (parse_args(argc, argv, &host, &port, &max_message, &srv.verbose) < 0) {
-        usage(stderr);
+    if (ex_echo_parse("echo-server", true, argc, argv, &o) < 0)
         return 2;
-    }
-    ws_config_init(&srv.cfg, WS_ROLE_SERVER);
-    srv.cfg.max_message_size = max_message;
-    srv.cfg.max_frame_size = max_message;
-    srv.cfg.whole_messages = false; /* stream: echo each chunk as it arrives */
-    srv.cfg.realloc = ex_realloc;
-    /* Fragments small enough that one always fits in an empty output queue. */
-    srv.piece = srv.cfg.max_output / 2 < SEND_PIECE ? srv.cfg.max_output / 2 : SEND_PIECE;
+    if (o.cert != NULL && (srv.tls = ex_tls_server_ctx("echo-server", o.cert, o.key)) == NULL)
+        return 1;
+    srv.verbose = o.verbose;
+    ex_echo_config(&o, &srv.cfg, &srv.piece);
 
     srv.listener.kind = SRC_LISTENER;
     srv.signals.kind = SRC_SIGNAL;
     srv.signals.fd = ex_signals_fd();
-    srv.listener.fd = ex_listen("echo-server", host, port, &bound);
+    srv.listener.fd = ex_listen("echo-server", o.host, o.port, &bound);
     srv.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (srv.signals.fd < 0 || srv.listener.fd < 0 || srv.epfd < 0 ||
         watch(&srv, EPOLL_CTL_ADD, &srv.listener, EPOLLIN) < 0 ||
@@ -413,9 +335,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "echo-server: setup failed: %s\n", strerror(errno));
         return 1;
     }
-    printf("listening on %s%s%s:%u\n", strchr(host, ':') ? "[" : "", host,
-           strchr(host, ':') ? "]" : "", bound);
-    fflush(stdout);
+    ex_echo_announce(o.host, bound);
 
     while (!srv.stopping || srv.count > 0) {
         struct epoll_event evs[64];
@@ -447,7 +367,7 @@ int main(int argc, char **argv)
             } else {
                 struct client *cl = (struct client *)src;
                 if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !cl->in_events &&
-                    !cl->echo.active && !cl->eof && !cl->closed)
+                    !cl->app.echo.active && !cl->eof && !cl->closed)
                     client_read(cl);
                 client_service(&srv, cl);
             }
@@ -470,5 +390,6 @@ int main(int argc, char **argv)
         close(srv.listener.fd);
     close(srv.signals.fd);
     close(srv.epfd);
+    ex_tls_ctx_free(srv.tls);
     return status;
 }

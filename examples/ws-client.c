@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "backoff.h"
 #include "common.h"
+#include "tls.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -49,11 +50,14 @@ struct options {
     uint32_t ping_interval_ms, pong_timeout_ms;
     const char *on_open[MAX_ON_OPEN];
     size_t on_open_count;
+    const char *ca_file; /* wss://: trust this CA file instead of the system's */
+    bool insecure;       /* wss://: no certificate or host name check */
 };
 
 struct app {
     const struct options *opt;
     int fd;
+    ex_tls *tls; /* wss:// */
     ws_conn *ws;
     bool in_events; /* input was fed and not all of its events pulled yet */
     bool eof;       /* the socket reached end of stream */
@@ -75,7 +79,7 @@ struct app {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ws-client [options] ws://HOST[:PORT][/PATH]\n"
+    fprintf(out, "usage: ws-client [options] ws[s]://HOST[:PORT][/PATH]\n"
                  "  Interactive: each stdin line is sent as a text message and received messages\n"
                  "  are printed; '/ping [TEXT]' sends a ping, '/close [CODE [REASON]]' closes,\n"
                  "  end of input closes with 1000.\n"
@@ -93,6 +97,8 @@ static void usage(FILE *out)
                  "                       250:10000)\n"
                  "  --ping-interval MS   ping the server this often (default 0: never)\n"
                  "  --pong-timeout MS    a pong later than this ends the connection\n"
+                 "  --ca-file FILE       wss://: trust the CAs in FILE (PEM), not the system's\n"
+                 "  --insecure           wss://: skip certificate and host name checks (tests)\n"
                  "exit status: 0 clean close, 1 connection or protocol error, 2 usage\n");
 }
 
@@ -159,6 +165,9 @@ static bool parse_args(int argc, char **argv, struct options *o)
                 return false;
             o->mode = MODE_ECHO;
             takes_value = false;
+        } else if (strcmp(arg, "--insecure") == 0) {
+            o->insecure = true;
+            takes_value = false;
         } else if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
             o->verbose = true;
             takes_value = false;
@@ -172,6 +181,8 @@ static bool parse_args(int argc, char **argv, struct options *o)
                 return false;
             o->mode = MODE_SEND;
             o->send_text = val;
+        } else if (strcmp(arg, "--ca-file") == 0) {
+            o->ca_file = val;
         } else if (strcmp(arg, "--protocol") == 0) {
             if (o->protocol_count == MAX_PROTOCOLS)
                 return false;
@@ -504,7 +515,7 @@ static bool stdin_read(struct app *a)
 
 static void socket_read(struct app *a)
 {
-    ssize_t n = recv(a->fd, a->in, sizeof a->in, 0);
+    long n = ex_tls_recv(a->tls, a->fd, a->in, sizeof a->in);
 
     ws_conn_set_time(a->ws, (uint64_t)now_ms()); /* these bytes count as received now */
     if (n > 0) {
@@ -525,7 +536,7 @@ static int service(struct app *a)
         if (a->out.active) {
             int r = ex_pending_send(&a->out, a->ws);
             if (r == WS_E_BACKPRESSURE) {
-                long w = ex_flush(a->fd, a->ws);
+                long w = ex_tls_flush(a->tls, a->fd, a->ws);
                 if (w < 0)
                     return -1;
                 if (w > 0)
@@ -543,7 +554,7 @@ static int service(struct app *a)
         if (!next_line(a))
             break;
     }
-    return ex_flush(a->fd, a->ws) < 0 ? -1 : 0;
+    return ex_tls_flush(a->tls, a->fd, a->ws) < 0 ? -1 : 0;
 }
 
 /* Everything is written: shut our side, so the server reads our close frame and then the
@@ -551,10 +562,11 @@ static int service(struct app *a)
  * closes the TCP connection first, RFC 6455 7.1.1) or LINGER_MS pass. A close now, with
  * input unread, would reset the connection instead, and a server still sending could lose
  * our close frame. */
-static void linger(int fd)
+static void linger(int fd, ex_tls *tls)
 {
     long deadline = now_ms() + LINGER_MS;
 
+    ex_tls_close_notify(tls);
     if (shutdown(fd, SHUT_WR) < 0)
         return;
     while (!ex_drain(fd)) {
@@ -580,7 +592,7 @@ static int run(struct app *a)
 
         if (a->closed && !ex_has_output(a->ws)) {
             if (a->opened) /* after a failed handshake there is no close frame to protect */
-                linger(a->fd);
+                linger(a->fd, a->tls);
             return a->exit_code;
         }
         if (a->eof && !a->in_events && !a->closed) {
@@ -637,7 +649,8 @@ static int run(struct app *a)
 }
 
 /* One connection, from connect to the end: returns run()'s exit status. */
-static int session(struct app *a, const ws_config *cfg, const char *host, unsigned port)
+static int session(struct app *a, const ws_config *cfg, const char *host, unsigned port,
+                   bool secure)
 {
     const struct options *opt = a->opt;
     ws_client_opts copts;
@@ -650,9 +663,22 @@ static int session(struct app *a, const ws_config *cfg, const char *host, unsign
     a->fd = connect_to(host, port);
     if (a->fd < 0)
         return 1;
+    if (secure) {
+        /* TLS sits between the socket and libws: see examples/tls.c and docs/tls.md. */
+        ex_tls_ctx *tls = ex_tls_client_ctx("ws-client", opt->ca_file, opt->insecure);
+        a->tls =
+            tls != NULL ? ex_tls_connect("ws-client", tls, a->fd, host, CONNECT_TIMEOUT_MS) : NULL;
+        ex_tls_ctx_free(tls); /* the connection keeps what it needs */
+        if (a->tls == NULL) {
+            close(a->fd);
+            return 1;
+        }
+    }
     a->ws = ws_conn_new(cfg);
     if (a->ws == NULL) {
         fprintf(stderr, "ws-client: cannot create the connection\n");
+        ex_tls_free(a->tls);
+        a->tls = NULL;
         close(a->fd);
         return 1;
     }
@@ -679,6 +705,8 @@ static int session(struct app *a, const ws_config *cfg, const char *host, unsign
     }
     ws_conn_free(a->ws);
     a->ws = NULL;
+    ex_tls_free(a->tls);
+    a->tls = NULL;
     close(a->fd);
     return r;
 }
@@ -727,11 +755,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "ws-client: not a ws:// URL: %s\n", opt.url);
         return 2;
     }
-    if (url.secure) {
-        fprintf(stderr, "ws-client: wss:// needs TLS, and TLS is the host's job (libws only "
-                        "speaks the protocol); this example supports ws:// only\n");
-        return 2;
-    }
     if (url.host_len >= sizeof host) {
         fprintf(stderr, "ws-client: host name too long\n");
         return 2;
@@ -757,7 +780,7 @@ int main(int argc, char **argv)
         return 1;
     ex_backoff_init(&backoff, opt.backoff_min_ms, opt.backoff_max_ms);
     do {
-        r = session(&a, &cfg, host, url.port);
+        r = session(&a, &cfg, host, url.port, url.secure);
     } while (reconnect_wait(&a, &backoff, r));
     ex_pending_free(&a.out);
     free(a.line);

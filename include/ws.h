@@ -661,7 +661,8 @@ typedef struct ws_config {
     bool allow_nonminimal_length; /* default false */
     ws_random_fn random;          /* required in the client role */
     void *random_ud;
-    ws_realloc_fn realloc; /* for ws_conn_new; NULL: ws_conn_new fails */
+    ws_realloc_fn realloc; /* for ws_conn_new; NULL: the C library's realloc and free
+                            * (unless libws was built with WS_NO_DEFAULT_ALLOC) */
     void *realloc_ud;
 
     /* Deadlines, in milliseconds of the host's clock (see ws_conn_tick); 0 turns one off. */
@@ -690,7 +691,10 @@ size_t ws_conn_storage_size(const ws_config *cfg);
  * Returns NULL when size is too small or cfg is invalid. */
 ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg);
 
-/* Creates a connection with cfg->realloc; buffers grow on demand up to their limits. */
+/* Creates a connection on the heap: with cfg->realloc, or the C library's realloc and free
+ * when it is NULL; buffers grow on demand up to their limits. Returns NULL when cfg is
+ * invalid, the allocator fails, or realloc is NULL in a build with WS_NO_DEFAULT_ALLOC
+ * (-Ddefault_alloc=false: for hosts without a heap, which use ws_conn_init). */
 ws_conn *ws_conn_new(const ws_config *cfg);
 
 /* Releases what ws_conn_new allocated; for a fixed-memory connection it does nothing. */
@@ -706,7 +710,7 @@ typedef enum ws_event_type {
     WS_EV_PONG,
     WS_EV_CLOSE,       /* the peer's close frame */
     WS_EV_CLOSED,      /* final: flush the output, then close the transport */
-    WS_EV_HTTP_REQUEST /* server with http_requests: a plain GET; answer with ws_conn_reject */
+    WS_EV_HTTP_REQUEST /* server with http_requests: a plain GET; answer with ws_conn_respond */
 } ws_event_type;
 
 typedef struct ws_event {

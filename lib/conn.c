@@ -7,6 +7,10 @@
 #include "frame.h"
 #include "handshake.h"
 
+#ifndef WS_NO_DEFAULT_ALLOC
+#include <stdlib.h>
+#endif
+
 /* Storage alignment: enough for the pointers and 64-bit fields of the state. */
 #define WS_ALIGN 8u
 
@@ -152,18 +156,44 @@ static size_t ws_conn_new_size(const ws_config *cfg)
            cfg->max_head_size;
 }
 
+#ifndef WS_NO_DEFAULT_ALLOC
+/* What ws_conn_new uses when the host names no allocator: the C library's heap. A build
+ * with WS_NO_DEFAULT_ALLOC (meson -Ddefault_alloc=false) leaves it out, so the library
+ * refers to no heap function at all. */
+static void *ws_libc_realloc(void *ud, void *ptr, size_t size)
+{
+    (void)ud;
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, size);
+}
+#define WS_DEFAULT_REALLOC ws_libc_realloc
+#else
+#define WS_DEFAULT_REALLOC NULL
+#endif
+
 ws_conn *ws_conn_new(const ws_config *cfg)
 {
     ws_conn *c;
     uint8_t *p;
+    ws_realloc_fn rf;
+    void *ud;
 
-    if (!ws_config_valid(cfg) || cfg->realloc == NULL)
+    if (!ws_config_valid(cfg))
         return NULL;
-    p = cfg->realloc(cfg->realloc_ud, NULL, ws_conn_new_size(cfg));
+    rf = cfg->realloc != NULL ? cfg->realloc : WS_DEFAULT_REALLOC;
+    ud = cfg->realloc != NULL ? cfg->realloc_ud : NULL;
+    if (rf == NULL)
+        return NULL;
+    p = rf(ud, NULL, ws_conn_new_size(cfg));
     if (p == NULL)
         return NULL;
     c = (ws_conn *)(void *)p;
     ws_conn_setup(c, cfg, true);
+    c->cfg.realloc = rf; /* buffers grow, and are freed, with the same allocator */
+    c->cfg.realloc_ud = ud;
     p += ws_align_up(sizeof(ws_conn));
     c->headers = (ws_header *)(void *)p;
     p += ws_align_up(cfg->max_headers * sizeof(ws_header));

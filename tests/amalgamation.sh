@@ -41,12 +41,21 @@ done
 # The examples, from the amalgamation alone: only its directory is on the include path.
 ex=(-I"$amal" "${flags[@]}")
 check "chat page embedded" python3 examples/embed.py examples/chat.html "$tmp/chat_page.c" chat_page
+# Each example with the example sources it links (as examples/meson.build lists them), over
+# OpenSSL and hiredis as in the Meson build.
+declare -A srcs=(
+    [frame-demo]="examples/common.c"
+    [echo-server]="examples/echo_app.c examples/tls.c examples/common.c"
+    [ws-client]="examples/tls.c examples/common.c examples/backoff.c"
+    [chat-server]="examples/cluster.c examples/bus.c examples/rooms.c examples/common.c examples/backoff.c $tmp/chat_page.c"
+)
+declare -A libs=([frame-demo]="" [echo-server]="-lssl -lcrypto" [ws-client]="-lssl -lcrypto"
+    [chat-server]="-lhiredis")
 for prog in frame-demo echo-server ws-client chat-server; do
-    extra=()
-    [ "$prog" = chat-server ] && extra=("$tmp/chat_page.c")
+    # shellcheck disable=SC2086
     check "example $prog builds from libws.c + ws.h" \
-        gcc "${ex[@]}" -o "$tmp/$prog" "examples/$prog.c" examples/common.c "${extra[@]}" \
-        "$tmp/libws.o"
+        gcc "${ex[@]}" -DEX_HAVE_OPENSSL -o "$tmp/$prog" "examples/$prog.c" ${srcs[$prog]} \
+        "$tmp/libws.o" ${libs[$prog]}
 done
 check "frame-demo runs" "$tmp/frame-demo"
 

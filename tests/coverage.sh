@@ -20,7 +20,7 @@ for tool in gcovr meson ninja gcc; do
 done
 
 if [ ! -d "$build/meson-private" ]; then
-    CC=gcc meson setup "$build" -Db_coverage=true -Dsanitize_tests=false -Dinterop=false \
+    CC=gcc meson setup "$build" -Dtests=true -Db_coverage=true -Dsanitize_tests=false -Dinterop=false \
         -Dexamples=false >/dev/null || exit 1
 fi
 ninja -C "$build" >/dev/null || { echo "coverage: build failed" >&2; exit 1; }

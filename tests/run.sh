@@ -32,6 +32,13 @@ pkg-config --exists cmocka 2>/dev/null || need+=(libcmocka-dev)
 pkg-config --exists hiredis 2>/dev/null || need+=(libhiredis-dev)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v ip >/dev/null || need+=(iproute2)
+# TLS and the event-loop integrations of the examples, and the tools of the wss:// tests:
+# openssl makes a throwaway CA, certutil puts it in Chromium's NSS trust store.
+pkg-config --exists openssl 2>/dev/null || need+=(libssl-dev)
+command -v openssl >/dev/null || need+=(openssl)
+command -v certutil >/dev/null || need+=(libnss3-tools)
+pkg-config --exists libuv 2>/dev/null || need+=(libuv1-dev)
+pkg-config --exists libevent 2>/dev/null || need+=(libevent-dev)
 # The NEON paths, cross-compiled and run under qemu (tests/neon.sh).
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
@@ -74,7 +81,7 @@ logs=()
 
 # gcc: everything, unit tests also under the sanitizers.
 if [ ! -d build/meson-private ]; then
-    CC=gcc meson setup build --werror >/dev/null
+    CC=gcc meson setup build --werror -Dtests=true >/dev/null
 fi
 mkdir -p build/logs
 # The 32-bit and big-endian builds under qemu-user run beside the native steps; their
@@ -91,16 +98,18 @@ logs+=(build/meson-logs/testlog.json)
 # clang: the library, examples, unit and conformance tests build warning-free and pass,
 # plainly and under clang's sanitizers (which check a few things gcc's do not).
 if [ ! -d build-clang/meson-private ]; then
-    CC=clang meson setup build-clang --werror >/dev/null
+    CC=clang meson setup build-clang --werror -Dtests=true >/dev/null
 fi
 ninja -C build-clang
 meson test -C build-clang --suite unit --suite asan --suite conformance \
     --suite conformance-asan --print-errorlogs --num-processes 2 || status=1
 logs+=(build-clang/meson-logs/testlog.json)
 
-# The portable C alone (-Dsimd=false), as on a machine without SSE2/AVX2/NEON.
+# The portable C alone (-Dsimd=false), as on a machine without SSE2/AVX2/NEON, and without
+# the default allocator (-Ddefault_alloc=false), as on a host without a heap.
 if [ ! -d build-nosimd/meson-private ]; then
-    CC=gcc meson setup build-nosimd --werror -Dsimd=false -Dexamples=false -Dinterop=false \
+    CC=gcc meson setup build-nosimd --werror -Dtests=true -Dsimd=false -Ddefault_alloc=false \
+        -Dexamples=false -Dinterop=false \
         >/dev/null
 fi
 ninja -C build-nosimd

@@ -1081,7 +1081,9 @@ static void test_fixed_memory_session(void **state)
     need = ws_conn_storage_size(&cfg);
     assert_true(need <= sizeof mem);
     assert_null(ws_conn_init(mem, need - 1, &cfg));
-    assert_null(ws_conn_new(&cfg)); /* no allocator given */
+#ifdef WS_NO_DEFAULT_ALLOC
+    assert_null(ws_conn_new(&cfg)); /* no allocator given, and none built in */
+#endif
     c = ws_conn_init(mem, need, &cfg);
     assert_non_null(c);
     memcpy(in, browser_request, n);
@@ -1174,6 +1176,62 @@ static void test_stream_over_4gib(void **state)
     assert_int_equal(ev.error, WS_E_FRAME_TOO_BIG);
 }
 
+#ifndef WS_NO_DEFAULT_ALLOC
+/* A session whose buffers must grow: a 6000-byte message in two fragments, reassembled and
+ * echoed, then the close. */
+static void run_growing_session(ws_conn *c)
+{
+    static uint8_t in[8192];
+    static char out[8192];
+    static char part[3000];
+    frm f[] = {{0x01, part, sizeof part}, {0x80, part, sizeof part}, FR(CLOSE, "\x03\xe8"), END_FR};
+    size_t n = strlen(browser_request);
+    ws_event ev;
+
+    memset(part, 'a', sizeof part);
+    memcpy(in, browser_request, n);
+    n += build_frames(f, WS_ROLE_SERVER, in + n);
+    assert_true(n <= sizeof in);
+    assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+    assert_int_equal(ws_conn_accept(c, NULL), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_MESSAGE);
+    assert_int_equal(ev.len, 2 * sizeof part);
+    assert_int_equal(ws_conn_send(c, (ws_opcode)ev.opcode, ev.data, ev.len), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSE);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.error, WS_OK);
+    n = take_output(c, out, sizeof out);
+    /* The 101, then the 6000-byte echo (header 81 7e 17 70), then the close reply. */
+    assert_true(n > 6000 + 4 + 4);
+    assert_memory_equal(out + n - 4 - 6000 - 4, "\x81\x7e\x17\x70", 4);
+    assert_memory_equal(out + n - 4, "\x88\x02\x03\xe8", 4);
+}
+#endif
+
+/* With no allocator named, ws_conn_new uses the C library's, unless the build opted out
+ * (WS_NO_DEFAULT_ALLOC): then it fails. ws_conn_free releases what the session grew (the
+ * sanitizer and valgrind runs check that nothing leaks). */
+static void test_default_allocator(void **state)
+{
+    ws_config cfg;
+    ws_conn *c;
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.whole_messages = true;
+    assert_null(cfg.realloc);
+    c = ws_conn_new(&cfg);
+#ifdef WS_NO_DEFAULT_ALLOC
+    assert_null(c);
+#else
+    assert_non_null(c);
+    run_growing_session(c);
+    ws_conn_free(c);
+#endif
+}
+
 /* Whatever is fed, the heap a connection holds stays within its configured limits. */
 static void test_memory_bounded(void **state)
 {
@@ -1226,6 +1284,7 @@ int main(void)
         cmocka_unit_test(test_send_checks),
         cmocka_unit_test(test_eof),
         cmocka_unit_test(test_fixed_memory_session),
+        cmocka_unit_test(test_default_allocator),
         cmocka_unit_test(test_memory_bounded),
         cmocka_unit_test(test_stream_over_4gib),
     };

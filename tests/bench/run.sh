@@ -9,7 +9,7 @@ cd "$root"
 build=${BENCH_BUILD_DIR:-build-bench}
 
 if [ ! -d "$build/meson-private" ]; then
-    meson setup "$build" -Dbench=true --buildtype=release >/dev/null
+    meson setup "$build" -Dtests=true -Dbench=true --buildtype=release >/dev/null
 else
     meson configure "$build" -Dbench=true --buildtype=release >/dev/null
 fi

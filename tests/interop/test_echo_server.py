@@ -5,6 +5,7 @@ Prints one `ok - name` / `not ok - name` line per check, then `N passed, N faile
 """
 import asyncio
 import os
+import signal
 import sys
 
 import harness
@@ -108,6 +109,85 @@ async def slow_reader(url, count=160, size=64 << 10):
         await task
 
 
+def push_without_reading(port, limit, stall=3.0):
+    """A raw client that sends 64 KiB binary messages and never reads the echoes. Returns
+    the bytes the server took before the client's writes stalled for `stall` seconds, or
+    `limit` when it took that much (a server that keeps reading and buffering)."""
+    sock, sent = stalled_client(port, limit, stall)
+    sock.close()
+    return sent
+
+
+def stalled_client(port, limit, stall=3.0):
+    """push_without_reading, leaving the connection open: returns (socket, bytes sent)."""
+    import select
+    import socket
+
+    frame = bytes([0x82, 0x80 | 126, 0xFF, 0xFF, 0, 0, 0, 0]) + bytes(65535)
+    sock = socket.create_connection((HOST, port), timeout=10)
+    try:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"Sec-WebSocket-Version: 13\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            got = sock.recv(1)
+            if not got:
+                raise AssertionError(f"connection ended in the handshake: {head!r}")
+            head += got
+        expect(head.startswith(b"HTTP/1.1 101"), f"answered {head[:40]!r}")
+        sock.setblocking(False)
+        sent = 0
+        view = memoryview(frame)
+        while sent < limit:
+            _, writable, _ = select.select([], [sock], [], stall)
+            if not writable:
+                return sock, sent  # the server stopped reading
+            try:
+                n = sock.send(view)
+            except BlockingIOError:
+                continue
+            sent += n
+            view = view[n:] if n < len(view) else memoryview(frame)
+        return sock, sent
+    except BaseException:
+        sock.close()
+        raise
+
+
+async def reading_paused(port):
+    """Backpressure reaches the peer: while a client does not read its echoes, the server
+    stops reading from it, so what the client can push is bounded by the socket buffers and
+    the server's limits (5 to 8 MiB on a Debian 12 loopback), never by the client's patience.
+    A server that kept reading would take all 256 MiB."""
+    limit = 256 << 20
+    sent = await asyncio.to_thread(push_without_reading, port, limit)
+    expect(sent < 64 << 20, f"the server took {sent >> 20} MiB from a client that never "
+                            "reads (it must stop reading long before 64 MiB)")
+
+
+async def shutdown_with_stalled_client(path, results):
+    """SIGTERM while a client reads nothing: the close frame can never be written, so only
+    the server's own bounds (the close timeout, then the bounded final flush) end that
+    connection. The server must get there and exit, well within a minute."""
+    server = await EchoServer(path).start()
+    sock = None
+    try:
+        sock, _ = await asyncio.to_thread(stalled_client, server.port, 256 << 20)
+        server.proc.send_signal(signal.SIGTERM)
+        try:
+            status = await asyncio.wait_for(server.proc.wait(), 60)
+        except asyncio.TimeoutError:
+            status = None
+        results.check("SIGTERM with a client that never reads: the server gives up on it "
+                      "(close timeout, bounded flush) and exits 0", status == 0,
+                      "still running after 60 s" if status is None else f"status {status}")
+    finally:
+        if sock is not None:
+            sock.close()
+        await server.close()
+
+
 async def invalid_utf8(url):
     async with connect(url) as ws:
         await ws.write_frame(True, 0x1, b"ok \xc3\x28")  # 0xC3 needs a continuation byte
@@ -176,6 +256,8 @@ async def main(results):
         await results.run("20 concurrent clients x 20 messages", many_clients(url))
         await results.run("200 pipelined messages come back in order", pipelined(url))
         await results.run("slow reader: 10 MiB through backpressure, in order", slow_reader(url))
+        await results.run("a client that never reads: the server stops reading from it",
+                          reading_paused(server.port), 120)
         await results.run("invalid UTF-8 in text: close 1007", invalid_utf8(url))
         await results.run("--max-message 1000: 1000 echoes, 1001 closes with 1009",
                           too_big(limited.url, 1000))
@@ -183,6 +265,7 @@ async def main(results):
         await results.run("still accepting after all that", echo_on_new_connection(url, "end"))
 
         await shutdown_with_client(server, results)
+        await shutdown_with_stalled_client(path, results)
     finally:
         await server.close()
         if limited is not None:
