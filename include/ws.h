@@ -812,7 +812,11 @@ void ws_conn_consume(ws_conn *c, size_t n);
 /* Gives the connection the current time. A ping that is due is queued; a deadline that has
  * passed ends the connection: WS_EV_CLOSED follows with WS_E_HANDSHAKE_TIMEOUT,
  * WS_E_PONG_TIMEOUT, WS_E_IDLE_TIMEOUT or WS_E_CLOSE_TIMEOUT (a close frame with 1001 is
- * queued for the pong and idle timeouts). The first call starts the clocks. */
+ * queued for the pong and idle timeouts). A server whose handshake times out answers first:
+ * 408 Request Timeout when the request had not fully arrived, 503 Service Unavailable when
+ * it had and the decision (a pending hook, the host's accept or reject) never came; the
+ * status is the http_status of WS_EV_CLOSED. The first call starts the clocks. From inside
+ * a callback it only sets the time. */
 void ws_conn_tick(ws_conn *c, uint64_t now_ms);
 
 /* Only sets the time, without acting on deadlines. A host that woke up late sets the time,
@@ -852,6 +856,17 @@ typedef struct ws_keepalive_hooks {
  * for a bare status, as error; no hook or event ever sees that request again. When every
  * hook allows, WS_EV_REQUEST is delivered as usual. */
 enum { WS_HOOK_ALLOW = 0, WS_HOOK_PENDING = 1 };
+
+/* Calls from inside callbacks (request hooks, keepalive hooks, on_claims). Inside a request
+ * hook the request is not decided yet: ws_conn_reject refuses it there and then (the hook's
+ * return value is ignored afterwards); ws_conn_accept, ws_conn_respond, ws_conn_resume
+ * (nothing is pending while the hook runs), sends, ping and close return WS_E_STATE.
+ * Inside a keepalive hook the connection is open: sends, ping and ws_conn_close work as
+ * anywhere else, and a ping the hook was asked about is not sent once the connection is
+ * closing. In every callback ws_conn_feed, ws_conn_handoff, ws_conn_start_open and
+ * ws_conn_connect return WS_E_STATE, ws_conn_next_event returns WS_EV_NONE (events are
+ * pulled by the host's loop), ws_conn_tick only sets the time, and ws_conn_free must not be
+ * called. */
 
 /* Completes a pending hook with a verdict as a hook would return it: WS_HOOK_ALLOW, a
  * status 400-599 or a policy code. */

@@ -250,7 +250,7 @@ int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len)
 {
     if (c->rx == WS_RX_DONE || c->rx == WS_RX_CLOSED_EVENT)
         return WS_E_CLOSED;
-    if (c->in_pos < c->in_len)
+    if (c->in_pos < c->in_len || c->in_callback)
         return WS_E_STATE;
     if (len > 0 && buf == NULL)
         return WS_E_INVALID;
@@ -337,6 +337,7 @@ void ws_conn_fail(ws_conn *c, int err)
  * WS_EV_CLOSED with the status is due next. */
 void ws_conn_fail_handshake(ws_conn *c, int err, int status)
 {
+    c->decision = WS_DEC_DONE;
     c->error = err;
     c->http_status = status;
     c->close_code = WS_CLOSE_ABNORMAL;
@@ -397,15 +398,19 @@ static int ws_conn_reject_as(ws_conn *c, int err, int status, const ws_header *h
                              size_t header_count, const char *body, size_t body_len)
 {
     ws_reject_args a = {status, headers, header_count, body, body_len};
+    bool plain = c->decision == WS_DEC_PLAIN_DUE || c->decision == WS_DEC_PLAIN_HOST;
     int rc;
 
-    if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION)
+    /* Any time before the decision is made: from a hook (whose verdict is then moot), while
+     * one is pending, before or after WS_EV_REQUEST. */
+    if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION ||
+        c->decision == WS_DEC_NONE || c->decision == WS_DEC_DONE)
         return WS_E_STATE;
     rc = ws_conn_queue_answer(c, ws_conn_write_reject, &a);
     if (rc != WS_OK)
         return rc;
     ws_conn_drop_input(c); /* nothing after a rejected request is ever parsed */
-    ws_conn_fail_handshake(c, c->plain_http ? WS_OK : err, status);
+    ws_conn_fail_handshake(c, plain ? WS_OK : err, status);
     return WS_OK;
 }
 
@@ -431,47 +436,69 @@ static void ws_conn_hook_reject(ws_conn *c, int verdict)
     }
 }
 
-/* Runs the request hooks that have not run yet, until one waits or rejects. */
+/* Runs one request hook, marked as a callback so that calls made from inside it are held
+ * to the rules of ws.h. Returns its verdict. */
+static int ws_conn_call_hook(ws_conn *c, const struct ws_request_hook_def *h)
+{
+    int verdict;
+
+    c->hook_running = true;
+    c->in_callback = true;
+    verdict = h->fn(h->ud, c, ws_handshake_request(&c->hs));
+    c->in_callback = false;
+    c->hook_running = false;
+    return verdict;
+}
+
+/* Runs the request hooks from c->decision on, until one waits or refuses, or every one has
+ * allowed (WS_EV_REQUEST is then due). */
 static void ws_conn_run_hooks(ws_conn *c)
 {
-    const ws_request *r = ws_handshake_request(&c->hs);
-
-    while (c->hook_stage < 2) {
-        const struct ws_request_hook_def *h =
-            c->hook_stage == 0 ? &c->cfg.origin_hook : &c->cfg.auth_hook;
+    for (;;) {
+        const struct ws_request_hook_def *h;
         int verdict;
 
-        c->hook_stage++;
-        if (h->fn == NULL)
-            continue;
-        verdict = h->fn(h->ud, c, r);
-        if (verdict == WS_HOOK_ALLOW)
-            continue;
-        if (verdict == WS_HOOK_PENDING) {
-            c->hook_pending = true;
+        switch (c->decision) {
+        case WS_DEC_ORIGIN_HOOK:
+            h = &c->cfg.origin_hook;
+            break;
+        case WS_DEC_AUTH_HOOK:
+            h = &c->cfg.auth_hook;
+            break;
+        default:
             return;
         }
-        ws_conn_hook_reject(c, verdict);
-        return;
+        verdict = h->fn != NULL ? ws_conn_call_hook(c, h) : WS_HOOK_ALLOW;
+        if (c->decision == WS_DEC_DONE)
+            return; /* the hook refused the request itself (ws_conn_reject) */
+        if (verdict == WS_HOOK_PENDING)
+            return; /* ws_conn_resume goes on from here */
+        if (verdict != WS_HOOK_ALLOW) {
+            ws_conn_hook_reject(c, verdict);
+            return;
+        }
+        c->decision = c->decision == WS_DEC_ORIGIN_HOOK ? WS_DEC_AUTH_HOOK : WS_DEC_REQUEST_DUE;
     }
-    c->request_due = true;
 }
 
 /* WS_EV_REQUEST once every hook has allowed the request, or WS_EV_HTTP_REQUEST for a plain
  * HTTP request the host asked to see. */
 static ws_event_type ws_conn_request_event(ws_conn *c, ws_event *ev)
 {
-    if (!c->request_due)
-        return WS_EV_NONE;
-    c->request_due = false;
-    if (c->plain_http) {
+    switch (c->decision) {
+    case WS_DEC_PLAIN_DUE:
+        c->decision = WS_DEC_PLAIN_HOST;
         ws_event_clear(ev, WS_EV_HTTP_REQUEST);
         ev->request = ws_hs_plain_request(&c->hs);
         return WS_EV_HTTP_REQUEST;
+    case WS_DEC_REQUEST_DUE:
+        c->decision = WS_DEC_HOST;
+        ws_event_clear(ev, WS_EV_REQUEST);
+        ev->request = ws_handshake_request(&c->hs);
+        return WS_EV_REQUEST;
+    default:
+        return WS_EV_NONE;
     }
-    ws_event_clear(ev, WS_EV_REQUEST);
-    ev->request = ws_handshake_request(&c->hs);
-    return WS_EV_REQUEST;
 }
 
 /* A server's request head is complete (read or handed off) with verdict rc: wait for the
@@ -480,14 +507,12 @@ static void ws_conn_server_head(ws_conn *c, int rc)
 {
     c->rx = WS_RX_AWAIT_DECISION;
     if (rc == WS_OK) {
-        c->hook_stage = 0;
+        c->decision = WS_DEC_ORIGIN_HOOK;
         ws_conn_run_hooks(c);
         return;
     }
     if (c->cfg.http_requests && ws_hs_plain_request(&c->hs) != NULL) {
-        c->hook_stage = 2; /* the hooks guard upgrades, not pages */
-        c->plain_http = true;
-        c->request_due = true;
+        c->decision = WS_DEC_PLAIN_DUE; /* the hooks guard upgrades, not pages */
         return;
     }
     (void)ws_conn_queue_answer(c, ws_conn_write_error, NULL);
@@ -497,13 +522,16 @@ static void ws_conn_server_head(ws_conn *c, int rc)
 
 int ws_conn_resume(ws_conn *c, int verdict)
 {
-    if (!c->hook_pending || c->rx != WS_RX_AWAIT_DECISION)
+    /* Only a hook that returned WS_HOOK_PENDING waits; one still running has not. */
+    if (c->rx != WS_RX_AWAIT_DECISION || c->hook_running ||
+        (c->decision != WS_DEC_ORIGIN_HOOK && c->decision != WS_DEC_AUTH_HOOK))
         return WS_E_STATE;
-    c->hook_pending = false;
-    if (verdict == WS_HOOK_ALLOW)
+    if (verdict == WS_HOOK_ALLOW) {
+        c->decision = c->decision == WS_DEC_ORIGIN_HOOK ? WS_DEC_AUTH_HOOK : WS_DEC_REQUEST_DUE;
         ws_conn_run_hooks(c);
-    else
+    } else {
         ws_conn_hook_reject(c, verdict == WS_HOOK_PENDING ? 500 : verdict);
+    }
     return WS_OK;
 }
 
@@ -807,7 +835,7 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
                 return t;
             continue;
         case WS_RX_AWAIT_DECISION:
-            if (c->request_due)
+            if (c->decision == WS_DEC_REQUEST_DUE || c->decision == WS_DEC_PLAIN_DUE)
                 return ws_conn_request_event(c, ev);
             /* The host may reuse its buffer once we return: keep what it still holds. */
             if (c->in_pos < c->in_len) {
@@ -843,9 +871,48 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
     }
 }
 
+/* The opening handshake took too long. A server answers first: 503 when the request was
+ * read and the decision never came (a pending hook, a host that never answered), 408 when
+ * the request itself was too slow to arrive. */
+static void ws_conn_handshake_timeout(ws_conn *c)
+{
+    ws_reject_args a = {408, NULL, 0, NULL, 0};
+
+    if (c->cfg.role == WS_ROLE_SERVER) {
+        if (c->rx == WS_RX_AWAIT_DECISION)
+            a.status = 503;
+        if (ws_conn_queue_answer(c, ws_conn_write_reject, &a) != WS_OK)
+            a.status = 0; /* no room for the answer: the connection ends without one */
+    } else {
+        a.status = 0;
+    }
+    ws_conn_drop_input(c);
+    ws_conn_fail_handshake(c, WS_E_HANDSHAKE_TIMEOUT, a.status);
+}
+
+void ws_conn_tick(ws_conn *c, uint64_t now_ms)
+{
+    int err;
+
+    ws_conn_set_time(c, now_ms);
+    if (c->in_callback) /* no deadline acts from inside a host callback */
+        return;
+    err = ws_keepalive_due(c, now_ms);
+    if (err == WS_E_HANDSHAKE_TIMEOUT)
+        ws_conn_handshake_timeout(c);
+    else if (err != WS_OK)
+        ws_conn_fail(c, err);
+}
+
 ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
 {
-    ws_event_type t = ws_conn_next_event_step(c, ev);
+    ws_event_type t;
+
+    if (c->in_callback) { /* events are pulled by the host's loop, never from a callback */
+        ws_event_clear(ev, WS_EV_NONE);
+        return WS_EV_NONE;
+    }
+    t = ws_conn_next_event_step(c, ev);
 
     /* Only a pong (RTT) or a host's activity hook cares about events. */
     if (t == WS_EV_PONG || (t != WS_EV_NONE && c->cfg.keepalive != NULL))
@@ -886,8 +953,8 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
     int rc;
 
     /* Not before every hook has allowed the request and the host has seen it. */
-    if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION || c->hook_pending ||
-        c->request_due || c->hook_stage < 2 || c->plain_http)
+    if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION ||
+        c->decision != WS_DEC_HOST)
         return WS_E_STATE;
     /* The connection implements no extension yet, so it cannot agree to one. */
     if (opts != NULL && opts->extensions != NULL)
@@ -896,6 +963,7 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
     if (rc != WS_OK)
         return rc;
     ws_conn_remember_subprotocol(c, opts ? opts->subprotocol : NULL);
+    c->decision = WS_DEC_DONE;
     c->phase = WS_PHASE_OPEN;
     c->rx = WS_RX_OPEN_EVENT;
     return WS_OK;
@@ -910,7 +978,7 @@ int ws_conn_reject(ws_conn *c, int status, const ws_header *headers, size_t head
 int ws_conn_respond(ws_conn *c, int status, const ws_header *headers, size_t header_count,
                     const char *body, size_t body_len)
 {
-    if (!c->plain_http)
+    if (c->decision != WS_DEC_PLAIN_DUE && c->decision != WS_DEC_PLAIN_HOST)
         return WS_E_STATE;
     return ws_conn_reject(c, status, headers, header_count, body, body_len);
 }
