@@ -53,7 +53,7 @@ enum {
     WS_E_TOO_MANY_FRAGMENTS = -30,      /* message split into more frames than allowed [1009] */
     WS_E_UNEXPECTED_CONTINUATION = -31, /* continuation frame with no message started [1002] */
     WS_E_EXPECTED_CONTINUATION = -32,   /* new data frame inside a fragmented message [1002] */
-    WS_E_INVALID_UTF8 = -33,            /* text payload or close reason not UTF-8 [1007] */
+    WS_E_INVALID_UTF8 = -33,            /* text payload not UTF-8 [1007] */
     WS_E_CLOSE_PAYLOAD = -34,           /* close frame with a 1-byte payload [1002] */
     WS_E_CLOSE_CODE = -35,              /* close code not valid on the wire [1002] */
     WS_E_EOF = -36,                     /* transport ended without a close handshake [1006] */
@@ -61,11 +61,12 @@ enum {
     WS_E_PONG_TIMEOUT = -38,            /* no pong came back in time [1001] */
     WS_E_IDLE_TIMEOUT = -39,            /* nothing was received for too long [1001] */
     WS_E_CLOSE_TIMEOUT = -40,           /* the peer did not finish the close handshake [1006] */
+    WS_E_CLOSE_REASON = -41,            /* close frame reason not UTF-8 [1007] */
 
     /* Opening handshake errors (HTTP status in brackets; server side unless noted). */
     WS_E_HTTP_SYNTAX = -50,              /* malformed request or response head [400] */
     WS_E_HTTP_METHOD = -51,              /* method other than GET [405] */
-    WS_E_HTTP_VERSION = -52,             /* HTTP/1.0 or older [400] */
+    WS_E_HTTP_VERSION = -52,             /* HTTP/1.0 or older (client: a 1.0 101) [400] */
     WS_E_HTTP_VERSION_UNSUPPORTED = -53, /* HTTP major version other than 1 [505] */
     WS_E_HTTP_HOST = -54,                /* Host header missing or repeated [400] */
     WS_E_HTTP_UPGRADE = -55,             /* Upgrade lacks the token "websocket" [400] */
@@ -297,7 +298,7 @@ bool ws_close_code_valid(unsigned code);
 
 /* Parses a received close payload. An empty payload gives *code = WS_CLOSE_NO_STATUS and an
  * empty reason. Errors: WS_E_CLOSE_PAYLOAD (1 byte), WS_E_CONTROL_TOO_LONG (over 125),
- * WS_E_CLOSE_CODE (invalid code), WS_E_INVALID_UTF8 (reason not UTF-8). The reason points
+ * WS_E_CLOSE_CODE (invalid code), WS_E_CLOSE_REASON (reason not UTF-8). The reason points
  * into p. */
 int ws_close_parse(const uint8_t *p, size_t len, uint16_t *code, const uint8_t **reason,
                    size_t *reason_len);
@@ -449,6 +450,7 @@ typedef struct ws_response {
     const char *extensions; /* Sec-WebSocket-Extensions, several headers joined with ", "
                                (in the head buffer); NULL when none */
     size_t extensions_len;
+    int version_minor; /* HTTP/1.<minor> of the status line */
 } ws_response;
 
 /* The value of cookie name (exact, case-sensitive) in the request's Cookie headers
@@ -542,19 +544,22 @@ typedef struct ws_accept_opts {
 
 /* Writes the 101 Switching Protocols response into out. Returns WS_OK with *out_len set,
  * WS_E_BUFFER when cap is too small, WS_E_HTTP_SUBPROTOCOL when the subprotocol was not
- * offered, WS_E_HTTP_EXTENSION when the extensions answer is malformed or names an
+ * offered or is not a token (a client may offer anything; only a token is echoed),
+ * WS_E_HTTP_EXTENSION when the extensions answer is malformed or names an
  * extension the client did not offer, WS_E_INVALID when a header name is not a token, a
  * value (or the extensions) holds a control byte other than HTAB (CR, LF, NUL ...), or an
  * extra header is one this function writes itself (Upgrade, Connection,
- * Sec-WebSocket-*), WS_E_STATE when no valid request was read. opts may be NULL. */
+ * Sec-WebSocket-*) or announces a body (Content-Length, Transfer-Encoding: a 101 has none),
+ * WS_E_STATE when no valid request was read. opts may be NULL. */
 int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint8_t *out,
                         size_t cap, size_t *out_len);
 
-/* Writes a rejection: "HTTP/1.1 <status> <reason phrase>" (status 200-599; "Unknown" for
- * a status without a standard phrase), Connection: close, Content-Type: text/plain when
- * there is a body and the extra headers give no Content-Type, Content-Length, the extra
- * headers, then body. Allowed at any point of a server-side handshake. Errors: WS_E_INVALID
- * for a status out of range, a NULL body with a length, or extra headers as for
+/* Writes a rejection: "HTTP/1.1 <status> <reason phrase>" (status 200-599; the phrase of
+ * the IANA registry, empty for an unregistered status), Connection: close, Content-Type:
+ * text/plain when there is a body and the extra headers give no Content-Type,
+ * Content-Length (not for 204 and 304), the extra headers, then body. Allowed at any point
+ * of a server-side handshake. Errors: WS_E_INVALID for a status out of range, a NULL body
+ * with a length, a body with 204, 205 or 304 (statuses without content), or extra headers as for
  * ws_handshake_accept (Connection, Content-Length and Transfer-Encoding are written here);
  * WS_E_BUFFER. */
 int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *headers,
@@ -621,9 +626,9 @@ int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts, ws
  * the head; the rest are frames), or an error: WS_E_HTTP_STATUS for any other status (the
  * response, with its headers, stays available), WS_E_HTTP_UPGRADE, WS_E_HTTP_CONNECTION,
  * WS_E_HTTP_ACCEPT, WS_E_HTTP_SUBPROTOCOL, WS_E_HTTP_EXTENSION, WS_E_HTTP_SYNTAX,
- * WS_E_HTTP_HEADERS_TOO_LARGE (the head buffer holds the copied offer, then the head).
- * Redirects are never followed. *consumed and stickiness as ws_handshake_server_feed;
- * WS_E_STATE before ws_handshake_client_request. */
+ * WS_E_HTTP_VERSION (a 101 in HTTP/1.0, which has no Upgrade), WS_E_HTTP_HEADERS_TOO_LARGE (the
+ * head buffer holds the copied offer, then the head). Redirects are never followed. *consumed and
+ * stickiness as ws_handshake_server_feed; WS_E_STATE before ws_handshake_client_request. */
 int ws_handshake_client_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
 
 /* The parsed response once its head is complete (also after WS_E_HTTP_STATUS), else NULL. */
@@ -714,7 +719,8 @@ typedef struct ws_event {
     bool message_final;  /* CHUNK: ends its message (always true for MESSAGE) */
     const uint8_t *data; /* CHUNK, MESSAGE, PING, PONG payload (never NULL) */
     size_t len;
-    uint16_t close_code; /* CLOSE: peer's code (1005 if none); CLOSED: the code of the close */
+    uint16_t close_code; /* CLOSE: peer's code (1005 if none); CLOSED: the code of the close
+                            (ours when we sent one first, whatever error followed) */
     const char *reason;  /* CLOSE, CLOSED: close reason (not NUL-terminated) */
     size_t reason_len;
     int error;                   /* CLOSED: WS_OK after a clean close handshake, else the cause */
@@ -729,8 +735,9 @@ typedef struct ws_event {
 
 /* Hands the connection bytes read from the transport. buf must stay valid and is modified
  * (payloads are unmasked in place) until ws_conn_next_event returns WS_EV_NONE. Returns
- * WS_OK, WS_E_STATE when the previous input has not been drained of events, or
- * WS_E_CLOSED after the connection ended (the bytes are ignored). */
+ * WS_OK, WS_E_STATE when the previous input has not been drained of events, from inside a
+ * callback, or for a client before ws_conn_connect / ws_conn_start_open (nothing is taken),
+ * or WS_E_CLOSED after the connection ended (the bytes are ignored). */
 int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len);
 
 /* Tells the connection the transport reached end of stream. */
@@ -775,7 +782,9 @@ int ws_conn_handoff(ws_conn *c, const char *method, size_t method_len, const cha
 int ws_conn_connect(ws_conn *c, const ws_client_opts *opts);
 
 /* Starts a connection that is already open (e.g. a WebSocket over an HTTP/2 stream, RFC
- * 8441): no handshake, WS_EV_OPEN comes first. subprotocol may be NULL. */
+ * 8441): no handshake, WS_EV_OPEN comes first. subprotocol may be NULL; it is copied (the
+ * caller's string need not outlive the call). Only on a fresh connection (WS_E_STATE);
+ * WS_E_INVALID when subprotocol is not a token or is longer than max_head_size. */
 int ws_conn_start_open(ws_conn *c, const char *subprotocol);
 
 /* Sends a whole message (WS_OP_TEXT or WS_OP_BINARY) as one frame. Returns WS_OK,

@@ -250,7 +250,8 @@ int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len)
 {
     if (c->rx == WS_RX_DONE || c->rx == WS_RX_CLOSED_EVENT)
         return WS_E_CLOSED;
-    if (c->in_pos < c->in_len || c->in_callback)
+    /* A client's bytes are the answer to its request: none before ws_conn_connect. */
+    if (c->in_pos < c->in_len || c->in_callback || c->rx == WS_RX_IDLE)
         return WS_E_STATE;
     if (len > 0 && buf == NULL)
         return WS_E_INVALID;
@@ -325,6 +326,10 @@ void ws_conn_fail(ws_conn *c, int err)
 
     c->error = err;
     c->close_code = code ? code : WS_CLOSE_ABNORMAL;
+    /* The host's close went out first (say, before it pulled the event that fails): the
+     * code reported is the one the peer saw. */
+    if (c->close_sent && ws_close_code_valid(code))
+        c->close_code = c->close_sent_code ? c->close_sent_code : WS_CLOSE_NO_STATUS;
     c->close_reason = reason;
     c->close_reason_len = strlen(reason);
     if (ws_close_code_valid(code))
@@ -1031,10 +1036,18 @@ int ws_conn_start_open(ws_conn *c, const char *subprotocol)
 {
     ws_rx_state fresh = c->cfg.role == WS_ROLE_CLIENT ? WS_RX_IDLE : WS_RX_HANDSHAKE;
 
-    if (c->rx != fresh || c->fed)
+    size_t len = subprotocol != NULL ? strlen(subprotocol) : 0;
+
+    if (c->rx != fresh || c->fed || c->in_callback)
         return WS_E_STATE;
-    c->subprotocol = subprotocol;
-    c->subprotocol_len = subprotocol ? strlen(subprotocol) : 0;
+    if (subprotocol != NULL && (!ws_hs_is_token(subprotocol, len) || len > c->cfg.max_head_size))
+        return WS_E_INVALID;
+    /* Kept in the head buffer, which no handshake will use: the caller's string need not
+     * outlive the call. */
+    if (len > 0)
+        memcpy(c->head, subprotocol, len);
+    c->subprotocol = subprotocol != NULL ? (const char *)c->head : NULL;
+    c->subprotocol_len = len;
     c->phase = WS_PHASE_OPEN;
     c->rx = WS_RX_OPEN_EVENT;
     return WS_OK;

@@ -121,6 +121,7 @@ struct ws_conn {
     int error;       /* the cause reported with WS_EV_CLOSED */
     int http_status; /* status of a failed or refused handshake */
     uint16_t close_code;
+    uint16_t close_sent_code; /* the code of the close frame we sent (0: none) */
     const char *close_reason;
     size_t close_reason_len;
 };

@@ -80,6 +80,7 @@ void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t r
     c->close_sent_at = c->now;
     if (code == WS_CLOSE_NO_STATUS)
         code = 0;
+    c->close_sent_code = (uint16_t)code;
     if (reason_len > WS_CLOSE_REASON_MAX)
         reason_len = WS_CLOSE_REASON_MAX;
     n = ws_close_build(payload, code, reason, reason_len);
@@ -191,6 +192,7 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
         return rc;
     c->close_sent = true;
     c->close_sent_at = c->now;
+    c->close_sent_code = (uint16_t)(n >= 2 ? code : 0);
     c->phase = WS_PHASE_CLOSING;
     return WS_OK;
 }

@@ -43,6 +43,7 @@ static const ws_error_info ws_errors[] = {
     {WS_E_PONG_TIMEOUT, 1001, 0, "pong timeout"},
     {WS_E_IDLE_TIMEOUT, 1001, 0, "idle timeout"},
     {WS_E_CLOSE_TIMEOUT, 1006, 0, "close handshake timed out"},
+    {WS_E_CLOSE_REASON, 1007, 0, "invalid UTF-8 in close reason"},
     {WS_E_HTTP_SYNTAX, 0, 400, "malformed HTTP head"},
     {WS_E_HTTP_METHOD, 0, 405, "method is not GET"},
     {WS_E_HTTP_VERSION, 0, 400, "HTTP version older than 1.1"},

@@ -347,8 +347,13 @@ static int ws_hs_end_first_line(ws_handshake *hs, size_t end)
     size_t len = end - hs->line_start;
 
     hs->line_start = hs->len;
-    if (hs->role == WS_ROLE_SERVER)
+    if (hs->role == WS_ROLE_SERVER) {
+        if (len == 0) { /* an empty line before the request line is ignored (RFC 9112 §2.2) */
+            hs->line_state = WS_SCAN_FIRST;
+            return WS_E_AGAIN;
+        }
         return ws_hs_server_first_line(hs, line, len);
+    }
     return ws_hs_client_first_line(hs, line, len);
 }
 

@@ -206,6 +206,7 @@ int ws_hs_client_first_line(ws_handshake *hs, const char *line, size_t len)
     if (status < 100 || status > 599)
         return WS_E_HTTP_SYNTAX;
     r->status = status;
+    r->version_minor = line[7] - '0';
     r->reason = line + (len > 12 ? 13 : 12);
     r->reason_len = len > 12 ? len - 13 : 0;
     return WS_E_AGAIN;
@@ -282,6 +283,8 @@ int ws_hs_client_head_end(ws_handshake *hs)
     r->header_count = hs->header_count;
     if (r->status != 101)
         return WS_E_HTTP_STATUS;
+    if (r->version_minor < 1)
+        return WS_E_HTTP_VERSION; /* HTTP/1.0 has no Upgrade (RFC 6455 §4.1, RFC 9110 §7.8) */
     if (!ws_hs_list_has(r->headers, r->header_count, "Upgrade", "websocket"))
         return WS_E_HTTP_UPGRADE;
     if (!ws_hs_list_has(r->headers, r->header_count, "Connection", "upgrade"))

@@ -399,36 +399,68 @@ typedef struct ws_reason {
     const char *phrase;
 } ws_reason;
 
+/* Every status of the IANA HTTP status code registry that a rejection may carry (200-599). */
 static const ws_reason ws_reasons[] = {
     {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {203, "Non-Authoritative Information"},
     {204, "No Content"},
+    {205, "Reset Content"},
+    {206, "Partial Content"},
+    {207, "Multi-Status"},
+    {208, "Already Reported"},
+    {226, "IM Used"},
+    {300, "Multiple Choices"},
     {301, "Moved Permanently"},
     {302, "Found"},
     {303, "See Other"},
+    {304, "Not Modified"},
+    {305, "Use Proxy"},
     {307, "Temporary Redirect"},
     {308, "Permanent Redirect"},
     {400, "Bad Request"},
     {401, "Unauthorized"},
+    {402, "Payment Required"},
     {403, "Forbidden"},
     {404, "Not Found"},
     {405, "Method Not Allowed"},
     {406, "Not Acceptable"},
+    {407, "Proxy Authentication Required"},
     {408, "Request Timeout"},
     {409, "Conflict"},
     {410, "Gone"},
+    {411, "Length Required"},
+    {412, "Precondition Failed"},
     {413, "Content Too Large"},
     {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {416, "Range Not Satisfiable"},
+    {417, "Expectation Failed"},
+    {421, "Misdirected Request"},
+    {422, "Unprocessable Content"},
+    {423, "Locked"},
+    {424, "Failed Dependency"},
+    {425, "Too Early"},
     {426, "Upgrade Required"},
+    {428, "Precondition Required"},
     {429, "Too Many Requests"},
     {431, "Request Header Fields Too Large"},
+    {451, "Unavailable For Legal Reasons"},
     {500, "Internal Server Error"},
     {501, "Not Implemented"},
     {502, "Bad Gateway"},
     {503, "Service Unavailable"},
     {504, "Gateway Timeout"},
     {505, "HTTP Version Not Supported"},
+    {506, "Variant Also Negotiates"},
+    {507, "Insufficient Storage"},
+    {508, "Loop Detected"},
+    {510, "Not Extended"},
+    {511, "Network Authentication Required"},
 };
 
+/* The registered phrase, or an empty one (RFC 9112 §4 allows it) for an unregistered code. */
 static const char *ws_reason_phrase(int status)
 {
     size_t i;
@@ -437,7 +469,14 @@ static const char *ws_reason_phrase(int status)
         if (ws_reasons[i].status == status)
             return ws_reasons[i].phrase;
     }
-    return "Unknown";
+    return "";
+}
+
+/* Statuses that never carry content (RFC 9110 §15.3.5, §15.3.6, §15.4.5); 204 and 304 do
+ * not even announce a length. */
+static bool ws_status_bodyless(int status)
+{
+    return status == 204 || status == 205 || status == 304;
 }
 
 /* The head of a refusal, up to and including its empty line. */
@@ -451,9 +490,11 @@ static void ws_hs_put_refusal(ws_hs_out *o, int status, const ws_header *extra, 
     ws_hs_puts(o, "\r\nConnection: close\r\n");
     if (plain_text)
         ws_hs_puts(o, "Content-Type: text/plain\r\n");
-    ws_hs_puts(o, "Content-Length: ");
-    ws_hs_put_uint(o, body_len);
-    ws_hs_puts(o, "\r\n");
+    if (status != 204 && status != 304) {
+        ws_hs_puts(o, "Content-Length: ");
+        ws_hs_put_uint(o, body_len);
+        ws_hs_puts(o, "\r\n");
+    }
     ws_hs_put_headers(o, extra, n);
     ws_hs_puts(o, "\r\n");
 }
@@ -461,11 +502,14 @@ static void ws_hs_put_refusal(ws_hs_out *o, int status, const ws_header *extra, 
 int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint8_t *out,
                         size_t cap, size_t *out_len)
 {
+    /* A 101 has no content: a length or coding would make a proxy read frames as a body. */
     static const char *const ours[] = {"Upgrade",
                                        "Connection",
                                        "Sec-WebSocket-Accept",
                                        "Sec-WebSocket-Protocol",
                                        "Sec-WebSocket-Extensions",
+                                       "Content-Length",
+                                       "Transfer-Encoding",
                                        NULL};
     static const ws_accept_opts none = {NULL, NULL, NULL, 0};
     static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\n"
@@ -485,7 +529,9 @@ int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint
         opts = &none;
     if (opts->subprotocol != NULL) {
         proto_len = strlen(opts->subprotocol);
-        if (!ws_request_offers_subprotocol(&hs->request, opts->subprotocol, proto_len))
+        /* A client may offer anything in its list; only a token may be echoed. */
+        if (!ws_hs_is_token(opts->subprotocol, proto_len) ||
+            !ws_request_offers_subprotocol(&hs->request, opts->subprotocol, proto_len))
             return WS_E_HTTP_SUBPROTOCOL;
     }
     if (opts->extensions != NULL) {
@@ -524,7 +570,8 @@ int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *hea
     ws_hs_out o;
     int rc;
 
-    if (out_len == NULL || status < 200 || status > 599 || (body == NULL && body_len > 0))
+    if (out_len == NULL || status < 200 || status > 599 || (body == NULL && body_len > 0) ||
+        (body_len > 0 && ws_status_bodyless(status)))
         return WS_E_INVALID;
     if (hs->role != WS_ROLE_SERVER)
         return WS_E_STATE;

@@ -137,7 +137,12 @@ static const server_case cases[] = {
         WS_E_HTTP_SYNTAX, 400, false),
     BAD("HTAB as separator", "GET\t/chat HTTP/1.1\r\n" GOOD END, AT("GET\t/chat HTTP/1.1\r"),
         WS_E_HTTP_SYNTAX, 400, false),
-    BAD("empty first line", "\r\n" MINIMAL, AT("\r"), WS_E_HTTP_SYNTAX, 400, false),
+    /* RFC 9112 §2.2: empty lines before the request line are ignored. */
+    {"empty line before the request line", "\r\n" MINIMAL, sizeof("\r\n" MINIMAL) - 1, WHOLE, WS_OK,
+     0, false, false},
+    {"two empty lines before the request line", "\r\n\r\n" MINIMAL, sizeof("\r\n\r\n" MINIMAL) - 1,
+     WHOLE, WS_OK, 0, false, false},
+    BAD("bare LF before the request line", "\n" MINIMAL, 0, WS_E_HTTP_SYNTAX, 400, false),
     BAD("method not a token", "G(T /chat HTTP/1.1\r\n" GOOD END, AT("G(T /chat HTTP/1.1\r"),
         WS_E_HTTP_SYNTAX, 400, true),
     BAD("target without slash", "GET chat HTTP/1.1\r\n" GOOD END, AT("GET chat HTTP/1.1\r"),
@@ -720,6 +725,12 @@ static void test_accept_refusals(void **state)
     static const ws_header nul[] = {{"X-Nul", 5, "a\0b", 3}};
     static const ws_header bad_name[] = {{"X Evil", 6, "a", 1}};
     static const ws_header ours[] = {{"connection", 10, "close", 5}};
+    static const ws_header length[] = {{"Content-Length", 14, "0", 1}};
+    static const ws_header coding[] = {{"transfer-encoding", 17, "chunked", 7}};
+    static const char odd[] =
+        RL HOST UPG CONN KEY VER "Sec-WebSocket-Protocol: x/y, a b, chat\r\n" END;
+    static const server_case odd_offer = {"odd offer", odd, sizeof odd - 1, WHOLE,
+                                          WS_OK,       0,   false,          false};
     ws_accept_opts opts = {NULL, NULL, NULL, 0};
     uint8_t out[1024];
     size_t len;
@@ -754,6 +765,24 @@ static void test_accept_refusals(void **state)
     assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_E_INVALID);
     opts.headers = ours;
     assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_E_INVALID);
+    /* A 101 has no content: a length or a coding would make a proxy read frames as a body. */
+    opts.headers = length;
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_E_INVALID);
+    opts.headers = coding;
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_E_INVALID);
+
+    /* An offered element that is not a token is never echoed. */
+    assert_int_equal(feed_whole(&f, &odd_offer).rc, WS_OK);
+    opts.headers = NULL;
+    opts.header_count = 0;
+    opts.subprotocol = "x/y";
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len),
+                     WS_E_HTTP_SUBPROTOCOL);
+    opts.subprotocol = "a b";
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len),
+                     WS_E_HTTP_SUBPROTOCOL);
+    opts.subprotocol = "chat";
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_OK);
 
     /* The request offered no subprotocol at all. */
     assert_int_equal(feed_whole(&f, &cases[2]).rc, WS_OK);
@@ -852,12 +881,33 @@ static void test_reject(void **state)
                                     "Content-Type: application/json\r\n"
                                     "\r\n"
                                     "{}";
-    static const char want_unknown[] = "HTTP/1.1 499 Unknown\r\n"
+    static const char want_unknown[] = "HTTP/1.1 499 \r\n" /* unregistered: empty phrase */
                                        "Connection: close\r\n"
                                        "Content-Length: 0\r\n"
                                        "\r\n";
+    static const char want_204[] = "HTTP/1.1 204 No Content\r\n"
+                                   "Connection: close\r\n"
+                                   "\r\n";
+    static const char want_304[] = "HTTP/1.1 304 Not Modified\r\n"
+                                   "Connection: close\r\n"
+                                   "\r\n";
+    static const struct {
+        int status;
+        const char *phrase;
+    } phrases[] = {{201, "Created"},
+                   {206, "Partial Content"},
+                   {302, "Found"},
+                   {307, "Temporary Redirect"},
+                   {402, "Payment Required"},
+                   {407, "Proxy Authentication Required"},
+                   {408, "Request Timeout"},
+                   {421, "Misdirected Request"},
+                   {422, "Unprocessable Content"},
+                   {451, "Unavailable For Legal Reasons"},
+                   {503, "Service Unavailable"},
+                   {511, "Network Authentication Required"}};
     uint8_t out[512];
-    size_t len = 0;
+    size_t len = 0, i;
 
     (void)state;
     assert_int_equal(feed_whole(&f, &cases[0]).rc, WS_OK);
@@ -873,6 +923,30 @@ static void test_reject(void **state)
     assert_int_equal(ws_handshake_reject(&f.hs, 499, NULL, 0, NULL, 0, out, sizeof out, &len),
                      WS_OK);
     assert_bytes(out, len, want_unknown, sizeof want_unknown - 1);
+    /* Statuses without content: no body, and 204/304 announce no length either. */
+    assert_int_equal(ws_handshake_reject(&f.hs, 204, NULL, 0, NULL, 0, out, sizeof out, &len),
+                     WS_OK);
+    assert_bytes(out, len, want_204, sizeof want_204 - 1);
+    assert_int_equal(ws_handshake_reject(&f.hs, 304, NULL, 0, NULL, 0, out, sizeof out, &len),
+                     WS_OK);
+    assert_bytes(out, len, want_304, sizeof want_304 - 1);
+    assert_int_equal(ws_handshake_reject(&f.hs, 204, NULL, 0, "x", 1, out, sizeof out, &len),
+                     WS_E_INVALID);
+    assert_int_equal(ws_handshake_reject(&f.hs, 304, NULL, 0, "x", 1, out, sizeof out, &len),
+                     WS_E_INVALID);
+    assert_int_equal(ws_handshake_reject(&f.hs, 205, NULL, 0, "x", 1, out, sizeof out, &len),
+                     WS_E_INVALID);
+    /* Every status libws may send has its registered phrase. */
+    for (i = 0; i < sizeof phrases / sizeof phrases[0]; i++) {
+        char line[64];
+        int n =
+            snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", phrases[i].status, phrases[i].phrase);
+        assert_int_equal(
+            ws_handshake_reject(&f.hs, phrases[i].status, NULL, 0, NULL, 0, out, sizeof out, &len),
+            WS_OK);
+        assert_true(len > (size_t)n);
+        assert_memory_equal(out, line, (size_t)n);
+    }
 
     assert_int_equal(ws_handshake_reject(&f.hs, 101, NULL, 0, NULL, 0, out, sizeof out, &len),
                      WS_E_INVALID);
