@@ -68,7 +68,7 @@ enum {
     WS_E_HTTP_METHOD = -51,              /* method other than GET [405] */
     WS_E_HTTP_VERSION = -52,             /* HTTP/1.0 or older (client: a 1.0 101) [400] */
     WS_E_HTTP_VERSION_UNSUPPORTED = -53, /* HTTP major version other than 1 [505] */
-    WS_E_HTTP_HOST = -54,                /* Host header missing or repeated [400] */
+    WS_E_HTTP_HOST = -54,                /* Host header missing, repeated or invalid [400] */
     WS_E_HTTP_UPGRADE = -55,             /* Upgrade lacks the token "websocket" [400] */
     WS_E_HTTP_CONNECTION = -56,          /* Connection lacks the token "upgrade" [400] */
     WS_E_HTTP_KEY = -57,          /* Sec-WebSocket-Key missing, repeated or not 16 bytes [400] */
@@ -80,6 +80,7 @@ enum {
     WS_E_HTTP_ACCEPT = -63,      /* client: Sec-WebSocket-Accept missing or wrong */
     WS_E_HTTP_SUBPROTOCOL = -64, /* a subprotocol that was not offered */
     WS_E_HTTP_EXTENSION = -65,   /* an extension that was not offered, or malformed */
+    WS_E_HTTP_MISDIRECTED = -66, /* Host is not in cfg.trusted_hosts [421] */
 
     /* Policy hooks (HTTP status in brackets). */
     WS_E_ORIGIN = -70,       /* Origin not allowed [403] */
@@ -430,7 +431,8 @@ typedef struct ws_request {
     int version_minor; /* HTTP/1.<minor> */
     const ws_header *headers;
     size_t header_count;
-    const char *host;
+    const char *host; /* host[:port]: the Host header, or the authority of an absolute-form
+                         target, which RFC 9112 §3.2.2 puts in its place */
     size_t host_len;
     const char *origin; /* the first Origin header; NULL when absent */
     size_t origin_len;
@@ -509,7 +511,9 @@ void ws_handshake_server_init(ws_handshake *hs, const ws_http_limits *limits, ui
  * ws_handshake_error_response writes that answer. Errors are sticky; on one, *consumed
  * counts the bytes before the byte at which it was found (a limit fails on the first byte
  * past it, a line's content on its LF, a missing header on the head's final LF). Besides
- * the checks of the WS_E_HTTP_* list: Host must not be empty, and a request announcing a
+ * the checks of the WS_E_HTTP_* list: Host must be host[:port] by the rules of
+ * ws_url_parse (WS_E_HTTP_HOST), an absolute-form target's authority too (WS_E_HTTP_SYNTAX),
+ * empty lines before the request line are skipped (RFC 9112 §2.2), and a request announcing a
  * body (Transfer-Encoding, Content-Length other than 0) is WS_E_HTTP_SYNTAX. After WS_OK,
  * further calls return WS_E_STATE. consumed may be NULL. */
 int ws_handshake_server_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
@@ -590,9 +594,11 @@ typedef struct ws_url {
  * not NULL ("ws://h?x=1" gives path "/" and query "x=1"). The scheme is matched
  * case-insensitively and nothing is percent-decoded. Returns WS_OK (out filled) or WS_E_URL
  * (out untouched): a scheme other than ws/wss, a fragment ('#'), user info ('@' before the
- * path), an empty host or one with bytes a reg-name may not hold, an IPv6 literal that is
- * malformed, has a zone id or lacks its ']', a port that is empty, 0, above 65535 or not
- * digits, or any byte that is not printable ASCII (spaces and controls included). */
+ * path), an empty host, a host name that is not dot-separated non-empty labels of letters,
+ * digits, '-' and '_' (one final dot allowed), an IPv6 literal that is malformed, has a zone
+ * id or lacks its ']', a port that is empty, 0, above 65535, not digits or with a leading
+ * zero, or any byte that is not printable ASCII (spaces and controls included). The same
+ * host and port rules apply to Origin values, Host headers and trusted host lists. */
 int ws_url_parse(const char *url, size_t len, ws_url *out);
 
 /* What the client asks for. */
@@ -674,6 +680,14 @@ typedef struct ws_config {
     uint32_t handshake_timeout_ms; /* give up on an opening handshake this slow; 10000 */
     uint32_t close_timeout_ms;     /* give up waiting for the peer's close; 5000 */
     const struct ws_keepalive_hooks *keepalive; /* optional customisation, see below */
+
+    /* Server: the host names this server answers for (DNS rebinding defence, docs/hooks.md).
+     * When trusted_host_count is not 0, a request whose host (ws_request.host) matches none
+     * of them is refused with 421 Misdirected Request and WS_E_HTTP_MISDIRECTED, before any
+     * hook runs; plain HTTP requests too. Entries as for ws_host_trusted. Borrowed: the
+     * array and its strings must outlive the connection. */
+    const char *const *trusted_hosts;
+    size_t trusted_host_count;
 
     /* Server request hooks, run in this order on a valid request before WS_EV_REQUEST. */
     struct ws_request_hook_def {
@@ -923,13 +937,21 @@ void ws_origin_policy_init(ws_origin_policy *p);
 /* True when origin[0..len) matches one allow pattern (scheme and host case-insensitive,
  * default ports made explicit, "*." matching one or more whole labels). An origin (or a
  * pattern) that is not exactly scheme://host[:port] never matches: no userinfo, path,
- * query, trailing dot or bytes outside [A-Za-z0-9._-]; IPv6 literals in brackets are
- * compared as written. */
+ * query, empty label, bytes outside [A-Za-z0-9._-] or port with a leading zero; a rooted
+ * name ("example.com.") matches only a pattern written the same way; IPv6 literals in
+ * brackets are compared as written. Hosts follow the rules of ws_url_parse. */
 bool ws_origin_match(const char *pattern, const char *origin, size_t len);
 
 /* WS_OK, or WS_E_ORIGIN when r's Origin is not allowed by p (a repeated Origin header
  * never is); WS_E_INVALID when p or r is NULL, or allow is NULL with a count. */
 int ws_origin_check(const ws_origin_policy *p, const ws_request *r);
+
+/* True when host[0..len) (a Host value: host[:port]) matches one of hosts[0..count): an
+ * entry "example.com" matches that name with any port or none, "example.com:8443" only
+ * that port, "*.example.com" any subdomain (not example.com itself), "[::1]" that IPv6
+ * literal; names case-insensitively, by the host rules of ws_url_parse. A host or entry
+ * that does not parse never matches. */
+bool ws_host_trusted(const char *const *hosts, size_t count, const char *host, size_t len);
 
 /* A request hook (cfg.origin_hook.fn, ud = a ws_origin_policy): allow, or WS_E_ORIGIN
  * (answered 403) whenever ws_origin_check does not return WS_OK. */

@@ -40,6 +40,8 @@ static bool ws_config_valid(const ws_config *cfg)
         return false;
     if (cfg->role == WS_ROLE_CLIENT && cfg->random == NULL)
         return false;
+    if (cfg->trusted_hosts == NULL && cfg->trusted_host_count > 0)
+        return false;
     /* Sizes are added when carving storage; keep each far from SIZE_MAX. */
     if (cfg->max_output > SIZE_MAX / 8 || cfg->max_head_size > SIZE_MAX / 8 ||
         cfg->max_headers > SIZE_MAX / 8 / sizeof(ws_header) ||
@@ -506,17 +508,38 @@ static ws_event_type ws_conn_request_event(ws_conn *c, ws_event *ev)
     }
 }
 
+/* A request for a host this server does not answer for (cfg.trusted_hosts): a page that
+ * rebound a name of its own to our address, most likely. */
+static bool ws_conn_misdirected(const ws_conn *c, const ws_request *r)
+{
+    return c->cfg.trusted_host_count > 0 &&
+           !ws_host_trusted(c->cfg.trusted_hosts, c->cfg.trusted_host_count, r->host, r->host_len);
+}
+
 /* A server's request head is complete (read or handed off) with verdict rc: wait for the
  * hooks and the host, or answer the error and end. */
 static void ws_conn_server_head(ws_conn *c, int rc)
 {
+    const ws_request *plain =
+        rc != WS_OK && c->cfg.http_requests ? ws_hs_plain_request(&c->hs) : NULL;
+
     c->rx = WS_RX_AWAIT_DECISION;
+    if ((rc == WS_OK && ws_conn_misdirected(c, ws_handshake_request(&c->hs))) ||
+        (plain != NULL && ws_conn_misdirected(c, plain))) {
+        static const char body[] = "Host is not one this server answers for\n";
+        ws_reject_args a = {421, NULL, 0, body, sizeof body - 1};
+        if (ws_conn_queue_answer(c, ws_conn_write_reject, &a) != WS_OK)
+            a.status = 0;
+        ws_conn_drop_input(c);
+        ws_conn_fail_handshake(c, WS_E_HTTP_MISDIRECTED, a.status);
+        return;
+    }
     if (rc == WS_OK) {
         c->decision = WS_DEC_ORIGIN_HOOK;
         ws_conn_run_hooks(c);
         return;
     }
-    if (c->cfg.http_requests && ws_hs_plain_request(&c->hs) != NULL) {
+    if (plain != NULL) {
         c->decision = WS_DEC_PLAIN_DUE; /* the hooks guard upgrades, not pages */
         return;
     }

@@ -15,31 +15,37 @@ static bool ws_hs_value_is(const ws_header *h, const char *value)
 
 /* ---- the request line ----------------------------------------------------------------- */
 
-/* The start of the path in an absolute-form target ("http://host/path?q"): right after the
- * authority, which may be directly followed by the query. NULL when t is not one. */
-static const char *ws_hs_absolute_path(const char *t, size_t len)
+/* The authority of an absolute-form target ("http://host:port/path?q"), which RFC 9112
+ * §3.2.2 makes the request's host in place of the Host header; it ends where the path or
+ * the query starts. False when t is not one, or its authority is not host[:port] (user
+ * info included). */
+static bool ws_hs_absolute_authority(const char *t, size_t len, const char **auth,
+                                     const char **auth_end)
 {
     static const char *const schemes[] = {"http", "https", "ws", "wss"};
     const char *end = t + len, *colon = memchr(t, ':', len), *p;
+    ws_hostport hp;
     size_t i;
     bool known = false;
 
     if (colon == NULL)
-        return NULL;
+        return false;
     for (i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
         known = known || ws_ascii_ieq(t, (size_t)(colon - t), schemes[i]);
     if (!known || end - colon < 4 || colon[1] != '/' || colon[2] != '/')
-        return NULL;
+        return false;
     for (p = colon + 3; p < end && *p != '/' && *p != '?'; p++)
         ;
-    return p == colon + 3 ? NULL : p; /* an empty authority is no authority */
+    *auth = colon + 3;
+    *auth_end = p;
+    return ws_hostport_parse(colon + 3, p, &hp);
 }
 
 /* Checks the request-target and splits it into path and query. Printable ASCII only: a
  * browser percent-encodes everything else, and '#' never reaches the server. */
 static int ws_hs_target(ws_request *r, const char *t, size_t len)
 {
-    const char *end = t + len, *path = t, *q;
+    const char *end = t + len, *path = t, *q, *auth;
     size_t i;
 
     if (len == 0)
@@ -49,11 +55,8 @@ static int ws_hs_target(ws_request *r, const char *t, size_t len)
         if (c <= 0x20 || c >= 0x7F || c == '#')
             return WS_E_HTTP_SYNTAX;
     }
-    if (t[0] != '/') {
-        path = ws_hs_absolute_path(t, len);
-        if (path == NULL)
-            return WS_E_HTTP_SYNTAX; /* "*" and authority-form have no place here */
-    }
+    if (t[0] != '/' && !ws_hs_absolute_authority(t, len, &auth, &path))
+        return WS_E_HTTP_SYNTAX; /* "*" and authority-form have no place here */
     q = memchr(path, '?', (size_t)(end - path));
     r->target = t;
     r->target_len = len;
@@ -240,11 +243,14 @@ int ws_hs_server_head_end(ws_handshake *hs)
 {
     ws_request *r = &hs->request;
     const ws_header *host, *origin;
+    ws_hostport hp;
     ws_hs_survey s;
 
     ws_hs_survey_headers(hs->headers, hs->header_count, &s);
     host = s.first[WS_HK_HOST];
-    if (s.count[WS_HK_HOST] != 1 || host->value_len == 0)
+    /* Exactly one Host, and a valid one, even where an absolute-form target overrides it. */
+    if (s.count[WS_HK_HOST] != 1 ||
+        !ws_hostport_parse(host->value, host->value + host->value_len, &hp))
         return WS_E_HTTP_HOST;
     /* From here on the head is a well-formed HTTP request: keep it readable even when it is
      * not an upgrade, so a host can serve plain requests (ws_hs_plain_request). */
@@ -253,6 +259,12 @@ int ws_hs_server_head_end(ws_handshake *hs)
     r->header_count = hs->header_count;
     r->host = host->value;
     r->host_len = host->value_len;
+    if (r->target[0] != '/') {
+        const char *auth, *auth_end;
+        (void)ws_hs_absolute_authority(r->target, r->target_len, &auth, &auth_end);
+        r->host = auth;
+        r->host_len = (size_t)(auth_end - auth);
+    }
     r->origin = origin != NULL ? origin->value : NULL;
     r->origin_len = origin != NULL ? origin->value_len : 0;
     if (!s.websocket)

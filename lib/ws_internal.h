@@ -31,16 +31,21 @@ static inline unsigned char ws_ascii_lower(unsigned char ch)
     return (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch + ('a' - 'A')) : ch;
 }
 
-/* Case-insensitive ASCII comparison of a[0..alen) with the NUL-terminated b. */
-static inline bool ws_ascii_ieq(const char *a, size_t alen, const char *b)
+/* The library's one case-insensitive ASCII comparison: a[0..n) with b[0..n). */
+static inline bool ws_ascii_ieq_n(const char *a, const char *b, size_t n)
 {
     size_t i;
-    for (i = 0; i < alen; i++) {
-        if (b[i] == '\0' ||
-            ws_ascii_lower((unsigned char)a[i]) != ws_ascii_lower((unsigned char)b[i]))
+    for (i = 0; i < n; i++) {
+        if (ws_ascii_lower((unsigned char)a[i]) != ws_ascii_lower((unsigned char)b[i]))
             return false;
     }
-    return b[alen] == '\0';
+    return true;
+}
+
+/* The same, of a[0..alen) with the NUL-terminated b. */
+static inline bool ws_ascii_ieq(const char *a, size_t alen, const char *b)
+{
+    return strlen(b) == alen && ws_ascii_ieq_n(a, b, alen);
 }
 
 /* SP and HTAB: the only whitespace HTTP allows around values and list separators. */
@@ -81,6 +86,25 @@ static inline int ws_base64_digit(char ch, char c62, char c63)
         return 63;
     return -1;
 }
+
+/* authority.c: host [":" port] as URLs, Origin values, Host headers and trusted host lists
+ * write it. A reg-name is dot-separated non-empty labels of letters, digits, '-' and '_',
+ * optionally ending in one dot (a rooted name); IPv4 addresses are reg-names too. A port is
+ * 1-65535 in decimal without a leading zero. An IPv6 literal is RFC 3986's IPv6address,
+ * without a zone id. */
+typedef struct ws_hostport {
+    const char *host; /* brackets included for an IPv6 literal */
+    size_t host_len;
+    bool ipv6;
+    bool has_port;
+    uint16_t port; /* when has_port */
+} ws_hostport;
+
+bool ws_reg_name_valid(const char *p, const char *end);
+bool ws_port_parse(const char *p, const char *end, uint16_t *port);
+bool ws_ipv6_valid(const char *p, const char *end);
+/* The whole of [p, end) is host [":" port]; hp is filled when true. */
+bool ws_hostport_parse(const char *p, const char *end, ws_hostport *hp);
 
 /* The length ws_base64_decode would give for in[0..len) (standard alphabet, padded),
  * without decoding, or WS_E_INVALID. */

@@ -1240,6 +1240,69 @@ static void test_close_before_pending_error(void **state)
     assert_memory_equal(o, "\x88\x02\x03\xe8", 4);
 }
 
+/* DNS rebinding: a page at attacker.example:8080 whose name now points at our address
+ * sends Host and Origin that agree, so the same-origin check passes; the trusted host list
+ * refuses it with 421 before any hook runs. A request for a trusted name goes through. */
+static void test_trusted_hosts(void **state)
+{
+    static const char *const trusted[] = {"localhost", "127.0.0.1"};
+    static const char rebound[] = "GET /chat HTTP/1.1\r\n"
+                                  "Host: attacker.example:8080\r\n"
+                                  "Origin: http://attacker.example:8080\r\n"
+                                  "Upgrade: websocket\r\n"
+                                  "Connection: Upgrade\r\n"
+                                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                  "Sec-WebSocket-Version: 13\r\n\r\n";
+    static const char good[] = "GET /chat HTTP/1.1\r\n"
+                               "Host: localhost:8080\r\n"
+                               "Origin: http://localhost:8080\r\n"
+                               "Upgrade: websocket\r\n"
+                               "Connection: Upgrade\r\n"
+                               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                               "Sec-WebSocket-Version: 13\r\n\r\n";
+    ws_origin_policy policy;
+    ws_config cfg;
+    ws_conn *c;
+    ws_event ev;
+    uint8_t in[512];
+    const uint8_t *o;
+    size_t n;
+    (void)state;
+
+    ws_origin_policy_init(&policy); /* same-origin, which rebinding defeats on its own */
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_output = 4096;
+    cfg.origin_hook.fn = ws_origin_hook;
+    cfg.origin_hook.ud = &policy;
+    c = ws_conn_init(conn_mem, sizeof conn_mem, &cfg);
+    assert_non_null(c);
+    memcpy(in, rebound, sizeof rebound - 1);
+    assert_int_equal(ws_conn_feed(c, in, sizeof rebound - 1), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST); /* without a list: passes */
+
+    cfg.trusted_hosts = trusted;
+    cfg.trusted_host_count = 2;
+    c = ws_conn_init(conn_mem, sizeof conn_mem, &cfg);
+    assert_non_null(c);
+    memcpy(in, rebound, sizeof rebound - 1);
+    assert_int_equal(ws_conn_feed(c, in, sizeof rebound - 1), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.http_status, 421);
+    assert_int_equal(ev.error, WS_E_HTTP_MISDIRECTED);
+    n = ws_conn_output(c, &o);
+    assert_true(n > 35);
+    assert_memory_equal(o, "HTTP/1.1 421 Misdirected Request\r\n", 34);
+
+    c = ws_conn_init(conn_mem, sizeof conn_mem, &cfg);
+    assert_non_null(c);
+    memcpy(in, good, sizeof good - 1);
+    assert_int_equal(ws_conn_feed(c, in, sizeof good - 1), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+
+    cfg.trusted_hosts = NULL; /* a count without a list is a configuration error */
+    assert_null(ws_conn_init(conn_mem, sizeof conn_mem, &cfg));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1262,6 +1325,7 @@ int main(void)
         cmocka_unit_test(test_client_feed_before_connect),
         cmocka_unit_test(test_start_open_copies_subprotocol),
         cmocka_unit_test(test_close_before_pending_error),
+        cmocka_unit_test(test_trusted_hosts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,6 +163,24 @@ static const server_case cases[] = {
     BAD("two Hosts", RL GOOD "Host: other.example.com\r\n" END, BUT_LAST, WS_E_HTTP_HOST, 400,
         true),
     BAD("empty Host", RL "Host: \r\n" UPG CONN KEY VER END, BUT_LAST, WS_E_HTTP_HOST, 400, true),
+    /* Host is uri-host [":" port] (RFC 9110 §7.2): nothing else passes. */
+    BAD("Host with user info and a path", RL "Host: u@evil/x\r\n" UPG CONN KEY VER END, BUT_LAST,
+        WS_E_HTTP_HOST, 400, true),
+    BAD("Host that is a list", RL "Host: a b, c\r\n" UPG CONN KEY VER END, BUT_LAST, WS_E_HTTP_HOST,
+        400, true),
+    BAD("Host with an empty label", RL "Host: a..b\r\n" UPG CONN KEY VER END, BUT_LAST,
+        WS_E_HTTP_HOST, 400, true),
+    BAD("Host with port 0", RL "Host: h:0\r\n" UPG CONN KEY VER END, BUT_LAST, WS_E_HTTP_HOST, 400,
+        true),
+    BAD("Host with an empty port", RL "Host: h:\r\n" UPG CONN KEY VER END, BUT_LAST, WS_E_HTTP_HOST,
+        400, true),
+    BAD("Host with a broken IPv6 literal", RL "Host: [::1\r\n" UPG CONN KEY VER END, BUT_LAST,
+        WS_E_HTTP_HOST, 400, true),
+    OK_CASE("Host with an IPv6 literal and port", RL "Host: [::1]:8080\r\n" UPG CONN KEY VER END,
+            WHOLE),
+    OK_CASE("Host that is a rooted name", RL "Host: example.com.\r\n" UPG CONN KEY VER END, WHOLE),
+    BAD("absolute-form with user info", "GET http://u@h/chat HTTP/1.1\r\n" GOOD END,
+        AT("GET http://u@h/chat HTTP/1.1\r"), WS_E_HTTP_SYNTAX, 400, true),
     BAD("no Upgrade", RL HOST CONN KEY VER END, BUT_LAST, WS_E_HTTP_UPGRADE, 400, true),
     BAD("Upgrade: websocketx", RL HOST "Upgrade: websocketx\r\n" CONN KEY VER END, BUT_LAST,
         WS_E_HTTP_UPGRADE, 400, true),
@@ -512,6 +530,10 @@ static void test_request_field_edges(void **state)
                                                 "GET HTTPS://h.example?x=1 "
                                                 "HTTP/1.1\r\n" GOOD END,
                                                 WHOLE);
+    static const server_case absolute_port = OK_CASE("absolute with a port",
+                                                     "GET http://victim.example:8080/x "
+                                                     "HTTP/1.1\r\n" GOOD END,
+                                                     WHOLE);
     const ws_request *r;
 
     (void)state;
@@ -534,6 +556,12 @@ static void test_request_field_edges(void **state)
     assert_str(r->target, r->target_len, "HTTPS://h.example?x=1");
     assert_str(r->path, r->path_len, "/");
     assert_str(r->query, r->query_len, "x=1");
+    /* RFC 9112 §3.2.2: the target's authority is the host, not the Host header. */
+    assert_str(r->host, r->host_len, "h.example");
+    assert_int_equal(feed_whole(&f, &absolute_port).rc, WS_OK);
+    r = ws_handshake_request(&f.hs);
+    assert_str(r->host, r->host_len, "victim.example:8080");
+    assert_str(r->path, r->path_len, "/x");
 }
 
 /* ---- the hand-off, with the same table ------------------------------------------------ */
@@ -825,9 +853,9 @@ static const error_answer answers[] = {
     ANSWER(RL UPG CONN KEY VER END, "HTTP/1.1 400 Bad Request\r\n"
                                     "Connection: close\r\n"
                                     "Content-Type: text/plain\r\n"
-                                    "Content-Length: 32\r\n"
+                                    "Content-Length: 41\r\n"
                                     "\r\n"
-                                    "Host header missing or repeated\n"),
+                                    "Host header missing, repeated or invalid\n"),
     ANSWER("GET /chat HTTP/2.0\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n"
                                      "Connection: close\r\n"
                                      "Content-Type: text/plain\r\n"
