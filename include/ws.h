@@ -221,7 +221,8 @@ typedef struct ws_frame_header {
 
 typedef struct ws_frame_decoder {
     /* Settings: set by ws_frame_decoder_init, may be changed between frames. */
-    uint64_t max_frame_size; /* longer frames fail with WS_E_FRAME_TOO_BIG; default 16 MiB */
+    uint64_t max_frame_size; /* longer frames fail with WS_E_FRAME_TOO_BIG; default 16 MiB;
+                                0: no limit */
     uint8_t allowed_rsv;     /* RSV bits a negotiated extension uses; default 0 */
     bool allow_nonminimal;   /* accept lengths not in shortest form; default false */
     uint8_t role;            /* ws_role of the receiving endpoint */
@@ -408,9 +409,11 @@ int ws_extension_iter_next(ws_extension_iter *it, ws_extension *ext);
  * ====================================================================================== */
 
 typedef struct ws_http_limits {
-    size_t max_request_line; /* server: longer request line gives 414; default 8192 */
+    size_t max_request_line; /* server: longer request line gives 414; default 8192; 0: no
+                                limit of its own (the head buffer still bounds it) */
     size_t max_header_line;  /* one header line (client: also the status line); longer
-                                gives 431; default 8192. Lengths exclude the line end. */
+                                gives 431; default 8192; 0 as above. Lengths exclude the
+                                line end. */
     bool allow_bare_lf;      /* accept LF without CR as a line end; default false (400) */
 } ws_http_limits;
 
@@ -653,14 +656,26 @@ typedef struct ws_conn ws_conn;
 /* Host allocator, realloc-style: size 0 frees ptr and returns NULL. */
 typedef void *(*ws_realloc_fn)(void *ud, void *ptr, size_t size);
 
+/* Limits. One meaning of 0 throughout: a limit on what the peer sends (frame, message,
+ * fragments, line lengths) or a deadline set to 0 is off; a buffer size (max_output,
+ * max_head_size, max_headers) cannot be 0, and a configuration below its minimum is refused
+ * (ws_conn_storage_size returns 0, ws_conn_init and ws_conn_new return NULL). The message
+ * limits are checked as each length arrives, before its payload; going over closes with
+ * 1009. */
 typedef struct ws_config {
     ws_role role;
-    size_t max_frame_size;        /* default 16 MiB; above: close 1009 */
-    size_t max_message_size;      /* default 16 MiB, checked as lengths arrive; above: 1009 */
-    size_t max_fragments;         /* frames per message; default 4096; above: 1009 */
-    size_t max_output;            /* bytes queued for the host to write; default 1 MiB */
-    size_t max_head_size;         /* opening handshake head; default 8192 */
-    size_t max_headers;           /* default 64 */
+    size_t max_frame_size;        /* payload of one frame; default 16 MiB; 0: no limit */
+    size_t max_message_size;      /* payload of a message, summed over its fragments; default
+                                     16 MiB; 0: no limit (streaming only: whole_messages needs a
+                                     bound for its buffer) */
+    size_t max_fragments;         /* frames a message may have for free; each further frame needs
+                                     16 bytes of the message's payload, so 4 MiB in 64-byte frames
+                                     passes while empty or tiny frames are stopped; default 4096;
+                                     0: no limit */
+    size_t max_output;            /* bytes queued for the host to write (close frames may go a
+                                     little past it); default 1 MiB; at least 256 */
+    size_t max_head_size;         /* opening handshake head; default 8192; at least 64 */
+    size_t max_headers;           /* header lines in a head; default 64; at least 8 */
     ws_http_limits http;          /* line limits and bare LF; see ws_http_limits_init */
     bool whole_messages;          /* deliver WS_EV_MESSAGE (reassembled) instead of WS_EV_CHUNK */
     bool http_requests;           /* server: hand plain HTTP GETs (no Upgrade header) to the host
@@ -673,7 +688,8 @@ typedef struct ws_config {
     ws_realloc_fn realloc; /* for ws_conn_new; NULL: ws_conn_new fails */
     void *realloc_ud;
 
-    /* Deadlines, in milliseconds of the host's clock (see ws_conn_tick); 0 turns one off. */
+    /* Deadlines, in milliseconds of the host's clock (see ws_conn_tick); 0 turns one off.
+     * Any value up to UINT32_MAX (49 days). */
     uint32_t ping_interval_ms;     /* send a ping this often; default 0 */
     uint32_t pong_timeout_ms;      /* close (1001) when a ping is not answered in time; 0 */
     uint32_t idle_timeout_ms;      /* close (1001) when nothing arrives for this long; 0 */

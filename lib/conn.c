@@ -42,6 +42,9 @@ static bool ws_config_valid(const ws_config *cfg)
         return false;
     if (cfg->trusted_hosts == NULL && cfg->trusted_host_count > 0)
         return false;
+    /* Reassembly needs a bound for its buffer: "no limit" is for streaming only. */
+    if (cfg->whole_messages && cfg->max_message_size == 0)
+        return false;
     /* Sizes are added when carving storage; keep each far from SIZE_MAX. */
     if (cfg->max_output > SIZE_MAX / 8 || cfg->max_head_size > SIZE_MAX / 8 ||
         cfg->max_headers > SIZE_MAX / 8 / sizeof(ws_header) ||
@@ -609,13 +612,25 @@ static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
     return WS_EV_NONE;
 }
 
+/* Whether a message of len bytes may have one more frame than `frames`: max_fragments for
+ * free, plus one per WS_FRAGMENT_BYTES of payload. Frames of a useful size always pass;
+ * what is stopped is a message of empty or tiny frames, whose length max_message_size cannot
+ * bound (each costs a header, a step and often an event, for no payload). */
+static bool ws_conn_fragments_ok(const ws_conn *c, size_t frames, uint64_t len)
+{
+    uint64_t allowed = c->cfg.max_fragments + len / WS_FRAGMENT_BYTES;
+
+    return c->cfg.max_fragments == 0 || frames <= allowed;
+}
+
 /* Checks a data frame's header against the message in progress (RFC 6455 §5.4). */
 static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
 {
     if (h->opcode == WS_OP_CONTINUATION) {
         if (c->msg_opcode == 0)
             return WS_E_UNEXPECTED_CONTINUATION;
-        if (++c->msg_frames > c->cfg.max_fragments)
+        if (h->length > UINT64_MAX - c->msg_len ||
+            !ws_conn_fragments_ok(c, ++c->msg_frames, c->msg_len + h->length))
             return WS_E_TOO_MANY_FRAGMENTS;
     } else {
         if (c->msg_opcode != 0)
@@ -627,7 +642,9 @@ static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
         c->msg.off = c->msg.len = 0;
         ws_utf8_init(&c->utf8);
     }
-    if (h->length > c->cfg.max_message_size - c->msg_len)
+    if (c->cfg.max_message_size != 0 && h->length > c->cfg.max_message_size - c->msg_len)
+        return WS_E_MESSAGE_TOO_BIG;
+    if (h->length > UINT64_MAX - c->msg_len)
         return WS_E_MESSAGE_TOO_BIG;
     c->msg_len += h->length;
     return WS_OK;
@@ -756,7 +773,8 @@ static ws_event_type ws_conn_whole_data_frame(ws_conn *c, const ws_frame_header 
     int rc;
 
     if (h->fin && h->opcode != WS_OP_CONTINUATION && c->msg_opcode == 0 &&
-        n <= c->cfg.max_message_size && (h->opcode != WS_OP_TEXT || ws_utf8_valid(p, n)))
+        (c->cfg.max_message_size == 0 || n <= c->cfg.max_message_size) &&
+        (h->opcode != WS_OP_TEXT || ws_utf8_valid(p, n)))
         return ws_event_data(ev, c->cfg.whole_messages ? WS_EV_MESSAGE : WS_EV_CHUNK, h->opcode, p,
                              n, true, true);
     rc = ws_conn_begin_data_frame(c, h);

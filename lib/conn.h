@@ -45,6 +45,10 @@ typedef enum ws_decision {
     WS_DEC_DONE         /* decided: accepted, refused, answered or failed */
 } ws_decision;
 
+/* Each WS_FRAGMENT_BYTES of a message's payload pays for one more frame beyond
+ * cfg.max_fragments (see ws.h). */
+#define WS_FRAGMENT_BYTES 16u
+
 /* Close frames may go past max_output by this much, so that an error can always be told to
  * the peer even when the host has stopped draining. */
 #define WS_CONN_CONTROL_SLACK (2 * (WS_FRAME_HEADER_MAX + WS_CONTROL_PAYLOAD_MAX))

@@ -47,8 +47,9 @@ void ws_hs_init(ws_handshake *hs, ws_role role, const ws_http_limits *limits, ui
     hs->phase = WS_HS_HEAD;
     hs->line_state = WS_SCAN_FIRST;
     hs->allow_bare_lf = limits->allow_bare_lf;
-    hs->max_request_line = limits->max_request_line;
-    hs->max_header_line = limits->max_header_line;
+    /* 0: no line limit of its own; the head buffer still bounds every line. */
+    hs->max_request_line = limits->max_request_line != 0 ? limits->max_request_line : SIZE_MAX;
+    hs->max_header_line = limits->max_header_line != 0 ? limits->max_header_line : SIZE_MAX;
     hs->buf = buf;
     hs->cap = buf != NULL ? cap : 0;
     hs->headers = headers;

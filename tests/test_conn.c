@@ -1303,6 +1303,42 @@ static void test_trusted_hosts(void **state)
     assert_null(ws_conn_init(conn_mem, sizeof conn_mem, &cfg));
 }
 
+/* 0 means "no limit" for every size limit of a message: frame, message, fragments. */
+static void test_zero_means_no_limit(void **state)
+{
+    static const frm in_frames[] = {FR(WS_OP_BINARY, "0123456789"), FR(WS_OP_CONTINUATION, ""),
+                                    FR(C1, "abcdef"), END_FR};
+    ws_config cfg;
+    ws_conn *c;
+    ws_event ev;
+    uint8_t in[128];
+    size_t n, got = 0;
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_output = 4096;
+    cfg.max_frame_size = 0;
+    cfg.max_message_size = 0;
+    cfg.max_fragments = 0;
+    c = ws_conn_init(conn_mem, sizeof conn_mem, &cfg);
+    assert_non_null(c);
+    assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    n = build_frames(in_frames, WS_ROLE_SERVER, in);
+    assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+    while (ws_conn_next_event(c, &ev) == WS_EV_CHUNK) {
+        got += ev.len;
+        if (ev.message_final)
+            break;
+    }
+    assert_int_equal(got, 16);
+    assert_true(ev.message_final);
+    /* Reassembly needs a bound for its buffer. */
+    cfg.whole_messages = true;
+    assert_int_equal(ws_conn_storage_size(&cfg), 0);
+    assert_null(ws_conn_init(conn_mem, sizeof conn_mem, &cfg));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1326,6 +1362,7 @@ int main(void)
         cmocka_unit_test(test_start_open_copies_subprotocol),
         cmocka_unit_test(test_close_before_pending_error),
         cmocka_unit_test(test_trusted_hosts),
+        cmocka_unit_test(test_zero_means_no_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
