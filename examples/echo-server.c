@@ -72,6 +72,8 @@ static void usage(FILE *out)
                  "  --port PORT          port (default 9001; 0 picks a free one)\n"
                  "  --max-message BYTES  largest message and frame accepted (default 16M)\n"
                  "  --verbose            log each connection's open and close to stderr\n");
+    ex_trusted_usage(out);
+    ex_limits_usage(out);
 }
 
 static long now_ms(void)
@@ -346,9 +348,9 @@ static void begin_shutdown(struct server *srv)
 }
 
 static int parse_args(int argc, char **argv, const char **host, unsigned *port, size_t *max_message,
-                      bool *verbose)
+                      bool *verbose, ex_limits *limits, ex_trusted *trusted)
 {
-    int i;
+    int i, rc;
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -372,6 +374,11 @@ static int parse_args(int argc, char **argv, const char **host, unsigned *port, 
             if (!ex_parse_size(val, max_message))
                 return -1;
             i++;
+        } else if ((rc = ex_limits_arg(limits, arg, val)) != 0 ||
+                   (rc = ex_trusted_arg(trusted, arg, val)) != 0) {
+            if (rc < 0)
+                return -1;
+            i++;
         } else {
             return -1;
         }
@@ -388,8 +395,11 @@ int main(int argc, char **argv)
     long next_sweep = now_ms() + 1000;
     int status = 0;
 
+    static ex_limits limits;
+    static ex_trusted trusted;
+
     memset(&srv, 0, sizeof srv);
-    if (parse_args(argc, argv, &host, &port, &max_message, &srv.verbose) < 0) {
+    if (parse_args(argc, argv, &host, &port, &max_message, &srv.verbose, &limits, &trusted) < 0) {
         usage(stderr);
         return 2;
     }
@@ -398,6 +408,12 @@ int main(int argc, char **argv)
     srv.cfg.max_frame_size = max_message;
     srv.cfg.whole_messages = false; /* stream: echo each chunk as it arrives */
     srv.cfg.realloc = ex_realloc;
+    ex_limits_apply(&limits, &srv.cfg); /* --max-frame etc. over the defaults above */
+    ex_trusted_apply(&trusted, host, &srv.cfg);
+    if (ws_conn_storage_size(&srv.cfg) == 0) {
+        fprintf(stderr, "echo-server: those limits make no valid configuration\n");
+        return 2;
+    }
     /* Fragments small enough that one always fits in an empty output queue. */
     srv.piece = srv.cfg.max_output / 2 < SEND_PIECE ? srv.cfg.max_output / 2 : SEND_PIECE;
 

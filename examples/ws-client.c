@@ -39,6 +39,7 @@ struct options {
     size_t header_count;
     size_t max_message;
     bool verbose;
+    ex_limits limits; /* --max-frame, --max-fragments ... */
 };
 
 struct app {
@@ -75,6 +76,7 @@ static void usage(FILE *out)
                  "  --max-message BYTES  largest message accepted (default 16M)\n"
                  "  --verbose            show the opening handshake\n"
                  "exit status: 0 clean close, 1 connection or protocol error, 2 usage\n");
+    ex_limits_usage(out);
 }
 
 static long now_ms(void)
@@ -143,6 +145,8 @@ static bool parse_args(int argc, char **argv, struct options *o)
         } else if (strcmp(arg, "--max-message") == 0) {
             if (!ex_parse_size(val, &o->max_message))
                 return false;
+        } else if (ex_limits_arg(&o->limits, arg, val) > 0) {
+            /* taken: applied over the defaults once the configuration exists */
         } else if (arg[0] != '-' && o->url == NULL) {
             o->url = arg;
             takes_value = false;
@@ -591,6 +595,11 @@ int main(int argc, char **argv)
     cfg.whole_messages = true;
     cfg.random = ex_random;
     cfg.realloc = ex_realloc;
+    ex_limits_apply(&opt.limits, &cfg);
+    if (ws_conn_storage_size(&cfg) == 0) {
+        fprintf(stderr, "ws-client: those limits make no valid configuration\n");
+        return 2;
+    }
 
     a.opt = &opt;
     a.piece = cfg.max_output / 2 < SEND_PIECE ? cfg.max_output / 2 : SEND_PIECE;
