@@ -521,14 +521,15 @@ void ws_handshake_server_init(ws_handshake *hs, const ws_http_limits *limits, ui
  * further calls return WS_E_STATE. consumed may be NULL. */
 int ws_handshake_server_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
 
-/* Hand-off from a host's own HTTP parser: validates an already-parsed HTTP/1.<version_minor>
- * request exactly as ws_handshake_server_feed would (the same checks, in the same code),
- * after copying method, target and headers into the head buffer (so the caller's storage
- * need not outlive the call). The limits apply as if the request had been sent: the
- * request line as "METHOD target HTTP/1.x" (414), each header as "Name: value" (431), the
- * header count and the head buffer (431). Returns WS_OK or an error as
- * ws_handshake_server_feed; WS_E_STATE after bytes were fed, WS_E_INVALID for a NULL
- * pointer with a length (nothing changed then). Bytes that followed the request are the
+/* Hand-off from a host's own HTTP parser: the already-parsed HTTP/1.<version_minor> request
+ * goes through the scanner of ws_handshake_server_feed exactly as it would have been sent
+ * ("METHOD target HTTP/1.x", "Name: value" lines, the empty line), so every check and limit
+ * is the same as for fed bytes, and the head buffer holds a copy (the caller's storage need
+ * not outlive the call). A method or target with SP or a control byte, a header name that is
+ * not a token, a value with a control byte other than HTAB, or a version_minor outside 0-9
+ * is WS_E_HTTP_SYNTAX: nothing handed over can add a line. Returns WS_OK or an error as
+ * ws_handshake_server_feed; WS_E_STATE after bytes were fed, WS_E_INVALID for a NULL pointer
+ * with a length (nothing changed then). Bytes that followed the request are the
  * connection's. */
 int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t method_len,
                                 const char *target, size_t target_len, int version_minor,

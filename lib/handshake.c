@@ -179,18 +179,6 @@ static int ws_hs_store_header(ws_handshake *hs, const char *name, size_t name_le
     return WS_E_AGAIN;
 }
 
-int ws_hs_add_header(ws_handshake *hs, const char *name, size_t name_len, const char *value,
-                     size_t value_len)
-{
-    if (hs->header_count == hs->max_headers)
-        return WS_E_HTTP_HEADERS_TOO_LARGE;
-    if (!ws_hs_is_token(name, name_len))
-        return WS_E_HTTP_SYNTAX; /* empty, or whitespace before the colon, or a separator */
-    if (!ws_hs_is_field_text(value, value_len))
-        return WS_E_HTTP_SYNTAX;
-    return ws_hs_store_header(hs, name, name_len, value, value_len);
-}
-
 size_t ws_hs_count(const ws_header *h, size_t n, const char *name, const ws_header **first)
 {
     size_t i, count = 0;

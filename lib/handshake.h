@@ -38,11 +38,6 @@ int ws_hs_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed)
  * handshake for good. Returns rc. */
 int ws_hs_settle(ws_handshake *hs, int rc);
 
-/* Adds one header (value trimmed here) after checking that the name is a token and the
- * value holds no control byte but HTAB. Returns WS_E_AGAIN (go on) or an error. */
-int ws_hs_add_header(ws_handshake *hs, const char *name, size_t name_len, const char *value,
-                     size_t value_len);
-
 /* The head is complete: runs the role's checks. Returns WS_OK or an error. */
 int ws_hs_head_end(ws_handshake *hs);
 

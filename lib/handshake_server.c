@@ -5,8 +5,6 @@
  */
 #include "handshake.h"
 
-#define WS_REQUEST_LINE_EXTRA 10 /* two spaces and "HTTP/1.1" */
-
 static bool ws_hs_value_is(const ws_header *h, const char *value)
 {
     size_t len = strlen(value);
@@ -302,60 +300,31 @@ int ws_handshake_server_feed(ws_handshake *hs, const uint8_t *p, size_t len, siz
     return ws_hs_feed(hs, p, len, consumed);
 }
 
-/* Copies n bytes to the end of the head; NULL when they do not fit. */
-static const char *ws_hs_copy(ws_handshake *hs, const char *s, size_t n)
+/* True when s[0..n) can stand in a request line as one element: no SP, no control byte. A
+ * method or target that could would let a host's parser smuggle a second line in. */
+static bool ws_hs_line_element(const char *s, size_t n)
 {
-    char *dst;
+    size_t i;
 
-    if (n == 0)
-        return "";
-    if (n > hs->cap - hs->len)
-        return NULL;
-    dst = (char *)hs->buf + hs->len;
-    memcpy(dst, s, n);
-    hs->len += n;
-    return dst;
+    for (i = 0; i < n; i++) {
+        if (s[i] == ' ' || s[i] == '\t' || !ws_hs_is_field_text(s + i, 1))
+            return false;
+    }
+    return true;
 }
 
-/* The hand-off's request line; its length is what "METHOD target HTTP/1.x" would take. */
-static int ws_hs_handoff_line(ws_handshake *hs, const char *method, size_t method_len,
-                              const char *target, size_t target_len, int minor)
+/* The next piece of the request as it would have been sent, through the same scanner as
+ * fed bytes, so every limit and check is the same. */
+static int ws_hs_handoff_put(ws_handshake *hs, const char *s, size_t n)
 {
-    size_t limit = hs->max_request_line;
-    const char *m, *t;
-
-    if (method_len > limit || target_len > limit - method_len ||
-        limit - method_len - target_len < WS_REQUEST_LINE_EXTRA)
-        return WS_E_HTTP_URI_TOO_LONG;
-    m = ws_hs_copy(hs, method, method_len);
-    t = ws_hs_copy(hs, target, target_len);
-    if (m == NULL || t == NULL)
-        return WS_E_HTTP_HEADERS_TOO_LARGE;
-    return ws_hs_request_line(hs, m, method_len, t, target_len, 1, minor);
-}
-
-/* One hand-off header; its length is what "Name: value" would take. */
-static int ws_hs_handoff_header(ws_handshake *hs, const ws_header *h)
-{
-    size_t limit = hs->max_header_line;
-    const char *name, *value;
-
-    if (hs->header_count == hs->max_headers)
-        return WS_E_HTTP_HEADERS_TOO_LARGE;
-    if (h->name_len > limit || h->value_len > limit - h->name_len ||
-        limit - h->name_len - h->value_len < 2)
-        return WS_E_HTTP_HEADERS_TOO_LARGE;
-    name = ws_hs_copy(hs, h->name, h->name_len);
-    value = ws_hs_copy(hs, h->value, h->value_len);
-    if (name == NULL || value == NULL)
-        return WS_E_HTTP_HEADERS_TOO_LARGE;
-    return ws_hs_add_header(hs, name, h->name_len, value, h->value_len);
+    return n == 0 ? WS_E_AGAIN : ws_hs_feed(hs, (const uint8_t *)s, n, NULL);
 }
 
 int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t method_len,
                                 const char *target, size_t target_len, int version_minor,
                                 const ws_header *headers, size_t count)
 {
+    char version[] = " HTTP/1.x\r\n";
     size_t i;
     int rc;
 
@@ -373,12 +342,33 @@ int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t met
             (headers[i].value == NULL && headers[i].value_len > 0))
             return WS_E_INVALID;
     }
-    rc = ws_hs_handoff_line(hs, method, method_len, target, target_len, version_minor);
-    for (i = 0; i < count && rc == WS_E_AGAIN; i++)
-        rc = ws_hs_handoff_header(hs, &headers[i]);
+    if (version_minor < 0 || version_minor > 9 || !ws_hs_line_element(method, method_len) ||
+        !ws_hs_line_element(target, target_len))
+        return ws_hs_settle(hs, WS_E_HTTP_SYNTAX);
+    version[8] = (char)('0' + version_minor);
+    rc = ws_hs_handoff_put(hs, method, method_len);
     if (rc == WS_E_AGAIN)
-        rc = ws_hs_head_end(hs);
-    return ws_hs_settle(hs, rc);
+        rc = ws_hs_handoff_put(hs, " ", 1);
+    if (rc == WS_E_AGAIN)
+        rc = ws_hs_handoff_put(hs, target, target_len);
+    if (rc == WS_E_AGAIN)
+        rc = ws_hs_handoff_put(hs, version, sizeof version - 1);
+    for (i = 0; i < count && rc == WS_E_AGAIN; i++) {
+        const ws_header *h = &headers[i];
+        /* A name that is not a token, or a value with a line end, would change the lines. */
+        if (!ws_hs_is_token(h->name, h->name_len) || !ws_hs_is_field_text(h->value, h->value_len))
+            return ws_hs_settle(hs, WS_E_HTTP_SYNTAX);
+        rc = ws_hs_handoff_put(hs, h->name, h->name_len);
+        if (rc == WS_E_AGAIN)
+            rc = ws_hs_handoff_put(hs, ": ", 2);
+        if (rc == WS_E_AGAIN)
+            rc = ws_hs_handoff_put(hs, h->value, h->value_len);
+        if (rc == WS_E_AGAIN)
+            rc = ws_hs_handoff_put(hs, "\r\n", 2);
+    }
+    if (rc == WS_E_AGAIN)
+        rc = ws_hs_handoff_put(hs, "\r\n", 2);
+    return rc;
 }
 
 const ws_request *ws_handshake_request(const ws_handshake *hs)

@@ -1420,9 +1420,48 @@ static void test_limits_around_browser_request(void **state)
     check_line_limit(&f, true, 0, strcspn(in, "\r"));
 }
 
+/* A hand-off is held to the limits of the same request fed as bytes: it goes through the
+ * same scanner, line ends and separators included, so a head buffer one byte too small
+ * refuses both. */
+static void test_handoff_same_limits(void **state)
+{
+    static const char req[] = MINIMAL;
+    static const ws_header h[] = {{"Host", 4, "server.example.com", 18},
+                                  {"Upgrade", 7, "websocket", 9},
+                                  {"Connection", 10, "Upgrade", 7},
+                                  {"Sec-WebSocket-Key", 17, "dGhlIHNhbXBsZSBub25jZQ==", 24},
+                                  {"Sec-WebSocket-Version", 21, "13", 2}};
+    static const ws_header smuggle[] = {{"Host", 4, "a\r\nX-Evil: 1", 13}};
+    ws_handshake hs;
+    uint8_t buf[256];
+    ws_header headers[16];
+    size_t cap, consumed;
+    (void)state;
+
+    for (cap = sizeof req - 2; cap <= sizeof req - 1; cap++) {
+        int want = cap == sizeof req - 1 ? WS_OK : WS_E_HTTP_HEADERS_TOO_LARGE;
+        ws_handshake_server_init(&hs, NULL, buf, cap, headers, 16);
+        assert_int_equal(
+            ws_handshake_server_feed(&hs, (const uint8_t *)req, sizeof req - 1, &consumed), want);
+        ws_handshake_server_init(&hs, NULL, buf, cap, headers, 16);
+        assert_int_equal(ws_handshake_server_handoff(&hs, "GET", 3, "/chat", 5, 1, h, 5), want);
+    }
+    /* Nothing a host's parser hands over can add a line. */
+    ws_handshake_server_init(&hs, NULL, buf, sizeof buf, headers, 16);
+    assert_int_equal(ws_handshake_server_handoff(&hs, "GET", 3, "/ HTTP/1.1\r\nX: y", 17, 1, h, 5),
+                     WS_E_HTTP_SYNTAX);
+    ws_handshake_server_init(&hs, NULL, buf, sizeof buf, headers, 16);
+    assert_int_equal(ws_handshake_server_handoff(&hs, "GET", 3, "/", 1, 1, smuggle, 1),
+                     WS_E_HTTP_SYNTAX);
+    ws_handshake_server_init(&hs, NULL, buf, sizeof buf, headers, 16);
+    assert_int_equal(ws_handshake_server_handoff(&hs, "GET", 3, "/", 1, 10, h, 5),
+                     WS_E_HTTP_SYNTAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_handoff_same_limits),
         cmocka_unit_test(test_table_whole),
         cmocka_unit_test(test_table_bytewise),
         cmocka_unit_test(test_table_every_split),
