@@ -349,9 +349,10 @@ typedef struct ws_header {
 /* The first header called name (case-insensitive), or NULL. */
 const ws_header *ws_header_find(const ws_header *headers, size_t count, const char *name);
 
-/* True when the comma-separated list value[0..len) holds token as a whole element,
+/* HTTP token lists (Connection, Upgrade ...; not the auth tokens of ws_token_*): true when
+ * the comma-separated list value[0..len) holds token as a whole element,
  * compared case-insensitively ("keep-alive, Upgrade" holds "upgrade"; "upgradex" does not). */
-bool ws_token_list_has(const char *value, size_t len, const char *token);
+bool ws_http_list_has(const char *value, size_t len, const char *token);
 
 /* Walks the elements of a comma-separated list spread over every header called name
  * (case-insensitive): elements are trimmed of SP/HTAB, empty ones skipped, in one pass.

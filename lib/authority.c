@@ -5,16 +5,6 @@
  */
 #include "ws_internal.h"
 
-static bool ws_is_digit(char ch)
-{
-    return ch >= '0' && ch <= '9';
-}
-
-static bool ws_is_hex(char ch)
-{
-    return ws_is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-}
-
 static bool ws_is_label_char(char ch)
 {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ws_is_digit(ch) || ch == '-' ||

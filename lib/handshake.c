@@ -74,19 +74,6 @@ static bool ws_hs_is_ctl(unsigned char c)
     return c < 0x20 || c == 0x7F;
 }
 
-/* 1 for the tchar of RFC 9110 §5.6.2: ALPHA, DIGIT and !#$%&'*+-.^_`|~. */
-static const uint8_t ws_hs_tchar[256] = {
-    /* 0x00 - 0x1F: control bytes */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    /*  SP !  "  #  $  %  &  '  (  )  *  +  ,  -  .  /  0-9                    :  ;  <  =  >  ? */
-    0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
-    /*  @  A-Z                                                                   [  \  ]  ^  _ */
-    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1,
-    /*  `  a-z                                                                   {  |  }  ~ DEL */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0,
-    /* 0x80 - 0xFF: zero */
-};
-
 #ifdef WS_HS_SSE2
 /* Which of 16 bytes are letters, digits or '-' (what header names are made of), as a bit
  * mask. */
@@ -133,7 +120,7 @@ static size_t ws_hs_token_len(const char *s, size_t len)
 #ifdef WS_HS_SSE2
     i = ws_hs_name_run(s, len);
 #endif
-    while (i < len && ws_hs_tchar[(unsigned char)s[i]])
+    while (i < len && ws_is_tchar(s[i]))
         i++;
     return i;
 }

@@ -13,11 +13,6 @@ WS_INTERNAL_BEGIN
 #define WS_KEY_NONCE_LEN 16 /* Sec-WebSocket-Key: a 16-byte nonce ... */
 #define WS_KEY_B64_LEN   24 /* ... in base64 */
 
-static inline bool ws_hs_is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 /* Where a handshake is; ws_handshake.phase. */
 enum ws_hs_phase {
     WS_HS_IDLE = 0, /* client: the request has not been written yet */
@@ -53,50 +48,6 @@ bool ws_hs_is_token(const char *s, size_t len);
 
 /* True when s[0..len) holds no control byte other than HTAB: fit for a header value. */
 bool ws_hs_is_field_text(const char *s, size_t len);
-
-/* ws_hs_ieq_lower on 8 and on 4 bytes. */
-static inline bool ws_hs_ieq8(const char *s, const char *lower)
-{
-    uint64_t a, b;
-
-    memcpy(&a, s, 8);
-    memcpy(&b, lower, 8);
-    return (a | 0x2020202020202020u) == b;
-}
-
-static inline bool ws_hs_ieq4(const char *s, const char *lower)
-{
-    uint32_t a, b;
-
-    memcpy(&a, s, 4);
-    memcpy(&b, lower, 4);
-    return (a | 0x20202020u) == b;
-}
-
-/* Case-insensitive comparison of s[0..len), which holds no control byte but HTAB (a token
- * or a header value), with lower[0..len), which holds only lower-case letters, digits and
- * '-'. For such bytes setting the 0x20 bit is an exact case fold: the only other bytes it
- * maps onto a digit or '-' are control bytes. Whole words at a time, the last one
- * overlapping the one before when len is not a multiple of the word. */
-static inline bool ws_hs_ieq_lower(const char *s, const char *lower, size_t len)
-{
-    size_t i;
-
-    if (len >= 8) {
-        for (i = 0; len - i > 8; i += 8) {
-            if (!ws_hs_ieq8(s + i, lower + i))
-                return false;
-        }
-        return ws_hs_ieq8(s + len - 8, lower + len - 8);
-    }
-    if (len >= 4)
-        return ws_hs_ieq4(s, lower) && ws_hs_ieq4(s + len - 4, lower + len - 4);
-    for (i = 0; i < len; i++) {
-        if (((unsigned char)s[i] | 0x20u) != (unsigned char)lower[i])
-            return false;
-    }
-    return true;
-}
 
 /* The number of headers called name, and the first of them (NULL when none). */
 size_t ws_hs_count(const ws_header *h, size_t n, const char *name, const ws_header **first);

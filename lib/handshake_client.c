@@ -6,7 +6,6 @@
 #include "handshake.h"
 
 static const char ws_protocol_header[] = "Sec-WebSocket-Protocol";
-static const char ws_extensions_header[] = "Sec-WebSocket-Extensions";
 
 /* A one-entry header list over a remembered offer, so the list walkers can read it. */
 static ws_header ws_hs_offer(const char *name, const char *value, size_t len)
@@ -198,8 +197,8 @@ int ws_hs_client_first_line(ws_handshake *hs, const char *line, size_t len)
     ws_response *r = &hs->response;
     int status;
 
-    if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || !ws_hs_is_digit(line[7]) || line[8] != ' ' ||
-        !ws_hs_is_digit(line[9]) || !ws_hs_is_digit(line[10]) || !ws_hs_is_digit(line[11]) ||
+    if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || !ws_is_digit(line[7]) || line[8] != ' ' ||
+        !ws_is_digit(line[9]) || !ws_is_digit(line[10]) || !ws_is_digit(line[11]) ||
         (len > 12 && line[12] != ' '))
         return WS_E_HTTP_SYNTAX;
     status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');

@@ -105,8 +105,8 @@ int ws_hs_server_first_line(ws_handshake *hs, const char *line, size_t len)
     if (sp2 == NULL)
         return WS_E_HTTP_SYNTAX;
     v = sp2 + 1;
-    if (end - v != 8 || memcmp(v, "HTTP/", 5) != 0 || !ws_hs_is_digit(v[5]) || v[6] != '.' ||
-        !ws_hs_is_digit(v[7]))
+    if (end - v != 8 || memcmp(v, "HTTP/", 5) != 0 || !ws_is_digit(v[5]) || v[6] != '.' ||
+        !ws_is_digit(v[7]))
         return WS_E_HTTP_SYNTAX;
     return ws_hs_request_line(hs, line, (size_t)(sp1 - line), sp1 + 1, (size_t)(sp2 - (sp1 + 1)),
                               v[5] - '0', v[7] - '0');
@@ -185,16 +185,16 @@ static enum ws_hs_known ws_hs_known_header(const char *name, size_t len)
     default:
         return WS_HK_COUNT;
     }
-    return ws_hs_ieq_lower(name, by_len[i].lower, len) ? by_len[i].id : WS_HK_COUNT;
+    return ws_ascii_ieq_n(name, by_len[i].lower, len) ? by_len[i].id : WS_HK_COUNT;
 }
 
 /* Whether the list in h's value holds lower (lower-case, len bytes); a value that is that
  * token alone, as browsers send it, takes one comparison. */
 static bool ws_hs_list_holds(const ws_header *h, const char *lower, size_t len)
 {
-    if (h->value_len == len && ws_hs_ieq_lower(h->value, lower, len))
+    if (h->value_len == len && ws_ascii_ieq_n(h->value, lower, len))
         return true;
-    return ws_token_list_has(h->value, h->value_len, lower);
+    return ws_http_list_has(h->value, h->value_len, lower);
 }
 
 static void ws_hs_survey_headers(const ws_header *h, size_t n, ws_hs_survey *s)

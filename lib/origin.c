@@ -17,16 +17,6 @@ typedef struct ws_origin_parts {
 
 static const char ws_null_origin[] = "null";
 
-static bool ws_is_alpha(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-static bool ws_is_digit(char ch)
-{
-    return ch >= '0' && ch <= '9';
-}
-
 /* host [":" port] filling [p, end); a wildcard "*." prefix only when allowed. The port is
  * left alone when absent, so the caller's default stays. */
 static bool ws_host_port_parse(const char *p, const char *end, bool allow_wildcard,

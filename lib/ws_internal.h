@@ -48,18 +48,37 @@ static inline bool ws_ascii_ieq(const char *a, size_t alen, const char *b)
     return strlen(b) == alen && ws_ascii_ieq_n(a, b, alen);
 }
 
+static inline bool ws_is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+static inline bool ws_is_alpha(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+static inline bool ws_is_hex(char ch)
+{
+    return ws_is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/* The header both roles and the extension walker look for (http.c). */
+extern const char ws_extensions_header[];
+
 /* SP and HTAB: the only whitespace HTTP allows around values and list separators. */
 static inline bool ws_is_ows(char ch)
 {
     return ch == ' ' || ch == '\t';
 }
 
-/* tchar of RFC 9110 §5.6.2: the bytes a token (header name, method, subprotocol) may hold. */
+/* tchar of RFC 9110 §5.6.2: the bytes a token (header name, method, subprotocol) may hold.
+ * The one definition is the table in http.c. */
+extern const uint8_t ws_tchar_table[256];
+
 static inline bool ws_is_tchar(char ch)
 {
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-        return true;
-    return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+    return ws_tchar_table[(unsigned char)ch] != 0;
 }
 
 /* The first ch in [p, end), or end. */
@@ -105,6 +124,14 @@ bool ws_port_parse(const char *p, const char *end, uint16_t *port);
 bool ws_ipv6_valid(const char *p, const char *end);
 /* The whole of [p, end) is host [":" port]; hp is filled when true. */
 bool ws_hostport_parse(const char *p, const char *end, ws_hostport *hp);
+
+/* The library's one base64 decoder (base64.c): in[0..len) in the alphabet whose last two
+ * digits are c62 and c63, padded with '=' to a multiple of 4 or not padded at all. Strict:
+ * nothing outside the alphabet, and the bits past the last whole byte must be zero. Returns
+ * the decoded length (out NULL: only checks), WS_E_INVALID or WS_E_BUFFER (n > cap); out is
+ * written only on success. */
+int ws_base64_decode_with(uint8_t *out, size_t cap, const char *in, size_t len, char c62, char c63,
+                          bool padded);
 
 /* The length ws_base64_decode would give for in[0..len) (standard alphabet, padded),
  * without decoding, or WS_E_INVALID. */

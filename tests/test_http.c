@@ -65,7 +65,7 @@ static void test_header_find(void **state)
     assert_null(ws_header_find(NULL, 0, "Host"));
 }
 
-/* ---- ws_token_list_has ----------------------------------------------------------------- */
+/* ---- ws_http_list_has ----------------------------------------------------------------- */
 
 typedef struct token_case {
     const char *value;
@@ -104,15 +104,15 @@ static void test_token_list(void **state)
     for (i = 0; i < COUNT(token_cases); i++) {
         const token_case *c = &token_cases[i];
         char *v = exact_copy(c->value, strlen(c->value));
-        bool has = ws_token_list_has(v, strlen(c->value), c->token);
+        bool has = ws_http_list_has(v, strlen(c->value), c->token);
         free(v);
         if (has != c->has)
             fail_msg("case %zu: \"%s\" has \"%s\": want %d", i, c->value, c->token, c->has);
     }
     /* only value[0..len) is looked at */
-    assert_true(ws_token_list_has("upgradex", 7, "upgrade"));
-    assert_false(ws_token_list_has("keep-alive, upgrade", 14, "upgrade"));
-    assert_false(ws_token_list_has(NULL, 0, "upgrade"));
+    assert_true(ws_http_list_has("upgradex", 7, "upgrade"));
+    assert_false(ws_http_list_has("keep-alive, upgrade", 14, "upgrade"));
+    assert_false(ws_http_list_has(NULL, 0, "upgrade"));
 }
 
 /* ---- ws_list_iter ---------------------------------------------------------------------- */
