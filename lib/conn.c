@@ -414,7 +414,8 @@ static int ws_conn_reject_as(ws_conn *c, int err, int status, const ws_header *h
     /* Any time before the decision is made: from a hook (whose verdict is then moot), while
      * one is pending, before or after WS_EV_REQUEST. */
     if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION ||
-        c->decision == WS_DEC_NONE || c->decision == WS_DEC_DONE)
+        c->decision == WS_DEC_NONE || c->decision == WS_DEC_DONE ||
+        (c->in_callback && !c->hook_running)) /* from a request hook only */
         return WS_E_STATE;
     rc = ws_conn_queue_answer(c, ws_conn_write_reject, &a);
     if (rc != WS_OK)
@@ -554,7 +555,7 @@ static void ws_conn_server_head(ws_conn *c, int rc)
 int ws_conn_resume(ws_conn *c, int verdict)
 {
     /* Only a hook that returned WS_HOOK_PENDING waits; one still running has not. */
-    if (c->rx != WS_RX_AWAIT_DECISION || c->hook_running ||
+    if (c->rx != WS_RX_AWAIT_DECISION || c->in_callback ||
         (c->decision != WS_DEC_ORIGIN_HOOK && c->decision != WS_DEC_AUTH_HOOK))
         return WS_E_STATE;
     if (verdict == WS_HOOK_ALLOW) {
@@ -1000,7 +1001,7 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
 
     /* Not before every hook has allowed the request and the host has seen it. */
     if (c->cfg.role != WS_ROLE_SERVER || c->rx != WS_RX_AWAIT_DECISION ||
-        c->decision != WS_DEC_HOST)
+        c->decision != WS_DEC_HOST || c->in_callback)
         return WS_E_STATE;
     /* The connection implements no extension yet, so it cannot agree to one. */
     if (opts != NULL && opts->extensions != NULL)
@@ -1060,7 +1061,7 @@ int ws_conn_connect(ws_conn *c, const ws_client_opts *opts)
 {
     int rc;
 
-    if (c->cfg.role != WS_ROLE_CLIENT || c->rx != WS_RX_IDLE)
+    if (c->cfg.role != WS_ROLE_CLIENT || c->rx != WS_RX_IDLE || c->in_callback)
         return WS_E_STATE;
     if (opts == NULL)
         return WS_E_INVALID;

@@ -335,10 +335,55 @@ static void test_every_hook_every_call(void **state)
         run_case(&cases[i]);
 }
 
+/* is_activity also sees WS_EV_REQUEST: the decision is the host's loop's, not the hook's. */
+static int decide_in(void *ud, ws_conn *c)
+{
+    int *rc = (int *)ud;
+    rc[0] = ws_conn_accept(c, NULL);
+    rc[1] = ws_conn_reject(c, 403, NULL, 0, NULL, 0);
+    rc[2] = ws_conn_respond(c, 200, NULL, 0, NULL, 0);
+    return 0;
+}
+
+static bool activity_on_request(void *ud, ws_conn *c, const ws_event *ev)
+{
+    if (ev->type == WS_EV_REQUEST)
+        (void)decide_in(ud, c);
+    return true;
+}
+
+static void test_no_decision_from_is_activity(void **state)
+{
+    ws_keepalive_hooks kh = {NULL, NULL, activity_on_request, NULL};
+    int rc[3] = {1, 1, 1};
+    ws_config cfg;
+    ws_conn *c;
+    ws_event ev;
+    uint8_t in[512];
+    size_t n = strlen(request);
+    (void)state;
+
+    kh.ud = rc;
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_output = 4096;
+    cfg.keepalive = &kh;
+    c = ws_conn_init(storage, sizeof storage, &cfg);
+    assert_non_null(c);
+    memcpy(in, request, n);
+    assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+    assert_int_equal(rc[0], WS_E_STATE);
+    assert_int_equal(rc[1], WS_E_STATE);
+    assert_int_equal(rc[2], WS_E_STATE);
+    assert_int_equal(ws_conn_accept(c, NULL), WS_OK); /* from the loop, as usual */
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_hook_every_call),
+        cmocka_unit_test(test_no_decision_from_is_activity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
