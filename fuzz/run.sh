@@ -34,6 +34,7 @@ fuzz_mask             1024 frame
 fuzz_api              4096 api,frame,http
 fuzz_origin           512  http
 fuzz_token            1024 http
+fuzz_http_parser      4096 http
 "
 
 if [ $# -gt 0 ]; then

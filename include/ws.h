@@ -420,6 +420,72 @@ typedef struct ws_http_limits {
 
 void ws_http_limits_init(ws_http_limits *l);
 
+/* ---- The HTTP/1.1 head parser ----------------------------------------------------------
+ * Standalone, bounded and incremental, for requests and responses alike (the handshake is
+ * built on it; a host may use it for anything else). Bytes are copied into the caller's
+ * buffer, whose size is the limit on the whole head, and split into lines as they complete,
+ * so a head may arrive cut anywhere and each byte is looked at once. It checks HTTP syntax
+ * only (RFC 9112): a request line of method token, target and HTTP/d.d, or a status line of
+ * HTTP/d.d, a status 100-599 and an optional reason; header lines of a token, ':' and a
+ * value without control bytes but HTAB; CRLF line ends (bare LF with allow_bare_lf); no
+ * obs-fold. Empty lines before a request line are skipped (RFC 9112 §2.2). */
+
+/* A parsed head; pointers into the parser's buffer and header array. */
+typedef struct ws_http_head {
+    const char *method; /* request */
+    size_t method_len;
+    const char *target; /* request, as sent */
+    size_t target_len;
+    int status; /* response */
+    const char *reason;
+    size_t reason_len;
+    int version_major;
+    int version_minor;
+    const ws_header *headers; /* values trimmed of SP/HTAB */
+    size_t header_count;
+} ws_http_head;
+
+/* All fields are private; public so that the parser can live in caller memory. */
+typedef struct ws_http_parser {
+    bool response;
+    bool allow_bare_lf;
+    uint8_t state;
+    uint8_t line_state;
+    int error;
+    size_t max_first_line;
+    size_t max_header_line;
+    uint8_t *buf;
+    size_t cap;
+    size_t len;        /* bytes held; every one has been scanned, none is scanned again */
+    size_t line_start; /* start of the line being scanned */
+    ws_header *headers;
+    size_t max_headers;
+    size_t header_count;
+    ws_http_head head;
+} ws_http_parser;
+
+/* ws_http_parser_feed's answer when the request or status line is complete. */
+enum { WS_HTTP_FIRST_LINE = 1 };
+
+/* Prepares to parse one request head (response false) or response head into buf (cap
+ * bytes: the limit on the head, 431 beyond) and headers (max_headers entries, 431 beyond);
+ * limits may be NULL for the defaults. */
+void ws_http_parser_init(ws_http_parser *p, bool response, const ws_http_limits *limits,
+                         uint8_t *buf, size_t cap, ws_header *headers, size_t max_headers);
+
+/* Parses data[0..len). Returns WS_E_AGAIN when all of it was taken and the head goes on,
+ * WS_HTTP_FIRST_LINE when the first line just completed (its fields in the head are set;
+ * feed the rest, data + *consumed, again), WS_OK when the empty line ending the head was read
+ * (*consumed = the bytes of data that belonged to it), or an error, sticky:
+ * WS_E_HTTP_SYNTAX, WS_E_HTTP_URI_TOO_LONG (a request line over max_request_line),
+ * WS_E_HTTP_HEADERS_TOO_LARGE (a header or status line over max_header_line, too many
+ * headers, or the buffer full), with *consumed counting the bytes before the offending one;
+ * WS_E_STATE after WS_OK, WS_E_INVALID for NULL data with a length. consumed may be NULL. */
+int ws_http_parser_feed(ws_http_parser *p, const uint8_t *data, size_t len, size_t *consumed);
+
+/* The head, once ws_http_parser_feed returned WS_OK; NULL before. */
+const ws_http_head *ws_http_parser_head(const ws_http_parser *p);
+
 /* The upgrade request, as the server's host sees it. Pointers point into the head buffer
  * and the header array given to ws_handshake_server_init: they stay valid while those do
  * and until the handshake is initialised again. */
@@ -478,21 +544,16 @@ bool ws_request_offers_subprotocol(const ws_request *r, const char *proto, size_
 typedef struct ws_handshake {
     uint8_t role;
     uint8_t phase;
-    uint8_t line_state;
-    bool allow_bare_lf;
     bool head_complete; /* the whole head was read (even if it then failed a check) */
     int error;
     int status;
-    size_t max_request_line;
-    size_t max_header_line;
-    uint8_t *buf; /* head bytes, cap = limit on the whole head */
+    ws_http_limits limits;
+    uint8_t *buf; /* the head buffer, cap = limit on the whole head */
     size_t cap;
-    size_t len;        /* bytes held; every one has been scanned, none is scanned again */
-    size_t line_start; /* start of the line being scanned */
-    size_t reserved;   /* client: bytes at the start of buf holding what was offered */
+    size_t reserved; /* client: bytes at the start of buf holding what was offered */
     ws_header *headers;
     size_t max_headers;
-    size_t header_count;
+    ws_http_parser http; /* the head, parsed in buf after the reserved bytes */
     ws_request request;
     ws_response response;
     char accept[WS_ACCEPT_KEY_SIZE]; /* client: the value expected back */

@@ -1082,7 +1082,7 @@ int ws_conn_start_open(ws_conn *c, const char *subprotocol)
 
     if (c->rx != fresh || c->fed || c->in_callback)
         return WS_E_STATE;
-    if (subprotocol != NULL && (!ws_hs_is_token(subprotocol, len) || len > c->cfg.max_head_size))
+    if (subprotocol != NULL && (!ws_http_is_token(subprotocol, len) || len > c->cfg.max_head_size))
         return WS_E_INVALID;
     /* Kept in the head buffer, which no handshake will use: the caller's string need not
      * outlive the call. */

@@ -69,47 +69,27 @@ static int ws_hs_target(ws_request *r, const char *t, size_t len)
     return WS_E_AGAIN;
 }
 
-/* The checks on the request line, for bytes and for a hand-off alike. */
-static int ws_hs_request_line(ws_handshake *hs, const char *method, size_t method_len,
-                              const char *target, size_t target_len, int major, int minor)
+/* The request line, as the parser read it: a target this server can serve, HTTP/1.1 or
+ * later, and GET. */
+static int ws_hs_server_first_line(ws_handshake *hs)
 {
+    const ws_http_head *h = &hs->http.head;
     ws_request *r = &hs->request;
     int rc;
 
-    if (!ws_hs_is_token(method, method_len))
-        return WS_E_HTTP_SYNTAX;
-    rc = ws_hs_target(r, target, target_len);
+    rc = ws_hs_target(r, h->target, h->target_len);
     if (rc != WS_E_AGAIN)
         return rc;
-    if (major < 1 || (major == 1 && minor < 1))
+    if (h->version_major < 1 || (h->version_major == 1 && h->version_minor < 1))
         return WS_E_HTTP_VERSION;
-    if (major != 1)
+    if (h->version_major != 1)
         return WS_E_HTTP_VERSION_UNSUPPORTED;
-    if (method_len != 3 || memcmp(method, "GET", 3) != 0)
+    if (h->method_len != 3 || memcmp(h->method, "GET", 3) != 0)
         return WS_E_HTTP_METHOD; /* methods are case-sensitive: "get" is not GET */
-    r->method = method;
-    r->method_len = method_len;
-    r->version_minor = minor;
+    r->method = h->method;
+    r->method_len = h->method_len;
+    r->version_minor = h->version_minor;
     return WS_E_AGAIN;
-}
-
-/* "GET /chat HTTP/1.1": single spaces, a version of one digit each side of the dot. */
-int ws_hs_server_first_line(ws_handshake *hs, const char *line, size_t len)
-{
-    const char *end = line + len, *sp1, *sp2, *v;
-
-    sp1 = memchr(line, ' ', len);
-    if (sp1 == NULL)
-        return WS_E_HTTP_SYNTAX;
-    sp2 = memchr(sp1 + 1, ' ', (size_t)(end - (sp1 + 1)));
-    if (sp2 == NULL)
-        return WS_E_HTTP_SYNTAX;
-    v = sp2 + 1;
-    if (end - v != 8 || memcmp(v, "HTTP/", 5) != 0 || !ws_is_digit(v[5]) || v[6] != '.' ||
-        !ws_is_digit(v[7]))
-        return WS_E_HTTP_SYNTAX;
-    return ws_hs_request_line(hs, line, (size_t)(sp1 - line), sp1 + 1, (size_t)(sp2 - (sp1 + 1)),
-                              v[5] - '0', v[7] - '0');
 }
 
 /* ---- the end of the head -------------------------------------------------------------- */
@@ -237,14 +217,14 @@ static bool ws_hs_has_body(const ws_header *h, size_t n)
     return ws_hs_announces_body(&s);
 }
 
-int ws_hs_server_head_end(ws_handshake *hs)
+static int ws_hs_server_head_end(ws_handshake *hs)
 {
     ws_request *r = &hs->request;
     const ws_header *host, *origin;
     ws_hostport hp;
     ws_hs_survey s;
 
-    ws_hs_survey_headers(hs->headers, hs->header_count, &s);
+    ws_hs_survey_headers(hs->http.head.headers, hs->http.head.header_count, &s);
     host = s.first[WS_HK_HOST];
     /* Exactly one Host, and a valid one, even where an absolute-form target overrides it. */
     if (s.count[WS_HK_HOST] != 1 ||
@@ -253,8 +233,8 @@ int ws_hs_server_head_end(ws_handshake *hs)
     /* From here on the head is a well-formed HTTP request: keep it readable even when it is
      * not an upgrade, so a host can serve plain requests (ws_hs_plain_request). */
     origin = s.first[WS_HK_ORIGIN];
-    r->headers = hs->headers;
-    r->header_count = hs->header_count;
+    r->headers = hs->http.head.headers;
+    r->header_count = hs->http.head.header_count;
     r->host = host->value;
     r->host_len = host->value_len;
     if (r->target[0] != '/') {
@@ -297,7 +277,7 @@ int ws_handshake_server_feed(ws_handshake *hs, const uint8_t *p, size_t len, siz
             *consumed = 0;
         return WS_E_STATE;
     }
-    return ws_hs_feed(hs, p, len, consumed);
+    return ws_hs_scan(hs, p, len, consumed, ws_hs_server_first_line, ws_hs_server_head_end);
 }
 
 /* True when s[0..n) can stand in a request line as one element: no SP, no control byte. A
@@ -307,7 +287,7 @@ static bool ws_hs_line_element(const char *s, size_t n)
     size_t i;
 
     for (i = 0; i < n; i++) {
-        if (s[i] == ' ' || s[i] == '\t' || !ws_hs_is_field_text(s + i, 1))
+        if (s[i] == ' ' || s[i] == '\t' || !ws_http_is_field_text(s + i, 1))
             return false;
     }
     return true;
@@ -317,7 +297,9 @@ static bool ws_hs_line_element(const char *s, size_t n)
  * fed bytes, so every limit and check is the same. */
 static int ws_hs_handoff_put(ws_handshake *hs, const char *s, size_t n)
 {
-    return n == 0 ? WS_E_AGAIN : ws_hs_feed(hs, (const uint8_t *)s, n, NULL);
+    return n == 0 ? WS_E_AGAIN
+                  : ws_hs_scan(hs, (const uint8_t *)s, n, NULL, ws_hs_server_first_line,
+                               ws_hs_server_head_end);
 }
 
 int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t method_len,
@@ -332,7 +314,7 @@ int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t met
         return WS_E_STATE;
     if (hs->phase == WS_HS_FAILED)
         return hs->error;
-    if (hs->phase != WS_HS_HEAD || hs->len != 0)
+    if (hs->phase != WS_HS_HEAD || hs->http.len != 0)
         return WS_E_STATE; /* bytes were fed already, or a request was read */
     if ((method == NULL && method_len > 0) || (target == NULL && target_len > 0) ||
         (headers == NULL && count > 0))
@@ -356,7 +338,8 @@ int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t met
     for (i = 0; i < count && rc == WS_E_AGAIN; i++) {
         const ws_header *h = &headers[i];
         /* A name that is not a token, or a value with a line end, would change the lines. */
-        if (!ws_hs_is_token(h->name, h->name_len) || !ws_hs_is_field_text(h->value, h->value_len))
+        if (!ws_http_is_token(h->name, h->name_len) ||
+            !ws_http_is_field_text(h->value, h->value_len))
             return ws_hs_settle(hs, WS_E_HTTP_SYNTAX);
         rc = ws_hs_handoff_put(hs, h->name, h->name_len);
         if (rc == WS_E_AGAIN)
@@ -532,14 +515,14 @@ int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint
     if (opts->subprotocol != NULL) {
         proto_len = strlen(opts->subprotocol);
         /* A client may offer anything in its list; only a token may be echoed. */
-        if (!ws_hs_is_token(opts->subprotocol, proto_len) ||
+        if (!ws_http_is_token(opts->subprotocol, proto_len) ||
             !ws_request_offers_subprotocol(&hs->request, opts->subprotocol, proto_len))
             return WS_E_HTTP_SUBPROTOCOL;
     }
     if (opts->extensions != NULL) {
         ws_header answer = {"Sec-WebSocket-Extensions", 24, opts->extensions, 0};
         answer.value_len = ext_len = strlen(opts->extensions);
-        if (!ws_hs_is_field_text(opts->extensions, ext_len))
+        if (!ws_http_is_field_text(opts->extensions, ext_len))
             return WS_E_INVALID;
         rc = ws_hs_extensions_offered(&answer, 1, hs->request.headers, hs->request.header_count);
         if (rc != WS_OK)

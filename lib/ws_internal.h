@@ -81,6 +81,11 @@ static inline bool ws_is_tchar(char ch)
     return ws_tchar_table[(unsigned char)ch] != 0;
 }
 
+/* http_parser.c: an RFC 9110 token (one or more tchar), and text fit for a header value
+ * (no control byte but HTAB). */
+bool ws_http_is_token(const char *s, size_t len);
+bool ws_http_is_field_text(const char *s, size_t len);
+
 /* The first ch in [p, end), or end. */
 static inline const char *ws_find_byte(const char *p, const char *end, char ch)
 {

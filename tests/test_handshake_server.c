@@ -332,9 +332,9 @@ static outcome feed_bytewise(fixture *f, const server_case *c)
         /* One byte scanned per call; a byte that completes a line is kept even when the
          * line then fails. */
         if (o.rc == WS_E_AGAIN || o.rc == WS_OK)
-            assert_int_equal(f->hs.len, i + 1);
+            assert_int_equal(f->hs.http.len, i + 1);
         else
-            assert_true(f->hs.len == i || f->hs.len == i + 1);
+            assert_true(f->hs.http.len == i || f->hs.http.len == i + 1);
     }
     o.status = ws_handshake_status(&f->hs);
     return o;
@@ -681,7 +681,7 @@ static void test_handoff_limits_and_state(void **state)
         ws_handshake_server_handoff(&f.hs, "GET", 3, "/", 1, 1, req.headers, req.count),
         WS_E_HTTP_HEADERS_TOO_LARGE);
     assert_int_equal(ws_handshake_status(&f.hs), 431);
-    assert_true(f.hs.len <= 64);
+    assert_true(f.hs.http.len <= 64);
 
     /* Not after bytes were fed; a NULL with a length is the caller's mistake. */
     ws_handshake_server_init(&f.hs, NULL, f.head, HEAD_CAP, f.headers, MAX_HEADERS);
@@ -1003,11 +1003,11 @@ static outcome trickle(ws_handshake *hs, const uint8_t *in, size_t len, size_t b
     size_t i, used, before;
 
     for (i = 0; i < len && o.rc == WS_E_AGAIN; i++) {
-        before = hs->len;
+        before = hs->http.len;
         o.rc = ws_handshake_server_feed(hs, in + i, 1, &used);
         o.consumed = base + i + used;
-        assert_true(hs->len >= before && hs->len - before <= 1);
-        assert_true(hs->len <= hs->cap);
+        assert_true(hs->http.len >= before && hs->http.len - before <= 1);
+        assert_true(hs->http.len <= hs->cap);
     }
     o.status = ws_handshake_status(hs);
     return o;
@@ -1035,7 +1035,7 @@ static void test_header_line_without_end(void **state)
     assert_int_equal(o.rc, WS_E_HTTP_HEADERS_TOO_LARGE);
     assert_int_equal(o.status, 431);
     assert_int_equal(o.consumed, start + 8192);
-    assert_int_equal(hs.len, start + 8192);
+    assert_int_equal(hs.http.len, start + 8192);
 }
 
 static void test_ten_thousand_headers(void **state)
@@ -1062,7 +1062,7 @@ static void test_ten_thousand_headers(void **state)
     assert_int_equal(o.status, 431);
     assert_int_equal(i, MAX_HEADERS + 1);
     assert_int_equal(o.consumed, at_limit);
-    assert_int_equal(hs.header_count, MAX_HEADERS);
+    assert_int_equal(hs.http.header_count, MAX_HEADERS);
 }
 
 static void test_huge_request_line(void **state)
@@ -1089,7 +1089,7 @@ static void test_huge_request_line(void **state)
     assert_int_equal(rc, WS_E_HTTP_URI_TOO_LONG);
     assert_int_equal(ws_handshake_status(&hs), 414);
     assert_int_equal(fed, 8192);
-    assert_int_equal(hs.len, 8192);
+    assert_int_equal(hs.http.len, 8192);
 }
 
 static void test_head_larger_than_buffer(void **state)
@@ -1193,7 +1193,7 @@ static void test_large_head_linear(void **state)
     fed += 2;
     assert_int_equal(o.rc, WS_OK);
     assert_int_equal(o.consumed, fed);
-    assert_int_equal(hs.len, fed);
+    assert_int_equal(hs.http.len, fed);
     assert_int_equal(ws_handshake_request(&hs)->header_count, 10005);
 }
 
