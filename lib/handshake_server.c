@@ -280,14 +280,15 @@ int ws_handshake_server_feed(ws_handshake *hs, const uint8_t *p, size_t len, siz
     return ws_hs_scan(hs, p, len, consumed, ws_hs_server_first_line, ws_hs_server_head_end);
 }
 
-/* True when s[0..n) can stand in a request line as one element: no SP, no control byte. A
- * method or target that could would let a host's parser smuggle a second line in. */
-static bool ws_hs_line_element(const char *s, size_t n)
+/* True when none of s[0..n) is NUL or one of the bytes in `breaks`: what would change
+ * where the serialized request's lines or elements end, and so let a host's parser smuggle a
+ * line in. Any other byte goes to the scanner, which judges it as if it had been sent. */
+static bool ws_hs_keeps_shape(const char *s, size_t n, const char *breaks)
 {
     size_t i;
 
     for (i = 0; i < n; i++) {
-        if (s[i] == ' ' || s[i] == '\t' || !ws_http_is_field_text(s + i, 1))
+        if (s[i] == '\0' || strchr(breaks, s[i]) != NULL)
             return false;
     }
     return true;
@@ -324,8 +325,8 @@ int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t met
             (headers[i].value == NULL && headers[i].value_len > 0))
             return WS_E_INVALID;
     }
-    if (version_minor < 0 || version_minor > 9 || !ws_hs_line_element(method, method_len) ||
-        !ws_hs_line_element(target, target_len))
+    if (version_minor < 0 || version_minor > 9 || !ws_hs_keeps_shape(method, method_len, " \r\n") ||
+        !ws_hs_keeps_shape(target, target_len, " \r\n"))
         return ws_hs_settle(hs, WS_E_HTTP_SYNTAX);
     version[8] = (char)('0' + version_minor);
     rc = ws_hs_handoff_put(hs, method, method_len);
@@ -337,9 +338,11 @@ int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t met
         rc = ws_hs_handoff_put(hs, version, sizeof version - 1);
     for (i = 0; i < count && rc == WS_E_AGAIN; i++) {
         const ws_header *h = &headers[i];
-        /* A name that is not a token, or a value with a line end, would change the lines. */
-        if (!ws_http_is_token(h->name, h->name_len) ||
-            !ws_http_is_field_text(h->value, h->value_len))
+        /* A colon or line end in the name, a line end in the value, or a name starting with
+         * whitespace (an obs-fold) would change the lines. */
+        if (!ws_hs_keeps_shape(h->name, h->name_len, ":\r\n") ||
+            !ws_hs_keeps_shape(h->value, h->value_len, "\r\n") ||
+            (h->name_len > 0 && (h->name[0] == ' ' || h->name[0] == '\t')))
             return ws_hs_settle(hs, WS_E_HTTP_SYNTAX);
         rc = ws_hs_handoff_put(hs, h->name, h->name_len);
         if (rc == WS_E_AGAIN)
