@@ -635,3 +635,16 @@ size_t fz_output_bound(const ws_config *cfg)
 {
     return cfg->max_output + WS_CONN_CONTROL_SLACK;
 }
+
+bool fz_is_token(const char *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL)))
+            return false;
+    }
+    return n > 0;
+}

@@ -25,19 +25,6 @@ static bool fz_in(const uint8_t *buf, size_t len, const char *p, size_t n)
     return n == 0 || ((const uint8_t *)p >= buf && (const uint8_t *)p + n <= buf + len);
 }
 
-static bool fz_token(const char *p, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL)))
-            return false;
-    }
-    return n > 0;
-}
-
 /* Checks a head the parser accepted. */
 static void fz_check_head(const ws_http_parser *p, bool response)
 {
@@ -51,7 +38,7 @@ static void fz_check_head(const ws_http_parser *p, bool response)
         FZ_CHECK(h->status >= 100 && h->status <= 599);
         FZ_CHECK(fz_in(p->buf, p->len, h->reason, h->reason_len));
     } else {
-        FZ_CHECK(fz_token(h->method, h->method_len) &&
+        FZ_CHECK(fz_is_token(h->method, h->method_len) &&
                  fz_in(p->buf, p->len, h->method, h->method_len));
         FZ_CHECK(h->target_len > 0 && fz_in(p->buf, p->len, h->target, h->target_len));
         for (k = 0; k < h->target_len; k++)
@@ -61,7 +48,7 @@ static void fz_check_head(const ws_http_parser *p, bool response)
     FZ_CHECK(h->header_count <= FZ_MAX_HEADERS);
     for (i = 0; i < h->header_count; i++) {
         const ws_header *x = &h->headers[i];
-        FZ_CHECK(fz_token(x->name, x->name_len) && fz_in(p->buf, p->len, x->name, x->name_len));
+        FZ_CHECK(fz_is_token(x->name, x->name_len) && fz_in(p->buf, p->len, x->name, x->name_len));
         FZ_CHECK(fz_in(p->buf, p->len, x->value, x->value_len));
         for (k = 0; k < x->value_len; k++) {
             unsigned char c = (unsigned char)x->value[k];
