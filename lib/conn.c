@@ -92,7 +92,6 @@ static void ws_conn_setup(ws_conn *c, const ws_config *cfg, bool heap)
     memset(c, 0, sizeof *c);
     c->cfg = *cfg;
     c->heap = heap;
-    c->phase = WS_PHASE_CONNECTING;
     c->rx = cfg->role == WS_ROLE_SERVER ? WS_RX_HANDSHAKE : WS_RX_IDLE;
     ws_frame_decoder_init(&c->dec, cfg->role);
     c->dec.max_frame_size = cfg->max_frame_size;
@@ -190,9 +189,24 @@ void ws_conn_free(ws_conn *c)
     rf(ud, c, 0);
 }
 
+/* The public phase is derived from where the receive side is (and, once open, whether our
+ * close went out), so it can never disagree with it. */
 ws_phase ws_conn_phase(const ws_conn *c)
 {
-    return c->phase;
+    switch (c->rx) {
+    case WS_RX_IDLE:
+    case WS_RX_HANDSHAKE:
+    case WS_RX_AWAIT_DECISION:
+        return WS_PHASE_CONNECTING;
+    case WS_RX_CLOSED_EVENT:
+    case WS_RX_DONE:
+        return WS_PHASE_CLOSED;
+    case WS_RX_OPEN_EVENT:
+    case WS_RX_FRAMES:
+    case WS_RX_FAIL_PENDING:
+    default:
+        return c->close_sent ? WS_PHASE_CLOSING : WS_PHASE_OPEN;
+    }
 }
 
 const ws_request *ws_conn_request(const ws_conn *c)
@@ -339,7 +353,6 @@ void ws_conn_fail(ws_conn *c, int err)
     c->close_reason_len = strlen(reason);
     if (ws_close_code_valid(code))
         ws_conn_queue_close(c, code, reason, c->close_reason_len);
-    c->phase = WS_PHASE_CLOSED;
     c->rx = WS_RX_CLOSED_EVENT;
 }
 
@@ -351,7 +364,6 @@ void ws_conn_fail_handshake(ws_conn *c, int err, int status)
     c->error = err;
     c->http_status = status;
     c->close_code = WS_CLOSE_ABNORMAL;
-    c->phase = WS_PHASE_CLOSED;
     c->rx = WS_RX_CLOSED_EVENT;
 }
 
@@ -602,7 +614,6 @@ static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
         const ws_response *r = ws_handshake_response(&c->hs);
         c->subprotocol = r->subprotocol;
         c->subprotocol_len = r->subprotocol_len;
-        c->phase = WS_PHASE_OPEN;
         c->rx = WS_RX_OPEN_EVENT;
         return WS_EV_NONE;
     }
@@ -685,7 +696,6 @@ static ws_event_type ws_conn_control_frame(ws_conn *c, uint8_t opcode, ws_event 
         c->close_reason_len = reason_len;
         ws_conn_queue_close(c, code, (const char *)reason, reason_len); /* echo */
         c->error = WS_OK;
-        c->phase = WS_PHASE_CLOSED;
         c->rx = WS_RX_CLOSED_EVENT;
         ws_event_clear(ev, WS_EV_CLOSE);
         ev->close_code = code;
@@ -849,7 +859,6 @@ static ws_event_type ws_conn_closed_event(ws_conn *c, ws_event *ev)
     if (c->cfg.role == WS_ROLE_CLIENT)
         ev->response = ws_handshake_response(&c->hs);
     c->rx = WS_RX_DONE;
-    c->phase = WS_PHASE_CLOSED;
     ws_conn_drop_input(c);
     return WS_EV_CLOSED;
 }
@@ -1011,7 +1020,6 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
         return rc;
     ws_conn_remember_subprotocol(c, opts ? opts->subprotocol : NULL);
     c->decision = WS_DEC_DONE;
-    c->phase = WS_PHASE_OPEN;
     c->rx = WS_RX_OPEN_EVENT;
     return WS_OK;
 }
@@ -1090,7 +1098,6 @@ int ws_conn_start_open(ws_conn *c, const char *subprotocol)
         memcpy(c->head, subprotocol, len);
     c->subprotocol = subprotocol != NULL ? (const char *)c->head : NULL;
     c->subprotocol_len = len;
-    c->phase = WS_PHASE_OPEN;
     c->rx = WS_RX_OPEN_EVENT;
     return WS_OK;
 }

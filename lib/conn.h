@@ -56,7 +56,6 @@ typedef enum ws_decision {
 struct ws_conn {
     ws_config cfg;
     bool heap; /* created by ws_conn_new: buffers grow through cfg.realloc */
-    ws_phase phase;
     ws_rx_state rx;
 
     /* Input: the host's current buffer, and a stash for bytes that must outlive it (they
