@@ -189,24 +189,9 @@ void ws_conn_free(ws_conn *c)
     rf(ud, c, 0);
 }
 
-/* The public phase is derived from where the receive side is (and, once open, whether our
- * close went out), so it can never disagree with it. */
 ws_phase ws_conn_phase(const ws_conn *c)
 {
-    switch (c->rx) {
-    case WS_RX_IDLE:
-    case WS_RX_HANDSHAKE:
-    case WS_RX_AWAIT_DECISION:
-        return WS_PHASE_CONNECTING;
-    case WS_RX_CLOSED_EVENT:
-    case WS_RX_DONE:
-        return WS_PHASE_CLOSED;
-    case WS_RX_OPEN_EVENT:
-    case WS_RX_FRAMES:
-    case WS_RX_FAIL_PENDING:
-    default:
-        return c->close_sent ? WS_PHASE_CLOSING : WS_PHASE_OPEN;
-    }
+    return ws_conn_phase_of(c);
 }
 
 const ws_request *ws_conn_request(const ws_conn *c)

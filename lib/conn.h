@@ -129,6 +129,27 @@ struct ws_conn {
     size_t close_reason_len;
 };
 
+/* The public phase, derived from where the receive side is (and, once open, whether our
+ * close went out), so it can never disagree with it. Here so that every file of the
+ * connection reads it without calling into conn.c. */
+static inline ws_phase ws_conn_phase_of(const ws_conn *c)
+{
+    switch (c->rx) {
+    case WS_RX_IDLE:
+    case WS_RX_HANDSHAKE:
+    case WS_RX_AWAIT_DECISION:
+        return WS_PHASE_CONNECTING;
+    case WS_RX_CLOSED_EVENT:
+    case WS_RX_DONE:
+        return WS_PHASE_CLOSED;
+    case WS_RX_OPEN_EVENT:
+    case WS_RX_FRAMES:
+    case WS_RX_FAIL_PENDING:
+    default:
+        return c->close_sent ? WS_PHASE_CLOSING : WS_PHASE_OPEN;
+    }
+}
+
 /* conn.c */
 void ws_conn_fail(ws_conn *c, int err);
 void ws_conn_fail_handshake(ws_conn *c, int err, int status);

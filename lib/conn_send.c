@@ -93,9 +93,9 @@ void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t r
 /* Whether data and control frames may be sent now. */
 static int ws_conn_send_allowed(const ws_conn *c)
 {
-    if (ws_conn_phase(c) == WS_PHASE_CLOSED || c->close_sent)
+    if (ws_conn_phase_of(c) == WS_PHASE_CLOSED || c->close_sent)
         return WS_E_CLOSED;
-    if (ws_conn_phase(c) != WS_PHASE_OPEN)
+    if (ws_conn_phase_of(c) != WS_PHASE_OPEN)
         return WS_E_STATE;
     return WS_OK;
 }
@@ -223,7 +223,7 @@ void ws_conn_consume(ws_conn *c, size_t n)
         c->out.off = c->out.len = 0;
     /* Room was made: the pong owed to the latest ping goes out now, unless the connection
      * has ended (no frame may follow the close that ended it). */
-    if (c->pong_owed && ws_conn_phase(c) != WS_PHASE_CLOSED &&
+    if (c->pong_owed && ws_conn_phase_of(c) != WS_PHASE_CLOSED &&
         ws_conn_queue_frame(c, WS_OP_PONG, true, c->pong_data, c->pong_len, false) == WS_OK)
         c->pong_owed = false;
 }

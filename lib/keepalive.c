@@ -60,7 +60,7 @@ void ws_keepalive_on_event(ws_conn *c, const ws_event *ev)
 /* Whether a ping may still go out: a hook may have closed the connection meanwhile. */
 static bool ws_keepalive_may_ping(const ws_conn *c)
 {
-    return ws_conn_phase(c) == WS_PHASE_OPEN && !c->close_sent && !ws_conn_finished(c);
+    return ws_conn_phase_of(c) == WS_PHASE_OPEN && !c->close_sent && !ws_conn_finished(c);
 }
 
 static void ws_keepalive_ping(ws_conn *c, uint64_t now)
@@ -117,7 +117,7 @@ int ws_keepalive_due(ws_conn *c, uint64_t now_ms)
 
     if (ws_conn_finished(c))
         return WS_OK;
-    switch (ws_conn_phase(c)) {
+    switch (ws_conn_phase_of(c)) {
     case WS_PHASE_CONNECTING:
         if (c->rx != WS_RX_IDLE &&
             ws_deadline_passed(c->started_at, cfg->handshake_timeout_ms, now_ms))
@@ -151,7 +151,7 @@ uint64_t ws_conn_next_deadline(const ws_conn *c)
         return best;
     if (!c->clock_started)
         return 0; /* the clocks start at the first tick */
-    switch (ws_conn_phase(c)) {
+    switch (ws_conn_phase_of(c)) {
     case WS_PHASE_CONNECTING:
         if (c->rx != WS_RX_IDLE)
             ws_deadline_min(&best, c->started_at, cfg->handshake_timeout_ms);
