@@ -386,8 +386,9 @@ static void fz_events_chunk(fz_events *s, const ws_event *ev)
     FZ_CHECK(ev->opcode == s->msg_opcode);
     fz_buf_put(&s->msg, ev->data, ev->len);
     FZ_CHECK(s->msg.len <= s->max_message_size);
+    /* ws.h: max_fragments frames for free, one more per 16 bytes of payload; 0: no limit. */
     if (ev->frame_final)
-        FZ_CHECK(++s->msg_frames <= s->max_fragments);
+        FZ_CHECK(++s->msg_frames <= s->max_fragments + s->msg.len / 16 || s->max_fragments == 0);
     if (ev->opcode == WS_OP_TEXT) {
         /* Streaming text is delivered only as far as it is valid. Checking resumes at the
          * last character start, so a message in many chunks costs linear time. */
