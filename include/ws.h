@@ -20,6 +20,41 @@ extern "C" {
 #define WS_VERSION_STRING "0.1.0"
 
 /* ======================================================================================
+ * Index
+ *
+ * A server, in the order the calls are used (docs/connection.md):
+ *   ws_config_init          defaults for WS_ROLE_SERVER; set limits, hooks, trusted_hosts
+ *   ws_conn_new             (or ws_conn_storage_size + ws_conn_init in memory of your own)
+ *   ws_conn_feed            bytes read from the socket ...
+ *   ws_conn_next_event      ... then events until WS_EV_NONE:
+ *     WS_EV_REQUEST           ws_conn_accept or ws_conn_reject (now, or later)
+ *     WS_EV_OPEN, WS_EV_CHUNK / WS_EV_MESSAGE, WS_EV_PING, WS_EV_PONG, WS_EV_CLOSE
+ *     WS_EV_CLOSED            flush the output, close the socket, ws_conn_free
+ *   ws_conn_send            (ws_conn_send_fragment, ws_conn_ping) while open
+ *   ws_conn_output          bytes to write, then ws_conn_consume with what was written
+ *   ws_conn_tick            with the time, when ws_conn_next_deadline says
+ *   ws_conn_close           to end it; ws_conn_feed_eof when the socket ends
+ *   ws_conn_free
+ * A client, in order:
+ *   ws_config_init          defaults for WS_ROLE_CLIENT; cfg.random is required
+ *   ws_conn_new             (or ws_conn_storage_size + ws_conn_init)
+ *   ws_conn_connect         the upgrade request for a ws:// or wss:// URL
+ *   ws_conn_output          write it, ws_conn_consume
+ *   ws_conn_feed            the server's answer and frames ...
+ *   ws_conn_next_event      ... WS_EV_OPEN (accepted), then as a server; WS_EV_CLOSED with
+ *                           http_status and response when the server refused
+ *   ws_conn_send, ws_conn_tick, ws_conn_close, ws_conn_free as a server
+ * Optional: request hooks and ws_conn_resume, keepalive hooks, ws_conn_handoff (from an
+ * HTTP server of your own), ws_conn_start_open (HTTP/2 or HTTP/3 streams).
+ *
+ * The header, in order: errors and common types; the connection and the types it shares
+ * with the handshake; then the layers it is made of, each usable alone: UTF-8 validation,
+ * masking, the frame codec, close payloads, SHA-1 and base64, HTTP heads (header lists, the
+ * HTTP/1.1 head parser), the opening handshake (server, client, URLs), and the ready-made
+ * policies (origin checks, trusted hosts, token auth, SHA-256).
+ * ====================================================================================== */
+
+/* ======================================================================================
  * Errors
  *
  * Every failing call returns a negative WS_E_* code. Protocol errors also map to the
@@ -144,198 +179,7 @@ enum {
 typedef int (*ws_random_fn)(void *ud, uint8_t *buf, size_t len);
 
 /* ======================================================================================
- * UTF-8 validation (incremental)
- *
- * State carries across chunks, so a text message can be checked as its fragments arrive.
- * Rejects overlong forms, surrogates (U+D800-U+DFFF), code points above U+10FFFF and stray
- * continuation bytes at the first byte that makes the text invalid: the lead byte itself for
- * C0, C1 and F5-FF; the second byte for E0 80, ED A0 (a surrogate) or F4 90 (too high); the
- * byte that is not a continuation where one is needed (41 in C3 41); a stray continuation.
- * ASCII is checked eight bytes at a time, and long runs of text 16 or 32 bytes at a time
- * with SSSE3/AVX2 or NEON where available. No allocation; a ws_utf8 may be copied.
- * ====================================================================================== */
-
-typedef struct ws_utf8 {
-    uint32_t state; /* private: 0 when at a character boundary */
-} ws_utf8;
-
-/* Starts a new text (message boundary). */
-void ws_utf8_init(ws_utf8 *v);
-
-/* Validates the next len bytes. Returns WS_OK when every byte so far can still be part of
- * valid text (a character may be incomplete at the end of the chunk, to be finished by the
- * next one), or WS_E_INVALID_UTF8 with *bad_offset set to the index in p (this chunk, not
- * the whole text) of the first byte that makes the text invalid. After an error the state
- * stays failed: later calls return WS_E_INVALID_UTF8 with *bad_offset 0. bad_offset may be
- * NULL; p may be NULL when len is 0. */
-int ws_utf8_feed(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset);
-
-/* Ends the text: WS_OK when it ended on a character boundary, else WS_E_INVALID_UTF8
- * (a sequence was truncated by the end of the message, or the text was already invalid).
- * The state is not changed. */
-int ws_utf8_finish(const ws_utf8 *v);
-
-/* One-shot check of a complete text: true when p[0..len) is valid UTF-8 and does not end
- * inside a character. */
-bool ws_utf8_valid(const uint8_t *p, size_t len);
-
-/* ======================================================================================
- * Masking
- *
- * RFC 6455 §5.3: byte i of a masked payload is XORed with key[i % 4]. Masking and unmasking
- * are the same operation. Works a machine word at a time (SSE2/AVX2 or NEON vectors for
- * payloads of 64 bytes and more) on any length and alignment, reads and writes only the
- * given bytes, allocates nothing.
- * ====================================================================================== */
-
-/* XORs p[0..len) in place with the 4-byte key, starting at key byte (offset % 4), and
- * returns (offset + len) % 4: the offset to pass for the bytes that follow, so a payload
- * can be (un)masked in pieces. p may be NULL when len is 0. */
-size_t ws_mask(uint8_t *p, size_t len, const uint8_t key[4], size_t offset);
-
-/* Same, writing src XOR key to dst[0..len) in one pass; src is not modified unless it is
- * dst. dst and src may be equal but must not overlap otherwise. */
-size_t ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
-                    size_t offset);
-
-/* ======================================================================================
- * Frame codec
- *
- * A resumable, role-aware decoder: the header may arrive split at any byte, and payload is
- * handed back as pointers into the caller's buffer, unmasked in place. Every RFC 6455 §5
- * rule about a single frame is enforced as soon as the byte that breaks it arrives. Rules
- * about sequences of frames (continuations, interleaving) belong to the connection.
- * ====================================================================================== */
-
-#define WS_FRAME_HEADER_MAX    14 /* 2 + 8 (length) + 4 (mask key) */
-#define WS_CONTROL_PAYLOAD_MAX 125
-
-typedef struct ws_frame_header {
-    uint64_t length; /* payload length */
-    uint8_t opcode;  /* WS_OP_* */
-    uint8_t rsv;     /* WS_RSV1 | WS_RSV2 | WS_RSV3 bits as on the wire */
-    bool fin;
-    bool masked;
-    uint8_t mask[4]; /* the key, when masked */
-} ws_frame_header;
-
-typedef struct ws_frame_decoder {
-    /* Settings: set by ws_frame_decoder_init, may be changed between frames. */
-    uint64_t max_frame_size; /* longer frames fail with WS_E_FRAME_TOO_BIG; default 16 MiB;
-                                0: no limit */
-    uint8_t allowed_rsv;     /* RSV bits a negotiated extension uses; default 0 */
-    bool allow_nonminimal;   /* accept lengths not in shortest form; default false */
-    uint8_t role;            /* ws_role of the receiving endpoint */
-    /* The header of the current frame, valid from WS_FRAME_HEADER on. */
-    ws_frame_header header;
-    /* Private. */
-    uint8_t state;
-    uint8_t hdr_len;
-    uint8_t hdr_need;
-    uint8_t hdr[WS_FRAME_HEADER_MAX];
-    int error;
-    uint64_t remaining;
-    size_t mask_offset;
-} ws_frame_decoder;
-
-/* What one decode step produced. */
-enum {
-    WS_FRAME_NEED_MORE = 0, /* every byte given was consumed; feed more */
-    WS_FRAME_HEADER = 1,    /* a whole header was read: see d->header */
-    WS_FRAME_DATA = 2,      /* a payload chunk (len > 0) that does not end the frame */
-    WS_FRAME_END = 3        /* the last payload chunk of the frame (may be empty) */
-};
-
-/* Sets up a decoder for an endpoint of the given role (a server expects masked frames, a
- * client unmasked ones) with the default settings above. */
-void ws_frame_decoder_init(ws_frame_decoder *d, ws_role role);
-
-/* Decodes from buf[0..len). Returns one of WS_FRAME_* or a negative WS_E_* error and sets
- * *consumed to the bytes of buf used. For WS_FRAME_DATA and WS_FRAME_END, *chunk and
- * *chunk_len give the payload bytes, which lie in buf and have been unmasked in place.
- * Every frame reports WS_FRAME_HEADER, then zero or more WS_FRAME_DATA, then exactly one
- * WS_FRAME_END. On an error *consumed counts the bytes before the offending byte, and the
- * decoder keeps returning that error. A frame breaking several rules reports the first of:
- * byte 0: reserved opcode, RSV bits, control without FIN; byte 1: mask bit against the
- * role, control 7-bit length over 125 (a 126/127 marker waits for the full length only with
- * allow_nonminimal), 7-bit length over max_frame_size; byte 2: 64-bit length MSB; last
- * length byte: non-minimal, control over 125, over max_frame_size. The same whole or split. */
-int ws_frame_decode(ws_frame_decoder *d, uint8_t *buf, size_t len, size_t *consumed,
-                    uint8_t **chunk, size_t *chunk_len);
-
-/* The size of the header for a payload of the given length. */
-size_t ws_frame_header_size(uint64_t length, bool masked);
-
-/* Writes the header h (length in shortest form; mask key when h->masked) to out and returns
- * its size (2 to 14), or WS_E_INVALID for an opcode above 15, RSV bits outside
- * WS_RSV1..3, a length with the top bit set, or a control frame that is longer than 125
- * bytes or not final. The payload is not touched: a client masks it with ws_mask. */
-int ws_frame_header_encode(uint8_t out[WS_FRAME_HEADER_MAX], const ws_frame_header *h);
-
-/* A role-aware header writer: in the client role each header gets a fresh mask key. */
-typedef struct ws_frame_encoder {
-    uint8_t role;
-    ws_random_fn random;
-    void *random_ud;
-} ws_frame_encoder;
-
-/* random may be NULL in the server role; the client role needs it. */
-void ws_frame_encoder_init(ws_frame_encoder *e, ws_role role, ws_random_fn random, void *ud);
-
-/* Writes a header for (opcode, fin, rsv, length). In the client role a fresh key is drawn
- * from the random source, written into the header and copied to key_out (when not NULL),
- * so the caller can mask the payload with ws_mask(payload, length, key_out, 0). Returns the
- * header size, WS_E_INVALID as for ws_frame_header_encode, or WS_E_RANDOM. */
-int ws_frame_encode(ws_frame_encoder *e, uint8_t out[WS_FRAME_HEADER_MAX], uint8_t opcode, bool fin,
-                    uint8_t rsv, uint64_t length, uint8_t key_out[4]);
-
-/* ======================================================================================
- * Close frame payloads
- * ====================================================================================== */
-
-#define WS_CLOSE_REASON_MAX 123
-
-/* True for the codes that may appear in a close frame: 1000-1003, 1007-1014, 3000-4999. */
-bool ws_close_code_valid(unsigned code);
-
-/* Parses a received close payload. An empty payload gives *code = WS_CLOSE_NO_STATUS and an
- * empty reason. Errors: WS_E_CLOSE_PAYLOAD (1 byte), WS_E_CONTROL_TOO_LONG (over 125),
- * WS_E_CLOSE_CODE (invalid code), WS_E_CLOSE_REASON (reason not UTF-8). The reason points
- * into p. */
-int ws_close_parse(const uint8_t *p, size_t len, uint16_t *code, const uint8_t **reason,
-                   size_t *reason_len);
-
-/* Builds a close payload into out (at least 125 bytes) and returns its length. code 0 (or
- * WS_CLOSE_NO_STATUS) builds the empty payload and then reason must be empty. Errors:
- * WS_E_INVALID for a code that may not be sent or a reason over 123 bytes,
- * WS_E_INVALID_UTF8 for a reason that is not UTF-8. */
-int ws_close_build(uint8_t out[WS_CONTROL_PAYLOAD_MAX], unsigned code, const char *reason,
-                   size_t reason_len);
-
-/* ======================================================================================
- * SHA-1, Base64 and the accept key (RFC 6455 §4.2.2)
- * ====================================================================================== */
-
-#define WS_SHA1_SIZE       20
-#define WS_ACCEPT_KEY_SIZE 28 /* base64 of a SHA-1 digest, no terminator */
-
-void ws_sha1(const void *data, size_t len, uint8_t out[WS_SHA1_SIZE]);
-
-/* Writes the base64 (RFC 4648, padded) of in[0..len) to out, which must hold
- * 4 * ((len + 2) / 3) bytes; returns that length. No terminator is written. */
-size_t ws_base64_encode(char *out, const uint8_t *in, size_t len);
-
-/* Decodes strict padded base64 (no whitespace) into out (cap bytes). Returns the decoded
- * length, WS_E_INVALID for malformed input (length not a multiple of 4, a character outside
- * the alphabet, '=' other than as the last one or two, non-zero bits under the padding)
- * or WS_E_BUFFER when out is too small. out is not written on error. */
-int ws_base64_decode(uint8_t *out, size_t cap, const char *in, size_t len);
-
-/* Computes Sec-WebSocket-Accept for a Sec-WebSocket-Key. */
-void ws_accept_key(const char *key, size_t key_len, char out[WS_ACCEPT_KEY_SIZE]);
-
-/* ======================================================================================
- * HTTP heads and header lists
+ * Types the connection shares with the handshake layer (described there)
  * ====================================================================================== */
 
 /* A header as received: pointers into the parsed head, not NUL-terminated. */
@@ -345,69 +189,6 @@ typedef struct ws_header {
     const char *value; /* leading and trailing whitespace removed */
     size_t value_len;
 } ws_header;
-
-/* The first header called name (case-insensitive), or NULL. */
-const ws_header *ws_header_find(const ws_header *headers, size_t count, const char *name);
-
-/* HTTP token lists (Connection, Upgrade ...; not the auth tokens of ws_token_*): true when
- * the comma-separated list value[0..len) holds token as a whole element,
- * compared case-insensitively ("keep-alive, Upgrade" holds "upgrade"; "upgradex" does not). */
-bool ws_http_list_has(const char *value, size_t len, const char *token);
-
-/* Walks the elements of a comma-separated list spread over every header called name
- * (case-insensitive): elements are trimmed of SP/HTAB, empty ones skipped, in one pass.
- * Commas inside quoted strings are not special: this is for lists of tokens. */
-typedef struct ws_list_iter {
-    const ws_header *headers; /* private */
-    size_t count;
-    const char *name;
-    size_t index;
-    size_t pos;
-} ws_list_iter;
-
-void ws_list_iter_init(ws_list_iter *it, const ws_header *headers, size_t count, const char *name);
-bool ws_list_iter_next(ws_list_iter *it, const char **item, size_t *item_len);
-
-/* One extension offer or answer from Sec-WebSocket-Extensions (RFC 6455 §9.1). */
-#define WS_EXTENSION_PARAMS_MAX 8
-typedef struct ws_extension_param {
-    const char *name;
-    size_t name_len;
-    const char *value; /* NULL when the parameter has no value; quotes removed */
-    size_t value_len;
-} ws_extension_param;
-
-typedef struct ws_extension {
-    const char *name;
-    size_t name_len;
-    ws_extension_param params[WS_EXTENSION_PARAMS_MAX];
-    size_t param_count;
-} ws_extension;
-
-typedef struct ws_extension_iter {
-    ws_list_iter headers; /* private */
-    const char *cur;
-    const char *end;
-    int error; /* sticky once the list was found malformed */
-} ws_extension_iter;
-
-/* Walks every Sec-WebSocket-Extensions header (RFC 6455 §9.1; SP/HTAB allowed around
- * ',', ';' and '=', empty list elements skipped). Quoted parameter values are given without
- * their quotes, backslash escapes left as they are, and may hold ',' and ';'; checking
- * that a value is a token after unescaping is left to the extension. Work is linear in the
- * header size. */
-void ws_extension_iter_init(ws_extension_iter *it, const ws_header *headers, size_t count);
-/* Returns 1 with *ext filled, 0 at the end, or WS_E_HTTP_EXTENSION when the list is
- * malformed or an extension has more than WS_EXTENSION_PARAMS_MAX parameters. */
-int ws_extension_iter_next(ws_extension_iter *it, ws_extension *ext);
-
-/* ======================================================================================
- * Opening handshake (RFC 6455 §4)
- *
- * Push-style and bounded: bytes are fed as they arrive, split anywhere, and copied into a
- * head buffer the caller provides (its size is the limit on the whole head). Scanning
- * resumes where it stopped, so total work is linear in the head's size.
- * ====================================================================================== */
 
 typedef struct ws_http_limits {
     size_t max_request_line; /* server: longer request line gives 414; default 8192; 0: no
@@ -419,72 +200,6 @@ typedef struct ws_http_limits {
 } ws_http_limits;
 
 void ws_http_limits_init(ws_http_limits *l);
-
-/* ---- The HTTP/1.1 head parser ----------------------------------------------------------
- * Standalone, bounded and incremental, for requests and responses alike (the handshake is
- * built on it; a host may use it for anything else). Bytes are copied into the caller's
- * buffer, whose size is the limit on the whole head, and split into lines as they complete,
- * so a head may arrive cut anywhere and each byte is looked at once. It checks HTTP syntax
- * only (RFC 9112): a request line of method token, target and HTTP/d.d, or a status line of
- * HTTP/d.d, a status 100-599 and an optional reason; header lines of a token, ':' and a
- * value without control bytes but HTAB; CRLF line ends (bare LF with allow_bare_lf); no
- * obs-fold. Empty lines before a request line are skipped (RFC 9112 §2.2). */
-
-/* A parsed head; pointers into the parser's buffer and header array. */
-typedef struct ws_http_head {
-    const char *method; /* request */
-    size_t method_len;
-    const char *target; /* request, as sent */
-    size_t target_len;
-    int status; /* response */
-    const char *reason;
-    size_t reason_len;
-    int version_major;
-    int version_minor;
-    const ws_header *headers; /* values trimmed of SP/HTAB */
-    size_t header_count;
-} ws_http_head;
-
-/* All fields are private; public so that the parser can live in caller memory. */
-typedef struct ws_http_parser {
-    bool response;
-    bool allow_bare_lf;
-    uint8_t state;
-    uint8_t line_state;
-    int error;
-    size_t max_first_line;
-    size_t max_header_line;
-    uint8_t *buf;
-    size_t cap;
-    size_t len;        /* bytes held; every one has been scanned, none is scanned again */
-    size_t line_start; /* start of the line being scanned */
-    ws_header *headers;
-    size_t max_headers;
-    size_t header_count;
-    ws_http_head head;
-} ws_http_parser;
-
-/* ws_http_parser_feed's answer when the request or status line is complete. */
-enum { WS_HTTP_FIRST_LINE = 1 };
-
-/* Prepares to parse one request head (response false) or response head into buf (cap
- * bytes: the limit on the head, 431 beyond) and headers (max_headers entries, 431 beyond);
- * limits may be NULL for the defaults. */
-void ws_http_parser_init(ws_http_parser *p, bool response, const ws_http_limits *limits,
-                         uint8_t *buf, size_t cap, ws_header *headers, size_t max_headers);
-
-/* Parses data[0..len). Returns WS_E_AGAIN when all of it was taken and the head goes on,
- * WS_HTTP_FIRST_LINE when the first line just completed (its fields in the head are set;
- * feed the rest, data + *consumed, again), WS_OK when the empty line ending the head was read
- * (*consumed = the bytes of data that belonged to it), or an error, sticky:
- * WS_E_HTTP_SYNTAX, WS_E_HTTP_URI_TOO_LONG (a request line over max_request_line),
- * WS_E_HTTP_HEADERS_TOO_LARGE (a header or status line over max_header_line, too many
- * headers, or the buffer full), with *consumed counting the bytes before the offending one;
- * WS_E_STATE after WS_OK, WS_E_INVALID for NULL data with a length. consumed may be NULL. */
-int ws_http_parser_feed(ws_http_parser *p, const uint8_t *data, size_t len, size_t *consumed);
-
-/* The head, once ws_http_parser_feed returned WS_OK; NULL before. */
-const ws_http_head *ws_http_parser_head(const ws_http_parser *p);
 
 /* The upgrade request, as the server's host sees it. Pointers point into the head buffer
  * and the header array given to ws_handshake_server_init: they stay valid while those do
@@ -525,85 +240,6 @@ typedef struct ws_response {
     int version_minor; /* HTTP/1.<minor> of the status line */
 } ws_response;
 
-/* The value of cookie name (exact, case-sensitive) in the request's Cookie headers
- * ("a=1; b=2"); the first match wins, surrounding DQUOTEs are removed. */
-bool ws_request_cookie(const ws_request *r, const char *name, const char **value,
-                       size_t *value_len);
-
-/* The value of query parameter name in r->query ("a=1&b=2"), matched exactly and
- * returned raw: neither name nor value is percent-decoded. The first match wins; a
- * parameter without '=' has an empty value. */
-bool ws_request_query_param(const ws_request *r, const char *name, const char **value,
-                            size_t *value_len);
-
-/* True when the client offered subprotocol proto (exact, case-sensitive match). */
-bool ws_request_offers_subprotocol(const ws_request *r, const char *proto, size_t len);
-
-/* State of one handshake, either role. All fields are private; the struct is public only so
- * that it can live in caller-provided memory. */
-typedef struct ws_handshake {
-    uint8_t role;
-    uint8_t phase;
-    bool head_complete; /* the whole head was read (even if it then failed a check) */
-    int error;
-    int status;
-    ws_http_limits limits;
-    uint8_t *buf; /* the head buffer, cap = limit on the whole head */
-    size_t cap;
-    size_t reserved; /* client: bytes at the start of buf holding what was offered */
-    ws_header *headers;
-    size_t max_headers;
-    ws_http_parser http; /* the head, parsed in buf after the reserved bytes */
-    ws_request request;
-    ws_response response;
-    char accept[WS_ACCEPT_KEY_SIZE]; /* client: the value expected back */
-    const char *offered_protocols;   /* client: copy of the offered list, in buf */
-    size_t offered_protocols_len;
-    const char *offered_extensions;
-    size_t offered_extensions_len;
-} ws_handshake;
-
-/* Prepares a server-side handshake. buf (cap bytes) holds the request head, so cap is the
- * limit on its size (431 beyond); headers (max_headers entries) receives the parsed
- * headers (431 beyond). limits may be NULL for the defaults. */
-void ws_handshake_server_init(ws_handshake *hs, const ws_http_limits *limits, uint8_t *buf,
-                              size_t cap, ws_header *headers, size_t max_headers);
-
-/* Feeds request bytes. Returns WS_E_AGAIN when the head is not complete yet (all len bytes
- * used), WS_OK when a complete, valid upgrade request has been read (*consumed = the bytes
- * of p that belonged to the head; the rest are frames for the connection), or a negative
- * WS_E_HTTP_* error: ws_handshake_status gives the status to answer with and
- * ws_handshake_error_response writes that answer. Errors are sticky; on one, *consumed
- * counts the bytes before the byte at which it was found (a limit fails on the first byte
- * past it, a line's content on its LF, a missing header on the head's final LF). Besides
- * the checks of the WS_E_HTTP_* list: Host must be host[:port] by the rules of
- * ws_url_parse (WS_E_HTTP_HOST), an absolute-form target's authority too (WS_E_HTTP_SYNTAX),
- * empty lines before the request line are skipped (RFC 9112 §2.2), and a request announcing a
- * body (Transfer-Encoding, Content-Length other than 0) is WS_E_HTTP_SYNTAX. After WS_OK,
- * further calls return WS_E_STATE. consumed may be NULL. */
-int ws_handshake_server_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
-
-/* Hand-off from a host's own HTTP parser: the already-parsed HTTP/1.<version_minor> request
- * goes through the scanner of ws_handshake_server_feed exactly as it would have been sent
- * ("METHOD target HTTP/1.x", "Name: value" lines, the empty line), so every check and limit
- * is the same as for fed bytes, and the head buffer holds a copy (the caller's storage need
- * not outlive the call). A method or target with SP or a control byte, a header name that is
- * not a token, a value with a control byte other than HTAB, or a version_minor outside 0-9
- * is WS_E_HTTP_SYNTAX: nothing handed over can add a line. Returns WS_OK or an error as
- * ws_handshake_server_feed; WS_E_STATE after bytes were fed, WS_E_INVALID for a NULL pointer
- * with a length (nothing changed then). Bytes that followed the request are the
- * connection's. */
-int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t method_len,
-                                const char *target, size_t target_len, int version_minor,
-                                const ws_header *headers, size_t count);
-
-/* The parsed request, once feed or handoff returned WS_OK (NULL before). */
-const ws_request *ws_handshake_request(const ws_handshake *hs);
-
-/* The HTTP status for a server-side handshake's error, or 0 when there is none (always 0
- * in the client role: the client answers nobody; see ws_handshake_response). */
-int ws_handshake_status(const ws_handshake *hs);
-
 /* How the server answers a valid request. */
 typedef struct ws_accept_opts {
     const char *subprotocol;  /* NUL-terminated; must be one the client offered, or NULL */
@@ -611,61 +247,6 @@ typedef struct ws_accept_opts {
     const ws_header *headers; /* extra response headers */
     size_t header_count;
 } ws_accept_opts;
-
-/* Writes the 101 Switching Protocols response into out. Returns WS_OK with *out_len set,
- * WS_E_BUFFER when cap is too small, WS_E_HTTP_SUBPROTOCOL when the subprotocol was not
- * offered or is not a token (a client may offer anything; only a token is echoed),
- * WS_E_HTTP_EXTENSION when the extensions answer is malformed or names an
- * extension the client did not offer, WS_E_INVALID when a header name is not a token, a
- * value (or the extensions) holds a control byte other than HTAB (CR, LF, NUL ...), or an
- * extra header is one this function writes itself (Upgrade, Connection,
- * Sec-WebSocket-*) or announces a body (Content-Length, Transfer-Encoding: a 101 has none),
- * WS_E_STATE when no valid request was read. opts may be NULL. */
-int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint8_t *out,
-                        size_t cap, size_t *out_len);
-
-/* Writes a rejection: "HTTP/1.1 <status> <reason phrase>" (status 200-599; the phrase of
- * the IANA registry, empty for an unregistered status), Connection: close, Content-Type:
- * text/plain when there is a body and the extra headers give no Content-Type,
- * Content-Length (not for 204 and 304), the extra headers, then body. Allowed at any point
- * of a server-side handshake. Errors: WS_E_INVALID for a status out of range, a NULL body
- * with a length, a body with 204, 205 or 304 (statuses without content), or extra headers as for
- * ws_handshake_accept (Connection, Content-Length and Transfer-Encoding are written here);
- * WS_E_BUFFER. */
-int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *headers,
-                        size_t header_count, const char *body, size_t body_len, uint8_t *out,
-                        size_t cap, size_t *out_len);
-
-/* Writes the answer to a request that failed validation, in the form of
- * ws_handshake_reject: its status, Connection: close, the header the status calls for
- * (Allow: GET with 405, Sec-WebSocket-Version: 13 with 426) and a one-line text/plain
- * body, ws_strerror of the error. WS_E_STATE when the handshake has no error. */
-int ws_handshake_error_response(const ws_handshake *hs, uint8_t *out, size_t cap, size_t *out_len);
-
-/* A parsed ws:// or wss:// URL; pointers into the caller's string. */
-typedef struct ws_url {
-    bool secure;      /* wss */
-    const char *host; /* without brackets for an IPv6 literal */
-    size_t host_len;
-    bool host_is_ipv6;
-    uint16_t port; /* explicit, or 80 / 443 */
-    bool port_explicit;
-    const char *path; /* from the first '/' up to '?'; a static "/" when the URL has none */
-    size_t path_len;
-    const char *query; /* after '?' (without it), NULL when there is none */
-    size_t query_len;
-} ws_url;
-
-/* Parses url[0..len). The request-target to send is path, then '?' and query when query is
- * not NULL ("ws://h?x=1" gives path "/" and query "x=1"). The scheme is matched
- * case-insensitively and nothing is percent-decoded. Returns WS_OK (out filled) or WS_E_URL
- * (out untouched): a scheme other than ws/wss, a fragment ('#'), user info ('@' before the
- * path), an empty host, a host name that is not dot-separated non-empty labels of letters,
- * digits, '-' and '_' (one final dot allowed), an IPv6 literal that is malformed, has a zone
- * id or lacks its ']', a port that is empty, 0, above 65535, not digits or with a leading
- * zero, or any byte that is not printable ASCII (spaces and controls included). The same
- * host and port rules apply to Origin values, Host headers and trusted host lists. */
-int ws_url_parse(const char *url, size_t len, ws_url *out);
 
 /* What the client asks for. */
 typedef struct ws_client_opts {
@@ -676,35 +257,6 @@ typedef struct ws_client_opts {
     const ws_header *headers; /* extra headers: Origin, Authorization, Cookie ... */
     size_t header_count;
 } ws_client_opts;
-
-/* Prepares a client-side handshake; buf holds what was offered and then the response head
- * (cap is the limit on the response head), headers receives the response headers. */
-void ws_handshake_client_init(ws_handshake *hs, const ws_http_limits *limits, uint8_t *buf,
-                              size_t cap, ws_header *headers, size_t max_headers);
-
-/* Writes the upgrade request for opts into out, with a fresh 16-byte key from random, and
- * copies the offered subprotocols and extensions to the start of the head buffer (opts'
- * strings need not outlive the call). Returns WS_OK with *out_len set, WS_E_URL,
- * WS_E_RANDOM (random NULL or failing), WS_E_BUFFER (out, or the head buffer for the
- * copy), WS_E_INVALID (a subprotocol that is not a token or is offered twice, extensions
- * that do not parse, a header whose name is not a token, whose value holds a control byte,
- * or that this function writes itself: Host, Upgrade, Connection, Sec-WebSocket-*), or
- * WS_E_STATE once a request was written. After an error nothing changed: it may be
- * called again (e.g. with a larger out). */
-int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts, ws_random_fn random,
-                                void *random_ud, uint8_t *out, size_t cap, size_t *out_len);
-
-/* Feeds response bytes. Returns WS_E_AGAIN, WS_OK for a valid 101 (*consumed = bytes of
- * the head; the rest are frames), or an error: WS_E_HTTP_STATUS for any other status (the
- * response, with its headers, stays available), WS_E_HTTP_UPGRADE, WS_E_HTTP_CONNECTION,
- * WS_E_HTTP_ACCEPT, WS_E_HTTP_SUBPROTOCOL, WS_E_HTTP_EXTENSION, WS_E_HTTP_SYNTAX,
- * WS_E_HTTP_VERSION (a 101 in HTTP/1.0, which has no Upgrade), WS_E_HTTP_HEADERS_TOO_LARGE (the
- * head buffer holds the copied offer, then the head). Redirects are never followed. *consumed and
- * stickiness as ws_handshake_server_feed; WS_E_STATE before ws_handshake_client_request. */
-int ws_handshake_client_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
-
-/* The parsed response once its head is complete (also after WS_E_HTTP_STATUS), else NULL. */
-const ws_response *ws_handshake_response(const ws_handshake *hs);
 
 /* ======================================================================================
  * Connection
@@ -992,6 +544,497 @@ ws_phase ws_conn_phase(const ws_conn *c);
 
 /* The request the connection was opened with (server), or NULL. */
 const ws_request *ws_conn_request(const ws_conn *c);
+
+/* ======================================================================================
+ * Layers: the pieces the connection is made of, each usable on its own
+ * ====================================================================================== */
+
+/* ======================================================================================
+ * UTF-8 validation (incremental)
+ *
+ * State carries across chunks, so a text message can be checked as its fragments arrive.
+ * Rejects overlong forms, surrogates (U+D800-U+DFFF), code points above U+10FFFF and stray
+ * continuation bytes at the first byte that makes the text invalid: the lead byte itself for
+ * C0, C1 and F5-FF; the second byte for E0 80, ED A0 (a surrogate) or F4 90 (too high); the
+ * byte that is not a continuation where one is needed (41 in C3 41); a stray continuation.
+ * ASCII is checked eight bytes at a time, and long runs of text 16 or 32 bytes at a time
+ * with SSSE3/AVX2 or NEON where available. No allocation; a ws_utf8 may be copied.
+ * ====================================================================================== */
+
+typedef struct ws_utf8 {
+    uint32_t state; /* private: 0 when at a character boundary */
+} ws_utf8;
+
+/* Starts a new text (message boundary). */
+void ws_utf8_init(ws_utf8 *v);
+
+/* Validates the next len bytes. Returns WS_OK when every byte so far can still be part of
+ * valid text (a character may be incomplete at the end of the chunk, to be finished by the
+ * next one), or WS_E_INVALID_UTF8 with *bad_offset set to the index in p (this chunk, not
+ * the whole text) of the first byte that makes the text invalid. After an error the state
+ * stays failed: later calls return WS_E_INVALID_UTF8 with *bad_offset 0. bad_offset may be
+ * NULL; p may be NULL when len is 0. */
+int ws_utf8_feed(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset);
+
+/* Ends the text: WS_OK when it ended on a character boundary, else WS_E_INVALID_UTF8
+ * (a sequence was truncated by the end of the message, or the text was already invalid).
+ * The state is not changed. */
+int ws_utf8_finish(const ws_utf8 *v);
+
+/* One-shot check of a complete text: true when p[0..len) is valid UTF-8 and does not end
+ * inside a character. */
+bool ws_utf8_valid(const uint8_t *p, size_t len);
+
+/* ======================================================================================
+ * Masking
+ *
+ * RFC 6455 §5.3: byte i of a masked payload is XORed with key[i % 4]. Masking and unmasking
+ * are the same operation. Works a machine word at a time (SSE2/AVX2 or NEON vectors for
+ * payloads of 64 bytes and more) on any length and alignment, reads and writes only the
+ * given bytes, allocates nothing.
+ * ====================================================================================== */
+
+/* XORs p[0..len) in place with the 4-byte key, starting at key byte (offset % 4), and
+ * returns (offset + len) % 4: the offset to pass for the bytes that follow, so a payload
+ * can be (un)masked in pieces. p may be NULL when len is 0. */
+size_t ws_mask(uint8_t *p, size_t len, const uint8_t key[4], size_t offset);
+
+/* Same, writing src XOR key to dst[0..len) in one pass; src is not modified unless it is
+ * dst. dst and src may be equal but must not overlap otherwise. */
+size_t ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+                    size_t offset);
+
+/* ======================================================================================
+ * Frame codec
+ *
+ * A resumable, role-aware decoder: the header may arrive split at any byte, and payload is
+ * handed back as pointers into the caller's buffer, unmasked in place. Every RFC 6455 §5
+ * rule about a single frame is enforced as soon as the byte that breaks it arrives. Rules
+ * about sequences of frames (continuations, interleaving) belong to the connection.
+ * ====================================================================================== */
+
+#define WS_FRAME_HEADER_MAX    14 /* 2 + 8 (length) + 4 (mask key) */
+#define WS_CONTROL_PAYLOAD_MAX 125
+
+typedef struct ws_frame_header {
+    uint64_t length; /* payload length */
+    uint8_t opcode;  /* WS_OP_* */
+    uint8_t rsv;     /* WS_RSV1 | WS_RSV2 | WS_RSV3 bits as on the wire */
+    bool fin;
+    bool masked;
+    uint8_t mask[4]; /* the key, when masked */
+} ws_frame_header;
+
+typedef struct ws_frame_decoder {
+    /* Settings: set by ws_frame_decoder_init, may be changed between frames. */
+    uint64_t max_frame_size; /* longer frames fail with WS_E_FRAME_TOO_BIG; default 16 MiB;
+                                0: no limit */
+    uint8_t allowed_rsv;     /* RSV bits a negotiated extension uses; default 0 */
+    bool allow_nonminimal;   /* accept lengths not in shortest form; default false */
+    uint8_t role;            /* ws_role of the receiving endpoint */
+    /* The header of the current frame, valid from WS_FRAME_HEADER on. */
+    ws_frame_header header;
+    /* Private. */
+    uint8_t state;
+    uint8_t hdr_len;
+    uint8_t hdr_need;
+    uint8_t hdr[WS_FRAME_HEADER_MAX];
+    int error;
+    uint64_t remaining;
+    size_t mask_offset;
+} ws_frame_decoder;
+
+/* What one decode step produced. */
+enum {
+    WS_FRAME_NEED_MORE = 0, /* every byte given was consumed; feed more */
+    WS_FRAME_HEADER = 1,    /* a whole header was read: see d->header */
+    WS_FRAME_DATA = 2,      /* a payload chunk (len > 0) that does not end the frame */
+    WS_FRAME_END = 3        /* the last payload chunk of the frame (may be empty) */
+};
+
+/* Sets up a decoder for an endpoint of the given role (a server expects masked frames, a
+ * client unmasked ones) with the default settings above. */
+void ws_frame_decoder_init(ws_frame_decoder *d, ws_role role);
+
+/* Decodes from buf[0..len). Returns one of WS_FRAME_* or a negative WS_E_* error and sets
+ * *consumed to the bytes of buf used. For WS_FRAME_DATA and WS_FRAME_END, *chunk and
+ * *chunk_len give the payload bytes, which lie in buf and have been unmasked in place.
+ * Every frame reports WS_FRAME_HEADER, then zero or more WS_FRAME_DATA, then exactly one
+ * WS_FRAME_END. On an error *consumed counts the bytes before the offending byte, and the
+ * decoder keeps returning that error. A frame breaking several rules reports the first of:
+ * byte 0: reserved opcode, RSV bits, control without FIN; byte 1: mask bit against the
+ * role, control 7-bit length over 125 (a 126/127 marker waits for the full length only with
+ * allow_nonminimal), 7-bit length over max_frame_size; byte 2: 64-bit length MSB; last
+ * length byte: non-minimal, control over 125, over max_frame_size. The same whole or split. */
+int ws_frame_decode(ws_frame_decoder *d, uint8_t *buf, size_t len, size_t *consumed,
+                    uint8_t **chunk, size_t *chunk_len);
+
+/* The size of the header for a payload of the given length. */
+size_t ws_frame_header_size(uint64_t length, bool masked);
+
+/* Writes the header h (length in shortest form; mask key when h->masked) to out and returns
+ * its size (2 to 14), or WS_E_INVALID for an opcode above 15, RSV bits outside
+ * WS_RSV1..3, a length with the top bit set, or a control frame that is longer than 125
+ * bytes or not final. The payload is not touched: a client masks it with ws_mask. */
+int ws_frame_header_encode(uint8_t out[WS_FRAME_HEADER_MAX], const ws_frame_header *h);
+
+/* A role-aware header writer: in the client role each header gets a fresh mask key. */
+typedef struct ws_frame_encoder {
+    uint8_t role;
+    ws_random_fn random;
+    void *random_ud;
+} ws_frame_encoder;
+
+/* random may be NULL in the server role; the client role needs it. */
+void ws_frame_encoder_init(ws_frame_encoder *e, ws_role role, ws_random_fn random, void *ud);
+
+/* Writes a header for (opcode, fin, rsv, length). In the client role a fresh key is drawn
+ * from the random source, written into the header and copied to key_out (when not NULL),
+ * so the caller can mask the payload with ws_mask(payload, length, key_out, 0). Returns the
+ * header size, WS_E_INVALID as for ws_frame_header_encode, or WS_E_RANDOM. */
+int ws_frame_encode(ws_frame_encoder *e, uint8_t out[WS_FRAME_HEADER_MAX], uint8_t opcode, bool fin,
+                    uint8_t rsv, uint64_t length, uint8_t key_out[4]);
+
+/* ======================================================================================
+ * Close frame payloads
+ * ====================================================================================== */
+
+#define WS_CLOSE_REASON_MAX 123
+
+/* True for the codes that may appear in a close frame: 1000-1003, 1007-1014, 3000-4999. */
+bool ws_close_code_valid(unsigned code);
+
+/* Parses a received close payload. An empty payload gives *code = WS_CLOSE_NO_STATUS and an
+ * empty reason. Errors: WS_E_CLOSE_PAYLOAD (1 byte), WS_E_CONTROL_TOO_LONG (over 125),
+ * WS_E_CLOSE_CODE (invalid code), WS_E_CLOSE_REASON (reason not UTF-8). The reason points
+ * into p. */
+int ws_close_parse(const uint8_t *p, size_t len, uint16_t *code, const uint8_t **reason,
+                   size_t *reason_len);
+
+/* Builds a close payload into out (at least 125 bytes) and returns its length. code 0 (or
+ * WS_CLOSE_NO_STATUS) builds the empty payload and then reason must be empty. Errors:
+ * WS_E_INVALID for a code that may not be sent or a reason over 123 bytes,
+ * WS_E_INVALID_UTF8 for a reason that is not UTF-8. */
+int ws_close_build(uint8_t out[WS_CONTROL_PAYLOAD_MAX], unsigned code, const char *reason,
+                   size_t reason_len);
+
+/* ======================================================================================
+ * SHA-1, Base64 and the accept key (RFC 6455 §4.2.2)
+ * ====================================================================================== */
+
+#define WS_SHA1_SIZE       20
+#define WS_ACCEPT_KEY_SIZE 28 /* base64 of a SHA-1 digest, no terminator */
+
+void ws_sha1(const void *data, size_t len, uint8_t out[WS_SHA1_SIZE]);
+
+/* Writes the base64 (RFC 4648, padded) of in[0..len) to out, which must hold
+ * 4 * ((len + 2) / 3) bytes; returns that length. No terminator is written. */
+size_t ws_base64_encode(char *out, const uint8_t *in, size_t len);
+
+/* Decodes strict padded base64 (no whitespace) into out (cap bytes). Returns the decoded
+ * length, WS_E_INVALID for malformed input (length not a multiple of 4, a character outside
+ * the alphabet, '=' other than as the last one or two, non-zero bits under the padding)
+ * or WS_E_BUFFER when out is too small. out is not written on error. */
+int ws_base64_decode(uint8_t *out, size_t cap, const char *in, size_t len);
+
+/* Computes Sec-WebSocket-Accept for a Sec-WebSocket-Key. */
+void ws_accept_key(const char *key, size_t key_len, char out[WS_ACCEPT_KEY_SIZE]);
+
+/* ======================================================================================
+ * HTTP heads and header lists
+ * ====================================================================================== */
+
+/* The first header called name (case-insensitive), or NULL. */
+const ws_header *ws_header_find(const ws_header *headers, size_t count, const char *name);
+
+/* HTTP token lists (Connection, Upgrade ...; not the auth tokens of ws_token_*): true when
+ * the comma-separated list value[0..len) holds token as a whole element,
+ * compared case-insensitively ("keep-alive, Upgrade" holds "upgrade"; "upgradex" does not). */
+bool ws_http_list_has(const char *value, size_t len, const char *token);
+
+/* Walks the elements of a comma-separated list spread over every header called name
+ * (case-insensitive): elements are trimmed of SP/HTAB, empty ones skipped, in one pass.
+ * Commas inside quoted strings are not special: this is for lists of tokens. */
+typedef struct ws_list_iter {
+    const ws_header *headers; /* private */
+    size_t count;
+    const char *name;
+    size_t index;
+    size_t pos;
+} ws_list_iter;
+
+void ws_list_iter_init(ws_list_iter *it, const ws_header *headers, size_t count, const char *name);
+bool ws_list_iter_next(ws_list_iter *it, const char **item, size_t *item_len);
+
+/* One extension offer or answer from Sec-WebSocket-Extensions (RFC 6455 §9.1). */
+#define WS_EXTENSION_PARAMS_MAX 8
+typedef struct ws_extension_param {
+    const char *name;
+    size_t name_len;
+    const char *value; /* NULL when the parameter has no value; quotes removed */
+    size_t value_len;
+} ws_extension_param;
+
+typedef struct ws_extension {
+    const char *name;
+    size_t name_len;
+    ws_extension_param params[WS_EXTENSION_PARAMS_MAX];
+    size_t param_count;
+} ws_extension;
+
+typedef struct ws_extension_iter {
+    ws_list_iter headers; /* private */
+    const char *cur;
+    const char *end;
+    int error; /* sticky once the list was found malformed */
+} ws_extension_iter;
+
+/* Walks every Sec-WebSocket-Extensions header (RFC 6455 §9.1; SP/HTAB allowed around
+ * ',', ';' and '=', empty list elements skipped). Quoted parameter values are given without
+ * their quotes, backslash escapes left as they are, and may hold ',' and ';'; checking
+ * that a value is a token after unescaping is left to the extension. Work is linear in the
+ * header size. */
+void ws_extension_iter_init(ws_extension_iter *it, const ws_header *headers, size_t count);
+/* Returns 1 with *ext filled, 0 at the end, or WS_E_HTTP_EXTENSION when the list is
+ * malformed or an extension has more than WS_EXTENSION_PARAMS_MAX parameters. */
+int ws_extension_iter_next(ws_extension_iter *it, ws_extension *ext);
+
+/* ======================================================================================
+ * Opening handshake (RFC 6455 §4)
+ *
+ * Push-style and bounded: bytes are fed as they arrive, split anywhere, and copied into a
+ * head buffer the caller provides (its size is the limit on the whole head). Scanning
+ * resumes where it stopped, so total work is linear in the head's size.
+ * ====================================================================================== */
+
+/* ---- The HTTP/1.1 head parser ----------------------------------------------------------
+ * Standalone, bounded and incremental, for requests and responses alike (the handshake is
+ * built on it; a host may use it for anything else). Bytes are copied into the caller's
+ * buffer, whose size is the limit on the whole head, and split into lines as they complete,
+ * so a head may arrive cut anywhere and each byte is looked at once. It checks HTTP syntax
+ * only (RFC 9112): a request line of method token, target and HTTP/d.d, or a status line of
+ * HTTP/d.d, a status 100-599 and an optional reason; header lines of a token, ':' and a
+ * value without control bytes but HTAB; CRLF line ends (bare LF with allow_bare_lf); no
+ * obs-fold. Empty lines before a request line are skipped (RFC 9112 §2.2). */
+
+/* A parsed head; pointers into the parser's buffer and header array. */
+typedef struct ws_http_head {
+    const char *method; /* request */
+    size_t method_len;
+    const char *target; /* request, as sent */
+    size_t target_len;
+    int status; /* response */
+    const char *reason;
+    size_t reason_len;
+    int version_major;
+    int version_minor;
+    const ws_header *headers; /* values trimmed of SP/HTAB */
+    size_t header_count;
+} ws_http_head;
+
+/* All fields are private; public so that the parser can live in caller memory. */
+typedef struct ws_http_parser {
+    bool response;
+    bool allow_bare_lf;
+    uint8_t state;
+    uint8_t line_state;
+    int error;
+    size_t max_first_line;
+    size_t max_header_line;
+    uint8_t *buf;
+    size_t cap;
+    size_t len;        /* bytes held; every one has been scanned, none is scanned again */
+    size_t line_start; /* start of the line being scanned */
+    ws_header *headers;
+    size_t max_headers;
+    size_t header_count;
+    ws_http_head head;
+} ws_http_parser;
+
+/* ws_http_parser_feed's answer when the request or status line is complete. */
+enum { WS_HTTP_FIRST_LINE = 1 };
+
+/* Prepares to parse one request head (response false) or response head into buf (cap
+ * bytes: the limit on the head, 431 beyond) and headers (max_headers entries, 431 beyond);
+ * limits may be NULL for the defaults. */
+void ws_http_parser_init(ws_http_parser *p, bool response, const ws_http_limits *limits,
+                         uint8_t *buf, size_t cap, ws_header *headers, size_t max_headers);
+
+/* Parses data[0..len). Returns WS_E_AGAIN when all of it was taken and the head goes on,
+ * WS_HTTP_FIRST_LINE when the first line just completed (its fields in the head are set;
+ * feed the rest, data + *consumed, again), WS_OK when the empty line ending the head was read
+ * (*consumed = the bytes of data that belonged to it), or an error, sticky:
+ * WS_E_HTTP_SYNTAX, WS_E_HTTP_URI_TOO_LONG (a request line over max_request_line),
+ * WS_E_HTTP_HEADERS_TOO_LARGE (a header or status line over max_header_line, too many
+ * headers, or the buffer full), with *consumed counting the bytes before the offending one;
+ * WS_E_STATE after WS_OK, WS_E_INVALID for NULL data with a length. consumed may be NULL. */
+int ws_http_parser_feed(ws_http_parser *p, const uint8_t *data, size_t len, size_t *consumed);
+
+/* The head, once ws_http_parser_feed returned WS_OK; NULL before. */
+const ws_http_head *ws_http_parser_head(const ws_http_parser *p);
+
+/* The value of cookie name (exact, case-sensitive) in the request's Cookie headers
+ * ("a=1; b=2"); the first match wins, surrounding DQUOTEs are removed. */
+bool ws_request_cookie(const ws_request *r, const char *name, const char **value,
+                       size_t *value_len);
+
+/* The value of query parameter name in r->query ("a=1&b=2"), matched exactly and
+ * returned raw: neither name nor value is percent-decoded. The first match wins; a
+ * parameter without '=' has an empty value. */
+bool ws_request_query_param(const ws_request *r, const char *name, const char **value,
+                            size_t *value_len);
+
+/* True when the client offered subprotocol proto (exact, case-sensitive match). */
+bool ws_request_offers_subprotocol(const ws_request *r, const char *proto, size_t len);
+
+/* State of one handshake, either role. All fields are private; the struct is public only so
+ * that it can live in caller-provided memory. */
+typedef struct ws_handshake {
+    uint8_t role;
+    uint8_t phase;
+    bool head_complete; /* the whole head was read (even if it then failed a check) */
+    int error;
+    int status;
+    ws_http_limits limits;
+    uint8_t *buf; /* the head buffer, cap = limit on the whole head */
+    size_t cap;
+    size_t reserved; /* client: bytes at the start of buf holding what was offered */
+    ws_header *headers;
+    size_t max_headers;
+    ws_http_parser http; /* the head, parsed in buf after the reserved bytes */
+    ws_request request;
+    ws_response response;
+    char accept[WS_ACCEPT_KEY_SIZE]; /* client: the value expected back */
+    const char *offered_protocols;   /* client: copy of the offered list, in buf */
+    size_t offered_protocols_len;
+    const char *offered_extensions;
+    size_t offered_extensions_len;
+} ws_handshake;
+
+/* Prepares a server-side handshake. buf (cap bytes) holds the request head, so cap is the
+ * limit on its size (431 beyond); headers (max_headers entries) receives the parsed
+ * headers (431 beyond). limits may be NULL for the defaults. */
+void ws_handshake_server_init(ws_handshake *hs, const ws_http_limits *limits, uint8_t *buf,
+                              size_t cap, ws_header *headers, size_t max_headers);
+
+/* Feeds request bytes. Returns WS_E_AGAIN when the head is not complete yet (all len bytes
+ * used), WS_OK when a complete, valid upgrade request has been read (*consumed = the bytes
+ * of p that belonged to the head; the rest are frames for the connection), or a negative
+ * WS_E_HTTP_* error: ws_handshake_status gives the status to answer with and
+ * ws_handshake_error_response writes that answer. Errors are sticky; on one, *consumed
+ * counts the bytes before the byte at which it was found (a limit fails on the first byte
+ * past it, a line's content on its LF, a missing header on the head's final LF). Besides
+ * the checks of the WS_E_HTTP_* list: Host must be host[:port] by the rules of
+ * ws_url_parse (WS_E_HTTP_HOST), an absolute-form target's authority too (WS_E_HTTP_SYNTAX),
+ * empty lines before the request line are skipped (RFC 9112 §2.2), and a request announcing a
+ * body (Transfer-Encoding, Content-Length other than 0) is WS_E_HTTP_SYNTAX. After WS_OK,
+ * further calls return WS_E_STATE. consumed may be NULL. */
+int ws_handshake_server_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
+
+/* Hand-off from a host's own HTTP parser: the already-parsed HTTP/1.<version_minor> request
+ * goes through the scanner of ws_handshake_server_feed exactly as it would have been sent
+ * ("METHOD target HTTP/1.x", "Name: value" lines, the empty line), so every check and limit
+ * is the same as for fed bytes, and the head buffer holds a copy (the caller's storage need
+ * not outlive the call). A method or target with SP or a control byte, a header name that is
+ * not a token, a value with a control byte other than HTAB, or a version_minor outside 0-9
+ * is WS_E_HTTP_SYNTAX: nothing handed over can add a line. Returns WS_OK or an error as
+ * ws_handshake_server_feed; WS_E_STATE after bytes were fed, WS_E_INVALID for a NULL pointer
+ * with a length (nothing changed then). Bytes that followed the request are the
+ * connection's. */
+int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t method_len,
+                                const char *target, size_t target_len, int version_minor,
+                                const ws_header *headers, size_t count);
+
+/* The parsed request, once feed or handoff returned WS_OK (NULL before). */
+const ws_request *ws_handshake_request(const ws_handshake *hs);
+
+/* The HTTP status for a server-side handshake's error, or 0 when there is none (always 0
+ * in the client role: the client answers nobody; see ws_handshake_response). */
+int ws_handshake_status(const ws_handshake *hs);
+
+/* Writes the 101 Switching Protocols response into out. Returns WS_OK with *out_len set,
+ * WS_E_BUFFER when cap is too small, WS_E_HTTP_SUBPROTOCOL when the subprotocol was not
+ * offered or is not a token (a client may offer anything; only a token is echoed),
+ * WS_E_HTTP_EXTENSION when the extensions answer is malformed or names an
+ * extension the client did not offer, WS_E_INVALID when a header name is not a token, a
+ * value (or the extensions) holds a control byte other than HTAB (CR, LF, NUL ...), or an
+ * extra header is one this function writes itself (Upgrade, Connection,
+ * Sec-WebSocket-*) or announces a body (Content-Length, Transfer-Encoding: a 101 has none),
+ * WS_E_STATE when no valid request was read. opts may be NULL. */
+int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint8_t *out,
+                        size_t cap, size_t *out_len);
+
+/* Writes a rejection: "HTTP/1.1 <status> <reason phrase>" (status 200-599; the phrase of
+ * the IANA registry, empty for an unregistered status), Connection: close, Content-Type:
+ * text/plain when there is a body and the extra headers give no Content-Type,
+ * Content-Length (not for 204 and 304), the extra headers, then body. Allowed at any point
+ * of a server-side handshake. Errors: WS_E_INVALID for a status out of range, a NULL body
+ * with a length, a body with 204, 205 or 304 (statuses without content), or extra headers as for
+ * ws_handshake_accept (Connection, Content-Length and Transfer-Encoding are written here);
+ * WS_E_BUFFER. */
+int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *headers,
+                        size_t header_count, const char *body, size_t body_len, uint8_t *out,
+                        size_t cap, size_t *out_len);
+
+/* Writes the answer to a request that failed validation, in the form of
+ * ws_handshake_reject: its status, Connection: close, the header the status calls for
+ * (Allow: GET with 405, Sec-WebSocket-Version: 13 with 426) and a one-line text/plain
+ * body, ws_strerror of the error. WS_E_STATE when the handshake has no error. */
+int ws_handshake_error_response(const ws_handshake *hs, uint8_t *out, size_t cap, size_t *out_len);
+
+/* A parsed ws:// or wss:// URL; pointers into the caller's string. */
+typedef struct ws_url {
+    bool secure;      /* wss */
+    const char *host; /* without brackets for an IPv6 literal */
+    size_t host_len;
+    bool host_is_ipv6;
+    uint16_t port; /* explicit, or 80 / 443 */
+    bool port_explicit;
+    const char *path; /* from the first '/' up to '?'; a static "/" when the URL has none */
+    size_t path_len;
+    const char *query; /* after '?' (without it), NULL when there is none */
+    size_t query_len;
+} ws_url;
+
+/* Parses url[0..len). The request-target to send is path, then '?' and query when query is
+ * not NULL ("ws://h?x=1" gives path "/" and query "x=1"). The scheme is matched
+ * case-insensitively and nothing is percent-decoded. Returns WS_OK (out filled) or WS_E_URL
+ * (out untouched): a scheme other than ws/wss, a fragment ('#'), user info ('@' before the
+ * path), an empty host, a host name that is not dot-separated non-empty labels of letters,
+ * digits, '-' and '_' (one final dot allowed), an IPv6 literal that is malformed, has a zone
+ * id or lacks its ']', a port that is empty, 0, above 65535, not digits or with a leading
+ * zero, or any byte that is not printable ASCII (spaces and controls included). The same
+ * host and port rules apply to Origin values, Host headers and trusted host lists. */
+int ws_url_parse(const char *url, size_t len, ws_url *out);
+
+/* Prepares a client-side handshake; buf holds what was offered and then the response head
+ * (cap is the limit on the response head), headers receives the response headers. */
+void ws_handshake_client_init(ws_handshake *hs, const ws_http_limits *limits, uint8_t *buf,
+                              size_t cap, ws_header *headers, size_t max_headers);
+
+/* Writes the upgrade request for opts into out, with a fresh 16-byte key from random, and
+ * copies the offered subprotocols and extensions to the start of the head buffer (opts'
+ * strings need not outlive the call). Returns WS_OK with *out_len set, WS_E_URL,
+ * WS_E_RANDOM (random NULL or failing), WS_E_BUFFER (out, or the head buffer for the
+ * copy), WS_E_INVALID (a subprotocol that is not a token or is offered twice, extensions
+ * that do not parse, a header whose name is not a token, whose value holds a control byte,
+ * or that this function writes itself: Host, Upgrade, Connection, Sec-WebSocket-*), or
+ * WS_E_STATE once a request was written. After an error nothing changed: it may be
+ * called again (e.g. with a larger out). */
+int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts, ws_random_fn random,
+                                void *random_ud, uint8_t *out, size_t cap, size_t *out_len);
+
+/* Feeds response bytes. Returns WS_E_AGAIN, WS_OK for a valid 101 (*consumed = bytes of
+ * the head; the rest are frames), or an error: WS_E_HTTP_STATUS for any other status (the
+ * response, with its headers, stays available), WS_E_HTTP_UPGRADE, WS_E_HTTP_CONNECTION,
+ * WS_E_HTTP_ACCEPT, WS_E_HTTP_SUBPROTOCOL, WS_E_HTTP_EXTENSION, WS_E_HTTP_SYNTAX,
+ * WS_E_HTTP_VERSION (a 101 in HTTP/1.0, which has no Upgrade), WS_E_HTTP_HEADERS_TOO_LARGE (the
+ * head buffer holds the copied offer, then the head). Redirects are never followed. *consumed and
+ * stickiness as ws_handshake_server_feed; WS_E_STATE before ws_handshake_client_request. */
+int ws_handshake_client_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
+
+/* The parsed response once its head is complete (also after WS_E_HTTP_STATUS), else NULL. */
+const ws_response *ws_handshake_response(const ws_handshake *hs);
 
 /* ======================================================================================
  * Ready-made policies: origin checks and token auth (docs/hooks.md)
