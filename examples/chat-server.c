@@ -109,6 +109,8 @@ struct options {
     bool single_use;
     bool tickets;             /* --tickets: opaque single-use tickets kept in Redis */
     const char *print_ticket; /* subject to mint a ticket for, or NULL */
+    ex_limits limits;         /* --max-frame, --max-message ... */
+    ex_trusted trusted;       /* --trusted-host */
 };
 
 struct server {
@@ -164,6 +166,8 @@ static void usage(FILE *out)
             "                         seconds (default 3600), print it and exit\n"
             "  --print-token SUBJECT  print a token for SUBJECT valid for --ttl seconds\n"
             "                         (default 3600) and exit\n");
+    ex_trusted_usage(out);
+    ex_limits_usage(out); /* --max-message here: default 64K */
 }
 
 static uint64_t now_ms(void)
@@ -1002,7 +1006,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->print_token = val;
         } else if (strcmp(arg, "--ttl") == 0 && parse_uint(val, UINT32_MAX, &v) && v > 0) {
             o->ttl = v;
-        } else {
+        } else if (ex_limits_arg(&o->limits, arg, val) <= 0 &&
+                   ex_trusted_arg(&o->trusted, arg, val) <= 0) {
             return -1;
         }
     }
@@ -1048,6 +1053,7 @@ static void configure(struct server *srv, const struct options *o)
     cfg->http_requests = true; /* the page */
     cfg->ping_interval_ms = o->ping_interval_ms;
     cfg->pong_timeout_ms = o->pong_timeout_ms;
+    ex_limits_apply(&o->limits, cfg);
 
     /* Same-origin is on by default; the listed origins are allowed besides. */
     ws_origin_policy_init(&srv->origin);
@@ -1258,7 +1264,15 @@ int main(int argc, char **argv)
 
     memset(&srv, 0, sizeof srv);
     configure(&srv, &opt);
-    srv.line = malloc(ROOM_NAME_MAX + 4 + WS_TOKEN_SUBJECT_MAX + 2 + MAX_MESSAGE);
+    ex_trusted_apply(&opt.trusted, opt.host, &srv.cfg);
+    if (ws_conn_storage_size(&srv.cfg) == 0) {
+        fprintf(stderr, "chat-server: those limits make no valid configuration\n");
+        free(opt.allow);
+        return 2;
+    }
+    /* A broadcast line holds a room, a name and a whole message (whole_messages keeps it
+     * bounded). */
+    srv.line = malloc(ROOM_NAME_MAX + 4 + WS_TOKEN_SUBJECT_MAX + 2 + srv.cfg.max_message_size);
     srv.listener.kind = SRC_LISTENER;
     srv.signals.kind = SRC_SIGNAL;
     srv.signals.fd = ex_signals_fd();

@@ -14,6 +14,7 @@
 #include <sys/signalfd.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -294,4 +295,122 @@ int ex_accept(const char *prog, int listen_fd, char *peer, size_t peer_len)
         }
         return EX_ACCEPT_NONE;
     }
+}
+
+/* ---- limits from the command line ----------------------------------------------------- */
+
+typedef struct ex_limit_flag {
+    const char *flag;
+    const char *help;
+    bool ms; /* a uint32_t deadline in milliseconds, else a size_t */
+    size_t offset;
+} ex_limit_flag;
+
+static const ex_limit_flag ex_limit_flags[EX_LIMIT_FLAGS] = {
+    {"--max-frame", "largest frame payload (default 16M; 0: no limit)", false,
+     offsetof(ws_config, max_frame_size)},
+    {"--max-message", "largest message (default 16M; 0: no limit when streaming)", false,
+     offsetof(ws_config, max_message_size)},
+    {"--max-fragments", "frames per message beyond one per 16 bytes (default 4096; 0: none)", false,
+     offsetof(ws_config, max_fragments)},
+    {"--max-output", "bytes queued for the socket (default 1M)", false,
+     offsetof(ws_config, max_output)},
+    {"--max-head", "largest handshake head (default 8K)", false,
+     offsetof(ws_config, max_head_size)},
+    {"--max-headers", "header lines in a handshake head (default 64)", false,
+     offsetof(ws_config, max_headers)},
+    {"--max-request-line", "longest request line (default 8K; 0: head size only)", false,
+     offsetof(ws_config, http) + offsetof(ws_http_limits, max_request_line)},
+    {"--max-header-line", "longest header line (default 8K; 0: head size only)", false,
+     offsetof(ws_config, http) + offsetof(ws_http_limits, max_header_line)},
+    {"--handshake-timeout", "MS to finish the opening handshake (default 10000; 0: off)", true,
+     offsetof(ws_config, handshake_timeout_ms)},
+    {"--close-timeout", "MS to wait for the peer's close (default 5000; 0: off)", true,
+     offsetof(ws_config, close_timeout_ms)},
+    {"--idle-timeout", "MS without input before closing (default 0: off)", true,
+     offsetof(ws_config, idle_timeout_ms)},
+};
+
+int ex_limits_arg(ex_limits *l, const char *arg, const char *val)
+{
+    size_t i, v = 0;
+
+    for (i = 0; i < EX_LIMIT_FLAGS; i++) {
+        if (strcmp(arg, ex_limit_flags[i].flag) != 0)
+            continue;
+        if (val == NULL || (strcmp(val, "0") != 0 && !ex_parse_size(val, &v)))
+            return -1;
+        if (ex_limit_flags[i].ms && v > UINT32_MAX)
+            return -1;
+        l->set[i] = true;
+        l->value[i] = v;
+        return 1;
+    }
+    return 0;
+}
+
+void ex_limits_apply(const ex_limits *l, ws_config *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < EX_LIMIT_FLAGS; i++) {
+        char *field = (char *)cfg + ex_limit_flags[i].offset;
+        if (!l->set[i])
+            continue;
+        if (ex_limit_flags[i].ms) {
+            uint32_t ms = (uint32_t)l->value[i];
+            memcpy(field, &ms, sizeof ms);
+        } else {
+            memcpy(field, &l->value[i], sizeof l->value[i]);
+        }
+    }
+}
+
+void ex_limits_usage(FILE *out)
+{
+    size_t i;
+
+    for (i = 0; i < EX_LIMIT_FLAGS; i++)
+        fprintf(out, "  %-22s %s\n", ex_limit_flags[i].flag, ex_limit_flags[i].help);
+}
+
+/* ---- trusted hosts ---------------------------------------------------------------------- */
+
+int ex_trusted_arg(ex_trusted *t, const char *arg, const char *val)
+{
+    if (strcmp(arg, "--trusted-host") != 0)
+        return 0;
+    if (val == NULL || *val == '\0' || t->count == EX_TRUSTED_MAX)
+        return -1;
+    t->names[t->count++] = val;
+    return 1;
+}
+
+static bool ex_is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "localhost") == 0;
+}
+
+void ex_trusted_apply(ex_trusted *t, const char *listen_host, ws_config *cfg)
+{
+    static const char *const local[] = {"localhost", "127.0.0.1", "[::1]"};
+    size_t i;
+
+    if (ex_is_loopback(listen_host) && t->count == 0)
+        return; /* nothing outside this machine can reach it */
+    snprintf(t->listen_name, sizeof t->listen_name, strchr(listen_host, ':') ? "[%s]" : "%s",
+             listen_host);
+    t->names[t->count++] = t->listen_name;
+    for (i = 0; i < sizeof local / sizeof local[0]; i++)
+        t->names[t->count++] = local[i];
+    cfg->trusted_hosts = t->names;
+    cfg->trusted_host_count = t->count;
+}
+
+void ex_trusted_usage(FILE *out)
+{
+    fprintf(out, "  --trusted-host NAME    answer only for Host NAME (repeatable; the listen\n"
+                 "                         address and localhost are added); on by default when\n"
+                 "                         listening on a non-loopback address (DNS rebinding)\n");
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ws_random_fn over getrandom(2). */
 int ex_random(void *ud, uint8_t *buf, size_t len);
@@ -92,5 +93,42 @@ int ex_accept(const char *prog, int listen_fd, char *peer, size_t peer_len);
 /* Blocks SIGINT and SIGTERM and returns a descriptor that reads them instead (signalfd), so
  * the event loop handles them like any other input. */
 int ex_signals_fd(void);
+
+/*
+ * Every libws limit as a command-line flag (--max-frame, --max-message, --max-fragments,
+ * --max-output, --max-head, --max-headers, --max-request-line, --max-header-line,
+ * --handshake-timeout, --close-timeout, --idle-timeout), shared by the example programs.
+ * Flags are collected while the command line is read and applied over the program's own
+ * settings once its ws_config is filled. 0 turns a limit off where libws allows it.
+ */
+#define EX_LIMIT_FLAGS 11
+typedef struct ex_limits {
+    bool set[EX_LIMIT_FLAGS];
+    size_t value[EX_LIMIT_FLAGS];
+} ex_limits;
+
+/* Returns 1 when arg is a limit flag (val taken), 0 when it is not one, -1 when val is
+ * missing or not a number (sizes take a K/M/G suffix). */
+int ex_limits_arg(ex_limits *l, const char *arg, const char *val);
+void ex_limits_apply(const ex_limits *l, ws_config *cfg);
+void ex_limits_usage(FILE *out);
+
+/*
+ * Trusted hosts (docs/hooks.md, DNS rebinding): --trusted-host NAME (repeatable). A server
+ * listening on an address that is not loopback answers only for the names given plus the
+ * address itself and localhost; one on loopback only checks when names were given.
+ */
+#define EX_TRUSTED_MAX 16
+typedef struct ex_trusted {
+    const char *names[EX_TRUSTED_MAX + 4];
+    size_t count;
+    char listen_name[64]; /* the listen address, bracketed when IPv6 */
+} ex_trusted;
+
+/* Returns 1 when arg is --trusted-host (val taken), 0 when it is not, -1 on a bad value. */
+int ex_trusted_arg(ex_trusted *t, const char *arg, const char *val);
+/* Sets cfg's trusted host list as described above; t must outlive the connections. */
+void ex_trusted_apply(ex_trusted *t, const char *listen_host, ws_config *cfg);
+void ex_trusted_usage(FILE *out);
 
 #endif /* EXAMPLES_COMMON_H */

@@ -321,7 +321,8 @@ int main(int argc, char **argv)
     if (o.cert != NULL && (srv.tls = ex_tls_server_ctx("echo-server", o.cert, o.key)) == NULL)
         return 1;
     srv.verbose = o.verbose;
-    ex_echo_config(&o, &srv.cfg, &srv.piece);
+    if (ex_echo_config(&o, &srv.cfg, &srv.piece) < 0)
+        return 2;
 
     srv.listener.kind = SRC_LISTENER;
     srv.signals.kind = SRC_SIGNAL;

@@ -21,11 +21,13 @@ static void usage(FILE *out, const char *prog, bool tls)
         fprintf(out, "  --cert FILE          serve wss://: certificate chain (PEM)\n"
                      "  --key FILE           and its private key (PEM)\n");
     fprintf(out, "  --verbose            log each connection's open and close to stderr\n");
+    ex_trusted_usage(out);
+    ex_limits_usage(out);
 }
 
 int ex_echo_parse(const char *prog, bool tls, int argc, char **argv, ex_echo_opts *o)
 {
-    int i;
+    int i, rc;
 
     memset(o, 0, sizeof *o);
     o->host = "127.0.0.1";
@@ -58,6 +60,11 @@ int ex_echo_parse(const char *prog, bool tls, int argc, char **argv, ex_echo_opt
             if (!ex_parse_size(val, &o->max_message))
                 break;
             i++;
+        } else if ((rc = ex_limits_arg(&o->limits, arg, val)) != 0 ||
+                   (rc = ex_trusted_arg(&o->trusted, arg, val)) != 0) {
+            if (rc < 0)
+                break;
+            i++;
         } else {
             break;
         }
@@ -69,14 +76,22 @@ int ex_echo_parse(const char *prog, bool tls, int argc, char **argv, ex_echo_opt
     return 0;
 }
 
-void ex_echo_config(const ex_echo_opts *o, ws_config *cfg, size_t *piece)
+int ex_echo_config(ex_echo_opts *o, ws_config *cfg, size_t *piece)
 {
     ws_config_init(cfg, WS_ROLE_SERVER);
     cfg->max_message_size = o->max_message;
     cfg->max_frame_size = o->max_message;
     cfg->whole_messages = false; /* stream: echo each chunk as it arrives */
     cfg->realloc = ex_realloc;
+    ex_limits_apply(&o->limits, cfg); /* --max-frame etc. over the defaults above */
+    ex_trusted_apply(&o->trusted, o->host, cfg);
+    if (ws_conn_storage_size(cfg) == 0) {
+        fprintf(stderr, "echo server: those limits make no valid configuration\n");
+        return -1;
+    }
+    /* Fragments small enough that one always fits in an empty output queue. */
     *piece = cfg->max_output / 2 < SEND_PIECE ? cfg->max_output / 2 : SEND_PIECE;
+    return 0;
 }
 
 void ex_echo_announce(const char *host, unsigned port)

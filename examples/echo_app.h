@@ -21,6 +21,8 @@ typedef struct ex_echo_opts {
     size_t max_message;
     bool verbose;
     const char *cert, *key; /* wss:// when both are given */
+    ex_limits limits;       /* --max-frame, --max-fragments ... over the defaults */
+    ex_trusted trusted;     /* --trusted-host */
 } ex_echo_opts;
 
 /* Parses the command line shared by the echo servers. Prints the usage and exits on
@@ -29,9 +31,11 @@ typedef struct ex_echo_opts {
 int ex_echo_parse(const char *prog, bool tls, int argc, char **argv, ex_echo_opts *o);
 
 /* The server configuration for o: streaming (each chunk echoed as it arrives), limits from
- * --max-message. *piece receives the largest fragment to queue at once, small enough to
- * always fit in an empty output queue. */
-void ex_echo_config(const ex_echo_opts *o, ws_config *cfg, size_t *piece);
+ * --max-message and the limit flags, trusted hosts (on by default on a non-loopback
+ * address). *piece receives the largest fragment to queue at once, small enough to always
+ * fit in an empty output queue. Returns -1 (said on stderr) when the limits make no valid
+ * configuration. o keeps the trusted host list: it must outlive the connections. */
+int ex_echo_config(ex_echo_opts *o, ws_config *cfg, size_t *piece);
 
 /* Prints "listening on HOST:PORT" to stdout (the tests read it) and flushes. */
 void ex_echo_announce(const char *host, unsigned port);

@@ -194,7 +194,8 @@ int main(int argc, char **argv)
     }
 #endif
     signal(SIGPIPE, SIG_IGN);
-    ex_echo_config(&o, &srv.cfg, &srv.piece);
+    if (ex_echo_config(&o, &srv.cfg, &srv.piece) < 0)
+        return 2;
     srv.verbose = o.verbose;
     srv.glue.on_event = on_event;
     srv.glue.on_drained = on_drained;

@@ -125,7 +125,8 @@ int main(int argc, char **argv)
     if (ex_echo_parse("uv-echo-server", false, argc, argv, &o) < 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);
-    ex_echo_config(&o, &srv.cfg, &srv.piece);
+    if (ex_echo_config(&o, &srv.cfg, &srv.piece) < 0)
+        return 2;
     srv.verbose = o.verbose;
     ws_uv_config_init(&srv.glue);
     srv.glue.on_event = on_event;

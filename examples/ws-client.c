@@ -52,6 +52,7 @@ struct options {
     size_t on_open_count;
     const char *ca_file; /* wss://: trust this CA file instead of the system's */
     bool insecure;       /* wss://: no certificate or host name check */
+    ex_limits limits;    /* --max-frame, --max-fragments ... */
 };
 
 struct app {
@@ -100,6 +101,7 @@ static void usage(FILE *out)
                  "  --ca-file FILE       wss://: trust the CAs in FILE (PEM), not the system's\n"
                  "  --insecure           wss://: skip certificate and host name checks (tests)\n"
                  "exit status: 0 clean close, 1 connection or protocol error, 2 usage\n");
+    ex_limits_usage(out);
 }
 
 static long now_ms(void)
@@ -209,6 +211,8 @@ static bool parse_args(int argc, char **argv, struct options *o)
         } else if (strcmp(arg, "--max-message") == 0) {
             if (!ex_parse_size(val, &o->max_message))
                 return false;
+        } else if (ex_limits_arg(&o->limits, arg, val) > 0) {
+            /* taken: applied over the defaults once the configuration exists */
         } else if (arg[0] != '-' && o->url == NULL) {
             o->url = arg;
             takes_value = false;
@@ -770,6 +774,11 @@ int main(int argc, char **argv)
     cfg.realloc = ex_realloc;
     cfg.ping_interval_ms = opt.ping_interval_ms;
     cfg.pong_timeout_ms = opt.pong_timeout_ms;
+    ex_limits_apply(&opt.limits, &cfg);
+    if (ws_conn_storage_size(&cfg) == 0) {
+        fprintf(stderr, "ws-client: those limits make no valid configuration\n");
+        return 2;
+    }
 
     a.opt = &opt;
     a.piece = cfg.max_output / 2 < SEND_PIECE ? cfg.max_output / 2 : SEND_PIECE;

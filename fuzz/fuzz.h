@@ -54,6 +54,9 @@ void fz_split_whole(fz_split *s);
 /* The length of the next piece of a stream that has remaining bytes left. */
 size_t fz_split_next(fz_split *s, size_t remaining);
 
+/* An RFC 9110 token, written out here so that harnesses do not trust the library's. */
+bool fz_is_token(const char *p, size_t n);
+
 /* A copy of p[0..n) in a heap block of exactly n bytes, so that AddressSanitizer (or
  * valgrind) reports any access past the piece. Never NULL. */
 uint8_t *fz_dup(const uint8_t *p, size_t n);

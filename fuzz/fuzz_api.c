@@ -61,6 +61,7 @@ struct fz_api {
     uint64_t now;
     ws_keepalive_hooks keepalive;
     unsigned keepalive_flags; /* want_ping, long ping payload, is_activity */
+    unsigned reentry;         /* the public call every hook makes from inside (0: none) */
 };
 
 static const char fz_request[] = "GET /chat?x=1 HTTP/1.1\r\nHost: example.com\r\n"
@@ -131,6 +132,60 @@ static void fz_verdict(fz_api *a, int v)
     a->reject_error = fz_is_policy_code(v) ? v : WS_E_HTTP_REJECTED;
 }
 
+/* A call from inside a callback: ws.h says each is either defined or refused with nothing
+ * changed. The refused ones are checked here for every hook; a request hook's ws_conn_reject,
+ * which decides, is modelled by the hook (fz_hook). */
+static void fz_reentry(fz_api *a, ws_conn *c, bool request_hook)
+{
+    uint8_t byte = 0;
+    ws_event ev;
+    int rc;
+
+    switch (a->reentry) {
+    case 1:
+        FZ_CHECK(ws_conn_accept(c, NULL) == WS_E_STATE);
+        break;
+    case 2:
+        FZ_CHECK(ws_conn_respond(c, 200, NULL, 0, NULL, 0) == WS_E_STATE);
+        break;
+    case 3:
+        FZ_CHECK(ws_conn_resume(c, WS_HOOK_ALLOW) == WS_E_STATE);
+        break;
+    case 4:
+        rc = ws_conn_feed(c, &byte, 1);
+        FZ_CHECK(rc == WS_E_STATE || rc == WS_E_CLOSED);
+        break;
+    case 5:
+        FZ_CHECK(ws_conn_next_event(c, &ev) == WS_EV_NONE && ev.type == WS_EV_NONE);
+        break;
+    case 6:
+        FZ_CHECK(ws_conn_handoff(c, "GET", 3, "/", 1, 1, NULL, 0, NULL, 0) == WS_E_STATE);
+        break;
+    case 7:
+        FZ_CHECK(ws_conn_start_open(c, NULL) == WS_E_STATE);
+        break;
+    case 8:
+        FZ_CHECK(ws_conn_connect(c, NULL) == WS_E_STATE);
+        break;
+    case 9:
+        ws_conn_tick(c, a->now); /* deadlines never act from inside a callback */
+        break;
+    case 10:
+        if (request_hook) { /* not open yet: nothing can be sent */
+            FZ_CHECK(ws_conn_close(c, 1000, NULL, 0) == WS_E_STATE);
+            FZ_CHECK(ws_conn_send(c, WS_OP_TEXT, "x", 1) == WS_E_STATE);
+            FZ_CHECK(ws_conn_ping(c, "x", 1) == WS_E_STATE);
+        }
+        break;
+    case 11:
+        if (!request_hook) /* an open connection has no request to refuse */
+            FZ_CHECK(ws_conn_reject(c, 403, NULL, 0, NULL, 0) == WS_E_STATE);
+        break;
+    default:
+        break;
+    }
+}
+
 static int fz_hook(void *ud, ws_conn *c, const ws_request *r)
 {
     fz_hook_ud *h = (fz_hook_ud *)ud;
@@ -146,6 +201,17 @@ static int fz_hook(void *ud, ws_conn *c, const ws_request *r)
     a->awaiting = true;
     if (h->which == 1 && a->cfg.origin_hook.fn != NULL)
         FZ_CHECK(a->hook_calls[0] == 1); /* the origin hook runs first */
+    fz_reentry(a, c, true);
+    if (a->reentry == 11) {
+        /* The hook refuses by itself: that decides, whatever it returns next. Without room
+         * for the answer nothing changed and its own verdict stands. */
+        int rc = ws_conn_reject(c, 403, NULL, 0, NULL, 0);
+        FZ_CHECK(rc == WS_OK || rc == WS_E_BACKPRESSURE || rc == WS_E_NOMEM);
+        if (rc == WS_OK) {
+            fz_verdict(a, 403);
+            return WS_HOOK_ALLOW; /* ignored */
+        }
+    }
     fz_verdict(a, v);
     return v;
 }
@@ -159,6 +225,8 @@ static void fz_feed(fz_api *a, const uint8_t *p, size_t n)
 
     if (a->ev.closed_seen || (a->expect == 'Z' && !a->hook_rejected) || a->expect == 'T') {
         FZ_CHECK(rc == WS_E_CLOSED);
+    } else if (a->cfg.role == WS_ROLE_CLIENT && !a->started) {
+        FZ_CHECK(rc == WS_E_STATE); /* nothing to answer yet: refused, not dropped */
     } else if (a->drained) {
         FZ_CHECK(rc == WS_OK || rc == WS_E_CLOSED ||
                  (waiting && (rc == WS_E_HTTP_HEADERS_TOO_LARGE || rc == WS_E_NOMEM)));
@@ -542,6 +610,7 @@ static bool fz_want_ping(void *ud, ws_conn *c, uint64_t now)
     fz_api *a = (fz_api *)ud;
 
     FZ_CHECK(c == a->c && now == a->now);
+    fz_reentry(a, c, false);
     return (a->keepalive_flags & 1u) != 0;
 }
 
@@ -550,6 +619,7 @@ static size_t fz_ping_payload(void *ud, ws_conn *c, uint64_t now, uint8_t buf[12
     fz_api *a = (fz_api *)ud;
 
     FZ_CHECK(c == a->c && now == a->now);
+    fz_reentry(a, c, false);
     memset(buf, 'k', 125);
     return (a->keepalive_flags & 2u) ? 200 : 3; /* 200: more than fits, to be cut to 125 */
 }
@@ -559,15 +629,16 @@ static bool fz_is_activity(void *ud, ws_conn *c, const ws_event *ev)
     fz_api *a = (fz_api *)ud;
 
     FZ_CHECK(c == a->c && ev != NULL && ev->type != WS_EV_NONE);
+    fz_reentry(a, c, false);
     return (a->keepalive_flags & 4u) != 0;
 }
 
-/* Settings: c0 role, whole_messages, heap, check_outgoing_utf8 off, auto_pong off, output
- * limit (2 bits), small limits; c1 allocator failure; c2 origin hook, auth hook, plain
- * HTTP requests, short timeouts, allocator fails once only, a 512-byte head limit,
- * keepalive hooks, is_activity's answer; c3 the request hooks' verdicts (3 bits each),
- * want_ping's answer, a ping payload too long to fit. */
-static bool fz_api_create(fz_api *a, uint8_t c0, uint8_t c1, uint8_t c2, uint8_t c3)
+/* Settings (c4: the call hooks make from inside, fz_reentry): c0 role, whole_messages, heap,
+ * check_outgoing_utf8 off, auto_pong off, output limit (2 bits), small limits; c1 allocator
+ * failure; c2 origin hook, auth hook, plain HTTP requests, short timeouts, allocator fails once
+ * only, a 512-byte head limit, keepalive hooks, is_activity's answer; c3 the request hooks'
+ * verdicts (3 bits each), want_ping's answer, a ping payload too long to fit. */
+static bool fz_api_create(fz_api *a, uint8_t c0, uint8_t c1, uint8_t c2, uint8_t c3, uint8_t c4)
 {
     static const size_t outputs[4] = {65536, 256, 600, 4096};
 
@@ -589,6 +660,7 @@ static bool fz_api_create(fz_api *a, uint8_t c0, uint8_t c1, uint8_t c2, uint8_t
     a->hud[1].which = 1;
     a->verdict[0] = fz_verdicts[c3 & 7u];
     a->verdict[1] = fz_verdicts[(c3 >> 3) & 7u];
+    a->reentry = c4 & 15u;
     if (c2 & 1u) {
         a->cfg.origin_hook.fn = fz_hook;
         a->cfg.origin_hook.ud = &a->hud[0];
@@ -640,7 +712,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_api a;
     fz_reader r;
-    uint8_t c0, c1, c2, c3;
+    uint8_t c0, c1, c2, c3, c4;
     size_t ops = 0, steps = 0;
 
     fz_reader_init(&r, data, size);
@@ -648,8 +720,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c1 = fz_u8(&r);
     c2 = fz_u8(&r);
     c3 = fz_u8(&r);
+    c4 = fz_u8(&r);
     memset(&a, 0, sizeof a);
-    if (!fz_api_create(&a, c0, c1, c2, c3))
+    if (!fz_api_create(&a, c0, c1, c2, c3, c4))
         return 0;
 
     while (r.n > 0 && ops++ < 4000)

@@ -386,8 +386,9 @@ static void fz_events_chunk(fz_events *s, const ws_event *ev)
     FZ_CHECK(ev->opcode == s->msg_opcode);
     fz_buf_put(&s->msg, ev->data, ev->len);
     FZ_CHECK(s->msg.len <= s->max_message_size);
+    /* ws.h: max_fragments frames for free, one more per 16 bytes of payload; 0: no limit. */
     if (ev->frame_final)
-        FZ_CHECK(++s->msg_frames <= s->max_fragments);
+        FZ_CHECK(++s->msg_frames <= s->max_fragments + s->msg.len / 16 || s->max_fragments == 0);
     if (ev->opcode == WS_OP_TEXT) {
         /* Streaming text is delivered only as far as it is valid. Checking resumes at the
          * last character start, so a message in many chunks costs linear time. */
@@ -634,4 +635,17 @@ size_t fz_drain(ws_conn *c, size_t n, fz_output *o, fz_buf *log)
 size_t fz_output_bound(const ws_config *cfg)
 {
     return cfg->max_output + WS_CONN_CONTROL_SLACK;
+}
+
+bool fz_is_token(const char *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL)))
+            return false;
+    }
+    return n > 0;
 }

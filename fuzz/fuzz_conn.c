@@ -79,6 +79,12 @@ static void fz_decide(fz_host *h, const ws_event *ev)
         opts.subprotocol = proto;
     }
     rc = ws_conn_accept(h->c, &opts);
+    if (opts.subprotocol != NULL && !fz_is_token(proto, strlen(proto))) {
+        /* An offered element that is not a token is never echoed. */
+        FZ_CHECK(rc == WS_E_HTTP_SUBPROTOCOL);
+        opts.subprotocol = NULL;
+        rc = ws_conn_accept(h->c, &opts);
+    }
     FZ_CHECK(rc == WS_OK || rc == WS_E_NOMEM);
     if (rc != WS_OK) {
         rc = ws_conn_reject(h->c, 503, NULL, 0, NULL, 0);

@@ -100,7 +100,7 @@ static bool fz_client_error(int rc)
 {
     return rc == WS_E_HTTP_STATUS || rc == WS_E_HTTP_UPGRADE || rc == WS_E_HTTP_CONNECTION ||
            rc == WS_E_HTTP_ACCEPT || rc == WS_E_HTTP_SUBPROTOCOL || rc == WS_E_HTTP_EXTENSION ||
-           rc == WS_E_HTTP_SYNTAX || rc == WS_E_HTTP_HEADERS_TOO_LARGE;
+           rc == WS_E_HTTP_SYNTAX || rc == WS_E_HTTP_HEADERS_TOO_LARGE || rc == WS_E_HTTP_VERSION;
 }
 
 static void fz_response_serialize(const ws_response *r, fz_buf *out)

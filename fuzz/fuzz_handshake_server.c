@@ -251,7 +251,8 @@ static void fz_check_valid(fz_server *s)
         FZ_CHECK(ws_request_offers_subprotocol(r, proto, item_len));
         opts.subprotocol = proto;
         out = fz_write_exact(&s->hs, fz_write_accept, &opts, &rc, &n);
-        FZ_CHECK(rc == WS_OK);
+        /* Only a token may be echoed, whatever the client offered. */
+        FZ_CHECK(fz_is_token(proto, item_len) ? rc == WS_OK : rc == WS_E_HTTP_SUBPROTOCOL);
         free(out);
     }
     if (!ws_request_offers_subprotocol(r, "fz.never", 8)) {

@@ -35,6 +35,7 @@ fuzz_api              4096 api,frame,http
 fuzz_origin           512  http
 fuzz_token            1024 http
 fuzz_bus              1024 bus
+fuzz_http_parser      4096 http
 "
 
 if [ $# -gt 0 ]; then

@@ -20,6 +20,41 @@ extern "C" {
 #define WS_VERSION_STRING "0.1.0"
 
 /* ======================================================================================
+ * Index
+ *
+ * A server, in the order the calls are used (docs/connection.md):
+ *   ws_config_init          defaults for WS_ROLE_SERVER; set limits, hooks, trusted_hosts
+ *   ws_conn_new             (or ws_conn_storage_size + ws_conn_init in memory of your own)
+ *   ws_conn_feed            bytes read from the socket ...
+ *   ws_conn_next_event      ... then events until WS_EV_NONE:
+ *     WS_EV_REQUEST           ws_conn_accept or ws_conn_reject (now, or later)
+ *     WS_EV_OPEN, WS_EV_CHUNK / WS_EV_MESSAGE, WS_EV_PING, WS_EV_PONG, WS_EV_CLOSE
+ *     WS_EV_CLOSED            flush the output, close the socket, ws_conn_free
+ *   ws_conn_send            (ws_conn_send_fragment, ws_conn_ping) while open
+ *   ws_conn_output          bytes to write, then ws_conn_consume with what was written
+ *   ws_conn_tick            with the time, when ws_conn_next_deadline says
+ *   ws_conn_close           to end it; ws_conn_feed_eof when the socket ends
+ *   ws_conn_free
+ * A client, in order:
+ *   ws_config_init          defaults for WS_ROLE_CLIENT; cfg.random is required
+ *   ws_conn_new             (or ws_conn_storage_size + ws_conn_init)
+ *   ws_conn_connect         the upgrade request for a ws:// or wss:// URL
+ *   ws_conn_output          write it, ws_conn_consume
+ *   ws_conn_feed            the server's answer and frames ...
+ *   ws_conn_next_event      ... WS_EV_OPEN (accepted), then as a server; WS_EV_CLOSED with
+ *                           http_status and response when the server refused
+ *   ws_conn_send, ws_conn_tick, ws_conn_close, ws_conn_free as a server
+ * Optional: request hooks and ws_conn_resume, keepalive hooks, ws_conn_handoff (from an
+ * HTTP server of your own), ws_conn_start_open (HTTP/2 or HTTP/3 streams).
+ *
+ * The header, in order: errors and common types; the connection and the types it shares
+ * with the handshake; then the layers it is made of, each usable alone: UTF-8 validation,
+ * masking, the frame codec, close payloads, SHA-1 and base64, HTTP heads (header lists, the
+ * HTTP/1.1 head parser), the opening handshake (server, client, URLs), and the ready-made
+ * policies (origin checks, trusted hosts, token auth, SHA-256).
+ * ====================================================================================== */
+
+/* ======================================================================================
  * Errors
  *
  * Every failing call returns a negative WS_E_* code. Protocol errors also map to the
@@ -53,7 +88,7 @@ enum {
     WS_E_TOO_MANY_FRAGMENTS = -30,      /* message split into more frames than allowed [1009] */
     WS_E_UNEXPECTED_CONTINUATION = -31, /* continuation frame with no message started [1002] */
     WS_E_EXPECTED_CONTINUATION = -32,   /* new data frame inside a fragmented message [1002] */
-    WS_E_INVALID_UTF8 = -33,            /* text payload or close reason not UTF-8 [1007] */
+    WS_E_INVALID_UTF8 = -33,            /* text payload not UTF-8 [1007] */
     WS_E_CLOSE_PAYLOAD = -34,           /* close frame with a 1-byte payload [1002] */
     WS_E_CLOSE_CODE = -35,              /* close code not valid on the wire [1002] */
     WS_E_EOF = -36,                     /* transport ended without a close handshake [1006] */
@@ -61,13 +96,14 @@ enum {
     WS_E_PONG_TIMEOUT = -38,            /* no pong came back in time [1001] */
     WS_E_IDLE_TIMEOUT = -39,            /* nothing was received for too long [1001] */
     WS_E_CLOSE_TIMEOUT = -40,           /* the peer did not finish the close handshake [1006] */
+    WS_E_CLOSE_REASON = -41,            /* close frame reason not UTF-8 [1007] */
 
     /* Opening handshake errors (HTTP status in brackets; server side unless noted). */
     WS_E_HTTP_SYNTAX = -50,              /* malformed request or response head [400] */
     WS_E_HTTP_METHOD = -51,              /* method other than GET [405] */
-    WS_E_HTTP_VERSION = -52,             /* HTTP/1.0 or older [400] */
+    WS_E_HTTP_VERSION = -52,             /* HTTP/1.0 or older (client: a 1.0 101) [400] */
     WS_E_HTTP_VERSION_UNSUPPORTED = -53, /* HTTP major version other than 1 [505] */
-    WS_E_HTTP_HOST = -54,                /* Host header missing or repeated [400] */
+    WS_E_HTTP_HOST = -54,                /* Host header missing, repeated or invalid [400] */
     WS_E_HTTP_UPGRADE = -55,             /* Upgrade lacks the token "websocket" [400] */
     WS_E_HTTP_CONNECTION = -56,          /* Connection lacks the token "upgrade" [400] */
     WS_E_HTTP_KEY = -57,          /* Sec-WebSocket-Key missing, repeated or not 16 bytes [400] */
@@ -79,6 +115,7 @@ enum {
     WS_E_HTTP_ACCEPT = -63,      /* client: Sec-WebSocket-Accept missing or wrong */
     WS_E_HTTP_SUBPROTOCOL = -64, /* a subprotocol that was not offered */
     WS_E_HTTP_EXTENSION = -65,   /* an extension that was not offered, or malformed */
+    WS_E_HTTP_MISDIRECTED = -66, /* Host is not in cfg.trusted_hosts [421] */
 
     /* Policy hooks (HTTP status in brackets). */
     WS_E_ORIGIN = -70,       /* Origin not allowed [403] */
@@ -140,6 +177,383 @@ enum {
 /* The host's source of randomness (client mask keys, Sec-WebSocket-Key). Fill buf with
  * len unpredictable bytes and return 0, or return non-zero on failure. */
 typedef int (*ws_random_fn)(void *ud, uint8_t *buf, size_t len);
+
+/* ======================================================================================
+ * Types the connection shares with the handshake layer (described there)
+ * ====================================================================================== */
+
+/* A header as received: pointers into the parsed head, not NUL-terminated. */
+typedef struct ws_header {
+    const char *name;
+    size_t name_len;
+    const char *value; /* leading and trailing whitespace removed */
+    size_t value_len;
+} ws_header;
+
+typedef struct ws_http_limits {
+    size_t max_request_line; /* server: longer request line gives 414; default 8192; 0: no
+                                limit of its own (the head buffer still bounds it) */
+    size_t max_header_line;  /* one header line (client: also the status line); longer
+                                gives 431; default 8192; 0 as above. Lengths exclude the
+                                line end. */
+    bool allow_bare_lf;      /* accept LF without CR as a line end; default false (400) */
+} ws_http_limits;
+
+void ws_http_limits_init(ws_http_limits *l);
+
+/* The upgrade request, as the server's host sees it. Pointers point into the head buffer
+ * and the header array given to ws_handshake_server_init: they stay valid while those do
+ * and until the handshake is initialised again. */
+typedef struct ws_request {
+    const char *method;
+    size_t method_len;
+    const char *target; /* request-target: origin-form "/p?q" or absolute "http://h/p?q" */
+    size_t target_len;
+    const char *path; /* "/" for an absolute-form target without one */
+    size_t path_len;
+    const char *query; /* after '?', NULL when there is none */
+    size_t query_len;
+    int version_minor; /* HTTP/1.<minor> */
+    const ws_header *headers;
+    size_t header_count;
+    const char *host; /* host[:port]: the Host header, or the authority of an absolute-form
+                         target, which RFC 9112 §3.2.2 puts in its place */
+    size_t host_len;
+    const char *origin; /* the first Origin header; NULL when absent */
+    size_t origin_len;
+    const char *key; /* Sec-WebSocket-Key */
+    size_t key_len;
+} ws_request;
+
+/* The server's answer, as the client's host sees it. */
+typedef struct ws_response {
+    int status;
+    const char *reason;
+    size_t reason_len;
+    const ws_header *headers;
+    size_t header_count;
+    const char *subprotocol; /* chosen subprotocol, NULL when none */
+    size_t subprotocol_len;
+    const char *extensions; /* Sec-WebSocket-Extensions, several headers joined with ", "
+                               (in the head buffer); NULL when none */
+    size_t extensions_len;
+    int version_minor; /* HTTP/1.<minor> of the status line */
+} ws_response;
+
+/* How the server answers a valid request. */
+typedef struct ws_accept_opts {
+    const char *subprotocol;  /* NUL-terminated; must be one the client offered, or NULL */
+    const char *extensions;   /* Sec-WebSocket-Extensions answer, or NULL */
+    const ws_header *headers; /* extra response headers */
+    size_t header_count;
+} ws_accept_opts;
+
+/* What the client asks for. */
+typedef struct ws_client_opts {
+    const char *url;                 /* NUL-terminated ws:// or wss:// URL */
+    const char *const *subprotocols; /* offered, in order of preference */
+    size_t subprotocol_count;
+    const char *extensions;   /* offered Sec-WebSocket-Extensions value, or NULL */
+    const ws_header *headers; /* extra headers: Origin, Authorization, Cookie ... */
+    size_t header_count;
+} ws_client_opts;
+
+/* ======================================================================================
+ * Connection
+ *
+ * Ties handshake, frames, UTF-8, control frames and the close handshake together. The host
+ * feeds what it read, pulls events until WS_EV_NONE, and writes out what
+ * ws_conn_output returns. See docs/connection.md.
+ * ====================================================================================== */
+
+typedef struct ws_conn ws_conn;
+
+/* Host allocator, realloc-style: size 0 frees ptr and returns NULL. */
+typedef void *(*ws_realloc_fn)(void *ud, void *ptr, size_t size);
+
+/* Limits. One meaning of 0 throughout: a limit on what the peer sends (frame, message,
+ * fragments, line lengths) or a deadline set to 0 is off; a buffer size (max_output,
+ * max_head_size, max_headers) cannot be 0, and a configuration below its minimum is refused
+ * (ws_conn_storage_size returns 0, ws_conn_init and ws_conn_new return NULL). The message
+ * limits are checked as each length arrives, before its payload; going over closes with
+ * 1009. */
+typedef struct ws_config {
+    ws_role role;
+    uint64_t max_frame_size;      /* payload of one frame; default 16 MiB; 0: no limit. 64-bit
+                                     like the wire length, so a 32-bit host can stream frames
+                                     over 4 GiB */
+    uint64_t max_message_size;    /* payload of a message, summed over its fragments; default
+                                     16 MiB; 0: no limit (streaming only: whole_messages needs a
+                                     bound for its buffer, at most SIZE_MAX / 8) */
+    size_t max_fragments;         /* frames a message may have for free; each further frame needs
+                                     16 bytes of the message's payload, so 4 MiB in 64-byte frames
+                                     passes while empty or tiny frames are stopped; default 4096;
+                                     0: no limit */
+    size_t max_output;            /* bytes queued for the host to write (close frames may go a
+                                     little past it); default 1 MiB; at least 256 */
+    size_t max_head_size;         /* opening handshake head; default 8192; at least 64 */
+    size_t max_headers;           /* header lines in a head; default 64; at least 8 */
+    ws_http_limits http;          /* line limits and bare LF; see ws_http_limits_init */
+    bool whole_messages;          /* deliver WS_EV_MESSAGE (reassembled) instead of WS_EV_CHUNK */
+    bool http_requests;           /* server: hand plain HTTP GETs (no Upgrade header) to the host
+                                   * as WS_EV_HTTP_REQUEST instead of answering 400 (default off) */
+    bool auto_pong;               /* answer pings (default true) */
+    bool check_outgoing_utf8;     /* refuse text sends that are not UTF-8 (default true) */
+    bool allow_nonminimal_length; /* default false */
+    ws_random_fn random;          /* required in the client role */
+    void *random_ud;
+    ws_realloc_fn realloc; /* for ws_conn_new; NULL: the C library's realloc and free
+                            * (unless libws was built with WS_NO_DEFAULT_ALLOC) */
+    void *realloc_ud;
+
+    /* Deadlines, in milliseconds of the host's clock (see ws_conn_tick); 0 turns one off.
+     * Any value up to UINT32_MAX (49 days). */
+    uint32_t ping_interval_ms;     /* send a ping this often; default 0 */
+    uint32_t pong_timeout_ms;      /* close (1001) when a ping is not answered in time; 0 */
+    uint32_t idle_timeout_ms;      /* close (1001) when nothing arrives for this long; 0 */
+    uint32_t handshake_timeout_ms; /* give up on an opening handshake this slow; 10000 */
+    uint32_t close_timeout_ms;     /* give up waiting for the peer's close; 5000 */
+    const struct ws_keepalive_hooks *keepalive; /* optional customisation, see below */
+
+    /* Server: the host names this server answers for (DNS rebinding defence, docs/hooks.md).
+     * When trusted_host_count is not 0, a request whose host (ws_request.host) matches none
+     * of them is refused with 421 Misdirected Request and WS_E_HTTP_MISDIRECTED, before any
+     * hook runs; plain HTTP requests too. Entries as for ws_host_trusted. Borrowed: the
+     * array and its strings must outlive the connection. */
+    const char *const *trusted_hosts;
+    size_t trusted_host_count;
+
+    /* Server request hooks, run in this order on a valid request before WS_EV_REQUEST. */
+    struct ws_request_hook_def {
+        int (*fn)(void *ud, ws_conn *c, const ws_request *r); /* see WS_HOOK_* */
+        void *ud;
+    } origin_hook, auth_hook;
+} ws_config;
+
+/* Fills cfg with the defaults for role. */
+void ws_config_init(ws_config *cfg, ws_role role);
+
+/* Bytes of caller storage a fixed-memory connection with this configuration needs: the
+ * state plus head, output and (whole_messages) message buffers at their limits. */
+size_t ws_conn_storage_size(const ws_config *cfg);
+
+/* Creates a connection inside mem (size bytes, 8-byte aligned) without any heap use.
+ * Returns NULL when size is too small or cfg is invalid. */
+ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg);
+
+/* Creates a connection on the heap: with cfg->realloc, or the C library's realloc and free
+ * when it is NULL; buffers grow on demand up to their limits. Returns NULL when cfg is
+ * invalid, the allocator fails, or realloc is NULL in a build with WS_NO_DEFAULT_ALLOC
+ * (-Ddefault_alloc=false: for hosts without a heap, which use ws_conn_init). */
+ws_conn *ws_conn_new(const ws_config *cfg);
+
+/* Releases what ws_conn_new allocated; for a fixed-memory connection it does nothing. */
+void ws_conn_free(ws_conn *c);
+
+typedef enum ws_event_type {
+    WS_EV_NONE = 0, /* nothing more until more input, a decision or a drain */
+    WS_EV_REQUEST,  /* server: an upgrade request awaits ws_conn_accept / ws_conn_reject */
+    WS_EV_OPEN,     /* the handshake completed */
+    WS_EV_CHUNK,    /* part of a message (streaming mode) */
+    WS_EV_MESSAGE,  /* a whole message (whole_messages mode) */
+    WS_EV_PING,
+    WS_EV_PONG,
+    WS_EV_CLOSE,       /* the peer's close frame */
+    WS_EV_CLOSED,      /* final: flush the output, then close the transport */
+    WS_EV_HTTP_REQUEST /* server with http_requests: a plain GET; answer with ws_conn_respond */
+} ws_event_type;
+
+typedef struct ws_event {
+    ws_event_type type;
+    uint8_t opcode;      /* CHUNK, MESSAGE: WS_OP_TEXT or WS_OP_BINARY */
+    bool frame_final;    /* CHUNK: ends its frame */
+    bool message_final;  /* CHUNK: ends its message (always true for MESSAGE) */
+    const uint8_t *data; /* CHUNK, MESSAGE, PING, PONG payload (never NULL) */
+    size_t len;
+    uint16_t close_code; /* CLOSE: peer's code (1005 if none); CLOSED: the code of the close
+                            (ours when we sent one first, whatever error followed) */
+    const char *reason;  /* CLOSE, CLOSED: close reason (not NUL-terminated) */
+    size_t reason_len;
+    int error;                   /* CLOSED: WS_OK after a clean close handshake, else the cause */
+    int http_status;             /* CLOSED in the handshake: status sent (server) or received */
+    const ws_request *request;   /* REQUEST, HTTP_REQUEST */
+    const ws_response *response; /* client OPEN, and CLOSED after a refused handshake */
+    const char *subprotocol;     /* OPEN: negotiated subprotocol, NULL when none */
+    size_t subprotocol_len;
+    const char *extensions; /* OPEN: negotiated extensions, NULL when none */
+    size_t extensions_len;
+} ws_event;
+
+/* Hands the connection bytes read from the transport. buf must stay valid and is modified
+ * (payloads are unmasked in place) until ws_conn_next_event returns WS_EV_NONE. Returns
+ * WS_OK, WS_E_STATE when the previous input has not been drained of events, from inside a
+ * callback, or for a client before ws_conn_connect / ws_conn_start_open (nothing is taken),
+ * or WS_E_CLOSED after the connection ended (the bytes are ignored). */
+int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len);
+
+/* Tells the connection the transport reached end of stream. */
+void ws_conn_feed_eof(ws_conn *c);
+
+/* Produces the next event in wire order; returns its type (WS_EV_NONE when there is none).
+ * Pointers in ev stay valid until the next ws_conn_next_event, ws_conn_feed or ws_conn_free
+ * on c: the host may pass ev.data straight to ws_conn_send (an echo) and may send from it
+ * several times. A peer's close is answered by the connection itself (echoing its code)
+ * before WS_EV_CLOSE is returned; in streaming mode every WS_EV_CHUNK carries the opcode of
+ * its message, continuation frames included. */
+ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev);
+
+/* Server: accepts the request of the last WS_EV_REQUEST (now, or later from any point of
+ * the host's loop). Queues the 101 response; WS_EV_OPEN follows. */
+int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts);
+
+/* Server: rejects the pending request with status 200-599 (and optional headers and
+ * body); also answers a WS_EV_HTTP_REQUEST (status 200 and a page, say). The response is
+ * queued with Connection: close, WS_EV_CLOSED follows (error WS_E_HTTP_REJECTED, or WS_OK
+ * for a plain HTTP request) and no further input is parsed. */
+int ws_conn_reject(ws_conn *c, int status, const ws_header *headers, size_t header_count,
+                   const char *body, size_t body_len);
+
+/* Server: answers a WS_EV_HTTP_REQUEST with status 200-599, headers and body, then ends as
+ * ws_conn_reject does (Connection: close, WS_EV_CLOSED with WS_OK). WS_E_STATE for an
+ * upgrade request: accept or reject those. */
+int ws_conn_respond(ws_conn *c, int status, const ws_header *headers, size_t header_count,
+                    const char *body, size_t body_len);
+
+/* Server: hand-off from the host's own HTTP parser. The request (method, target, HTTP/1.x
+ * minor version, headers) is copied and checked exactly as if its bytes had been fed, and
+ * rest[0..rest_len) - whatever the host read after the head - is kept for the frame layer.
+ * Only on a fresh connection; events follow as after ws_conn_feed. Returns WS_OK (the
+ * verdict, good or bad, comes as an event), WS_E_STATE, or WS_E_HTTP_HEADERS_TOO_LARGE when
+ * rest does not fit in max_head_size. */
+int ws_conn_handoff(ws_conn *c, const char *method, size_t method_len, const char *target,
+                    size_t target_len, int version_minor, const ws_header *headers,
+                    size_t header_count, const uint8_t *rest, size_t rest_len);
+
+/* Client: queues the upgrade request. */
+int ws_conn_connect(ws_conn *c, const ws_client_opts *opts);
+
+/* Starts a connection that is already open (e.g. a WebSocket over an HTTP/2 stream, RFC
+ * 8441): no handshake, WS_EV_OPEN comes first. subprotocol may be NULL; it is copied (the
+ * caller's string need not outlive the call). Only on a fresh connection (WS_E_STATE);
+ * WS_E_INVALID when subprotocol is not a token or is longer than max_head_size. */
+int ws_conn_start_open(ws_conn *c, const char *subprotocol);
+
+/* Sends a whole message (WS_OP_TEXT or WS_OP_BINARY) as one frame. Returns WS_OK,
+ * WS_E_BACKPRESSURE (the queue is too full now: nothing queued, drain and retry),
+ * WS_E_MESSAGE_TOO_BIG (the frame would not fit in max_output even with the queue empty:
+ * send it in fragments), WS_E_CLOSED, WS_E_STATE (not open, or a fragmented send is in
+ * progress), WS_E_INVALID_UTF8 (text check on), WS_E_RANDOM or WS_E_INVALID. */
+int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len);
+
+/* Sends one fragment: the first call of a message gives its opcode, later calls pass
+ * WS_OP_CONTINUATION (or the same opcode); final ends the message. Text is checked across
+ * fragments when check_outgoing_utf8 is on. Errors as ws_conn_send. */
+int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t len, bool final);
+
+/* Queues a ping or an unsolicited pong (payload at most 125 bytes). */
+int ws_conn_ping(ws_conn *c, const void *data, size_t len);
+int ws_conn_pong(ws_conn *c, const void *data, size_t len);
+
+/* Starts the close handshake with code (0 for none) and reason. WS_EV_CLOSED follows once
+ * the peer answers (or the transport ends). */
+int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_len);
+
+/* Bytes waiting to be written: sets *data and returns their count (0 when none). */
+size_t ws_conn_output(const ws_conn *c, const uint8_t **data);
+
+/* Marks n bytes of the output as written. */
+void ws_conn_consume(ws_conn *c, size_t n);
+
+/* ---- Time: deadlines and keepalive ---------------------------------------------------
+ * libws reads no clock. The host tells the connection the time (milliseconds of any
+ * monotonic clock) with ws_conn_tick, as often as it likes and at least when
+ * ws_conn_next_deadline says; bytes fed count as received at the last time given. */
+
+/* Gives the connection the current time. A ping that is due is queued; a deadline that has
+ * passed ends the connection: WS_EV_CLOSED follows with WS_E_HANDSHAKE_TIMEOUT,
+ * WS_E_PONG_TIMEOUT, WS_E_IDLE_TIMEOUT or WS_E_CLOSE_TIMEOUT (a close frame with 1001 is
+ * queued for the pong and idle timeouts). A server whose handshake times out answers first:
+ * 408 Request Timeout when the request had not fully arrived, 503 Service Unavailable when
+ * it had and the decision (a pending hook, the host's accept or reject) never came; the
+ * status is the http_status of WS_EV_CLOSED. The first call starts the clocks. From inside
+ * a callback it only sets the time. */
+void ws_conn_tick(ws_conn *c, uint64_t now_ms);
+
+/* Only sets the time, without acting on deadlines. A host that woke up late sets the time,
+ * feeds what it read (a pong that is already there counts) and then calls ws_conn_tick. */
+void ws_conn_set_time(ws_conn *c, uint64_t now_ms);
+
+/* The time at which the connection next needs ws_conn_tick, or UINT64_MAX when none. After
+ * WS_EV_CLOSED there is none: bound the final flush of the output with a timer of your own. */
+uint64_t ws_conn_next_deadline(const ws_conn *c);
+
+/* The round-trip time of the last ping answered by a matching pong, in milliseconds, or
+ * -1 before one was measured. */
+int64_t ws_conn_rtt(const ws_conn *c);
+
+/* Optional customisation of the keepalive (cfg.keepalive); any member may be NULL. */
+typedef struct ws_keepalive_hooks {
+    /* Return false to skip a ping that is due (e.g. data is flowing). */
+    bool (*want_ping)(void *ud, ws_conn *c, uint64_t now_ms);
+    /* Writes the ping payload (at most 125 bytes) and returns its length. By default the
+     * payload is the 8-byte big-endian send time, which is how the RTT is matched. */
+    size_t (*ping_payload)(void *ud, ws_conn *c, uint64_t now_ms, uint8_t buf[125]);
+    /* Return true when ev counts as activity for the idle timeout. By default every frame
+     * received counts; a host can count only its own application heartbeats. */
+    bool (*is_activity)(void *ud, ws_conn *c, const struct ws_event *ev);
+    void *ud;
+} ws_keepalive_hooks;
+
+/* ---- Request hooks (server) -----------------------------------------------------------
+ * cfg.origin_hook and cfg.auth_hook are conveniences over WS_EV_REQUEST: they run, in that
+ * order, on a request that passed validation. A hook returns WS_HOOK_ALLOW, WS_HOOK_PENDING
+ * (decided later: the host calls ws_conn_resume from its own loop), an HTTP status 400-599
+ * to reject with, or a policy code that says why: WS_E_ORIGIN, WS_E_AUTH_MISSING,
+ * WS_E_AUTH_INVALID, WS_E_AUTH_EXPIRED or WS_E_FORBIDDEN, answered with its status
+ * (ws_error_http_status). Anything else rejects with 500. A rejection goes through
+ * ws_conn_reject: Connection: close (and WWW-Authenticate: Bearer with a 401), then
+ * WS_EV_CLOSED with the status as http_status and the policy code, or WS_E_HTTP_REJECTED
+ * for a bare status, as error; no hook or event ever sees that request again. When every
+ * hook allows, WS_EV_REQUEST is delivered as usual. */
+enum { WS_HOOK_ALLOW = 0, WS_HOOK_PENDING = 1 };
+
+/* Calls from inside callbacks (request hooks, keepalive hooks, on_claims). Inside a request
+ * hook the request is not decided yet: ws_conn_reject refuses it there and then (the hook's
+ * return value is ignored afterwards); ws_conn_accept, ws_conn_respond, ws_conn_resume
+ * (nothing is pending while the hook runs), sends, ping and close return WS_E_STATE.
+ * Inside a keepalive hook the connection is open: sends, ping and ws_conn_close work as
+ * anywhere else, and a ping the hook was asked about is not sent once the connection is
+ * closing. In every callback ws_conn_feed, ws_conn_handoff, ws_conn_start_open and
+ * ws_conn_connect return WS_E_STATE, ws_conn_next_event returns WS_EV_NONE (events are
+ * pulled by the host's loop), ws_conn_tick only sets the time, and ws_conn_free must not be
+ * called. */
+
+/* Completes a pending hook with a verdict as a hook would return it: WS_HOOK_ALLOW, a
+ * status 400-599 or a policy code. */
+int ws_conn_resume(ws_conn *c, int verdict);
+
+/* A pointer the host (or a hook: a user id, claims) attaches to the connection. */
+void ws_conn_set_user(ws_conn *c, void *user);
+void *ws_conn_user(const ws_conn *c);
+
+/* The last time given to ws_conn_tick (0 before the first call). */
+uint64_t ws_conn_now(const ws_conn *c);
+
+typedef enum ws_phase {
+    WS_PHASE_CONNECTING = 0, /* opening handshake */
+    WS_PHASE_OPEN,
+    WS_PHASE_CLOSING, /* a close frame was sent or received */
+    WS_PHASE_CLOSED
+} ws_phase;
+
+ws_phase ws_conn_phase(const ws_conn *c);
+
+/* The request the connection was opened with (server), or NULL. */
+const ws_request *ws_conn_request(const ws_conn *c);
+
+/* ======================================================================================
+ * Layers: the pieces the connection is made of, each usable on its own
+ * ====================================================================================== */
 
 /* ======================================================================================
  * UTF-8 validation (incremental)
@@ -219,7 +633,8 @@ typedef struct ws_frame_header {
 
 typedef struct ws_frame_decoder {
     /* Settings: set by ws_frame_decoder_init, may be changed between frames. */
-    uint64_t max_frame_size; /* longer frames fail with WS_E_FRAME_TOO_BIG; default 16 MiB */
+    uint64_t max_frame_size; /* longer frames fail with WS_E_FRAME_TOO_BIG; default 16 MiB;
+                                0: no limit */
     uint8_t allowed_rsv;     /* RSV bits a negotiated extension uses; default 0 */
     bool allow_nonminimal;   /* accept lengths not in shortest form; default false */
     uint8_t role;            /* ws_role of the receiving endpoint */
@@ -297,7 +712,7 @@ bool ws_close_code_valid(unsigned code);
 
 /* Parses a received close payload. An empty payload gives *code = WS_CLOSE_NO_STATUS and an
  * empty reason. Errors: WS_E_CLOSE_PAYLOAD (1 byte), WS_E_CONTROL_TOO_LONG (over 125),
- * WS_E_CLOSE_CODE (invalid code), WS_E_INVALID_UTF8 (reason not UTF-8). The reason points
+ * WS_E_CLOSE_CODE (invalid code), WS_E_CLOSE_REASON (reason not UTF-8). The reason points
  * into p. */
 int ws_close_parse(const uint8_t *p, size_t len, uint16_t *code, const uint8_t **reason,
                    size_t *reason_len);
@@ -335,20 +750,13 @@ void ws_accept_key(const char *key, size_t key_len, char out[WS_ACCEPT_KEY_SIZE]
  * HTTP heads and header lists
  * ====================================================================================== */
 
-/* A header as received: pointers into the parsed head, not NUL-terminated. */
-typedef struct ws_header {
-    const char *name;
-    size_t name_len;
-    const char *value; /* leading and trailing whitespace removed */
-    size_t value_len;
-} ws_header;
-
 /* The first header called name (case-insensitive), or NULL. */
 const ws_header *ws_header_find(const ws_header *headers, size_t count, const char *name);
 
-/* True when the comma-separated list value[0..len) holds token as a whole element,
+/* HTTP token lists (Connection, Upgrade ...; not the auth tokens of ws_token_*): true when
+ * the comma-separated list value[0..len) holds token as a whole element,
  * compared case-insensitively ("keep-alive, Upgrade" holds "upgrade"; "upgradex" does not). */
-bool ws_token_list_has(const char *value, size_t len, const char *token);
+bool ws_http_list_has(const char *value, size_t len, const char *token);
 
 /* Walks the elements of a comma-separated list spread over every header called name
  * (case-insensitive): elements are trimmed of SP/HTAB, empty ones skipped, in one pass.
@@ -405,51 +813,71 @@ int ws_extension_iter_next(ws_extension_iter *it, ws_extension *ext);
  * resumes where it stopped, so total work is linear in the head's size.
  * ====================================================================================== */
 
-typedef struct ws_http_limits {
-    size_t max_request_line; /* server: longer request line gives 414; default 8192 */
-    size_t max_header_line;  /* one header line (client: also the status line); longer
-                                gives 431; default 8192. Lengths exclude the line end. */
-    bool allow_bare_lf;      /* accept LF without CR as a line end; default false (400) */
-} ws_http_limits;
+/* ---- The HTTP/1.1 head parser ----------------------------------------------------------
+ * Standalone, bounded and incremental, for requests and responses alike (the handshake is
+ * built on it; a host may use it for anything else). Bytes are copied into the caller's
+ * buffer, whose size is the limit on the whole head, and split into lines as they complete,
+ * so a head may arrive cut anywhere and each byte is looked at once. It checks HTTP syntax
+ * only (RFC 9112): a request line of method token, target and HTTP/d.d, or a status line of
+ * HTTP/d.d, a status 100-599 and an optional reason; header lines of a token, ':' and a
+ * value without control bytes but HTAB; CRLF line ends (bare LF with allow_bare_lf); no
+ * obs-fold. Empty lines before a request line are skipped (RFC 9112 §2.2). */
 
-void ws_http_limits_init(ws_http_limits *l);
-
-/* The upgrade request, as the server's host sees it. Pointers point into the head buffer
- * and the header array given to ws_handshake_server_init: they stay valid while those do
- * and until the handshake is initialised again. */
-typedef struct ws_request {
-    const char *method;
+/* A parsed head; pointers into the parser's buffer and header array. */
+typedef struct ws_http_head {
+    const char *method; /* request */
     size_t method_len;
-    const char *target; /* request-target: origin-form "/p?q" or absolute "http://h/p?q" */
+    const char *target; /* request, as sent */
     size_t target_len;
-    const char *path; /* "/" for an absolute-form target without one */
-    size_t path_len;
-    const char *query; /* after '?', NULL when there is none */
-    size_t query_len;
-    int version_minor; /* HTTP/1.<minor> */
-    const ws_header *headers;
-    size_t header_count;
-    const char *host;
-    size_t host_len;
-    const char *origin; /* the first Origin header; NULL when absent */
-    size_t origin_len;
-    const char *key; /* Sec-WebSocket-Key */
-    size_t key_len;
-} ws_request;
-
-/* The server's answer, as the client's host sees it. */
-typedef struct ws_response {
-    int status;
+    int status; /* response */
     const char *reason;
     size_t reason_len;
-    const ws_header *headers;
+    int version_major;
+    int version_minor;
+    const ws_header *headers; /* values trimmed of SP/HTAB */
     size_t header_count;
-    const char *subprotocol; /* chosen subprotocol, NULL when none */
-    size_t subprotocol_len;
-    const char *extensions; /* Sec-WebSocket-Extensions, several headers joined with ", "
-                               (in the head buffer); NULL when none */
-    size_t extensions_len;
-} ws_response;
+} ws_http_head;
+
+/* All fields are private; public so that the parser can live in caller memory. */
+typedef struct ws_http_parser {
+    bool response;
+    bool allow_bare_lf;
+    uint8_t state;
+    uint8_t line_state;
+    int error;
+    size_t max_first_line;
+    size_t max_header_line;
+    uint8_t *buf;
+    size_t cap;
+    size_t len;        /* bytes held; every one has been scanned, none is scanned again */
+    size_t line_start; /* start of the line being scanned */
+    ws_header *headers;
+    size_t max_headers;
+    size_t header_count;
+    ws_http_head head;
+} ws_http_parser;
+
+/* ws_http_parser_feed's answer when the request or status line is complete. */
+enum { WS_HTTP_FIRST_LINE = 1 };
+
+/* Prepares to parse one request head (response false) or response head into buf (cap
+ * bytes: the limit on the head, 431 beyond) and headers (max_headers entries, 431 beyond);
+ * limits may be NULL for the defaults. */
+void ws_http_parser_init(ws_http_parser *p, bool response, const ws_http_limits *limits,
+                         uint8_t *buf, size_t cap, ws_header *headers, size_t max_headers);
+
+/* Parses data[0..len). Returns WS_E_AGAIN when all of it was taken and the head goes on,
+ * WS_HTTP_FIRST_LINE when the first line just completed (its fields in the head are set;
+ * feed the rest, data + *consumed, again), WS_OK when the empty line ending the head was read
+ * (*consumed = the bytes of data that belonged to it), or an error, sticky:
+ * WS_E_HTTP_SYNTAX, WS_E_HTTP_URI_TOO_LONG (a request line over max_request_line),
+ * WS_E_HTTP_HEADERS_TOO_LARGE (a header or status line over max_header_line, too many
+ * headers, or the buffer full), with *consumed counting the bytes before the offending one;
+ * WS_E_STATE after WS_OK, WS_E_INVALID for NULL data with a length. consumed may be NULL. */
+int ws_http_parser_feed(ws_http_parser *p, const uint8_t *data, size_t len, size_t *consumed);
+
+/* The head, once ws_http_parser_feed returned WS_OK; NULL before. */
+const ws_http_head *ws_http_parser_head(const ws_http_parser *p);
 
 /* The value of cookie name (exact, case-sensitive) in the request's Cookie headers
  * ("a=1; b=2"); the first match wins, surrounding DQUOTEs are removed. */
@@ -470,21 +898,16 @@ bool ws_request_offers_subprotocol(const ws_request *r, const char *proto, size_
 typedef struct ws_handshake {
     uint8_t role;
     uint8_t phase;
-    uint8_t line_state;
-    bool allow_bare_lf;
     bool head_complete; /* the whole head was read (even if it then failed a check) */
     int error;
     int status;
-    size_t max_request_line;
-    size_t max_header_line;
-    uint8_t *buf; /* head bytes, cap = limit on the whole head */
+    ws_http_limits limits;
+    uint8_t *buf; /* the head buffer, cap = limit on the whole head */
     size_t cap;
-    size_t len;        /* bytes held; every one has been scanned, none is scanned again */
-    size_t line_start; /* start of the line being scanned */
-    size_t reserved;   /* client: bytes at the start of buf holding what was offered */
+    size_t reserved; /* client: bytes at the start of buf holding what was offered */
     ws_header *headers;
     size_t max_headers;
-    size_t header_count;
+    ws_http_parser http; /* the head, parsed in buf after the reserved bytes */
     ws_request request;
     ws_response response;
     char accept[WS_ACCEPT_KEY_SIZE]; /* client: the value expected back */
@@ -507,19 +930,22 @@ void ws_handshake_server_init(ws_handshake *hs, const ws_http_limits *limits, ui
  * ws_handshake_error_response writes that answer. Errors are sticky; on one, *consumed
  * counts the bytes before the byte at which it was found (a limit fails on the first byte
  * past it, a line's content on its LF, a missing header on the head's final LF). Besides
- * the checks of the WS_E_HTTP_* list: Host must not be empty, and a request announcing a
+ * the checks of the WS_E_HTTP_* list: Host must be host[:port] by the rules of
+ * ws_url_parse (WS_E_HTTP_HOST), an absolute-form target's authority too (WS_E_HTTP_SYNTAX),
+ * empty lines before the request line are skipped (RFC 9112 §2.2), and a request announcing a
  * body (Transfer-Encoding, Content-Length other than 0) is WS_E_HTTP_SYNTAX. After WS_OK,
  * further calls return WS_E_STATE. consumed may be NULL. */
 int ws_handshake_server_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
 
-/* Hand-off from a host's own HTTP parser: validates an already-parsed HTTP/1.<version_minor>
- * request exactly as ws_handshake_server_feed would (the same checks, in the same code),
- * after copying method, target and headers into the head buffer (so the caller's storage
- * need not outlive the call). The limits apply as if the request had been sent: the
- * request line as "METHOD target HTTP/1.x" (414), each header as "Name: value" (431), the
- * header count and the head buffer (431). Returns WS_OK or an error as
- * ws_handshake_server_feed; WS_E_STATE after bytes were fed, WS_E_INVALID for a NULL
- * pointer with a length (nothing changed then). Bytes that followed the request are the
+/* Hand-off from a host's own HTTP parser: the already-parsed HTTP/1.<version_minor> request
+ * goes through the scanner of ws_handshake_server_feed exactly as it would have been sent
+ * ("METHOD target HTTP/1.x", "Name: value" lines, the empty line), so every check and limit
+ * is the same as for fed bytes, and the head buffer holds a copy (the caller's storage need
+ * not outlive the call). A method or target with SP or a control byte, a header name that is
+ * not a token, a value with a control byte other than HTAB, or a version_minor outside 0-9
+ * is WS_E_HTTP_SYNTAX: nothing handed over can add a line. Returns WS_OK or an error as
+ * ws_handshake_server_feed; WS_E_STATE after bytes were fed, WS_E_INVALID for a NULL pointer
+ * with a length (nothing changed then). Bytes that followed the request are the
  * connection's. */
 int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t method_len,
                                 const char *target, size_t target_len, int version_minor,
@@ -532,29 +958,24 @@ const ws_request *ws_handshake_request(const ws_handshake *hs);
  * in the client role: the client answers nobody; see ws_handshake_response). */
 int ws_handshake_status(const ws_handshake *hs);
 
-/* How the server answers a valid request. */
-typedef struct ws_accept_opts {
-    const char *subprotocol;  /* NUL-terminated; must be one the client offered, or NULL */
-    const char *extensions;   /* Sec-WebSocket-Extensions answer, or NULL */
-    const ws_header *headers; /* extra response headers */
-    size_t header_count;
-} ws_accept_opts;
-
 /* Writes the 101 Switching Protocols response into out. Returns WS_OK with *out_len set,
  * WS_E_BUFFER when cap is too small, WS_E_HTTP_SUBPROTOCOL when the subprotocol was not
- * offered, WS_E_HTTP_EXTENSION when the extensions answer is malformed or names an
+ * offered or is not a token (a client may offer anything; only a token is echoed),
+ * WS_E_HTTP_EXTENSION when the extensions answer is malformed or names an
  * extension the client did not offer, WS_E_INVALID when a header name is not a token, a
  * value (or the extensions) holds a control byte other than HTAB (CR, LF, NUL ...), or an
  * extra header is one this function writes itself (Upgrade, Connection,
- * Sec-WebSocket-*), WS_E_STATE when no valid request was read. opts may be NULL. */
+ * Sec-WebSocket-*) or announces a body (Content-Length, Transfer-Encoding: a 101 has none),
+ * WS_E_STATE when no valid request was read. opts may be NULL. */
 int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint8_t *out,
                         size_t cap, size_t *out_len);
 
-/* Writes a rejection: "HTTP/1.1 <status> <reason phrase>" (status 200-599; "Unknown" for
- * a status without a standard phrase), Connection: close, Content-Type: text/plain when
- * there is a body and the extra headers give no Content-Type, Content-Length, the extra
- * headers, then body. Allowed at any point of a server-side handshake. Errors: WS_E_INVALID
- * for a status out of range, a NULL body with a length, or extra headers as for
+/* Writes a rejection: "HTTP/1.1 <status> <reason phrase>" (status 200-599; the phrase of
+ * the IANA registry, empty for an unregistered status), Connection: close, Content-Type:
+ * text/plain when there is a body and the extra headers give no Content-Type,
+ * Content-Length (not for 204 and 304), the extra headers, then body. Allowed at any point
+ * of a server-side handshake. Errors: WS_E_INVALID for a status out of range, a NULL body
+ * with a length, a body with 204, 205 or 304 (statuses without content), or extra headers as for
  * ws_handshake_accept (Connection, Content-Length and Transfer-Encoding are written here);
  * WS_E_BUFFER. */
 int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *headers,
@@ -585,20 +1006,12 @@ typedef struct ws_url {
  * not NULL ("ws://h?x=1" gives path "/" and query "x=1"). The scheme is matched
  * case-insensitively and nothing is percent-decoded. Returns WS_OK (out filled) or WS_E_URL
  * (out untouched): a scheme other than ws/wss, a fragment ('#'), user info ('@' before the
- * path), an empty host or one with bytes a reg-name may not hold, an IPv6 literal that is
- * malformed, has a zone id or lacks its ']', a port that is empty, 0, above 65535 or not
- * digits, or any byte that is not printable ASCII (spaces and controls included). */
+ * path), an empty host, a host name that is not dot-separated non-empty labels of letters,
+ * digits, '-' and '_' (one final dot allowed), an IPv6 literal that is malformed, has a zone
+ * id or lacks its ']', a port that is empty, 0, above 65535, not digits or with a leading
+ * zero, or any byte that is not printable ASCII (spaces and controls included). The same
+ * host and port rules apply to Origin values, Host headers and trusted host lists. */
 int ws_url_parse(const char *url, size_t len, ws_url *out);
-
-/* What the client asks for. */
-typedef struct ws_client_opts {
-    const char *url;                 /* NUL-terminated ws:// or wss:// URL */
-    const char *const *subprotocols; /* offered, in order of preference */
-    size_t subprotocol_count;
-    const char *extensions;   /* offered Sec-WebSocket-Extensions value, or NULL */
-    const ws_header *headers; /* extra headers: Origin, Authorization, Cookie ... */
-    size_t header_count;
-} ws_client_opts;
 
 /* Prepares a client-side handshake; buf holds what was offered and then the response head
  * (cap is the limit on the response head), headers receives the response headers. */
@@ -621,268 +1034,16 @@ int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts, ws
  * the head; the rest are frames), or an error: WS_E_HTTP_STATUS for any other status (the
  * response, with its headers, stays available), WS_E_HTTP_UPGRADE, WS_E_HTTP_CONNECTION,
  * WS_E_HTTP_ACCEPT, WS_E_HTTP_SUBPROTOCOL, WS_E_HTTP_EXTENSION, WS_E_HTTP_SYNTAX,
- * WS_E_HTTP_HEADERS_TOO_LARGE (the head buffer holds the copied offer, then the head).
- * Redirects are never followed. *consumed and stickiness as ws_handshake_server_feed;
- * WS_E_STATE before ws_handshake_client_request. */
+ * WS_E_HTTP_VERSION (a 101 in HTTP/1.0, which has no Upgrade), WS_E_HTTP_HEADERS_TOO_LARGE (the
+ * head buffer holds the copied offer, then the head). Redirects are never followed. *consumed and
+ * stickiness as ws_handshake_server_feed; WS_E_STATE before ws_handshake_client_request. */
 int ws_handshake_client_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
 
 /* The parsed response once its head is complete (also after WS_E_HTTP_STATUS), else NULL. */
 const ws_response *ws_handshake_response(const ws_handshake *hs);
 
 /* ======================================================================================
- * Connection
- *
- * Ties handshake, frames, UTF-8, control frames and the close handshake together. The host
- * feeds what it read, pulls events until WS_EV_NONE, and writes out what
- * ws_conn_output returns. See docs/connection.md.
- * ====================================================================================== */
-
-typedef struct ws_conn ws_conn;
-
-/* Host allocator, realloc-style: size 0 frees ptr and returns NULL. */
-typedef void *(*ws_realloc_fn)(void *ud, void *ptr, size_t size);
-
-typedef struct ws_config {
-    ws_role role;
-    uint64_t max_frame_size;      /* default 16 MiB; above: close 1009. 64-bit like the
-                                   * wire length, so a 32-bit host can stream frames over 4 GiB */
-    uint64_t max_message_size;    /* default 16 MiB, checked as lengths arrive; above: 1009
-                                   * (whole_messages: at most SIZE_MAX / 8, it is a buffer) */
-    size_t max_fragments;         /* frames per message; default 4096; above: 1009 */
-    size_t max_output;            /* bytes queued for the host to write; default 1 MiB */
-    size_t max_head_size;         /* opening handshake head; default 8192 */
-    size_t max_headers;           /* default 64 */
-    ws_http_limits http;          /* line limits and bare LF; see ws_http_limits_init */
-    bool whole_messages;          /* deliver WS_EV_MESSAGE (reassembled) instead of WS_EV_CHUNK */
-    bool http_requests;           /* server: hand plain HTTP GETs (no Upgrade header) to the host
-                                   * as WS_EV_HTTP_REQUEST instead of answering 400 (default off) */
-    bool auto_pong;               /* answer pings (default true) */
-    bool check_outgoing_utf8;     /* refuse text sends that are not UTF-8 (default true) */
-    bool allow_nonminimal_length; /* default false */
-    ws_random_fn random;          /* required in the client role */
-    void *random_ud;
-    ws_realloc_fn realloc; /* for ws_conn_new; NULL: the C library's realloc and free
-                            * (unless libws was built with WS_NO_DEFAULT_ALLOC) */
-    void *realloc_ud;
-
-    /* Deadlines, in milliseconds of the host's clock (see ws_conn_tick); 0 turns one off. */
-    uint32_t ping_interval_ms;     /* send a ping this often; default 0 */
-    uint32_t pong_timeout_ms;      /* close (1001) when a ping is not answered in time; 0 */
-    uint32_t idle_timeout_ms;      /* close (1001) when nothing arrives for this long; 0 */
-    uint32_t handshake_timeout_ms; /* give up on an opening handshake this slow; 10000 */
-    uint32_t close_timeout_ms;     /* give up waiting for the peer's close; 5000 */
-    const struct ws_keepalive_hooks *keepalive; /* optional customisation, see below */
-
-    /* Server request hooks, run in this order on a valid request before WS_EV_REQUEST. */
-    struct ws_request_hook_def {
-        int (*fn)(void *ud, ws_conn *c, const ws_request *r); /* see WS_HOOK_* */
-        void *ud;
-    } origin_hook, auth_hook;
-} ws_config;
-
-/* Fills cfg with the defaults for role. */
-void ws_config_init(ws_config *cfg, ws_role role);
-
-/* Bytes of caller storage a fixed-memory connection with this configuration needs: the
- * state plus head, output and (whole_messages) message buffers at their limits. */
-size_t ws_conn_storage_size(const ws_config *cfg);
-
-/* Creates a connection inside mem (size bytes, 8-byte aligned) without any heap use.
- * Returns NULL when size is too small or cfg is invalid. */
-ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg);
-
-/* Creates a connection on the heap: with cfg->realloc, or the C library's realloc and free
- * when it is NULL; buffers grow on demand up to their limits. Returns NULL when cfg is
- * invalid, the allocator fails, or realloc is NULL in a build with WS_NO_DEFAULT_ALLOC
- * (-Ddefault_alloc=false: for hosts without a heap, which use ws_conn_init). */
-ws_conn *ws_conn_new(const ws_config *cfg);
-
-/* Releases what ws_conn_new allocated; for a fixed-memory connection it does nothing. */
-void ws_conn_free(ws_conn *c);
-
-typedef enum ws_event_type {
-    WS_EV_NONE = 0, /* nothing more until more input, a decision or a drain */
-    WS_EV_REQUEST,  /* server: an upgrade request awaits ws_conn_accept / ws_conn_reject */
-    WS_EV_OPEN,     /* the handshake completed */
-    WS_EV_CHUNK,    /* part of a message (streaming mode) */
-    WS_EV_MESSAGE,  /* a whole message (whole_messages mode) */
-    WS_EV_PING,
-    WS_EV_PONG,
-    WS_EV_CLOSE,       /* the peer's close frame */
-    WS_EV_CLOSED,      /* final: flush the output, then close the transport */
-    WS_EV_HTTP_REQUEST /* server with http_requests: a plain GET; answer with ws_conn_respond */
-} ws_event_type;
-
-typedef struct ws_event {
-    ws_event_type type;
-    uint8_t opcode;      /* CHUNK, MESSAGE: WS_OP_TEXT or WS_OP_BINARY */
-    bool frame_final;    /* CHUNK: ends its frame */
-    bool message_final;  /* CHUNK: ends its message (always true for MESSAGE) */
-    const uint8_t *data; /* CHUNK, MESSAGE, PING, PONG payload (never NULL) */
-    size_t len;
-    uint16_t close_code; /* CLOSE: peer's code (1005 if none); CLOSED: the code of the close */
-    const char *reason;  /* CLOSE, CLOSED: close reason (not NUL-terminated) */
-    size_t reason_len;
-    int error;                   /* CLOSED: WS_OK after a clean close handshake, else the cause */
-    int http_status;             /* CLOSED in the handshake: status sent (server) or received */
-    const ws_request *request;   /* REQUEST, HTTP_REQUEST */
-    const ws_response *response; /* client OPEN, and CLOSED after a refused handshake */
-    const char *subprotocol;     /* OPEN: negotiated subprotocol, NULL when none */
-    size_t subprotocol_len;
-    const char *extensions; /* OPEN: negotiated extensions, NULL when none */
-    size_t extensions_len;
-} ws_event;
-
-/* Hands the connection bytes read from the transport. buf must stay valid and is modified
- * (payloads are unmasked in place) until ws_conn_next_event returns WS_EV_NONE. Returns
- * WS_OK, WS_E_STATE when the previous input has not been drained of events, or
- * WS_E_CLOSED after the connection ended (the bytes are ignored). */
-int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len);
-
-/* Tells the connection the transport reached end of stream. */
-void ws_conn_feed_eof(ws_conn *c);
-
-/* Produces the next event in wire order; returns its type (WS_EV_NONE when there is none).
- * Pointers in ev stay valid until the next ws_conn_next_event, ws_conn_feed or ws_conn_free
- * on c: the host may pass ev.data straight to ws_conn_send (an echo) and may send from it
- * several times. A peer's close is answered by the connection itself (echoing its code)
- * before WS_EV_CLOSE is returned; in streaming mode every WS_EV_CHUNK carries the opcode of
- * its message, continuation frames included. */
-ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev);
-
-/* Server: accepts the request of the last WS_EV_REQUEST (now, or later from any point of
- * the host's loop). Queues the 101 response; WS_EV_OPEN follows. */
-int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts);
-
-/* Server: rejects the pending request with status 200-599 (and optional headers and
- * body); also answers a WS_EV_HTTP_REQUEST (status 200 and a page, say). The response is
- * queued with Connection: close, WS_EV_CLOSED follows (error WS_E_HTTP_REJECTED, or WS_OK
- * for a plain HTTP request) and no further input is parsed. */
-int ws_conn_reject(ws_conn *c, int status, const ws_header *headers, size_t header_count,
-                   const char *body, size_t body_len);
-
-/* Server: answers a WS_EV_HTTP_REQUEST with status 200-599, headers and body, then ends as
- * ws_conn_reject does (Connection: close, WS_EV_CLOSED with WS_OK). WS_E_STATE for an
- * upgrade request: accept or reject those. */
-int ws_conn_respond(ws_conn *c, int status, const ws_header *headers, size_t header_count,
-                    const char *body, size_t body_len);
-
-/* Server: hand-off from the host's own HTTP parser. The request (method, target, HTTP/1.x
- * minor version, headers) is copied and checked exactly as if its bytes had been fed, and
- * rest[0..rest_len) - whatever the host read after the head - is kept for the frame layer.
- * Only on a fresh connection; events follow as after ws_conn_feed. Returns WS_OK (the
- * verdict, good or bad, comes as an event), WS_E_STATE, or WS_E_HTTP_HEADERS_TOO_LARGE when
- * rest does not fit in max_head_size. */
-int ws_conn_handoff(ws_conn *c, const char *method, size_t method_len, const char *target,
-                    size_t target_len, int version_minor, const ws_header *headers,
-                    size_t header_count, const uint8_t *rest, size_t rest_len);
-
-/* Client: queues the upgrade request. */
-int ws_conn_connect(ws_conn *c, const ws_client_opts *opts);
-
-/* Starts a connection that is already open (e.g. a WebSocket over an HTTP/2 stream, RFC
- * 8441): no handshake, WS_EV_OPEN comes first. subprotocol may be NULL. */
-int ws_conn_start_open(ws_conn *c, const char *subprotocol);
-
-/* Sends a whole message (WS_OP_TEXT or WS_OP_BINARY) as one frame. Returns WS_OK,
- * WS_E_BACKPRESSURE (the queue is too full now: nothing queued, drain and retry),
- * WS_E_MESSAGE_TOO_BIG (the frame would not fit in max_output even with the queue empty:
- * send it in fragments), WS_E_CLOSED, WS_E_STATE (not open, or a fragmented send is in
- * progress), WS_E_INVALID_UTF8 (text check on), WS_E_RANDOM or WS_E_INVALID. */
-int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len);
-
-/* Sends one fragment: the first call of a message gives its opcode, later calls pass
- * WS_OP_CONTINUATION (or the same opcode); final ends the message. Text is checked across
- * fragments when check_outgoing_utf8 is on. Errors as ws_conn_send. */
-int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t len, bool final);
-
-/* Queues a ping or an unsolicited pong (payload at most 125 bytes). */
-int ws_conn_ping(ws_conn *c, const void *data, size_t len);
-int ws_conn_pong(ws_conn *c, const void *data, size_t len);
-
-/* Starts the close handshake with code (0 for none) and reason. WS_EV_CLOSED follows once
- * the peer answers (or the transport ends). */
-int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_len);
-
-/* Bytes waiting to be written: sets *data and returns their count (0 when none). */
-size_t ws_conn_output(const ws_conn *c, const uint8_t **data);
-
-/* Marks n bytes of the output as written. */
-void ws_conn_consume(ws_conn *c, size_t n);
-
-/* ---- Time: deadlines and keepalive ---------------------------------------------------
- * libws reads no clock. The host tells the connection the time (milliseconds of any
- * monotonic clock) with ws_conn_tick, as often as it likes and at least when
- * ws_conn_next_deadline says; bytes fed count as received at the last time given. */
-
-/* Gives the connection the current time. A ping that is due is queued; a deadline that has
- * passed ends the connection: WS_EV_CLOSED follows with WS_E_HANDSHAKE_TIMEOUT,
- * WS_E_PONG_TIMEOUT, WS_E_IDLE_TIMEOUT or WS_E_CLOSE_TIMEOUT (a close frame with 1001 is
- * queued for the pong and idle timeouts). The first call starts the clocks. */
-void ws_conn_tick(ws_conn *c, uint64_t now_ms);
-
-/* Only sets the time, without acting on deadlines. A host that woke up late sets the time,
- * feeds what it read (a pong that is already there counts) and then calls ws_conn_tick. */
-void ws_conn_set_time(ws_conn *c, uint64_t now_ms);
-
-/* The time at which the connection next needs ws_conn_tick, or UINT64_MAX when none. After
- * WS_EV_CLOSED there is none: bound the final flush of the output with a timer of your own. */
-uint64_t ws_conn_next_deadline(const ws_conn *c);
-
-/* The round-trip time of the last ping answered by a matching pong, in milliseconds, or
- * -1 before one was measured. */
-int64_t ws_conn_rtt(const ws_conn *c);
-
-/* Optional customisation of the keepalive (cfg.keepalive); any member may be NULL. */
-typedef struct ws_keepalive_hooks {
-    /* Return false to skip a ping that is due (e.g. data is flowing). */
-    bool (*want_ping)(void *ud, ws_conn *c, uint64_t now_ms);
-    /* Writes the ping payload (at most 125 bytes) and returns its length. By default the
-     * payload is the 8-byte big-endian send time, which is how the RTT is matched. */
-    size_t (*ping_payload)(void *ud, ws_conn *c, uint64_t now_ms, uint8_t buf[125]);
-    /* Return true when ev counts as activity for the idle timeout. By default every frame
-     * received counts; a host can count only its own application heartbeats. */
-    bool (*is_activity)(void *ud, ws_conn *c, const struct ws_event *ev);
-    void *ud;
-} ws_keepalive_hooks;
-
-/* ---- Request hooks (server) -----------------------------------------------------------
- * cfg.origin_hook and cfg.auth_hook are conveniences over WS_EV_REQUEST: they run, in that
- * order, on a request that passed validation. A hook returns WS_HOOK_ALLOW, WS_HOOK_PENDING
- * (decided later: the host calls ws_conn_resume from its own loop), an HTTP status 400-599
- * to reject with, or a policy code that says why: WS_E_ORIGIN, WS_E_AUTH_MISSING,
- * WS_E_AUTH_INVALID, WS_E_AUTH_EXPIRED or WS_E_FORBIDDEN, answered with its status
- * (ws_error_http_status). Anything else rejects with 500. A rejection goes through
- * ws_conn_reject: Connection: close (and WWW-Authenticate: Bearer with a 401), then
- * WS_EV_CLOSED with the status as http_status and the policy code, or WS_E_HTTP_REJECTED
- * for a bare status, as error; no hook or event ever sees that request again. When every
- * hook allows, WS_EV_REQUEST is delivered as usual. */
-enum { WS_HOOK_ALLOW = 0, WS_HOOK_PENDING = 1 };
-
-/* Completes a pending hook with a verdict as a hook would return it: WS_HOOK_ALLOW, a
- * status 400-599 or a policy code. */
-int ws_conn_resume(ws_conn *c, int verdict);
-
-/* A pointer the host (or a hook: a user id, claims) attaches to the connection. */
-void ws_conn_set_user(ws_conn *c, void *user);
-void *ws_conn_user(const ws_conn *c);
-
-/* The last time given to ws_conn_tick (0 before the first call). */
-uint64_t ws_conn_now(const ws_conn *c);
-
-typedef enum ws_phase {
-    WS_PHASE_CONNECTING = 0, /* opening handshake */
-    WS_PHASE_OPEN,
-    WS_PHASE_CLOSING, /* a close frame was sent or received */
-    WS_PHASE_CLOSED
-} ws_phase;
-
-ws_phase ws_conn_phase(const ws_conn *c);
-
-/* The request the connection was opened with (server), or NULL. */
-const ws_request *ws_conn_request(const ws_conn *c);
-
-/* ======================================================================================
+=======
  * Ready-made policies: origin checks and token auth (docs/hooks.md)
  * ====================================================================================== */
 
@@ -905,13 +1066,21 @@ void ws_origin_policy_init(ws_origin_policy *p);
 /* True when origin[0..len) matches one allow pattern (scheme and host case-insensitive,
  * default ports made explicit, "*." matching one or more whole labels). An origin (or a
  * pattern) that is not exactly scheme://host[:port] never matches: no userinfo, path,
- * query, trailing dot or bytes outside [A-Za-z0-9._-]; IPv6 literals in brackets are
- * compared as written. */
+ * query, empty label, bytes outside [A-Za-z0-9._-] or port with a leading zero; a rooted
+ * name ("example.com.") matches only a pattern written the same way; IPv6 literals in
+ * brackets are compared as written. Hosts follow the rules of ws_url_parse. */
 bool ws_origin_match(const char *pattern, const char *origin, size_t len);
 
 /* WS_OK, or WS_E_ORIGIN when r's Origin is not allowed by p (a repeated Origin header
  * never is); WS_E_INVALID when p or r is NULL, or allow is NULL with a count. */
 int ws_origin_check(const ws_origin_policy *p, const ws_request *r);
+
+/* True when host[0..len) (a Host value: host[:port]) matches one of hosts[0..count): an
+ * entry "example.com" matches that name with any port or none, "example.com:8443" only
+ * that port, "*.example.com" any subdomain (not example.com itself), "[::1]" that IPv6
+ * literal; names case-insensitively, by the host rules of ws_url_parse. A host or entry
+ * that does not parse never matches. */
+bool ws_host_trusted(const char *const *hosts, size_t count, const char *host, size_t len);
 
 /* A request hook (cfg.origin_hook.fn, ud = a ws_origin_policy): allow, or WS_E_ORIGIN
  * (answered 403) whenever ws_origin_check does not return WS_OK. */

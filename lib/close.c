@@ -31,7 +31,7 @@ int ws_close_parse(const uint8_t *p, size_t len, uint16_t *code, const uint8_t *
     if (!ws_close_code_valid(c))
         return WS_E_CLOSE_CODE;
     if (!ws_utf8_valid(p + 2, len - 2))
-        return WS_E_INVALID_UTF8;
+        return WS_E_CLOSE_REASON;
     *code = c;
     *reason = p + 2;
     *reason_len = len - 2;

@@ -44,6 +44,11 @@ static bool ws_config_valid(const ws_config *cfg)
         return false;
     if (cfg->role == WS_ROLE_CLIENT && cfg->random == NULL)
         return false;
+    if (cfg->trusted_hosts == NULL && cfg->trusted_host_count > 0)
+        return false;
+    /* Reassembly needs a bound for its buffer: "no limit" is for streaming only. */
+    if (cfg->whole_messages && cfg->max_message_size == 0)
+        return false;
     /* Sizes are added when carving storage; keep each far from SIZE_MAX. */
     if (cfg->max_output > SIZE_MAX / 8 || cfg->max_head_size > SIZE_MAX / 8 ||
         cfg->max_headers > SIZE_MAX / 8 / sizeof(ws_header) ||
@@ -99,7 +104,6 @@ static void ws_conn_setup(ws_conn *c, const ws_config *cfg, bool heap)
     memset(c, 0, sizeof *c);
     c->cfg = *cfg;
     c->heap = heap;
-    c->phase = WS_PHASE_CONNECTING;
     c->rx = cfg->role == WS_ROLE_SERVER ? WS_RX_HANDSHAKE : WS_RX_IDLE;
     ws_frame_decoder_init(&c->dec, cfg->role);
     c->dec.max_frame_size = cfg->max_frame_size;
@@ -225,7 +229,7 @@ void ws_conn_free(ws_conn *c)
 
 ws_phase ws_conn_phase(const ws_conn *c)
 {
-    return c->phase;
+    return ws_conn_phase_of(c);
 }
 
 const ws_request *ws_conn_request(const ws_conn *c)
@@ -288,7 +292,8 @@ int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len)
 {
     if (c->rx == WS_RX_DONE || c->rx == WS_RX_CLOSED_EVENT)
         return WS_E_CLOSED;
-    if (c->in_pos < c->in_len)
+    /* A client's bytes are the answer to its request: none before ws_conn_connect. */
+    if (c->in_pos < c->in_len || c->in_callback || c->rx == WS_RX_IDLE)
         return WS_E_STATE;
     if (len > 0 && buf == NULL)
         return WS_E_INVALID;
@@ -363,11 +368,14 @@ void ws_conn_fail(ws_conn *c, int err)
 
     c->error = err;
     c->close_code = code ? code : WS_CLOSE_ABNORMAL;
+    /* The host's close went out first (say, before it pulled the event that fails): the
+     * code reported is the one the peer saw. */
+    if (c->close_sent && ws_close_code_valid(code))
+        c->close_code = c->close_sent_code ? c->close_sent_code : WS_CLOSE_NO_STATUS;
     c->close_reason = reason;
     c->close_reason_len = strlen(reason);
     if (ws_close_code_valid(code))
         ws_conn_queue_close(c, code, reason, c->close_reason_len);
-    c->phase = WS_PHASE_CLOSED;
     c->rx = WS_RX_CLOSED_EVENT;
 }
 
@@ -375,10 +383,10 @@ void ws_conn_fail(ws_conn *c, int err)
  * WS_EV_CLOSED with the status is due next. */
 void ws_conn_fail_handshake(ws_conn *c, int err, int status)
 {
+    c->decision = WS_DEC_DONE;
     c->error = err;
     c->http_status = status;
     c->close_code = WS_CLOSE_ABNORMAL;
-    c->phase = WS_PHASE_CLOSED;
     c->rx = WS_RX_CLOSED_EVENT;
 }
 
@@ -435,15 +443,20 @@ static int ws_conn_reject_as(ws_conn *c, int err, int status, const ws_header *h
                              size_t header_count, const char *body, size_t body_len)
 {
     ws_reject_args a = {status, headers, header_count, body, body_len};
+    bool plain = c->decision == WS_DEC_PLAIN_DUE || c->decision == WS_DEC_PLAIN_HOST;
     int rc;
 
-    if (!ws_conn_is_server(c) || c->rx != WS_RX_AWAIT_DECISION)
+    /* Any time before the decision is made: from a hook (whose verdict is then moot), while
+     * one is pending, before or after WS_EV_REQUEST. */
+    if (!ws_conn_is_server(c) || c->rx != WS_RX_AWAIT_DECISION || c->decision == WS_DEC_NONE ||
+        c->decision == WS_DEC_DONE ||
+        (c->in_callback && !c->hook_running)) /* from a request hook only */
         return WS_E_STATE;
     rc = ws_conn_queue_answer(c, ws_conn_write_reject, &a);
     if (rc != WS_OK)
         return rc;
     ws_conn_drop_input(c); /* nothing after a rejected request is ever parsed */
-    ws_conn_fail_handshake(c, c->plain_http ? WS_OK : err, status);
+    ws_conn_fail_handshake(c, plain ? WS_OK : err, status);
     return WS_OK;
 }
 
@@ -469,63 +482,104 @@ static void ws_conn_hook_reject(ws_conn *c, int verdict)
     }
 }
 
-/* Runs the request hooks that have not run yet, until one waits or rejects. */
+/* Runs one request hook, marked as a callback so that calls made from inside it are held
+ * to the rules of ws.h. Returns its verdict. */
+static int ws_conn_call_hook(ws_conn *c, const struct ws_request_hook_def *h)
+{
+    int verdict;
+
+    c->hook_running = true;
+    c->in_callback = true;
+    verdict = h->fn(h->ud, c, ws_handshake_request(&c->hs));
+    c->in_callback = false;
+    c->hook_running = false;
+    return verdict;
+}
+
+/* Runs the request hooks from c->decision on, until one waits or refuses, or every one has
+ * allowed (WS_EV_REQUEST is then due). */
 static void ws_conn_run_hooks(ws_conn *c)
 {
-    const ws_request *r = ws_handshake_request(&c->hs);
-
-    while (c->hook_stage < 2) {
-        const struct ws_request_hook_def *h =
-            c->hook_stage == 0 ? &c->cfg.origin_hook : &c->cfg.auth_hook;
+    for (;;) {
+        const struct ws_request_hook_def *h;
         int verdict;
 
-        c->hook_stage++;
-        if (h->fn == NULL)
-            continue;
-        verdict = h->fn(h->ud, c, r);
-        if (verdict == WS_HOOK_ALLOW)
-            continue;
-        if (verdict == WS_HOOK_PENDING) {
-            c->hook_pending = true;
+        switch (c->decision) {
+        case WS_DEC_ORIGIN_HOOK:
+            h = &c->cfg.origin_hook;
+            break;
+        case WS_DEC_AUTH_HOOK:
+            h = &c->cfg.auth_hook;
+            break;
+        default:
             return;
         }
-        ws_conn_hook_reject(c, verdict);
-        return;
+        verdict = h->fn != NULL ? ws_conn_call_hook(c, h) : WS_HOOK_ALLOW;
+        if (c->decision == WS_DEC_DONE)
+            return; /* the hook refused the request itself (ws_conn_reject) */
+        if (verdict == WS_HOOK_PENDING)
+            return; /* ws_conn_resume goes on from here */
+        if (verdict != WS_HOOK_ALLOW) {
+            ws_conn_hook_reject(c, verdict);
+            return;
+        }
+        c->decision = c->decision == WS_DEC_ORIGIN_HOOK ? WS_DEC_AUTH_HOOK : WS_DEC_REQUEST_DUE;
     }
-    c->request_due = true;
 }
 
 /* WS_EV_REQUEST once every hook has allowed the request, or WS_EV_HTTP_REQUEST for a plain
  * HTTP request the host asked to see. */
 static ws_event_type ws_conn_request_event(ws_conn *c, ws_event *ev)
 {
-    if (!c->request_due)
-        return WS_EV_NONE;
-    c->request_due = false;
-    if (c->plain_http) {
+    switch (c->decision) {
+    case WS_DEC_PLAIN_DUE:
+        c->decision = WS_DEC_PLAIN_HOST;
         ws_event_clear(ev, WS_EV_HTTP_REQUEST);
         ev->request = ws_hs_plain_request(&c->hs);
         return WS_EV_HTTP_REQUEST;
+    case WS_DEC_REQUEST_DUE:
+        c->decision = WS_DEC_HOST;
+        ws_event_clear(ev, WS_EV_REQUEST);
+        ev->request = ws_handshake_request(&c->hs);
+        return WS_EV_REQUEST;
+    default:
+        return WS_EV_NONE;
     }
-    ws_event_clear(ev, WS_EV_REQUEST);
-    ev->request = ws_handshake_request(&c->hs);
-    return WS_EV_REQUEST;
+}
+
+/* A request for a host this server does not answer for (cfg.trusted_hosts): a page that
+ * rebound a name of its own to our address, most likely. */
+static bool ws_conn_misdirected(const ws_conn *c, const ws_request *r)
+{
+    return c->cfg.trusted_host_count > 0 &&
+           !ws_host_trusted(c->cfg.trusted_hosts, c->cfg.trusted_host_count, r->host, r->host_len);
 }
 
 /* A server's request head is complete (read or handed off) with verdict rc: wait for the
  * hooks and the host, or answer the error and end. */
 static void ws_conn_server_head(ws_conn *c, int rc)
 {
+    const ws_request *plain =
+        rc != WS_OK && c->cfg.http_requests ? ws_hs_plain_request(&c->hs) : NULL;
+
     c->rx = WS_RX_AWAIT_DECISION;
+    if ((rc == WS_OK && ws_conn_misdirected(c, ws_handshake_request(&c->hs))) ||
+        (plain != NULL && ws_conn_misdirected(c, plain))) {
+        static const char body[] = "Host is not one this server answers for\n";
+        ws_reject_args a = {421, NULL, 0, body, sizeof body - 1};
+        if (ws_conn_queue_answer(c, ws_conn_write_reject, &a) != WS_OK)
+            a.status = 0;
+        ws_conn_drop_input(c);
+        ws_conn_fail_handshake(c, WS_E_HTTP_MISDIRECTED, a.status);
+        return;
+    }
     if (rc == WS_OK) {
-        c->hook_stage = 0;
+        c->decision = WS_DEC_ORIGIN_HOOK;
         ws_conn_run_hooks(c);
         return;
     }
-    if (c->cfg.http_requests && ws_hs_plain_request(&c->hs) != NULL) {
-        c->hook_stage = 2; /* the hooks guard upgrades, not pages */
-        c->plain_http = true;
-        c->request_due = true;
+    if (plain != NULL) {
+        c->decision = WS_DEC_PLAIN_DUE; /* the hooks guard upgrades, not pages */
         return;
     }
     (void)ws_conn_queue_answer(c, ws_conn_write_error, NULL);
@@ -535,13 +589,16 @@ static void ws_conn_server_head(ws_conn *c, int rc)
 
 int ws_conn_resume(ws_conn *c, int verdict)
 {
-    if (!c->hook_pending || c->rx != WS_RX_AWAIT_DECISION)
+    /* Only a hook that returned WS_HOOK_PENDING waits; one still running has not. */
+    if (c->rx != WS_RX_AWAIT_DECISION || c->in_callback ||
+        (c->decision != WS_DEC_ORIGIN_HOOK && c->decision != WS_DEC_AUTH_HOOK))
         return WS_E_STATE;
-    c->hook_pending = false;
-    if (verdict == WS_HOOK_ALLOW)
+    if (verdict == WS_HOOK_ALLOW) {
+        c->decision = c->decision == WS_DEC_ORIGIN_HOOK ? WS_DEC_AUTH_HOOK : WS_DEC_REQUEST_DUE;
         ws_conn_run_hooks(c);
-    else
+    } else {
         ws_conn_hook_reject(c, verdict == WS_HOOK_PENDING ? 500 : verdict);
+    }
     return WS_OK;
 }
 
@@ -580,7 +637,6 @@ static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
         const ws_response *r = ws_handshake_response(&c->hs);
         c->subprotocol = r->subprotocol;
         c->subprotocol_len = r->subprotocol_len;
-        c->phase = WS_PHASE_OPEN;
         c->rx = WS_RX_OPEN_EVENT;
         return WS_EV_NONE;
     }
@@ -591,13 +647,25 @@ static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
     return WS_EV_NONE;
 }
 
+/* Whether a message of len bytes may have one more frame than `frames`: max_fragments for
+ * free, plus one per WS_FRAGMENT_BYTES of payload. Frames of a useful size always pass;
+ * what is stopped is a message of empty or tiny frames, whose length max_message_size cannot
+ * bound (each costs a header, a step and often an event, for no payload). */
+static bool ws_conn_fragments_ok(const ws_conn *c, size_t frames, uint64_t len)
+{
+    uint64_t allowed = c->cfg.max_fragments + len / WS_FRAGMENT_BYTES;
+
+    return c->cfg.max_fragments == 0 || frames <= allowed;
+}
+
 /* Checks a data frame's header against the message in progress (RFC 6455 §5.4). */
 static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
 {
     if (h->opcode == WS_OP_CONTINUATION) {
         if (c->msg_opcode == 0)
             return WS_E_UNEXPECTED_CONTINUATION;
-        if (++c->msg_frames > c->cfg.max_fragments)
+        if (h->length > UINT64_MAX - c->msg_len ||
+            !ws_conn_fragments_ok(c, ++c->msg_frames, c->msg_len + h->length))
             return WS_E_TOO_MANY_FRAGMENTS;
     } else {
         if (c->msg_opcode != 0)
@@ -609,7 +677,9 @@ static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
         c->msg.off = c->msg.len = 0;
         ws_utf8_init(&c->utf8);
     }
-    if (h->length > c->cfg.max_message_size - c->msg_len)
+    if (c->cfg.max_message_size != 0 && h->length > c->cfg.max_message_size - c->msg_len)
+        return WS_E_MESSAGE_TOO_BIG;
+    if (h->length > UINT64_MAX - c->msg_len)
         return WS_E_MESSAGE_TOO_BIG;
     c->msg_len += h->length;
     return WS_OK;
@@ -649,7 +719,6 @@ static ws_event_type ws_conn_control_frame(ws_conn *c, uint8_t opcode, ws_event 
         c->close_reason_len = reason_len;
         ws_conn_queue_close(c, code, (const char *)reason, reason_len); /* echo */
         c->error = WS_OK;
-        c->phase = WS_PHASE_CLOSED;
         c->rx = WS_RX_CLOSED_EVENT;
         ws_event_clear(ev, WS_EV_CLOSE);
         ev->close_code = code;
@@ -738,7 +807,8 @@ static ws_event_type ws_conn_whole_data_frame(ws_conn *c, const ws_frame_header 
     int rc;
 
     if (h->fin && h->opcode != WS_OP_CONTINUATION && c->msg_opcode == 0 &&
-        n <= c->cfg.max_message_size && (h->opcode != WS_OP_TEXT || ws_utf8_valid(p, n)))
+        (c->cfg.max_message_size == 0 || n <= c->cfg.max_message_size) &&
+        (h->opcode != WS_OP_TEXT || ws_utf8_valid(p, n)))
         return ws_event_data(ev, c->cfg.whole_messages ? WS_EV_MESSAGE : WS_EV_CHUNK, h->opcode, p,
                              n, true, true);
     rc = ws_conn_begin_data_frame(c, h);
@@ -812,7 +882,6 @@ static ws_event_type ws_conn_closed_event(ws_conn *c, ws_event *ev)
     if (ws_conn_is_client(c))
         ev->response = ws_handshake_response(&c->hs);
     c->rx = WS_RX_DONE;
-    c->phase = WS_PHASE_CLOSED;
     ws_conn_drop_input(c);
     return WS_EV_CLOSED;
 }
@@ -845,7 +914,7 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
                 return t;
             continue;
         case WS_RX_AWAIT_DECISION:
-            if (c->request_due)
+            if (c->decision == WS_DEC_REQUEST_DUE || c->decision == WS_DEC_PLAIN_DUE)
                 return ws_conn_request_event(c, ev);
             /* The host may reuse its buffer once we return: keep what it still holds. */
             if (c->in_pos < c->in_len) {
@@ -881,9 +950,48 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
     }
 }
 
+/* The opening handshake took too long. A server answers first: 503 when the request was
+ * read and the decision never came (a pending hook, a host that never answered), 408 when
+ * the request itself was too slow to arrive. */
+static void ws_conn_handshake_timeout(ws_conn *c)
+{
+    ws_reject_args a = {408, NULL, 0, NULL, 0};
+
+    if (ws_conn_is_server(c)) {
+        if (c->rx == WS_RX_AWAIT_DECISION)
+            a.status = 503;
+        if (ws_conn_queue_answer(c, ws_conn_write_reject, &a) != WS_OK)
+            a.status = 0; /* no room for the answer: the connection ends without one */
+    } else {
+        a.status = 0;
+    }
+    ws_conn_drop_input(c);
+    ws_conn_fail_handshake(c, WS_E_HANDSHAKE_TIMEOUT, a.status);
+}
+
+void ws_conn_tick(ws_conn *c, uint64_t now_ms)
+{
+    int err;
+
+    ws_conn_set_time(c, now_ms);
+    if (c->in_callback) /* no deadline acts from inside a host callback */
+        return;
+    err = ws_keepalive_due(c, now_ms);
+    if (err == WS_E_HANDSHAKE_TIMEOUT)
+        ws_conn_handshake_timeout(c);
+    else if (err != WS_OK)
+        ws_conn_fail(c, err);
+}
+
 ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
 {
-    ws_event_type t = ws_conn_next_event_step(c, ev);
+    ws_event_type t;
+
+    if (c->in_callback) { /* events are pulled by the host's loop, never from a callback */
+        ws_event_clear(ev, WS_EV_NONE);
+        return WS_EV_NONE;
+    }
+    t = ws_conn_next_event_step(c, ev);
 
     /* Only a pong (RTT) or a host's activity hook cares about events. */
     if (t == WS_EV_PONG || (t != WS_EV_NONE && c->cfg.keepalive != NULL))
@@ -924,8 +1032,8 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
     int rc;
 
     /* Not before every hook has allowed the request and the host has seen it. */
-    if (!ws_conn_is_server(c) || c->rx != WS_RX_AWAIT_DECISION || c->hook_pending ||
-        c->request_due || c->hook_stage < 2 || c->plain_http)
+    if (!ws_conn_is_server(c) || c->rx != WS_RX_AWAIT_DECISION || c->decision != WS_DEC_HOST ||
+        c->in_callback)
         return WS_E_STATE;
     /* The connection implements no extension yet, so it cannot agree to one. */
     if (opts != NULL && opts->extensions != NULL)
@@ -934,7 +1042,7 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
     if (rc != WS_OK)
         return rc;
     ws_conn_remember_subprotocol(c, opts ? opts->subprotocol : NULL);
-    c->phase = WS_PHASE_OPEN;
+    c->decision = WS_DEC_DONE;
     c->rx = WS_RX_OPEN_EVENT;
     return WS_OK;
 }
@@ -948,7 +1056,7 @@ int ws_conn_reject(ws_conn *c, int status, const ws_header *headers, size_t head
 int ws_conn_respond(ws_conn *c, int status, const ws_header *headers, size_t header_count,
                     const char *body, size_t body_len)
 {
-    if (!c->plain_http)
+    if (c->decision != WS_DEC_PLAIN_DUE && c->decision != WS_DEC_PLAIN_HOST)
         return WS_E_STATE;
     return ws_conn_reject(c, status, headers, header_count, body, body_len);
 }
@@ -984,7 +1092,7 @@ int ws_conn_connect(ws_conn *c, const ws_client_opts *opts)
 {
     int rc;
 
-    if (!ws_conn_is_client(c) || c->rx != WS_RX_IDLE)
+    if (!ws_conn_is_client(c) || c->rx != WS_RX_IDLE || c->in_callback)
         return WS_E_STATE;
     if (opts == NULL)
         return WS_E_INVALID;
@@ -999,13 +1107,20 @@ int ws_conn_connect(ws_conn *c, const ws_client_opts *opts)
 
 int ws_conn_start_open(ws_conn *c, const char *subprotocol)
 {
-    ws_rx_state fresh = c->cfg.role == WS_ROLE_CLIENT ? WS_RX_IDLE : WS_RX_HANDSHAKE;
+    ws_rx_state fresh = ws_conn_is_client(c) ? WS_RX_IDLE : WS_RX_HANDSHAKE;
 
-    if (c->rx != fresh || c->fed)
+    size_t len = subprotocol != NULL ? strlen(subprotocol) : 0;
+
+    if (c->rx != fresh || c->fed || c->in_callback)
         return WS_E_STATE;
-    c->subprotocol = subprotocol;
-    c->subprotocol_len = subprotocol ? strlen(subprotocol) : 0;
-    c->phase = WS_PHASE_OPEN;
+    if (subprotocol != NULL && (!ws_http_is_token(subprotocol, len) || len > c->cfg.max_head_size))
+        return WS_E_INVALID;
+    /* Kept in the head buffer, which no handshake will use: the caller's string need not
+     * outlive the call. */
+    if (len > 0)
+        memcpy(c->head, subprotocol, len);
+    c->subprotocol = subprotocol != NULL ? (const char *)c->head : NULL;
+    c->subprotocol_len = len;
     c->rx = WS_RX_OPEN_EVENT;
     return WS_OK;
 }

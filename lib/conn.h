@@ -24,13 +24,30 @@ typedef struct ws_buf {
 typedef enum ws_rx_state {
     WS_RX_IDLE,           /* client before ws_conn_connect, or before ws_conn_start_open */
     WS_RX_HANDSHAKE,      /* reading the request (server) or the response (client) */
-    WS_RX_AWAIT_DECISION, /* server: WS_EV_REQUEST delivered, waiting for accept/reject */
+    WS_RX_AWAIT_DECISION, /* server: a request was read; c->decision says who decides */
     WS_RX_OPEN_EVENT,     /* WS_EV_OPEN is due */
     WS_RX_FRAMES,         /* reading frames */
     WS_RX_FAIL_PENDING,   /* a protocol error is due once the bytes before it were delivered */
     WS_RX_CLOSED_EVENT,   /* WS_EV_CLOSED is due */
     WS_RX_DONE            /* nothing more will ever be reported */
 } ws_rx_state;
+
+/* Who decides about a server's request, and what comes next; one switch reads it. The public
+ * phase stays WS_PHASE_CONNECTING through all of them. */
+typedef enum ws_decision {
+    WS_DEC_NONE,        /* no request read yet (and always in the client role) */
+    WS_DEC_ORIGIN_HOOK, /* the origin hook runs, or waits for ws_conn_resume */
+    WS_DEC_AUTH_HOOK,   /* the auth hook runs, or waits for ws_conn_resume */
+    WS_DEC_REQUEST_DUE, /* every hook allowed: WS_EV_REQUEST is next */
+    WS_DEC_HOST,        /* WS_EV_REQUEST was delivered: ws_conn_accept or ws_conn_reject */
+    WS_DEC_PLAIN_DUE,   /* a plain HTTP GET: WS_EV_HTTP_REQUEST is next */
+    WS_DEC_PLAIN_HOST,  /* WS_EV_HTTP_REQUEST was delivered: ws_conn_respond or reject */
+    WS_DEC_DONE         /* decided: accepted, refused, answered or failed */
+} ws_decision;
+
+/* Each WS_FRAGMENT_BYTES of a message's payload pays for one more frame beyond
+ * cfg.max_fragments (see ws.h). */
+#define WS_FRAGMENT_BYTES 16u
 
 /* Close frames may go past max_output by this much, so that an error can always be told to
  * the peer even when the host has stopped draining. */
@@ -39,7 +56,6 @@ typedef enum ws_rx_state {
 struct ws_conn {
     ws_config cfg;
     bool heap; /* created by ws_conn_new: buffers grow through cfg.realloc */
-    ws_phase phase;
     ws_rx_state rx;
 
     /* Input: the host's current buffer, and a stash for bytes that must outlive it (they
@@ -95,12 +111,11 @@ struct ws_conn {
     uint8_t ping_data[WS_CONTROL_PAYLOAD_MAX];
     size_t ping_len;
 
-    /* Request hooks: which runs next (0 origin, 1 auth, 2 done), and whether one waits for
-     * ws_conn_resume. */
-    uint8_t hook_stage;
-    bool hook_pending;
-    bool request_due; /* every hook allowed: WS_EV_REQUEST is next */
-    bool plain_http;  /* the request is a plain HTTP GET (http_requests) */
+    /* The server's decision about the request, and whether a host callback (request hook,
+     * keepalive hook) is running: calls made from inside one are checked against it. */
+    ws_decision decision;
+    bool hook_running; /* a request hook is running (not merely pending) */
+    bool in_callback;  /* any host callback is running */
     void *user;
 
     /* Closing. */
@@ -109,6 +124,7 @@ struct ws_conn {
     int error;       /* the cause reported with WS_EV_CLOSED */
     int http_status; /* status of a failed or refused handshake */
     uint16_t close_code;
+    uint16_t close_sent_code; /* the code of the close frame we sent (0: none) */
     const char *close_reason;
     size_t close_reason_len;
 };
@@ -132,12 +148,37 @@ static inline bool ws_conn_is_server(const ws_conn *c)
     return WS_ROLE_IS_SERVER(c->cfg.role);
 }
 
+/* The public phase, derived from where the receive side is (and, once open, whether our
+ * close went out), so it can never disagree with it. Here so that every file of the
+ * connection reads it without calling into conn.c. */
+static inline ws_phase ws_conn_phase_of(const ws_conn *c)
+{
+    switch (c->rx) {
+    case WS_RX_IDLE:
+    case WS_RX_HANDSHAKE:
+    case WS_RX_AWAIT_DECISION:
+        return WS_PHASE_CONNECTING;
+    case WS_RX_CLOSED_EVENT:
+    case WS_RX_DONE:
+        return WS_PHASE_CLOSED;
+    case WS_RX_OPEN_EVENT:
+    case WS_RX_FRAMES:
+    case WS_RX_FAIL_PENDING:
+    default:
+        return c->close_sent ? WS_PHASE_CLOSING : WS_PHASE_OPEN;
+    }
+}
+
 /* conn.c */
 void ws_conn_fail(ws_conn *c, int err);
 void ws_conn_fail_handshake(ws_conn *c, int err, int status);
 
-/* keepalive.c */
+/* keepalive.c: deadlines only; it never ends a connection itself (conn.c acts on what
+ * ws_keepalive_due reports), so the dependency goes one way. */
 void ws_keepalive_start(ws_conn *c);
+/* Queues a ping that is due and returns WS_OK, or the WS_E_*_TIMEOUT of a deadline that
+ * has passed. */
+int ws_keepalive_due(ws_conn *c, uint64_t now_ms);
 void ws_keepalive_on_feed(ws_conn *c, size_t len);
 void ws_keepalive_on_event(ws_conn *c, const ws_event *ev);
 

@@ -80,6 +80,7 @@ void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t r
     c->close_sent_at = c->now;
     if (code == WS_CLOSE_NO_STATUS)
         code = 0;
+    c->close_sent_code = (uint16_t)code;
     if (reason_len > WS_CLOSE_REASON_MAX)
         reason_len = WS_CLOSE_REASON_MAX;
     n = ws_close_build(payload, code, reason, reason_len);
@@ -92,9 +93,9 @@ void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t r
 /* Whether data and control frames may be sent now. */
 static int ws_conn_send_allowed(const ws_conn *c)
 {
-    if (c->phase == WS_PHASE_CLOSED || c->close_sent)
+    if (ws_conn_phase_of(c) == WS_PHASE_CLOSED || c->close_sent)
         return WS_E_CLOSED;
-    if (c->phase != WS_PHASE_OPEN)
+    if (ws_conn_phase_of(c) != WS_PHASE_OPEN)
         return WS_E_STATE;
     return WS_OK;
 }
@@ -191,7 +192,7 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
         return rc;
     c->close_sent = true;
     c->close_sent_at = c->now;
-    c->phase = WS_PHASE_CLOSING;
+    c->close_sent_code = (uint16_t)(n >= 2 ? code : 0);
     return WS_OK;
 }
 
@@ -222,7 +223,7 @@ void ws_conn_consume(ws_conn *c, size_t n)
         c->out.off = c->out.len = 0;
     /* Room was made: the pong owed to the latest ping goes out now, unless the connection
      * has ended (no frame may follow the close that ended it). */
-    if (c->pong_owed && c->phase != WS_PHASE_CLOSED &&
+    if (c->pong_owed && ws_conn_phase_of(c) != WS_PHASE_CLOSED &&
         ws_conn_queue_frame(c, WS_OP_PONG, true, c->pong_data, c->pong_len, false) == WS_OK)
         c->pong_owed = false;
 }

@@ -256,6 +256,28 @@ static int ws_decode_payload(ws_frame_decoder *d, uint8_t *buf, size_t len, size
     return WS_FRAME_END;
 }
 
+bool ws_frame_decode_whole(ws_frame_decoder *d, uint8_t *buf, size_t len, size_t *consumed,
+                           uint8_t **payload, size_t *payload_len)
+{
+    size_t bad = 0, need;
+    uint64_t length;
+
+    if (len < 2 || d->state != FD_HEADER || d->hdr_len != 0)
+        return false;
+    if (ws_parse_header(d, buf, len, &bad) != WS_FRAME_HEADER)
+        return false;
+    need = ws_header_need(buf[1]);
+    length = d->header.length;
+    if (length > len - need)
+        return false;
+    if (d->header.masked)
+        ws_mask_copy(buf + need, buf + need, (size_t)length, d->header.mask, 0);
+    *consumed = need + (size_t)length;
+    *payload = buf + need;
+    *payload_len = (size_t)length;
+    return true;
+}
+
 void ws_frame_decoder_init(ws_frame_decoder *d, ws_role role)
 {
     memset(d, 0, sizeof *d);

@@ -1,58 +1,66 @@
 /*
- * The part of the opening handshake both roles share: a bounded, incremental scanner that
- * copies head bytes into the caller's buffer and splits them into lines and headers as they
- * complete (each byte is looked at once, however the head is split), and a bounded writer.
+ * What both roles of the opening handshake share: running the HTTP head parser with a role's
+ * checks at the end of the first line and of the head, the header lookups the checks use,
+ * and a bounded writer for the requests and answers. Role code calls in here, never the
+ * other way round.
  */
 #include "handshake.h"
-
-#include <stdint.h>
-
-#include "simd.h"
-
-#if defined(WS_SIMD_SSE2) && (defined(__GNUC__) || defined(__clang__)) /* for __builtin_ctz */
-#define WS_HS_SSE2 1
-#include <emmintrin.h>
-#endif
-
-#define WS_HTTP_LINE_DEFAULT 8192
-
-/* Where the scanner is inside the head; ws_handshake.line_state. */
-enum ws_hs_scan {
-    WS_SCAN_FIRST = 0, /* inside the request or status line */
-    WS_SCAN_FIRST_CR,  /* after the first line's CR: LF must follow */
-    WS_SCAN_LINE,      /* at the start of a header line or of the empty line ending the head */
-    WS_SCAN_HEADER,    /* inside a header line */
-    WS_SCAN_HEADER_CR, /* after a header line's CR */
-    WS_SCAN_END_CR     /* after the CR of the empty line */
-};
-
-void ws_http_limits_init(ws_http_limits *l)
-{
-    l->max_request_line = WS_HTTP_LINE_DEFAULT;
-    l->max_header_line = WS_HTTP_LINE_DEFAULT;
-    l->allow_bare_lf = false;
-}
 
 void ws_hs_init(ws_handshake *hs, ws_role role, const ws_http_limits *limits, uint8_t *buf,
                 size_t cap, ws_header *headers, size_t max_headers)
 {
-    ws_http_limits defaults;
-
-    if (limits == NULL) {
-        ws_http_limits_init(&defaults);
-        limits = &defaults;
-    }
     memset(hs, 0, sizeof *hs);
+    if (limits != NULL)
+        hs->limits = *limits;
+    else
+        ws_http_limits_init(&hs->limits);
     hs->role = (uint8_t)role;
     hs->phase = WS_HS_HEAD;
-    hs->line_state = WS_SCAN_FIRST;
-    hs->allow_bare_lf = limits->allow_bare_lf;
-    hs->max_request_line = limits->max_request_line;
-    hs->max_header_line = limits->max_header_line;
     hs->buf = buf;
     hs->cap = buf != NULL ? cap : 0;
     hs->headers = headers;
     hs->max_headers = headers != NULL ? max_headers : 0;
+    ws_http_parser_init(&hs->http, role == WS_ROLE_CLIENT, &hs->limits, buf, hs->cap, headers,
+                        hs->max_headers);
+}
+
+int ws_hs_scan(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed,
+               int (*first_line)(ws_handshake *hs), int (*head_end)(ws_handshake *hs))
+{
+    size_t used = 0, n = 0;
+    int rc;
+
+    if (consumed != NULL)
+        *consumed = 0;
+    if (hs->phase == WS_HS_FAILED)
+        return hs->error;
+    if (hs->phase != WS_HS_HEAD)
+        return WS_E_STATE;
+    if (p == NULL && len > 0)
+        return WS_E_INVALID;
+    for (;;) {
+        rc = ws_http_parser_feed(&hs->http, p + used, len - used, &n);
+        used += n;
+        if (rc == WS_HTTP_FIRST_LINE) {
+            rc = first_line(hs);
+            if (rc == WS_E_AGAIN)
+                continue;
+        } else if (rc == WS_OK) {
+            hs->head_complete = true;
+            rc = head_end(hs);
+            if (rc == WS_OK)
+                hs->phase = WS_HS_DONE;
+        } else {
+            break; /* more input needed, or the parser's own error (counted by it) */
+        }
+        /* A role's check fails on the LF that ended the line it looked at. */
+        if (rc != WS_OK)
+            used--;
+        break;
+    }
+    if (consumed != NULL)
+        *consumed = used;
+    return ws_hs_settle(hs, rc);
 }
 
 int ws_hs_settle(ws_handshake *hs, int rc)
@@ -63,137 +71,6 @@ int ws_hs_settle(ws_handshake *hs, int rc)
         hs->status = WS_ROLE_IS_SERVER(hs->role) ? ws_error_http_status(rc) : 0;
     }
     return rc;
-}
-
-/* ---- character classes ---------------------------------------------------------------- */
-
-/* Control bytes; HTAB is one, but header values may hold it. */
-static bool ws_hs_is_ctl(unsigned char c)
-{
-    return c < 0x20 || c == 0x7F;
-}
-
-#ifdef WS_SMALL
-/* WS_SMALL (docs/size.md): comparisons instead of the 256-byte table. */
-#define WS_HS_TCHAR(ch) ws_is_tchar(ch)
-#else
-#define WS_HS_TCHAR(ch) (ws_hs_tchar[(unsigned char)(ch)] != 0)
-/* 1 for the tchar of RFC 9110 §5.6.2: ALPHA, DIGIT and !#$%&'*+-.^_`|~. */
-static const uint8_t ws_hs_tchar[256] = {
-    /* 0x00 - 0x1F: control bytes */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    /*  SP !  "  #  $  %  &  '  (  )  *  +  ,  -  .  /  0-9                    :  ;  <  =  >  ? */
-    0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
-    /*  @  A-Z                                                                   [  \  ]  ^  _ */
-    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1,
-    /*  `  a-z                                                                   {  |  }  ~ DEL */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0,
-    /* 0x80 - 0xFF: zero */
-};
-#endif
-
-#ifdef WS_HS_SSE2
-/* Which of 16 bytes are letters, digits or '-' (what header names are made of), as a bit
- * mask. */
-static unsigned ws_hs_name_mask(__m128i v)
-{
-    __m128i letter = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
-    __m128i digit = _mm_sub_epi8(v, _mm_set1_epi8('0'));
-    __m128i ok = _mm_cmpeq_epi8(_mm_min_epu8(letter, _mm_set1_epi8(25)), letter);
-
-    ok = _mm_or_si128(ok, _mm_cmpeq_epi8(_mm_min_epu8(digit, _mm_set1_epi8(9)), digit));
-    ok = _mm_or_si128(ok, _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
-    return (unsigned)_mm_movemask_epi8(ok);
-}
-
-/* The number of letters, digits and '-' at the start of s[0..len), 16 at a time; a string
- * shorter than 16 bytes is left to the caller. */
-static size_t ws_hs_name_run(const char *s, size_t len)
-{
-    size_t i = 0, last;
-    unsigned bad;
-
-    if (len < 16)
-        return 0;
-    for (; len - i >= 16; i += 16) {
-        bad = ~ws_hs_name_mask(_mm_loadu_si128((const __m128i *)(const void *)(s + i))) & 0xFFFFu;
-        if (bad != 0)
-            return i + (size_t)__builtin_ctz(bad);
-    }
-    if (i == len)
-        return i;
-    /* The last 16 bytes, overlapping what was seen: only lanes from i on count. */
-    last = len - 16;
-    bad = ~ws_hs_name_mask(_mm_loadu_si128((const __m128i *)(const void *)(s + last))) &
-          (0xFFFFu << (i - last)) & 0xFFFFu;
-    return bad != 0 ? last + (size_t)__builtin_ctz(bad) : len;
-}
-#endif
-
-/* The number of tchar bytes at the start of s[0..len). */
-static size_t ws_hs_token_len(const char *s, size_t len)
-{
-    size_t i = 0;
-
-#ifdef WS_HS_SSE2
-    i = ws_hs_name_run(s, len);
-#endif
-    while (i < len && WS_HS_TCHAR(s[i]))
-        i++;
-    return i;
-}
-
-bool ws_hs_is_token(const char *s, size_t len)
-{
-    return len > 0 && ws_hs_token_len(s, len) == len;
-}
-
-bool ws_hs_is_field_text(const char *s, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (ws_hs_is_ctl(c) && c != '\t')
-            return false;
-    }
-    return true;
-}
-
-/* ---- headers -------------------------------------------------------------------------- */
-
-/* Stores one header whose name and value were checked; the value is trimmed here. */
-static int ws_hs_store_header(ws_handshake *hs, const char *name, size_t name_len,
-                              const char *value, size_t value_len)
-{
-    ws_header *h;
-
-    if (hs->header_count == hs->max_headers)
-        return WS_E_HTTP_HEADERS_TOO_LARGE;
-    while (value_len > 0 && ws_is_ows(value[0])) {
-        value++;
-        value_len--;
-    }
-    while (value_len > 0 && ws_is_ows(value[value_len - 1]))
-        value_len--;
-    h = &hs->headers[hs->header_count++];
-    h->name = name;
-    h->name_len = name_len;
-    h->value = value;
-    h->value_len = value_len;
-    return WS_E_AGAIN;
-}
-
-int ws_hs_add_header(ws_handshake *hs, const char *name, size_t name_len, const char *value,
-                     size_t value_len)
-{
-    if (hs->header_count == hs->max_headers)
-        return WS_E_HTTP_HEADERS_TOO_LARGE;
-    if (!ws_hs_is_token(name, name_len))
-        return WS_E_HTTP_SYNTAX; /* empty, or whitespace before the colon, or a separator */
-    if (!ws_hs_is_field_text(value, value_len))
-        return WS_E_HTTP_SYNTAX;
-    return ws_hs_store_header(hs, name, name_len, value, value_len);
 }
 
 size_t ws_hs_count(const ws_header *h, size_t n, const char *name, const ws_header **first)
@@ -259,10 +136,10 @@ int ws_hs_check_extra(const ws_header *h, size_t n, const char *const *reserved)
     if (n > 0 && h == NULL)
         return WS_E_INVALID;
     for (i = 0; i < n; i++) {
-        if (h[i].name == NULL || !ws_hs_is_token(h[i].name, h[i].name_len))
+        if (h[i].name == NULL || !ws_http_is_token(h[i].name, h[i].name_len))
             return WS_E_INVALID;
         if (h[i].value_len > 0 &&
-            (h[i].value == NULL || !ws_hs_is_field_text(h[i].value, h[i].value_len)))
+            (h[i].value == NULL || !ws_http_is_field_text(h[i].value, h[i].value_len)))
             return WS_E_INVALID;
         for (j = 0; reserved[j] != NULL; j++) {
             if (ws_ascii_ieq(h[i].name, h[i].name_len, reserved[j]))
@@ -270,261 +147,6 @@ int ws_hs_check_extra(const ws_header *h, size_t n, const char *const *reserved)
         }
     }
     return WS_OK;
-}
-
-/* ---- the scanner ---------------------------------------------------------------------- */
-
-/* Copies the bytes at the start of src[0..n) that are not control bytes (the bytes of a
- * line that need no closer look) to dst, and returns how many there are; where it stops,
- * ws_hs_scan_byte takes over. dst[0..n) is free space: bytes past the run may be written
- * too, as SSE2 moves whole 16-byte blocks. */
-static size_t ws_hs_copy_plain(uint8_t *dst, const uint8_t *src, size_t n)
-{
-    size_t i = 0;
-
-#ifdef WS_HS_SSE2
-    const __m128i below = _mm_set1_epi8(0x1F), del = _mm_set1_epi8(0x7F);
-
-    for (; n - i >= 16; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
-        __m128i ctl = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, below), v), /* < 0x20 */
-                                   _mm_cmpeq_epi8(v, del));
-        unsigned mask = (unsigned)_mm_movemask_epi8(ctl);
-        _mm_storeu_si128((__m128i *)(void *)(dst + i), v);
-        if (mask != 0)
-            return i + (size_t)__builtin_ctz(mask);
-    }
-#else
-    /* Eight bytes at a time: a byte below 0x20, or equal to 0x7F, sets its top bit in the
-     * test (only whether one does is used, so the order of bytes in a word does not matter). */
-    const uint64_t ones = 0x0101010101010101u, tops = 0x8080808080808080u;
-
-    for (; n - i >= 8; i += 8) {
-        uint64_t x, d;
-        memcpy(&x, src + i, 8);
-        d = x ^ (ones * 0x7F);
-        if ((((x - ones * 0x20) & ~x) | ((d - ones) & ~d)) & tops)
-            break;
-    }
-    memcpy(dst, src, i);
-#endif
-    for (; i < n && !ws_hs_is_ctl(src[i]); i++)
-        dst[i] = src[i];
-    return i;
-}
-
-/* True while the scanner is inside a server's request line, whose limit is its own. */
-static bool ws_hs_in_request_line(const ws_handshake *hs)
-{
-    return hs->line_state == WS_SCAN_FIRST && WS_ROLE_IS_SERVER(hs->role);
-}
-
-/* The limit on the line being scanned. */
-static size_t ws_hs_line_limit(const ws_handshake *hs)
-{
-    return ws_hs_in_request_line(hs) ? hs->max_request_line : hs->max_header_line;
-}
-
-/* Appends one byte of the head; the buffer's size is the limit on the whole head. */
-static int ws_hs_store(ws_handshake *hs, uint8_t c, enum ws_hs_scan next)
-{
-    if (hs->len == hs->cap)
-        return WS_E_HTTP_HEADERS_TOO_LARGE;
-    hs->buf[hs->len++] = c;
-    hs->line_state = (uint8_t)next;
-    return WS_E_AGAIN;
-}
-
-/* A byte inside a line: refused as soon as it is a control byte or takes the line over its
- * limit, before the line ends. */
-static int ws_hs_line_byte(ws_handshake *hs, uint8_t c, enum ws_hs_scan state)
-{
-    if (ws_hs_is_ctl(c) && c != '\t')
-        return WS_E_HTTP_SYNTAX;
-    if (hs->len - hs->line_start >= ws_hs_line_limit(hs))
-        return ws_hs_in_request_line(hs) ? WS_E_HTTP_URI_TOO_LONG : WS_E_HTTP_HEADERS_TOO_LARGE;
-    return ws_hs_store(hs, c, state);
-}
-
-/* The first line ended just before buf[end]. */
-static int ws_hs_end_first_line(ws_handshake *hs, size_t end)
-{
-    const char *line = (const char *)hs->buf + hs->line_start;
-    size_t len = end - hs->line_start;
-
-    hs->line_start = hs->len;
-    if (WS_ROLE_IS_SERVER(hs->role))
-        return ws_hs_server_first_line(hs, line, len);
-    return ws_hs_client_first_line(hs, line, len);
-}
-
-/* A header line ended just before buf[end]. Its bytes are known to be field text, so only
- * the name needs a look: a token directly followed by the colon. */
-static int ws_hs_end_header_line(ws_handshake *hs, size_t end)
-{
-    const char *line = (const char *)hs->buf + hs->line_start;
-    size_t len = end - hs->line_start, name_len = ws_hs_token_len(line, len);
-
-    hs->line_start = hs->len;
-    if (name_len == 0 || name_len == len || line[name_len] != ':')
-        return WS_E_HTTP_SYNTAX; /* no colon, an empty name, whitespace or a separator */
-    return ws_hs_store_header(hs, line, name_len, line + name_len + 1, len - name_len - 1);
-}
-
-/* The line being scanned ended just before buf[end]. */
-static int ws_hs_end_line(ws_handshake *hs, enum ws_hs_scan state, size_t end)
-{
-    return state == WS_SCAN_FIRST ? ws_hs_end_first_line(hs, end) : ws_hs_end_header_line(hs, end);
-}
-
-int ws_hs_head_end(ws_handshake *hs)
-{
-    int rc;
-
-    hs->head_complete = true;
-    rc = WS_ROLE_IS_SERVER(hs->role) ? ws_hs_server_head_end(hs) : ws_hs_client_head_end(hs);
-    if (rc == WS_OK)
-        hs->phase = WS_HS_DONE;
-    return rc;
-}
-
-/* A line end that is a lone LF: only with allow_bare_lf. */
-static int ws_hs_bare_lf(ws_handshake *hs, enum ws_hs_scan next)
-{
-    if (!hs->allow_bare_lf)
-        return WS_E_HTTP_SYNTAX;
-    return ws_hs_store(hs, '\n', next);
-}
-
-/* One byte of the head. Returns WS_E_AGAIN to go on, WS_OK at the end of a valid head, or
- * an error. */
-static int ws_hs_scan_byte(ws_handshake *hs, uint8_t c)
-{
-    size_t end = hs->len; /* where the line ends when c is a bare LF */
-    enum ws_hs_scan state = (enum ws_hs_scan)hs->line_state;
-    int rc;
-
-    switch (state) {
-    case WS_SCAN_FIRST:
-    case WS_SCAN_HEADER:
-        if (c == '\r')
-            return ws_hs_store(hs, c,
-                               state == WS_SCAN_FIRST ? WS_SCAN_FIRST_CR : WS_SCAN_HEADER_CR);
-        if (c != '\n')
-            return ws_hs_line_byte(hs, c, state);
-        rc = ws_hs_bare_lf(hs, WS_SCAN_LINE);
-        return rc == WS_E_AGAIN ? ws_hs_end_line(hs, state, end) : rc;
-    case WS_SCAN_FIRST_CR:
-    case WS_SCAN_HEADER_CR:
-        if (c != '\n')
-            return WS_E_HTTP_SYNTAX; /* a CR not followed by LF */
-        rc = ws_hs_store(hs, c, WS_SCAN_LINE);
-        if (rc != WS_E_AGAIN)
-            return rc;
-        return ws_hs_end_line(hs, state == WS_SCAN_FIRST_CR ? WS_SCAN_FIRST : WS_SCAN_HEADER,
-                              end - 1);
-    case WS_SCAN_LINE:
-        if (c == '\r')
-            return ws_hs_store(hs, c, WS_SCAN_END_CR);
-        if (c == '\n') {
-            rc = ws_hs_bare_lf(hs, WS_SCAN_LINE);
-            return rc == WS_E_AGAIN ? ws_hs_head_end(hs) : rc;
-        }
-        if (c == ' ' || c == '\t')
-            return WS_E_HTTP_SYNTAX; /* obs-fold, or whitespace before the first name */
-        if (hs->header_count == hs->max_headers)
-            return WS_E_HTTP_HEADERS_TOO_LARGE;
-        return ws_hs_line_byte(hs, c, WS_SCAN_HEADER);
-    case WS_SCAN_END_CR:
-        if (c != '\n')
-            return WS_E_HTTP_SYNTAX;
-        rc = ws_hs_store(hs, c, WS_SCAN_LINE);
-        return rc == WS_E_AGAIN ? ws_hs_head_end(hs) : rc;
-    }
-    return WS_E_HTTP_SYNTAX; /* unreachable: every state is handled above */
-}
-
-/* True when c, at the start of a line, begins a header that ws_hs_scan_lines may take on:
- * not a line end, not whitespace (obs-fold) and not a control byte, with room for one more
- * header. */
-static bool ws_hs_header_starts(const ws_handshake *hs, uint8_t c)
-{
-    return c > ' ' && c != 0x7F && hs->header_count < hs->max_headers;
-}
-
-/* How many bytes of the line being scanned may follow from an input of len bytes: no more
- * than the line's limit and the head buffer leave room for. */
-static size_t ws_hs_line_room(const ws_handshake *hs, size_t len)
-{
-    size_t limit = ws_hs_line_limit(hs), used = hs->len - hs->line_start;
-
-    len = WS_MIN(len, hs->cap - hs->len);
-    return WS_MIN(len, limit > used ? limit - used : 0);
-}
-
-/* The fast path, over whole lines: copies each line's plain bytes and, when its CR LF
- * follows, ends it at once and goes on with the next. Stops where a byte needs
- * ws_hs_scan_byte (a line end of another kind, a control byte, a limit, the end of the
- * head) or a line fails (*rc set). Returns the bytes used. */
-static size_t ws_hs_scan_lines(ws_handshake *hs, const uint8_t *p, size_t len, int *rc)
-{
-    size_t i = 0, n, end;
-
-    for (;;) {
-        enum ws_hs_scan state = (enum ws_hs_scan)hs->line_state;
-
-        if (state == WS_SCAN_LINE) {
-            if (i == len || !ws_hs_header_starts(hs, p[i]))
-                return i;
-            state = WS_SCAN_HEADER;
-            hs->line_state = (uint8_t)state;
-        } else if (state != WS_SCAN_FIRST && state != WS_SCAN_HEADER) {
-            return i;
-        }
-        n = ws_hs_line_room(hs, len - i);
-        if (n > 0) /* buf may be NULL when cap is 0 */
-            n = ws_hs_copy_plain(hs->buf + hs->len, p + i, n);
-        hs->len += n;
-        i += n;
-        if (len - i < 2 || p[i] != '\r' || p[i + 1] != '\n' || hs->cap - hs->len < 2)
-            return i;
-        end = hs->len;
-        hs->buf[end] = '\r';
-        hs->buf[end + 1] = '\n';
-        hs->len += 2;
-        i += 2;
-        hs->line_state = WS_SCAN_LINE;
-        *rc = ws_hs_end_line(hs, state, end);
-        if (*rc != WS_E_AGAIN)
-            return i;
-    }
-}
-
-int ws_hs_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed)
-{
-    size_t i = 0;
-    int rc = WS_E_AGAIN;
-
-    if (consumed != NULL)
-        *consumed = 0;
-    if (hs->phase == WS_HS_FAILED)
-        return hs->error;
-    if (hs->phase != WS_HS_HEAD)
-        return WS_E_STATE;
-    if (p == NULL && len > 0)
-        return WS_E_INVALID;
-    while (i < len) {
-        i += ws_hs_scan_lines(hs, p + i, len - i, &rc);
-        if (i == len || rc != WS_E_AGAIN)
-            break;
-        rc = ws_hs_scan_byte(hs, p[i++]);
-        if (rc != WS_E_AGAIN)
-            break;
-    }
-    /* On an error the offending byte is not counted: i is one past it. */
-    if (consumed != NULL)
-        *consumed = (rc == WS_OK || rc == WS_E_AGAIN) ? i : i - 1;
-    return ws_hs_settle(hs, rc);
 }
 
 /* ---- the writer ----------------------------------------------------------------------- */

@@ -1,7 +1,7 @@
 /*
- * Private interface of the opening handshake: the head scanner shared by both roles
- * (handshake.c) and the role hooks it calls, plus the bounded writer the response and
- * request builders share. Not installed; nothing here is API.
+ * Private interface of the opening handshake: what both roles share (handshake.c): running
+ * the head parser with a role's checks, header lookups and the bounded writer. The roles
+ * call in here; handshake.c calls no role code. Not installed; nothing here is API.
  */
 #ifndef WS_HANDSHAKE_H
 #define WS_HANDSHAKE_H
@@ -12,11 +12,6 @@ WS_INTERNAL_BEGIN
 
 #define WS_KEY_NONCE_LEN 16 /* Sec-WebSocket-Key: a 16-byte nonce ... */
 #define WS_KEY_B64_LEN   24 /* ... in base64 */
-
-static inline bool ws_hs_is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
 
 /* Where a handshake is; ws_handshake.phase. */
 enum ws_hs_phase {
@@ -30,78 +25,15 @@ enum ws_hs_phase {
 void ws_hs_init(ws_handshake *hs, ws_role role, const ws_http_limits *limits, uint8_t *buf,
                 size_t cap, ws_header *headers, size_t max_headers);
 
-/* Scans p[0..len) into the head buffer; returns and sets *consumed as
- * ws_handshake_server_feed documents, for either role. */
-int ws_hs_feed(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed);
+/* Runs the head parser over p[0..len) with the role's checks: first_line once the request
+ * or status line is complete (WS_E_AGAIN to go on), head_end once the head is. Returns and
+ * sets *consumed as ws_handshake_server_feed documents, for either role. */
+int ws_hs_scan(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed,
+               int (*first_line)(ws_handshake *hs), int (*head_end)(ws_handshake *hs));
 
 /* Records the outcome of a step: a negative code other than WS_E_AGAIN fails the
  * handshake for good. Returns rc. */
 int ws_hs_settle(ws_handshake *hs, int rc);
-
-/* Adds one header (value trimmed here) after checking that the name is a token and the
- * value holds no control byte but HTAB. Returns WS_E_AGAIN (go on) or an error. */
-int ws_hs_add_header(ws_handshake *hs, const char *name, size_t name_len, const char *value,
-                     size_t value_len);
-
-/* The head is complete: runs the role's checks. Returns WS_OK or an error. */
-int ws_hs_head_end(ws_handshake *hs);
-
-/* Role hooks the scanner calls: the first line (request or status line, without its line
- * end) and the end of the head. Both return WS_E_AGAIN / WS_OK or an error. */
-int ws_hs_server_first_line(ws_handshake *hs, const char *line, size_t len);
-int ws_hs_server_head_end(ws_handshake *hs);
-int ws_hs_client_first_line(ws_handshake *hs, const char *line, size_t len);
-int ws_hs_client_head_end(ws_handshake *hs);
-
-/* RFC 9110 token (one or more tchar). */
-bool ws_hs_is_token(const char *s, size_t len);
-
-/* True when s[0..len) holds no control byte other than HTAB: fit for a header value. */
-bool ws_hs_is_field_text(const char *s, size_t len);
-
-/* ws_hs_ieq_lower on 8 and on 4 bytes. */
-static inline bool ws_hs_ieq8(const char *s, const char *lower)
-{
-    uint64_t a, b;
-
-    memcpy(&a, s, 8);
-    memcpy(&b, lower, 8);
-    return (a | 0x2020202020202020u) == b;
-}
-
-static inline bool ws_hs_ieq4(const char *s, const char *lower)
-{
-    uint32_t a, b;
-
-    memcpy(&a, s, 4);
-    memcpy(&b, lower, 4);
-    return (a | 0x20202020u) == b;
-}
-
-/* Case-insensitive comparison of s[0..len), which holds no control byte but HTAB (a token
- * or a header value), with lower[0..len), which holds only lower-case letters, digits and
- * '-'. For such bytes setting the 0x20 bit is an exact case fold: the only other bytes it
- * maps onto a digit or '-' are control bytes. Whole words at a time, the last one
- * overlapping the one before when len is not a multiple of the word. */
-static inline bool ws_hs_ieq_lower(const char *s, const char *lower, size_t len)
-{
-    size_t i;
-
-    if (len >= 8) {
-        for (i = 0; len - i > 8; i += 8) {
-            if (!ws_hs_ieq8(s + i, lower + i))
-                return false;
-        }
-        return ws_hs_ieq8(s + len - 8, lower + len - 8);
-    }
-    if (len >= 4)
-        return ws_hs_ieq4(s, lower) && ws_hs_ieq4(s + len - 4, lower + len - 4);
-    for (i = 0; i < len; i++) {
-        if (((unsigned char)s[i] | 0x20u) != (unsigned char)lower[i])
-            return false;
-    }
-    return true;
-}
 
 /* The number of headers called name, and the first of them (NULL when none). */
 size_t ws_hs_count(const ws_header *h, size_t n, const char *name, const ws_header **first);

@@ -6,7 +6,6 @@
 #include "handshake.h"
 
 static const char ws_protocol_header[] = "Sec-WebSocket-Protocol";
-static const char ws_extensions_header[] = "Sec-WebSocket-Extensions";
 
 /* A one-entry header list over a remembered offer, so the list walkers can read it. */
 static ws_header ws_hs_offer(const char *name, const char *value, size_t len)
@@ -31,7 +30,7 @@ static int ws_hs_check_protocols(const ws_client_opts *opts)
         return WS_E_INVALID;
     for (i = 0; i < opts->subprotocol_count; i++) {
         const char *p = opts->subprotocols[i];
-        if (p == NULL || !ws_hs_is_token(p, strlen(p)))
+        if (p == NULL || !ws_http_is_token(p, strlen(p)))
             return WS_E_INVALID;
         for (j = 0; j < i; j++) {
             /* Both are tokens by now, so neither is NULL. */
@@ -54,7 +53,7 @@ static int ws_hs_check_extensions(const char *ext)
     if (ext == NULL)
         return WS_OK;
     offer = ws_hs_offer(ws_extensions_header, ext, strlen(ext));
-    if (!ws_hs_is_field_text(offer.value, offer.value_len))
+    if (!ws_http_is_field_text(offer.value, offer.value_len))
         return WS_E_INVALID;
     ws_extension_iter_init(&it, &offer, 1);
     while ((rc = ws_extension_iter_next(&it, &e)) == 1)
@@ -186,7 +185,9 @@ int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts, ws
     if (rc != WS_OK)
         return rc; /* still idle: the caller may retry with more room */
     ws_accept_key(key, sizeof key, hs->accept);
-    hs->len = hs->line_start = hs->reserved;
+    /* The response is parsed in the room after the remembered offer. */
+    ws_http_parser_init(&hs->http, true, &hs->limits, hs->buf + hs->reserved,
+                        hs->cap - hs->reserved, hs->headers, hs->max_headers);
     hs->phase = WS_HS_HEAD;
     *out_len = len;
     return WS_OK;
@@ -194,22 +195,18 @@ int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts, ws
 
 /* ---- the response --------------------------------------------------------------------- */
 
-/* "HTTP/1.1 101 Switching Protocols"; a missing reason may also lack its space. */
-int ws_hs_client_first_line(ws_handshake *hs, const char *line, size_t len)
+/* The status line, as the parser read it: HTTP/1.x only. */
+static int ws_hs_client_first_line(ws_handshake *hs)
 {
+    const ws_http_head *h = &hs->http.head;
     ws_response *r = &hs->response;
-    int status;
 
-    if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || !ws_hs_is_digit(line[7]) || line[8] != ' ' ||
-        !ws_hs_is_digit(line[9]) || !ws_hs_is_digit(line[10]) || !ws_hs_is_digit(line[11]) ||
-        (len > 12 && line[12] != ' '))
+    if (h->version_major != 1)
         return WS_E_HTTP_SYNTAX;
-    status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-    if (status < 100 || status > 599)
-        return WS_E_HTTP_SYNTAX;
-    r->status = status;
-    r->reason = line + (len > 12 ? 13 : 12);
-    r->reason_len = len > 12 ? len - 13 : 0;
+    r->status = h->status;
+    r->version_minor = h->version_minor;
+    r->reason = h->reason;
+    r->reason_len = h->reason_len;
     return WS_E_AGAIN;
 }
 
@@ -226,7 +223,7 @@ static int ws_hs_check_chosen(ws_handshake *hs)
     n = ws_hs_count(r->headers, r->header_count, ws_protocol_header, &chosen);
     if (n == 0)
         return WS_OK;
-    if (n > 1 || !ws_hs_is_token(chosen->value, chosen->value_len))
+    if (n > 1 || !ws_http_is_token(chosen->value, chosen->value_len))
         return WS_E_HTTP_SUBPROTOCOL;
     offer = ws_hs_offer(ws_protocol_header, hs->offered_protocols, hs->offered_protocols_len);
     ws_list_iter_init(&it, &offer, 1, ws_protocol_header);
@@ -249,7 +246,7 @@ static int ws_hs_join_extensions(ws_handshake *hs)
     ws_hs_out o;
     size_t i, found = 0;
 
-    ws_hs_out_init(&o, hs->buf + hs->len, hs->cap - hs->len);
+    ws_hs_out_init(&o, hs->http.buf + hs->http.len, hs->http.cap - hs->http.len);
     for (i = 0; i < r->header_count; i++) {
         if (h[i].value_len == 0 || !ws_ascii_ieq(h[i].name, h[i].name_len, ws_extensions_header))
             continue;
@@ -269,21 +266,23 @@ static int ws_hs_join_extensions(ws_handshake *hs)
         return WS_E_HTTP_HEADERS_TOO_LARGE;
     r->extensions = (const char *)o.p;
     r->extensions_len = o.len;
-    hs->len += o.len; /* the head buffer now ends after the joined copy */
+    hs->http.len += o.len; /* the head buffer now ends after the joined copy */
     return WS_OK;
 }
 
-int ws_hs_client_head_end(ws_handshake *hs)
+static int ws_hs_client_head_end(ws_handshake *hs)
 {
     ws_response *r = &hs->response;
     const ws_header *accept;
     ws_header offer;
     int rc;
 
-    r->headers = hs->headers;
-    r->header_count = hs->header_count;
+    r->headers = hs->http.head.headers;
+    r->header_count = hs->http.head.header_count;
     if (r->status != 101)
         return WS_E_HTTP_STATUS;
+    if (r->version_minor < 1)
+        return WS_E_HTTP_VERSION; /* HTTP/1.0 has no Upgrade (RFC 6455 §4.1, RFC 9110 §7.8) */
     if (!ws_hs_list_has(r->headers, r->header_count, "Upgrade", "websocket"))
         return WS_E_HTTP_UPGRADE;
     if (!ws_hs_list_has(r->headers, r->header_count, "Connection", "upgrade"))
@@ -309,7 +308,7 @@ int ws_handshake_client_feed(ws_handshake *hs, const uint8_t *p, size_t len, siz
             *consumed = 0;
         return WS_E_STATE;
     }
-    return ws_hs_feed(hs, p, len, consumed);
+    return ws_hs_scan(hs, p, len, consumed, ws_hs_client_first_line, ws_hs_client_head_end);
 }
 
 const ws_response *ws_handshake_response(const ws_handshake *hs)

@@ -5,8 +5,6 @@
  */
 #include "handshake.h"
 
-#define WS_REQUEST_LINE_EXTRA 10 /* two spaces and "HTTP/1.1" */
-
 static bool ws_hs_value_is(const ws_header *h, const char *value)
 {
     size_t len = strlen(value);
@@ -15,31 +13,37 @@ static bool ws_hs_value_is(const ws_header *h, const char *value)
 
 /* ---- the request line ----------------------------------------------------------------- */
 
-/* The start of the path in an absolute-form target ("http://host/path?q"): right after the
- * authority, which may be directly followed by the query. NULL when t is not one. */
-static const char *ws_hs_absolute_path(const char *t, size_t len)
+/* The authority of an absolute-form target ("http://host:port/path?q"), which RFC 9112
+ * §3.2.2 makes the request's host in place of the Host header; it ends where the path or
+ * the query starts. False when t is not one, or its authority is not host[:port] (user
+ * info included). */
+static bool ws_hs_absolute_authority(const char *t, size_t len, const char **auth,
+                                     const char **auth_end)
 {
     static const char *const schemes[] = {"http", "https", "ws", "wss"};
     const char *end = t + len, *colon = memchr(t, ':', len), *p;
+    ws_hostport hp;
     size_t i;
     bool known = false;
 
     if (colon == NULL)
-        return NULL;
+        return false;
     for (i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
         known = known || ws_ascii_ieq(t, (size_t)(colon - t), schemes[i]);
     if (!known || end - colon < 4 || colon[1] != '/' || colon[2] != '/')
-        return NULL;
+        return false;
     for (p = colon + 3; p < end && *p != '/' && *p != '?'; p++)
         ;
-    return p == colon + 3 ? NULL : p; /* an empty authority is no authority */
+    *auth = colon + 3;
+    *auth_end = p;
+    return ws_hostport_parse(colon + 3, p, &hp);
 }
 
 /* Checks the request-target and splits it into path and query. Printable ASCII only: a
  * browser percent-encodes everything else, and '#' never reaches the server. */
 static int ws_hs_target(ws_request *r, const char *t, size_t len)
 {
-    const char *end = t + len, *path = t, *q;
+    const char *end = t + len, *path = t, *q, *auth;
     size_t i;
 
     if (len == 0)
@@ -49,11 +53,8 @@ static int ws_hs_target(ws_request *r, const char *t, size_t len)
         if (c <= 0x20 || c >= 0x7F || c == '#')
             return WS_E_HTTP_SYNTAX;
     }
-    if (t[0] != '/') {
-        path = ws_hs_absolute_path(t, len);
-        if (path == NULL)
-            return WS_E_HTTP_SYNTAX; /* "*" and authority-form have no place here */
-    }
+    if (t[0] != '/' && !ws_hs_absolute_authority(t, len, &auth, &path))
+        return WS_E_HTTP_SYNTAX; /* "*" and authority-form have no place here */
     q = memchr(path, '?', (size_t)(end - path));
     r->target = t;
     r->target_len = len;
@@ -68,47 +69,27 @@ static int ws_hs_target(ws_request *r, const char *t, size_t len)
     return WS_E_AGAIN;
 }
 
-/* The checks on the request line, for bytes and for a hand-off alike. */
-static int ws_hs_request_line(ws_handshake *hs, const char *method, size_t method_len,
-                              const char *target, size_t target_len, int major, int minor)
+/* The request line, as the parser read it: a target this server can serve, HTTP/1.1 or
+ * later, and GET. */
+static int ws_hs_server_first_line(ws_handshake *hs)
 {
+    const ws_http_head *h = &hs->http.head;
     ws_request *r = &hs->request;
     int rc;
 
-    if (!ws_hs_is_token(method, method_len))
-        return WS_E_HTTP_SYNTAX;
-    rc = ws_hs_target(r, target, target_len);
+    rc = ws_hs_target(r, h->target, h->target_len);
     if (rc != WS_E_AGAIN)
         return rc;
-    if (major < 1 || (major == 1 && minor < 1))
+    if (h->version_major < 1 || (h->version_major == 1 && h->version_minor < 1))
         return WS_E_HTTP_VERSION;
-    if (major != 1)
+    if (h->version_major != 1)
         return WS_E_HTTP_VERSION_UNSUPPORTED;
-    if (method_len != 3 || memcmp(method, "GET", 3) != 0)
+    if (h->method_len != 3 || memcmp(h->method, "GET", 3) != 0)
         return WS_E_HTTP_METHOD; /* methods are case-sensitive: "get" is not GET */
-    r->method = method;
-    r->method_len = method_len;
-    r->version_minor = minor;
+    r->method = h->method;
+    r->method_len = h->method_len;
+    r->version_minor = h->version_minor;
     return WS_E_AGAIN;
-}
-
-/* "GET /chat HTTP/1.1": single spaces, a version of one digit each side of the dot. */
-int ws_hs_server_first_line(ws_handshake *hs, const char *line, size_t len)
-{
-    const char *end = line + len, *sp1, *sp2, *v;
-
-    sp1 = memchr(line, ' ', len);
-    if (sp1 == NULL)
-        return WS_E_HTTP_SYNTAX;
-    sp2 = memchr(sp1 + 1, ' ', (size_t)(end - (sp1 + 1)));
-    if (sp2 == NULL)
-        return WS_E_HTTP_SYNTAX;
-    v = sp2 + 1;
-    if (end - v != 8 || memcmp(v, "HTTP/", 5) != 0 || !ws_hs_is_digit(v[5]) || v[6] != '.' ||
-        !ws_hs_is_digit(v[7]))
-        return WS_E_HTTP_SYNTAX;
-    return ws_hs_request_line(hs, line, (size_t)(sp1 - line), sp1 + 1, (size_t)(sp2 - (sp1 + 1)),
-                              v[5] - '0', v[7] - '0');
 }
 
 /* ---- the end of the head -------------------------------------------------------------- */
@@ -184,16 +165,16 @@ static enum ws_hs_known ws_hs_known_header(const char *name, size_t len)
     default:
         return WS_HK_COUNT;
     }
-    return ws_hs_ieq_lower(name, by_len[i].lower, len) ? by_len[i].id : WS_HK_COUNT;
+    return ws_ascii_ieq_n(name, by_len[i].lower, len) ? by_len[i].id : WS_HK_COUNT;
 }
 
 /* Whether the list in h's value holds lower (lower-case, len bytes); a value that is that
  * token alone, as browsers send it, takes one comparison. */
 static bool ws_hs_list_holds(const ws_header *h, const char *lower, size_t len)
 {
-    if (h->value_len == len && ws_hs_ieq_lower(h->value, lower, len))
+    if (h->value_len == len && ws_ascii_ieq_n(h->value, lower, len))
         return true;
-    return ws_token_list_has(h->value, h->value_len, lower);
+    return ws_http_list_has(h->value, h->value_len, lower);
 }
 
 static void ws_hs_survey_headers(const ws_header *h, size_t n, ws_hs_survey *s)
@@ -236,23 +217,32 @@ static bool ws_hs_has_body(const ws_header *h, size_t n)
     return ws_hs_announces_body(&s);
 }
 
-int ws_hs_server_head_end(ws_handshake *hs)
+static int ws_hs_server_head_end(ws_handshake *hs)
 {
     ws_request *r = &hs->request;
     const ws_header *host, *origin;
+    ws_hostport hp;
     ws_hs_survey s;
 
-    ws_hs_survey_headers(hs->headers, hs->header_count, &s);
+    ws_hs_survey_headers(hs->http.head.headers, hs->http.head.header_count, &s);
     host = s.first[WS_HK_HOST];
-    if (s.count[WS_HK_HOST] != 1 || host->value_len == 0)
+    /* Exactly one Host, and a valid one, even where an absolute-form target overrides it. */
+    if (s.count[WS_HK_HOST] != 1 ||
+        !ws_hostport_parse(host->value, host->value + host->value_len, &hp))
         return WS_E_HTTP_HOST;
     /* From here on the head is a well-formed HTTP request: keep it readable even when it is
      * not an upgrade, so a host can serve plain requests (ws_hs_plain_request). */
     origin = s.first[WS_HK_ORIGIN];
-    r->headers = hs->headers;
-    r->header_count = hs->header_count;
+    r->headers = hs->http.head.headers;
+    r->header_count = hs->http.head.header_count;
     r->host = host->value;
     r->host_len = host->value_len;
+    if (r->target[0] != '/') {
+        const char *auth, *auth_end;
+        (void)ws_hs_absolute_authority(r->target, r->target_len, &auth, &auth_end);
+        r->host = auth;
+        r->host_len = (size_t)(auth_end - auth);
+    }
     r->origin = origin != NULL ? origin->value : NULL;
     r->origin_len = origin != NULL ? origin->value_len : 0;
     if (!s.websocket)
@@ -287,63 +277,37 @@ int ws_handshake_server_feed(ws_handshake *hs, const uint8_t *p, size_t len, siz
             *consumed = 0;
         return WS_E_STATE;
     }
-    return ws_hs_feed(hs, p, len, consumed);
+    return ws_hs_scan(hs, p, len, consumed, ws_hs_server_first_line, ws_hs_server_head_end);
 }
 
-/* Copies n bytes to the end of the head; NULL when they do not fit. */
-static const char *ws_hs_copy(ws_handshake *hs, const char *s, size_t n)
+/* True when none of s[0..n) is NUL or one of the bytes in `breaks`: what would change
+ * where the serialized request's lines or elements end, and so let a host's parser smuggle a
+ * line in. Any other byte goes to the scanner, which judges it as if it had been sent. */
+static bool ws_hs_keeps_shape(const char *s, size_t n, const char *breaks)
 {
-    char *dst;
+    size_t i;
 
-    if (n == 0)
-        return "";
-    if (n > hs->cap - hs->len)
-        return NULL;
-    dst = (char *)hs->buf + hs->len;
-    memcpy(dst, s, n);
-    hs->len += n;
-    return dst;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '\0' || strchr(breaks, s[i]) != NULL)
+            return false;
+    }
+    return true;
 }
 
-/* The hand-off's request line; its length is what "METHOD target HTTP/1.x" would take. */
-static int ws_hs_handoff_line(ws_handshake *hs, const char *method, size_t method_len,
-                              const char *target, size_t target_len, int minor)
+/* The next piece of the request as it would have been sent, through the same scanner as
+ * fed bytes, so every limit and check is the same. */
+static int ws_hs_handoff_put(ws_handshake *hs, const char *s, size_t n)
 {
-    size_t limit = hs->max_request_line;
-    const char *m, *t;
-
-    if (method_len > limit || target_len > limit - method_len ||
-        limit - method_len - target_len < WS_REQUEST_LINE_EXTRA)
-        return WS_E_HTTP_URI_TOO_LONG;
-    m = ws_hs_copy(hs, method, method_len);
-    t = ws_hs_copy(hs, target, target_len);
-    if (m == NULL || t == NULL)
-        return WS_E_HTTP_HEADERS_TOO_LARGE;
-    return ws_hs_request_line(hs, m, method_len, t, target_len, 1, minor);
-}
-
-/* One hand-off header; its length is what "Name: value" would take. */
-static int ws_hs_handoff_header(ws_handshake *hs, const ws_header *h)
-{
-    size_t limit = hs->max_header_line;
-    const char *name, *value;
-
-    if (hs->header_count == hs->max_headers)
-        return WS_E_HTTP_HEADERS_TOO_LARGE;
-    if (h->name_len > limit || h->value_len > limit - h->name_len ||
-        limit - h->name_len - h->value_len < 2)
-        return WS_E_HTTP_HEADERS_TOO_LARGE;
-    name = ws_hs_copy(hs, h->name, h->name_len);
-    value = ws_hs_copy(hs, h->value, h->value_len);
-    if (name == NULL || value == NULL)
-        return WS_E_HTTP_HEADERS_TOO_LARGE;
-    return ws_hs_add_header(hs, name, h->name_len, value, h->value_len);
+    return n == 0 ? WS_E_AGAIN
+                  : ws_hs_scan(hs, (const uint8_t *)s, n, NULL, ws_hs_server_first_line,
+                               ws_hs_server_head_end);
 }
 
 int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t method_len,
                                 const char *target, size_t target_len, int version_minor,
                                 const ws_header *headers, size_t count)
 {
+    char version[] = " HTTP/1.x\r\n";
     size_t i;
     int rc;
 
@@ -351,7 +315,7 @@ int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t met
         return WS_E_STATE;
     if (hs->phase == WS_HS_FAILED)
         return hs->error;
-    if (hs->phase != WS_HS_HEAD || hs->len != 0)
+    if (hs->phase != WS_HS_HEAD || hs->http.len != 0)
         return WS_E_STATE; /* bytes were fed already, or a request was read */
     if ((method == NULL && method_len > 0) || (target == NULL && target_len > 0) ||
         (headers == NULL && count > 0))
@@ -361,12 +325,36 @@ int ws_handshake_server_handoff(ws_handshake *hs, const char *method, size_t met
             (headers[i].value == NULL && headers[i].value_len > 0))
             return WS_E_INVALID;
     }
-    rc = ws_hs_handoff_line(hs, method, method_len, target, target_len, version_minor);
-    for (i = 0; i < count && rc == WS_E_AGAIN; i++)
-        rc = ws_hs_handoff_header(hs, &headers[i]);
+    if (version_minor < 0 || version_minor > 9 || !ws_hs_keeps_shape(method, method_len, " \r\n") ||
+        !ws_hs_keeps_shape(target, target_len, " \r\n"))
+        return ws_hs_settle(hs, WS_E_HTTP_SYNTAX);
+    version[8] = (char)('0' + version_minor);
+    rc = ws_hs_handoff_put(hs, method, method_len);
     if (rc == WS_E_AGAIN)
-        rc = ws_hs_head_end(hs);
-    return ws_hs_settle(hs, rc);
+        rc = ws_hs_handoff_put(hs, " ", 1);
+    if (rc == WS_E_AGAIN)
+        rc = ws_hs_handoff_put(hs, target, target_len);
+    if (rc == WS_E_AGAIN)
+        rc = ws_hs_handoff_put(hs, version, sizeof version - 1);
+    for (i = 0; i < count && rc == WS_E_AGAIN; i++) {
+        const ws_header *h = &headers[i];
+        /* A colon or line end in the name, a line end in the value, or a name starting with
+         * whitespace (an obs-fold) would change the lines. */
+        if (!ws_hs_keeps_shape(h->name, h->name_len, ":\r\n") ||
+            !ws_hs_keeps_shape(h->value, h->value_len, "\r\n") ||
+            (h->name_len > 0 && (h->name[0] == ' ' || h->name[0] == '\t')))
+            return ws_hs_settle(hs, WS_E_HTTP_SYNTAX);
+        rc = ws_hs_handoff_put(hs, h->name, h->name_len);
+        if (rc == WS_E_AGAIN)
+            rc = ws_hs_handoff_put(hs, ": ", 2);
+        if (rc == WS_E_AGAIN)
+            rc = ws_hs_handoff_put(hs, h->value, h->value_len);
+        if (rc == WS_E_AGAIN)
+            rc = ws_hs_handoff_put(hs, "\r\n", 2);
+    }
+    if (rc == WS_E_AGAIN)
+        rc = ws_hs_handoff_put(hs, "\r\n", 2);
+    return rc;
 }
 
 const ws_request *ws_handshake_request(const ws_handshake *hs)
@@ -399,36 +387,68 @@ typedef struct ws_reason {
     const char *phrase;
 } ws_reason;
 
+/* Every status of the IANA HTTP status code registry that a rejection may carry (200-599). */
 static const ws_reason ws_reasons[] = {
     {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {203, "Non-Authoritative Information"},
     {204, "No Content"},
+    {205, "Reset Content"},
+    {206, "Partial Content"},
+    {207, "Multi-Status"},
+    {208, "Already Reported"},
+    {226, "IM Used"},
+    {300, "Multiple Choices"},
     {301, "Moved Permanently"},
     {302, "Found"},
     {303, "See Other"},
+    {304, "Not Modified"},
+    {305, "Use Proxy"},
     {307, "Temporary Redirect"},
     {308, "Permanent Redirect"},
     {400, "Bad Request"},
     {401, "Unauthorized"},
+    {402, "Payment Required"},
     {403, "Forbidden"},
     {404, "Not Found"},
     {405, "Method Not Allowed"},
     {406, "Not Acceptable"},
+    {407, "Proxy Authentication Required"},
     {408, "Request Timeout"},
     {409, "Conflict"},
     {410, "Gone"},
+    {411, "Length Required"},
+    {412, "Precondition Failed"},
     {413, "Content Too Large"},
     {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {416, "Range Not Satisfiable"},
+    {417, "Expectation Failed"},
+    {421, "Misdirected Request"},
+    {422, "Unprocessable Content"},
+    {423, "Locked"},
+    {424, "Failed Dependency"},
+    {425, "Too Early"},
     {426, "Upgrade Required"},
+    {428, "Precondition Required"},
     {429, "Too Many Requests"},
     {431, "Request Header Fields Too Large"},
+    {451, "Unavailable For Legal Reasons"},
     {500, "Internal Server Error"},
     {501, "Not Implemented"},
     {502, "Bad Gateway"},
     {503, "Service Unavailable"},
     {504, "Gateway Timeout"},
     {505, "HTTP Version Not Supported"},
+    {506, "Variant Also Negotiates"},
+    {507, "Insufficient Storage"},
+    {508, "Loop Detected"},
+    {510, "Not Extended"},
+    {511, "Network Authentication Required"},
 };
 
+/* The registered phrase, or an empty one (RFC 9112 §4 allows it) for an unregistered code. */
 static const char *ws_reason_phrase(int status)
 {
     size_t i;
@@ -437,7 +457,14 @@ static const char *ws_reason_phrase(int status)
         if (ws_reasons[i].status == status)
             return ws_reasons[i].phrase;
     }
-    return "Unknown";
+    return "";
+}
+
+/* Statuses that never carry content (RFC 9110 §15.3.5, §15.3.6, §15.4.5); 204 and 304 do
+ * not even announce a length. */
+static bool ws_status_bodyless(int status)
+{
+    return status == 204 || status == 205 || status == 304;
 }
 
 /* The head of a refusal, up to and including its empty line. */
@@ -451,9 +478,11 @@ static void ws_hs_put_refusal(ws_hs_out *o, int status, const ws_header *extra, 
     ws_hs_puts(o, "\r\nConnection: close\r\n");
     if (plain_text)
         ws_hs_puts(o, "Content-Type: text/plain\r\n");
-    ws_hs_puts(o, "Content-Length: ");
-    ws_hs_put_uint(o, body_len);
-    ws_hs_puts(o, "\r\n");
+    if (status != 204 && status != 304) {
+        ws_hs_puts(o, "Content-Length: ");
+        ws_hs_put_uint(o, body_len);
+        ws_hs_puts(o, "\r\n");
+    }
     ws_hs_put_headers(o, extra, n);
     ws_hs_puts(o, "\r\n");
 }
@@ -461,11 +490,14 @@ static void ws_hs_put_refusal(ws_hs_out *o, int status, const ws_header *extra, 
 int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint8_t *out,
                         size_t cap, size_t *out_len)
 {
+    /* A 101 has no content: a length or coding would make a proxy read frames as a body. */
     static const char *const ours[] = {"Upgrade",
                                        "Connection",
                                        "Sec-WebSocket-Accept",
                                        "Sec-WebSocket-Protocol",
                                        "Sec-WebSocket-Extensions",
+                                       "Content-Length",
+                                       "Transfer-Encoding",
                                        NULL};
     static const ws_accept_opts none = {NULL, NULL, NULL, 0};
     static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\n"
@@ -485,13 +517,15 @@ int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint
         opts = &none;
     if (opts->subprotocol != NULL) {
         proto_len = strlen(opts->subprotocol);
-        if (!ws_request_offers_subprotocol(&hs->request, opts->subprotocol, proto_len))
+        /* A client may offer anything in its list; only a token may be echoed. */
+        if (!ws_http_is_token(opts->subprotocol, proto_len) ||
+            !ws_request_offers_subprotocol(&hs->request, opts->subprotocol, proto_len))
             return WS_E_HTTP_SUBPROTOCOL;
     }
     if (opts->extensions != NULL) {
         ws_header answer = {"Sec-WebSocket-Extensions", 24, opts->extensions, 0};
         answer.value_len = ext_len = strlen(opts->extensions);
-        if (!ws_hs_is_field_text(opts->extensions, ext_len))
+        if (!ws_http_is_field_text(opts->extensions, ext_len))
             return WS_E_INVALID;
         rc = ws_hs_extensions_offered(&answer, 1, hs->request.headers, hs->request.header_count);
         if (rc != WS_OK)
@@ -524,7 +558,8 @@ int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *hea
     ws_hs_out o;
     int rc;
 
-    if (out_len == NULL || status < 200 || status > 599 || (body == NULL && body_len > 0))
+    if (out_len == NULL || status < 200 || status > 599 || (body == NULL && body_len > 0) ||
+        (body_len > 0 && ws_status_bodyless(status)))
         return WS_E_INVALID;
     if (hs->role != WS_ROLE_SERVER)
         return WS_E_STATE;

@@ -5,6 +5,21 @@
  */
 #include "ws_internal.h"
 
+/* 1 for the tchar of RFC 9110 §5.6.2: ALPHA, DIGIT and !#$%&'*+-.^_`|~. */
+const uint8_t ws_tchar_table[256] = {
+    /* 0x00 - 0x1F: control bytes */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /*  SP !  "  #  $  %  &  '  (  )  *  +  ,  -  .  /  0-9                    :  ;  <  =  >  ? */
+    0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    /*  @  A-Z                                                                   [  \  ]  ^  _ */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1,
+    /*  `  a-z                                                                   {  |  }  ~ DEL */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0,
+    /* 0x80 - 0xFF: zero */
+};
+
+const char ws_extensions_header[] = "Sec-WebSocket-Extensions";
+
 static const char *ws_skip_ows(const char *p, const char *end)
 {
     while (p < end && ws_is_ows(*p))
@@ -62,7 +77,7 @@ static bool ws_list_next(const char *v, size_t len, size_t *pos, const char **it
     return true;
 }
 
-bool ws_token_list_has(const char *value, size_t len, const char *token)
+bool ws_http_list_has(const char *value, size_t len, const char *token)
 {
     size_t pos = 0, item_len;
     const char *item;

@@ -47,8 +47,20 @@ void ws_keepalive_on_event(ws_conn *c, const ws_event *ev)
             c->rtt = (int64_t)(c->now - c->ping_sent_at);
         c->ping_outstanding = false;
     }
-    if (ws_activity_hooked(c) && c->cfg.keepalive->is_activity(c->cfg.keepalive->ud, c, ev))
-        c->last_rx = c->now;
+    if (ws_activity_hooked(c)) {
+        bool active;
+        c->in_callback = true;
+        active = c->cfg.keepalive->is_activity(c->cfg.keepalive->ud, c, ev);
+        c->in_callback = false;
+        if (active)
+            c->last_rx = c->now;
+    }
+}
+
+/* Whether a ping may still go out: a hook may have closed the connection meanwhile. */
+static bool ws_keepalive_may_ping(const ws_conn *c)
+{
+    return ws_conn_phase_of(c) == WS_PHASE_OPEN && !c->close_sent && !ws_conn_finished(c);
 }
 
 static void ws_keepalive_ping(ws_conn *c, uint64_t now)
@@ -56,12 +68,22 @@ static void ws_keepalive_ping(ws_conn *c, uint64_t now)
     const ws_keepalive_hooks *k = c->cfg.keepalive;
     uint8_t payload[WS_CONTROL_PAYLOAD_MAX];
     size_t len = 8, i;
+    bool want = true;
 
     c->next_ping = now + c->cfg.ping_interval_ms;
-    if (k != NULL && k->want_ping != NULL && !k->want_ping(k->ud, c, now))
+    if (k != NULL && k->want_ping != NULL) {
+        c->in_callback = true;
+        want = k->want_ping(k->ud, c, now);
+        c->in_callback = false;
+    }
+    if (!want || !ws_keepalive_may_ping(c))
         return;
     if (k != NULL && k->ping_payload != NULL) {
+        c->in_callback = true;
         len = k->ping_payload(k->ud, c, now, payload);
+        c->in_callback = false;
+        if (!ws_keepalive_may_ping(c))
+            return;
         if (len > WS_CONTROL_PAYLOAD_MAX)
             len = WS_CONTROL_PAYLOAD_MAX;
     } else {
@@ -89,35 +111,34 @@ void ws_conn_set_time(ws_conn *c, uint64_t now_ms)
     }
 }
 
-void ws_conn_tick(ws_conn *c, uint64_t now_ms)
+int ws_keepalive_due(ws_conn *c, uint64_t now_ms)
 {
     const ws_config *cfg = &c->cfg;
 
-    ws_conn_set_time(c, now_ms);
     if (ws_conn_finished(c))
-        return;
-    switch (c->phase) {
+        return WS_OK;
+    switch (ws_conn_phase_of(c)) {
     case WS_PHASE_CONNECTING:
         if (c->rx != WS_RX_IDLE &&
             ws_deadline_passed(c->started_at, cfg->handshake_timeout_ms, now_ms))
-            ws_conn_fail_handshake(c, WS_E_HANDSHAKE_TIMEOUT, 0);
-        return;
+            return WS_E_HANDSHAKE_TIMEOUT;
+        return WS_OK;
     case WS_PHASE_OPEN:
         if (c->ping_outstanding &&
             ws_deadline_passed(c->ping_sent_at, cfg->pong_timeout_ms, now_ms))
-            ws_conn_fail(c, WS_E_PONG_TIMEOUT);
-        else if (ws_deadline_passed(c->last_rx, cfg->idle_timeout_ms, now_ms))
-            ws_conn_fail(c, WS_E_IDLE_TIMEOUT);
-        else if (cfg->ping_interval_ms != 0 && now_ms >= c->next_ping)
+            return WS_E_PONG_TIMEOUT;
+        if (ws_deadline_passed(c->last_rx, cfg->idle_timeout_ms, now_ms))
+            return WS_E_IDLE_TIMEOUT;
+        if (cfg->ping_interval_ms != 0 && now_ms >= c->next_ping)
             ws_keepalive_ping(c, now_ms);
-        return;
+        return WS_OK;
     case WS_PHASE_CLOSING:
         if (ws_deadline_passed(c->close_sent_at, cfg->close_timeout_ms, now_ms))
-            ws_conn_fail(c, WS_E_CLOSE_TIMEOUT);
-        return;
+            return WS_E_CLOSE_TIMEOUT;
+        return WS_OK;
     case WS_PHASE_CLOSED:
     default:
-        return;
+        return WS_OK;
     }
 }
 
@@ -130,7 +151,7 @@ uint64_t ws_conn_next_deadline(const ws_conn *c)
         return best;
     if (!c->clock_started)
         return 0; /* the clocks start at the first tick */
-    switch (c->phase) {
+    switch (ws_conn_phase_of(c)) {
     case WS_PHASE_CONNECTING:
         if (c->rx != WS_RX_IDLE)
             ws_deadline_min(&best, c->started_at, cfg->handshake_timeout_ms);

@@ -17,125 +17,25 @@ typedef struct ws_origin_parts {
 
 static const char ws_null_origin[] = "null";
 
-/* Case-insensitive ASCII comparison of two strings of the same length n. */
-static bool ws_ascii_ieq_n(const char *a, const char *b, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        if (ws_ascii_lower((unsigned char)a[i]) != ws_ascii_lower((unsigned char)b[i]))
-            return false;
-    }
-    return true;
-}
-
-static bool ws_is_alpha(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-static bool ws_origin_is_digit(char ch)
-{
-    return ch >= '0' && ch <= '9';
-}
-
-static bool ws_origin_is_hex(char ch)
-{
-    return ws_origin_is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-}
-
-/* The bytes of a DNS label or dotted IPv4 address as browsers serialize hosts (IDNs come
- * as punycode); '%', '@', '/', '*' and the like make the whole value malformed. */
-static bool ws_is_label_char(char ch)
-{
-    return ws_is_alpha(ch) || ws_origin_is_digit(ch) || ch == '-' || ch == '_';
-}
-
-/* Dot-separated non-empty labels filling [p, end). Empty labels are refused so that a
- * wildcard's "one or more labels" can never be the empty string. */
-static bool ws_origin_reg_name_valid(const char *p, const char *end)
-{
-    bool label_started = false;
-
-    if (p == end)
-        return false;
-    for (; p < end; p++) {
-        if (*p == '.') {
-            if (!label_started)
-                return false;
-            label_started = false;
-        } else if (ws_is_label_char(*p)) {
-            label_started = true;
-        } else {
-            return false;
-        }
-    }
-    return label_started; /* no trailing dot */
-}
-
-/* "[" hex digits, ':' and '.' "]", with at least one ':'. Zone ids are not part of an
- * origin; the text is compared as written (browsers send the RFC 5952 form). */
-static bool ws_ipv6_literal_valid(const char *p, const char *end)
-{
-    bool colon = false;
-
-    if (end - p < 4 || p[0] != '[' || end[-1] != ']')
-        return false;
-    for (p++, end--; p < end; p++) {
-        if (*p == ':')
-            colon = true;
-        else if (!ws_origin_is_hex(*p) && *p != '.')
-            return false;
-    }
-    return colon;
-}
-
-/* A port: 1 to 5 digits without a leading zero, 1-65535. */
-static bool ws_origin_port_parse(const char *p, const char *end, uint32_t *port)
-{
-    uint32_t v = 0;
-
-    if (p == end || end - p > 5 || *p == '0')
-        return false;
-    for (; p < end; p++) {
-        if (!ws_origin_is_digit(*p))
-            return false;
-        v = v * 10u + (uint32_t)(*p - '0');
-    }
-    if (v > 65535u)
-        return false;
-    *port = v;
-    return true;
-}
-
 /* host [":" port] filling [p, end); a wildcard "*." prefix only when allowed. The port is
  * left alone when absent, so the caller's default stays. */
 static bool ws_host_port_parse(const char *p, const char *end, bool allow_wildcard,
                                ws_origin_parts *o)
 {
-    const char *host_end;
+    ws_hostport hp;
 
     o->wildcard = false;
-    if (p < end && *p == '[') {
-        host_end = ws_find_byte(p, end, ']');
-        if (host_end == end)
-            return false;
-        host_end++;
-        if (!ws_ipv6_literal_valid(p, host_end))
-            return false;
-    } else {
-        if (allow_wildcard && end - p >= 2 && p[0] == '*' && p[1] == '.') {
-            o->wildcard = true;
-            p += 2;
-        }
-        host_end = ws_find_byte(p, end, ':');
-        if (!ws_origin_reg_name_valid(p, host_end))
-            return false;
+    if (allow_wildcard && end - p >= 2 && p[0] == '*' && p[1] == '.') {
+        o->wildcard = true;
+        p += 2;
     }
-    o->host = p;
-    o->host_len = (size_t)(host_end - p);
-    if (host_end == end)
-        return true;
-    return *host_end == ':' && ws_origin_port_parse(host_end + 1, end, &o->port);
+    if (!ws_hostport_parse(p, end, &hp) || (o->wildcard && hp.ipv6))
+        return false;
+    o->host = hp.host;
+    o->host_len = hp.host_len;
+    if (hp.has_port)
+        o->port = hp.port;
+    return true;
 }
 
 /* The port a scheme implies when none is written; 0 when it implies none. */
@@ -157,8 +57,7 @@ static bool ws_origin_parse(const char *s, size_t len, bool allow_wildcard, ws_o
 
     if (len == 0 || !ws_is_alpha(*p))
         return false;
-    while (p < end &&
-           (ws_is_alpha(*p) || ws_origin_is_digit(*p) || *p == '+' || *p == '-' || *p == '.'))
+    while (p < end && (ws_is_alpha(*p) || ws_is_digit(*p) || *p == '+' || *p == '-' || *p == '.'))
         p++;
     if (end - p < 3 || memcmp(p, "://", 3) != 0)
         return false;
@@ -282,6 +181,31 @@ int ws_origin_check(const ws_origin_policy *p, const ws_request *r)
     if (p->same_origin && ws_origin_same(p->secure, r, &o))
         return WS_OK;
     return WS_E_ORIGIN;
+}
+
+bool ws_host_trusted(const char *const *hosts, size_t count, const char *host, size_t len)
+{
+    ws_origin_parts h, pat;
+    size_t i;
+
+    if (host == NULL || (hosts == NULL && count > 0))
+        return false;
+    memset(&h, 0, sizeof h);
+    if (!ws_host_port_parse(host, host + len, false, &h))
+        return false;
+    for (i = 0; i < count; i++) {
+        const char *e = hosts[i];
+        memset(&pat, 0, sizeof pat);
+        if (e == NULL || !ws_host_port_parse(e, e + strlen(e), true, &pat))
+            continue;
+        if (pat.port != 0 && pat.port != h.port)
+            continue; /* an entry with a port pins it; one without takes any */
+        pat.port = h.port;
+        pat.scheme = h.scheme = "";
+        if (ws_origin_parts_match(&pat, &h))
+            return true;
+    }
+    return false;
 }
 
 int ws_origin_hook(void *policy, ws_conn *c, const ws_request *r)

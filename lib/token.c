@@ -44,32 +44,14 @@ static int ws_b64url_value(char ch)
     return ws_base64_digit(ch, '-', '_');
 }
 
-/* Strict decoding into out (cap bytes): no padding, nothing outside the alphabet, and the
- * bits past the last whole byte must be zero, so every byte string has exactly one
- * encoding and a token cannot be altered without changing the bytes it stands for. */
+/* Strict decoding into out (cap bytes), without padding: ws_base64_decode_with. */
 static bool ws_b64url_decode(uint8_t *out, size_t cap, const char *in, size_t len, size_t *out_len)
 {
-    uint32_t acc = 0;
-    unsigned bits = 0;
-    size_t i, n = len / 4 * 3 + (len % 4 == 0 ? 0 : len % 4 - 1), o = 0;
+    int n = ws_base64_decode_with(out, cap, in, len, '-', '_', false);
 
-    if (len % 4 == 1 || n > cap)
+    if (n < 0)
         return false;
-    for (i = 0; i < len; i++) {
-        int v = ws_b64url_value(in[i]);
-        if (v < 0)
-            return false;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-            acc &= (1u << bits) - 1u;
-        }
-    }
-    if (acc != 0)
-        return false;
-    *out_len = o;
+    *out_len = (size_t)n;
     return true;
 }
 

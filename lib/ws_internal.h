@@ -57,17 +57,40 @@ static inline unsigned char ws_ascii_lower(unsigned char ch)
     return (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch + ('a' - 'A')) : ch;
 }
 
-/* Case-insensitive ASCII comparison of a[0..alen) with the NUL-terminated b. */
-static inline bool ws_ascii_ieq(const char *a, size_t alen, const char *b)
+/* The library's one case-insensitive ASCII comparison: a[0..n) with b[0..n). */
+static inline bool ws_ascii_ieq_n(const char *a, const char *b, size_t n)
 {
     size_t i;
-    for (i = 0; i < alen; i++) {
-        if (b[i] == '\0' ||
-            ws_ascii_lower((unsigned char)a[i]) != ws_ascii_lower((unsigned char)b[i]))
+    for (i = 0; i < n; i++) {
+        if (ws_ascii_lower((unsigned char)a[i]) != ws_ascii_lower((unsigned char)b[i]))
             return false;
     }
-    return b[alen] == '\0';
+    return true;
 }
+
+/* The same, of a[0..alen) with the NUL-terminated b. */
+static inline bool ws_ascii_ieq(const char *a, size_t alen, const char *b)
+{
+    return strlen(b) == alen && ws_ascii_ieq_n(a, b, alen);
+}
+
+static inline bool ws_is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+static inline bool ws_is_alpha(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+static inline bool ws_is_hex(char ch)
+{
+    return ws_is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/* The header both roles and the extension walker look for (http.c). */
+extern const char ws_extensions_header[];
 
 /* SP and HTAB: the only whitespace HTTP allows around values and list separators. */
 static inline bool ws_is_ows(char ch)
@@ -75,13 +98,19 @@ static inline bool ws_is_ows(char ch)
     return ch == ' ' || ch == '\t';
 }
 
-/* tchar of RFC 9110 §5.6.2: the bytes a token (header name, method, subprotocol) may hold. */
+/* tchar of RFC 9110 §5.6.2: the bytes a token (header name, method, subprotocol) may hold.
+ * The one definition is the table in http.c. */
+extern const uint8_t ws_tchar_table[256];
+
 static inline bool ws_is_tchar(char ch)
 {
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-        return true;
-    return ch != '\0' && memchr("!#$%&'*+-.^_`|~", ch, 15) != NULL;
+    return ws_tchar_table[(unsigned char)ch] != 0;
 }
+
+/* http_parser.c: an RFC 9110 token (one or more tchar), and text fit for a header value
+ * (no control byte but HTAB). */
+bool ws_http_is_token(const char *s, size_t len);
+bool ws_http_is_field_text(const char *s, size_t len);
 
 /* The first ch in [p, end), or end. */
 static inline const char *ws_find_byte(const char *p, const char *end, char ch)
@@ -107,6 +136,33 @@ static inline int ws_base64_digit(char ch, char c62, char c63)
         return 63;
     return -1;
 }
+
+/* authority.c: host [":" port] as URLs, Origin values, Host headers and trusted host lists
+ * write it. A reg-name is dot-separated non-empty labels of letters, digits, '-' and '_',
+ * optionally ending in one dot (a rooted name); IPv4 addresses are reg-names too. A port is
+ * 1-65535 in decimal without a leading zero. An IPv6 literal is RFC 3986's IPv6address,
+ * without a zone id. */
+typedef struct ws_hostport {
+    const char *host; /* brackets included for an IPv6 literal */
+    size_t host_len;
+    bool ipv6;
+    bool has_port;
+    uint16_t port; /* when has_port */
+} ws_hostport;
+
+bool ws_reg_name_valid(const char *p, const char *end);
+bool ws_port_parse(const char *p, const char *end, uint16_t *port);
+bool ws_ipv6_valid(const char *p, const char *end);
+/* The whole of [p, end) is host [":" port]; hp is filled when true. */
+bool ws_hostport_parse(const char *p, const char *end, ws_hostport *hp);
+
+/* The library's one base64 decoder (base64.c): in[0..len) in the alphabet whose last two
+ * digits are c62 and c63, padded with '=' to a multiple of 4 or not padded at all. Strict:
+ * nothing outside the alphabet, and the bits past the last whole byte must be zero. Returns
+ * the decoded length (out NULL: only checks), WS_E_INVALID or WS_E_BUFFER (n > cap); out is
+ * written only on success. */
+int ws_base64_decode_with(uint8_t *out, size_t cap, const char *in, size_t len, char c62, char c63,
+                          bool padded);
 
 /* The length ws_base64_decode would give for in[0..len) (standard alphabet, padded),
  * without decoding, or WS_E_INVALID. */

@@ -86,10 +86,10 @@ static const parse_case parse_cases[] = {
     {"5000", P("\x13\x88", ""), WS_E_CLOSE_CODE, 0, 0},
     {"65535", P("\xff\xff", ""), WS_E_CLOSE_CODE, 0, 0},
     {"invalid code beats bad reason", P("\x03\xed", "\xff"), WS_E_CLOSE_CODE, 0, 0},
-    {"reason with 0xff", P("\x03\xe8", "a\xff"), WS_E_INVALID_UTF8, 0, 0},
-    {"reason with a surrogate", P("\x03\xe8", "\xed\xa0\x80"), WS_E_INVALID_UTF8, 0, 0},
-    {"reason with overlong NUL", P("\x03\xe8", "\xc0\x80"), WS_E_INVALID_UTF8, 0, 0},
-    {"reason cut mid-character", P("\x03\xe8", "caf\xc3"), WS_E_INVALID_UTF8, 0, 0},
+    {"reason with 0xff", P("\x03\xe8", "a\xff"), WS_E_CLOSE_REASON, 0, 0},
+    {"reason with a surrogate", P("\x03\xe8", "\xed\xa0\x80"), WS_E_CLOSE_REASON, 0, 0},
+    {"reason with overlong NUL", P("\x03\xe8", "\xc0\x80"), WS_E_CLOSE_REASON, 0, 0},
+    {"reason cut mid-character", P("\x03\xe8", "caf\xc3"), WS_E_CLOSE_REASON, 0, 0},
     {"reason with a NUL is UTF-8", P("\x03\xe8", "a\0b"), WS_OK, 1000, 3},
 };
 

@@ -303,7 +303,7 @@ static const conn_case conn_cases[] = {
     {"close code 5000", WS_ROLE_SERVER, {FR(CLOSE, "\x13\x88"), END_FR},
      "OPEN|CLOSED:1002:-35", "OCLOSE:1002|"},
     {"close reason not UTF-8", WS_ROLE_SERVER, {FR(CLOSE, "\x03\xe8\xff"), END_FR},
-     "OPEN|CLOSED:1007:-33", "OCLOSE:1007|"},
+     "OPEN|CLOSED:1007:-41", "OCLOSE:1007|"},
     {"invalid UTF-8 after a valid prefix", WS_ROLE_SERVER, {FR(T1, "ab\xff" "cd"), END_FR},
      "OPEN|PART:TEXT:ab|CLOSED:1007:-33", "OCLOSE:1007|"},
     {"character split across fragments", WS_ROLE_SERVER,
@@ -575,6 +575,7 @@ static void test_error_values(void **state)
         {WS_E_RESERVED_BITS, 1002, 0},
         {WS_E_CLOSE_CODE, 1002, 0},
         {WS_E_INVALID_UTF8, 1007, 0},
+        {WS_E_CLOSE_REASON, 1007, 0},
         {WS_E_FRAME_TOO_BIG, 1009, 0},
         {WS_E_TOO_MANY_FRAGMENTS, 1009, 0},
         {WS_E_EOF, 1006, 0},
@@ -605,6 +606,7 @@ static void test_error_values(void **state)
             assert_true(strlen(m) > 3 && strlen(m) <= WS_CLOSE_REASON_MAX);
     }
     assert_string_equal(ws_strerror(WS_E_INVALID_UTF8), "invalid UTF-8 in text");
+    assert_string_equal(ws_strerror(WS_E_CLOSE_REASON), "invalid UTF-8 in close reason");
     assert_string_equal(ws_strerror(1), "unknown error");
     assert_int_equal(ws_error_close_code(-999), 0);
     assert_int_equal(ws_error_http_status(-999), 0);
@@ -1266,6 +1268,175 @@ static void test_memory_bounded(void **state)
     assert_int_equal(st.live, 0);
 }
 
+/* Edges of the connection API: bytes before a client's request, the subprotocol a host
+ * gives ws_conn_start_open, and the close code reported after the host's own close. */
+static void test_client_feed_before_connect(void **state)
+{
+    ws_config cfg;
+    ws_conn *c;
+    uint8_t in[4] = {0x81, 0x00, 0, 0};
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_CLIENT);
+    cfg.random = zero_random;
+    cfg.max_output = 4096;
+    c = ws_conn_init(conn_mem, sizeof conn_mem, &cfg);
+    assert_non_null(c);
+    assert_int_equal(ws_conn_feed(c, in, sizeof in), WS_E_STATE); /* refused, not dropped */
+    assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);         /* nothing was taken */
+}
+
+static void test_start_open_copies_subprotocol(void **state)
+{
+    ws_config cfg;
+    ws_conn *c;
+    ws_event ev;
+    char proto[8];
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_output = 4096;
+    c = ws_conn_init(conn_mem, sizeof conn_mem, &cfg);
+    assert_non_null(c);
+    assert_int_equal(ws_conn_start_open(c, "a b"), WS_E_INVALID); /* not a token */
+    strcpy(proto, "chat");
+    assert_int_equal(ws_conn_start_open(c, proto), WS_OK);
+    memset(proto, 'X', sizeof proto); /* the caller's string is gone */
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    assert_int_equal(ev.subprotocol_len, 4);
+    assert_memory_equal(ev.subprotocol, "chat", 4);
+}
+
+/* The host closes with 1000 before pulling the event that fails the text: the peer saw
+ * 1000, so WS_EV_CLOSED says 1000, with the error that ended the connection. */
+static void test_close_before_pending_error(void **state)
+{
+    static const frm in_frames[] = {FR(T1, "ab\xff"), END_FR};
+    ws_config cfg;
+    ws_conn *c;
+    ws_event ev;
+    uint8_t in[64];
+    const uint8_t *o;
+    size_t n;
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_output = 4096;
+    c = ws_conn_init(conn_mem, sizeof conn_mem, &cfg);
+    assert_non_null(c);
+    assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    n = build_frames(in_frames, WS_ROLE_SERVER, in);
+    assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CHUNK); /* "ab", before the bad byte */
+    assert_int_equal(ws_conn_close(c, 1000, NULL, 0), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.error, WS_E_INVALID_UTF8);
+    assert_int_equal(ev.close_code, 1000);
+    n = ws_conn_output(c, &o);
+    assert_int_equal(n, 4); /* one close frame: 1000 */
+    assert_memory_equal(o, "\x88\x02\x03\xe8", 4);
+}
+
+/* DNS rebinding: a page at attacker.example:8080 whose name now points at our address
+ * sends Host and Origin that agree, so the same-origin check passes; the trusted host list
+ * refuses it with 421 before any hook runs. A request for a trusted name goes through. */
+static void test_trusted_hosts(void **state)
+{
+    static const char *const trusted[] = {"localhost", "127.0.0.1"};
+    static const char rebound[] = "GET /chat HTTP/1.1\r\n"
+                                  "Host: attacker.example:8080\r\n"
+                                  "Origin: http://attacker.example:8080\r\n"
+                                  "Upgrade: websocket\r\n"
+                                  "Connection: Upgrade\r\n"
+                                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                  "Sec-WebSocket-Version: 13\r\n\r\n";
+    static const char good[] = "GET /chat HTTP/1.1\r\n"
+                               "Host: localhost:8080\r\n"
+                               "Origin: http://localhost:8080\r\n"
+                               "Upgrade: websocket\r\n"
+                               "Connection: Upgrade\r\n"
+                               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                               "Sec-WebSocket-Version: 13\r\n\r\n";
+    ws_origin_policy policy;
+    ws_config cfg;
+    ws_conn *c;
+    ws_event ev;
+    uint8_t in[512];
+    const uint8_t *o;
+    size_t n;
+    (void)state;
+
+    ws_origin_policy_init(&policy); /* same-origin, which rebinding defeats on its own */
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_output = 4096;
+    cfg.origin_hook.fn = ws_origin_hook;
+    cfg.origin_hook.ud = &policy;
+    c = ws_conn_init(conn_mem, sizeof conn_mem, &cfg);
+    assert_non_null(c);
+    memcpy(in, rebound, sizeof rebound - 1);
+    assert_int_equal(ws_conn_feed(c, in, sizeof rebound - 1), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST); /* without a list: passes */
+
+    cfg.trusted_hosts = trusted;
+    cfg.trusted_host_count = 2;
+    c = ws_conn_init(conn_mem, sizeof conn_mem, &cfg);
+    assert_non_null(c);
+    memcpy(in, rebound, sizeof rebound - 1);
+    assert_int_equal(ws_conn_feed(c, in, sizeof rebound - 1), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.http_status, 421);
+    assert_int_equal(ev.error, WS_E_HTTP_MISDIRECTED);
+    n = ws_conn_output(c, &o);
+    assert_true(n > 35);
+    assert_memory_equal(o, "HTTP/1.1 421 Misdirected Request\r\n", 34);
+
+    c = ws_conn_init(conn_mem, sizeof conn_mem, &cfg);
+    assert_non_null(c);
+    memcpy(in, good, sizeof good - 1);
+    assert_int_equal(ws_conn_feed(c, in, sizeof good - 1), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+
+    cfg.trusted_hosts = NULL; /* a count without a list is a configuration error */
+    assert_null(ws_conn_init(conn_mem, sizeof conn_mem, &cfg));
+}
+
+/* 0 means "no limit" for every size limit of a message: frame, message, fragments. */
+static void test_zero_means_no_limit(void **state)
+{
+    static const frm in_frames[] = {FR(WS_OP_BINARY, "0123456789"), FR(WS_OP_CONTINUATION, ""),
+                                    FR(C1, "abcdef"), END_FR};
+    ws_config cfg;
+    ws_conn *c;
+    ws_event ev;
+    uint8_t in[128];
+    size_t n, got = 0;
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_output = 4096;
+    cfg.max_frame_size = 0;
+    cfg.max_message_size = 0;
+    cfg.max_fragments = 0;
+    c = ws_conn_init(conn_mem, sizeof conn_mem, &cfg);
+    assert_non_null(c);
+    assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    n = build_frames(in_frames, WS_ROLE_SERVER, in);
+    assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+    while (ws_conn_next_event(c, &ev) == WS_EV_CHUNK) {
+        got += ev.len;
+        if (ev.message_final)
+            break;
+    }
+    assert_int_equal(got, 16);
+    assert_true(ev.message_final);
+    /* Reassembly needs a bound for its buffer. */
+    cfg.whole_messages = true;
+    assert_int_equal(ws_conn_storage_size(&cfg), 0);
+    assert_null(ws_conn_init(conn_mem, sizeof conn_mem, &cfg));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1287,6 +1458,11 @@ int main(void)
         cmocka_unit_test(test_default_allocator),
         cmocka_unit_test(test_memory_bounded),
         cmocka_unit_test(test_stream_over_4gib),
+        cmocka_unit_test(test_client_feed_before_connect),
+        cmocka_unit_test(test_start_open_copies_subprotocol),
+        cmocka_unit_test(test_close_before_pending_error),
+        cmocka_unit_test(test_trusted_hosts),
+        cmocka_unit_test(test_zero_means_no_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

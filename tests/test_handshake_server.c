@@ -137,7 +137,12 @@ static const server_case cases[] = {
         WS_E_HTTP_SYNTAX, 400, false),
     BAD("HTAB as separator", "GET\t/chat HTTP/1.1\r\n" GOOD END, AT("GET\t/chat HTTP/1.1\r"),
         WS_E_HTTP_SYNTAX, 400, false),
-    BAD("empty first line", "\r\n" MINIMAL, AT("\r"), WS_E_HTTP_SYNTAX, 400, false),
+    /* RFC 9112 §2.2: empty lines before the request line are ignored. */
+    {"empty line before the request line", "\r\n" MINIMAL, sizeof("\r\n" MINIMAL) - 1, WHOLE, WS_OK,
+     0, false, false},
+    {"two empty lines before the request line", "\r\n\r\n" MINIMAL, sizeof("\r\n\r\n" MINIMAL) - 1,
+     WHOLE, WS_OK, 0, false, false},
+    BAD("bare LF before the request line", "\n" MINIMAL, 0, WS_E_HTTP_SYNTAX, 400, false),
     BAD("method not a token", "G(T /chat HTTP/1.1\r\n" GOOD END, AT("G(T /chat HTTP/1.1\r"),
         WS_E_HTTP_SYNTAX, 400, true),
     BAD("target without slash", "GET chat HTTP/1.1\r\n" GOOD END, AT("GET chat HTTP/1.1\r"),
@@ -158,6 +163,24 @@ static const server_case cases[] = {
     BAD("two Hosts", RL GOOD "Host: other.example.com\r\n" END, BUT_LAST, WS_E_HTTP_HOST, 400,
         true),
     BAD("empty Host", RL "Host: \r\n" UPG CONN KEY VER END, BUT_LAST, WS_E_HTTP_HOST, 400, true),
+    /* Host is uri-host [":" port] (RFC 9110 §7.2): nothing else passes. */
+    BAD("Host with user info and a path", RL "Host: u@evil/x\r\n" UPG CONN KEY VER END, BUT_LAST,
+        WS_E_HTTP_HOST, 400, true),
+    BAD("Host that is a list", RL "Host: a b, c\r\n" UPG CONN KEY VER END, BUT_LAST, WS_E_HTTP_HOST,
+        400, true),
+    BAD("Host with an empty label", RL "Host: a..b\r\n" UPG CONN KEY VER END, BUT_LAST,
+        WS_E_HTTP_HOST, 400, true),
+    BAD("Host with port 0", RL "Host: h:0\r\n" UPG CONN KEY VER END, BUT_LAST, WS_E_HTTP_HOST, 400,
+        true),
+    BAD("Host with an empty port", RL "Host: h:\r\n" UPG CONN KEY VER END, BUT_LAST, WS_E_HTTP_HOST,
+        400, true),
+    BAD("Host with a broken IPv6 literal", RL "Host: [::1\r\n" UPG CONN KEY VER END, BUT_LAST,
+        WS_E_HTTP_HOST, 400, true),
+    OK_CASE("Host with an IPv6 literal and port", RL "Host: [::1]:8080\r\n" UPG CONN KEY VER END,
+            WHOLE),
+    OK_CASE("Host that is a rooted name", RL "Host: example.com.\r\n" UPG CONN KEY VER END, WHOLE),
+    BAD("absolute-form with user info", "GET http://u@h/chat HTTP/1.1\r\n" GOOD END,
+        AT("GET http://u@h/chat HTTP/1.1\r"), WS_E_HTTP_SYNTAX, 400, true),
     BAD("no Upgrade", RL HOST CONN KEY VER END, BUT_LAST, WS_E_HTTP_UPGRADE, 400, true),
     BAD("Upgrade: websocketx", RL HOST "Upgrade: websocketx\r\n" CONN KEY VER END, BUT_LAST,
         WS_E_HTTP_UPGRADE, 400, true),
@@ -309,9 +332,9 @@ static outcome feed_bytewise(fixture *f, const server_case *c)
         /* One byte scanned per call; a byte that completes a line is kept even when the
          * line then fails. */
         if (o.rc == WS_E_AGAIN || o.rc == WS_OK)
-            assert_int_equal(f->hs.len, i + 1);
+            assert_int_equal(f->hs.http.len, i + 1);
         else
-            assert_true(f->hs.len == i || f->hs.len == i + 1);
+            assert_true(f->hs.http.len == i || f->hs.http.len == i + 1);
     }
     o.status = ws_handshake_status(&f->hs);
     return o;
@@ -507,6 +530,10 @@ static void test_request_field_edges(void **state)
                                                 "GET HTTPS://h.example?x=1 "
                                                 "HTTP/1.1\r\n" GOOD END,
                                                 WHOLE);
+    static const server_case absolute_port = OK_CASE("absolute with a port",
+                                                     "GET http://victim.example:8080/x "
+                                                     "HTTP/1.1\r\n" GOOD END,
+                                                     WHOLE);
     const ws_request *r;
 
     (void)state;
@@ -529,6 +556,12 @@ static void test_request_field_edges(void **state)
     assert_str(r->target, r->target_len, "HTTPS://h.example?x=1");
     assert_str(r->path, r->path_len, "/");
     assert_str(r->query, r->query_len, "x=1");
+    /* RFC 9112 §3.2.2: the target's authority is the host, not the Host header. */
+    assert_str(r->host, r->host_len, "h.example");
+    assert_int_equal(feed_whole(&f, &absolute_port).rc, WS_OK);
+    r = ws_handshake_request(&f.hs);
+    assert_str(r->host, r->host_len, "victim.example:8080");
+    assert_str(r->path, r->path_len, "/x");
 }
 
 /* ---- the hand-off, with the same table ------------------------------------------------ */
@@ -648,7 +681,7 @@ static void test_handoff_limits_and_state(void **state)
         ws_handshake_server_handoff(&f.hs, "GET", 3, "/", 1, 1, req.headers, req.count),
         WS_E_HTTP_HEADERS_TOO_LARGE);
     assert_int_equal(ws_handshake_status(&f.hs), 431);
-    assert_true(f.hs.len <= 64);
+    assert_true(f.hs.http.len <= 64);
 
     /* Not after bytes were fed; a NULL with a length is the caller's mistake. */
     ws_handshake_server_init(&f.hs, NULL, f.head, HEAD_CAP, f.headers, MAX_HEADERS);
@@ -720,6 +753,12 @@ static void test_accept_refusals(void **state)
     static const ws_header nul[] = {{"X-Nul", 5, "a\0b", 3}};
     static const ws_header bad_name[] = {{"X Evil", 6, "a", 1}};
     static const ws_header ours[] = {{"connection", 10, "close", 5}};
+    static const ws_header length[] = {{"Content-Length", 14, "0", 1}};
+    static const ws_header coding[] = {{"transfer-encoding", 17, "chunked", 7}};
+    static const char odd[] =
+        RL HOST UPG CONN KEY VER "Sec-WebSocket-Protocol: x/y, a b, chat\r\n" END;
+    static const server_case odd_offer = {"odd offer", odd, sizeof odd - 1, WHOLE,
+                                          WS_OK,       0,   false,          false};
     ws_accept_opts opts = {NULL, NULL, NULL, 0};
     uint8_t out[1024];
     size_t len;
@@ -754,6 +793,24 @@ static void test_accept_refusals(void **state)
     assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_E_INVALID);
     opts.headers = ours;
     assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_E_INVALID);
+    /* A 101 has no content: a length or a coding would make a proxy read frames as a body. */
+    opts.headers = length;
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_E_INVALID);
+    opts.headers = coding;
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_E_INVALID);
+
+    /* An offered element that is not a token is never echoed. */
+    assert_int_equal(feed_whole(&f, &odd_offer).rc, WS_OK);
+    opts.headers = NULL;
+    opts.header_count = 0;
+    opts.subprotocol = "x/y";
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len),
+                     WS_E_HTTP_SUBPROTOCOL);
+    opts.subprotocol = "a b";
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len),
+                     WS_E_HTTP_SUBPROTOCOL);
+    opts.subprotocol = "chat";
+    assert_int_equal(ws_handshake_accept(&f.hs, &opts, out, sizeof out, &len), WS_OK);
 
     /* The request offered no subprotocol at all. */
     assert_int_equal(feed_whole(&f, &cases[2]).rc, WS_OK);
@@ -796,9 +853,9 @@ static const error_answer answers[] = {
     ANSWER(RL UPG CONN KEY VER END, "HTTP/1.1 400 Bad Request\r\n"
                                     "Connection: close\r\n"
                                     "Content-Type: text/plain\r\n"
-                                    "Content-Length: 32\r\n"
+                                    "Content-Length: 41\r\n"
                                     "\r\n"
-                                    "Host header missing or repeated\n"),
+                                    "Host header missing, repeated or invalid\n"),
     ANSWER("GET /chat HTTP/2.0\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n"
                                      "Connection: close\r\n"
                                      "Content-Type: text/plain\r\n"
@@ -852,12 +909,33 @@ static void test_reject(void **state)
                                     "Content-Type: application/json\r\n"
                                     "\r\n"
                                     "{}";
-    static const char want_unknown[] = "HTTP/1.1 499 Unknown\r\n"
+    static const char want_unknown[] = "HTTP/1.1 499 \r\n" /* unregistered: empty phrase */
                                        "Connection: close\r\n"
                                        "Content-Length: 0\r\n"
                                        "\r\n";
+    static const char want_204[] = "HTTP/1.1 204 No Content\r\n"
+                                   "Connection: close\r\n"
+                                   "\r\n";
+    static const char want_304[] = "HTTP/1.1 304 Not Modified\r\n"
+                                   "Connection: close\r\n"
+                                   "\r\n";
+    static const struct {
+        int status;
+        const char *phrase;
+    } phrases[] = {{201, "Created"},
+                   {206, "Partial Content"},
+                   {302, "Found"},
+                   {307, "Temporary Redirect"},
+                   {402, "Payment Required"},
+                   {407, "Proxy Authentication Required"},
+                   {408, "Request Timeout"},
+                   {421, "Misdirected Request"},
+                   {422, "Unprocessable Content"},
+                   {451, "Unavailable For Legal Reasons"},
+                   {503, "Service Unavailable"},
+                   {511, "Network Authentication Required"}};
     uint8_t out[512];
-    size_t len = 0;
+    size_t len = 0, i;
 
     (void)state;
     assert_int_equal(feed_whole(&f, &cases[0]).rc, WS_OK);
@@ -873,6 +951,30 @@ static void test_reject(void **state)
     assert_int_equal(ws_handshake_reject(&f.hs, 499, NULL, 0, NULL, 0, out, sizeof out, &len),
                      WS_OK);
     assert_bytes(out, len, want_unknown, sizeof want_unknown - 1);
+    /* Statuses without content: no body, and 204/304 announce no length either. */
+    assert_int_equal(ws_handshake_reject(&f.hs, 204, NULL, 0, NULL, 0, out, sizeof out, &len),
+                     WS_OK);
+    assert_bytes(out, len, want_204, sizeof want_204 - 1);
+    assert_int_equal(ws_handshake_reject(&f.hs, 304, NULL, 0, NULL, 0, out, sizeof out, &len),
+                     WS_OK);
+    assert_bytes(out, len, want_304, sizeof want_304 - 1);
+    assert_int_equal(ws_handshake_reject(&f.hs, 204, NULL, 0, "x", 1, out, sizeof out, &len),
+                     WS_E_INVALID);
+    assert_int_equal(ws_handshake_reject(&f.hs, 304, NULL, 0, "x", 1, out, sizeof out, &len),
+                     WS_E_INVALID);
+    assert_int_equal(ws_handshake_reject(&f.hs, 205, NULL, 0, "x", 1, out, sizeof out, &len),
+                     WS_E_INVALID);
+    /* Every status libws may send has its registered phrase. */
+    for (i = 0; i < sizeof phrases / sizeof phrases[0]; i++) {
+        char line[64];
+        int n =
+            snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", phrases[i].status, phrases[i].phrase);
+        assert_int_equal(
+            ws_handshake_reject(&f.hs, phrases[i].status, NULL, 0, NULL, 0, out, sizeof out, &len),
+            WS_OK);
+        assert_true(len > (size_t)n);
+        assert_memory_equal(out, line, (size_t)n);
+    }
 
     assert_int_equal(ws_handshake_reject(&f.hs, 101, NULL, 0, NULL, 0, out, sizeof out, &len),
                      WS_E_INVALID);
@@ -901,11 +1003,11 @@ static outcome trickle(ws_handshake *hs, const uint8_t *in, size_t len, size_t b
     size_t i, used, before;
 
     for (i = 0; i < len && o.rc == WS_E_AGAIN; i++) {
-        before = hs->len;
+        before = hs->http.len;
         o.rc = ws_handshake_server_feed(hs, in + i, 1, &used);
         o.consumed = base + i + used;
-        assert_true(hs->len >= before && hs->len - before <= 1);
-        assert_true(hs->len <= hs->cap);
+        assert_true(hs->http.len >= before && hs->http.len - before <= 1);
+        assert_true(hs->http.len <= hs->cap);
     }
     o.status = ws_handshake_status(hs);
     return o;
@@ -933,7 +1035,7 @@ static void test_header_line_without_end(void **state)
     assert_int_equal(o.rc, WS_E_HTTP_HEADERS_TOO_LARGE);
     assert_int_equal(o.status, 431);
     assert_int_equal(o.consumed, start + 8192);
-    assert_int_equal(hs.len, start + 8192);
+    assert_int_equal(hs.http.len, start + 8192);
 }
 
 static void test_ten_thousand_headers(void **state)
@@ -960,7 +1062,7 @@ static void test_ten_thousand_headers(void **state)
     assert_int_equal(o.status, 431);
     assert_int_equal(i, MAX_HEADERS + 1);
     assert_int_equal(o.consumed, at_limit);
-    assert_int_equal(hs.header_count, MAX_HEADERS);
+    assert_int_equal(hs.http.header_count, MAX_HEADERS);
 }
 
 static void test_huge_request_line(void **state)
@@ -987,7 +1089,7 @@ static void test_huge_request_line(void **state)
     assert_int_equal(rc, WS_E_HTTP_URI_TOO_LONG);
     assert_int_equal(ws_handshake_status(&hs), 414);
     assert_int_equal(fed, 8192);
-    assert_int_equal(hs.len, 8192);
+    assert_int_equal(hs.http.len, 8192);
 }
 
 static void test_head_larger_than_buffer(void **state)
@@ -1091,7 +1193,7 @@ static void test_large_head_linear(void **state)
     fed += 2;
     assert_int_equal(o.rc, WS_OK);
     assert_int_equal(o.consumed, fed);
-    assert_int_equal(hs.len, fed);
+    assert_int_equal(hs.http.len, fed);
     assert_int_equal(ws_handshake_request(&hs)->header_count, 10005);
 }
 
@@ -1318,9 +1420,48 @@ static void test_limits_around_browser_request(void **state)
     check_line_limit(&f, true, 0, strcspn(in, "\r"));
 }
 
+/* A hand-off is held to the limits of the same request fed as bytes: it goes through the
+ * same scanner, line ends and separators included, so a head buffer one byte too small
+ * refuses both. */
+static void test_handoff_same_limits(void **state)
+{
+    static const char req[] = MINIMAL;
+    static const ws_header h[] = {{"Host", 4, "server.example.com", 18},
+                                  {"Upgrade", 7, "websocket", 9},
+                                  {"Connection", 10, "Upgrade", 7},
+                                  {"Sec-WebSocket-Key", 17, "dGhlIHNhbXBsZSBub25jZQ==", 24},
+                                  {"Sec-WebSocket-Version", 21, "13", 2}};
+    static const ws_header smuggle[] = {{"Host", 4, "a\r\nX-Evil: 1", 13}};
+    ws_handshake hs;
+    uint8_t buf[256];
+    ws_header headers[16];
+    size_t cap, consumed;
+    (void)state;
+
+    for (cap = sizeof req - 2; cap <= sizeof req - 1; cap++) {
+        int want = cap == sizeof req - 1 ? WS_OK : WS_E_HTTP_HEADERS_TOO_LARGE;
+        ws_handshake_server_init(&hs, NULL, buf, cap, headers, 16);
+        assert_int_equal(
+            ws_handshake_server_feed(&hs, (const uint8_t *)req, sizeof req - 1, &consumed), want);
+        ws_handshake_server_init(&hs, NULL, buf, cap, headers, 16);
+        assert_int_equal(ws_handshake_server_handoff(&hs, "GET", 3, "/chat", 5, 1, h, 5), want);
+    }
+    /* Nothing a host's parser hands over can add a line. */
+    ws_handshake_server_init(&hs, NULL, buf, sizeof buf, headers, 16);
+    assert_int_equal(ws_handshake_server_handoff(&hs, "GET", 3, "/ HTTP/1.1\r\nX: y", 17, 1, h, 5),
+                     WS_E_HTTP_SYNTAX);
+    ws_handshake_server_init(&hs, NULL, buf, sizeof buf, headers, 16);
+    assert_int_equal(ws_handshake_server_handoff(&hs, "GET", 3, "/", 1, 1, smuggle, 1),
+                     WS_E_HTTP_SYNTAX);
+    ws_handshake_server_init(&hs, NULL, buf, sizeof buf, headers, 16);
+    assert_int_equal(ws_handshake_server_handoff(&hs, "GET", 3, "/", 1, 10, h, 5),
+                     WS_E_HTTP_SYNTAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_handoff_same_limits),
         cmocka_unit_test(test_table_whole),
         cmocka_unit_test(test_table_bytewise),
         cmocka_unit_test(test_table_every_split),

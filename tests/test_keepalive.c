@@ -309,6 +309,13 @@ static void test_handshake_and_close_timeouts(void **state)
     ws_conn_tick(c, 10100);
     assert_int_equal(next(c, &ev), WS_EV_CLOSED);
     assert_int_equal(ev.error, WS_E_HANDSHAKE_TIMEOUT);
+    assert_int_equal(ev.http_status, 408); /* the slow client is told before the close */
+    {
+        uint8_t out[512];
+        size_t n = drain(c, out);
+        assert_true(n > 25);
+        assert_memory_equal(out, "HTTP/1.1 408 Request Timeout\r\n", 30);
+    }
 
     /* Our close is never answered. */
     c = open_server(&cfg);
@@ -440,6 +447,30 @@ static void test_auth_pending_then_rejected(void **state)
     assert_int_equal(ws_conn_feed(c, in, 1), WS_E_CLOSED);
 }
 
+/* A decision that never comes: the request was read, the hook never resumed. */
+static void test_decision_timeout_answers_503(void **state)
+{
+    hook_log log = {0, 0, WS_HOOK_ALLOW, WS_HOOK_PENDING};
+    ws_conn *c = hooked_server(&log);
+    uint8_t in[512], out[512];
+    size_t n = strlen(request);
+    ws_event ev;
+    (void)state;
+
+    ws_conn_tick(c, 0);
+    memcpy(in, request, n);
+    assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+    assert_int_equal(next(c, &ev), WS_EV_NONE);
+    ws_conn_tick(c, 10000);
+    assert_int_equal(next(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.error, WS_E_HANDSHAKE_TIMEOUT);
+    assert_int_equal(ev.http_status, 503);
+    n = drain(c, out);
+    assert_true(n > 36);
+    assert_memory_equal(out, "HTTP/1.1 503 Service Unavailable\r\n", 34);
+    assert_int_equal(ws_conn_resume(c, WS_HOOK_ALLOW), WS_E_STATE);
+}
+
 /* The host may reject on its own while a hook is pending; the hook's answer is then moot. */
 static void test_host_rejects_while_pending(void **state)
 {
@@ -473,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_auth_pending_then_allowed),
         cmocka_unit_test(test_auth_pending_then_rejected),
         cmocka_unit_test(test_host_rejects_while_pending),
+        cmocka_unit_test(test_decision_timeout_answers_503),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -116,7 +116,11 @@ static const match_case match_cases[] = {
     {"https://app.example.com", "https://evil.net@app.example.com", false},
     {"https://app.example.com", "https://app.example.com@evil.net", false},
     {"https://app.example.com", "https://app.example.com.", false},
-    {"https://app.example.com.", "https://app.example.com.", false},
+    /* A rooted name is a host like any other (one rule for every host in libws): it
+     * matches a pattern written the same way, and only that. */
+    {"https://app.example.com.", "https://app.example.com.", true},
+    {"https://app.example.com.", "https://app.example.com", false},
+    {"https://*.example.com", "https://app.example.com.", false},
     {"https://*.example.com", "https://a.example.com.", false},
     {"https://app.example.com", "https://app%2eexample.com", false},
     {"https://app.example.com", "https://app.example.com\r\n", false},
@@ -421,18 +425,52 @@ static void test_invalid_arguments(void **state)
     assert_int_equal(ws_origin_hook(&p, NULL, &t.r), WS_E_ORIGIN);
 }
 
+/* Trusted hosts: the names a server answers for, against DNS rebinding. */
+static void test_host_trusted(void **state)
+{
+    static const char *const hosts[] = {"localhost", "app.example.com:8443", "*.internal.example",
+                                        "[::1]", "not a host"};
+    static const struct {
+        const char *host;
+        bool want;
+    } cases[] = {
+        {"localhost", true},
+        {"LOCALHOST:8080", true}, /* no port in the entry: any port */
+        {"app.example.com:8443", true},
+        {"app.example.com", false}, /* the entry pins its port */
+        {"app.example.com:443", false},
+        {"a.internal.example", true},
+        {"a.b.internal.example:1", true},
+        {"internal.example", false},
+        {"evilinternal.example", false},
+        {"[::1]:9000", true},
+        {"[::2]", false},
+        {"attacker.example:8080", false},
+        {"localhost.attacker.example", false},
+        {"not a host", false},
+        {"u@localhost", false},
+        {"", false},
+    };
+    size_t i;
+    (void)state;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool got = ws_host_trusted(hosts, 5, cases[i].host, strlen(cases[i].host));
+        if (got != cases[i].want)
+            fail_msg("host \"%s\": got %d, want %d", cases[i].host, got, cases[i].want);
+    }
+    assert_false(ws_host_trusted(NULL, 1, "localhost", 9));
+    assert_false(ws_host_trusted(hosts, 0, "localhost", 9));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_match_table),
-        cmocka_unit_test(test_match_length),
-        cmocka_unit_test(test_same_origin_table),
-        cmocka_unit_test(test_policy_defaults),
-        cmocka_unit_test(test_allowlist_policy),
-        cmocka_unit_test(test_null_origin),
-        cmocka_unit_test(test_missing_origin),
-        cmocka_unit_test(test_repeated_origin),
-        cmocka_unit_test(test_origin_without_headers),
+        cmocka_unit_test(test_host_trusted),      cmocka_unit_test(test_match_table),
+        cmocka_unit_test(test_match_length),      cmocka_unit_test(test_same_origin_table),
+        cmocka_unit_test(test_policy_defaults),   cmocka_unit_test(test_allowlist_policy),
+        cmocka_unit_test(test_null_origin),       cmocka_unit_test(test_missing_origin),
+        cmocka_unit_test(test_repeated_origin),   cmocka_unit_test(test_origin_without_headers),
         cmocka_unit_test(test_invalid_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

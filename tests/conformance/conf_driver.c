@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define CF_INPUT_MAX    ((size_t)17 << 20) /* the default 16 MiB limit plus headers */
-#define CF_EXPANDED_MAX 8192               /* frames in one case once repeats are expanded */
+#define CF_EXPANDED_MAX 70000              /* frames in one case once repeats are expanded */
 #define CF_SHOW_MAX     256                /* longest payload written out in full */
 #define CF_PATTERN_MIN  64                 /* shortest payload written as <fill*length> */
 #define CF_UNIT_MAX     2048
@@ -45,6 +45,7 @@ static const struct {
     {WS_E_UNEXPECTED_CONTINUATION, "UNEXPECTED_CONTINUATION"},
     {WS_E_EXPECTED_CONTINUATION, "EXPECTED_CONTINUATION"},
     {WS_E_INVALID_UTF8, "INVALID_UTF8"},
+    {WS_E_CLOSE_REASON, "CLOSE_REASON"},
     {WS_E_CLOSE_PAYLOAD, "CLOSE_PAYLOAD"},
     {WS_E_CLOSE_CODE, "CLOSE_CODE"},
     {WS_E_EOF, "EOF"},
@@ -834,7 +835,7 @@ static ws_conn *open_conn(const cf_run *run, cf_alloc *st, uint32_t *rnd)
     if (tc->max_message)
         cfg.max_message_size = tc->max_message;
     if (tc->max_fragments)
-        cfg.max_fragments = tc->max_fragments;
+        cfg.max_fragments = tc->max_fragments == SIZE_MAX ? 0 : tc->max_fragments; /* SIZE_MAX: 0 */
     if (tc->max_output)
         cfg.max_output = tc->max_output;
     c = ws_conn_new(&cfg);
