@@ -34,6 +34,8 @@ fuzz_mask             1024 frame
 fuzz_api              4096 api,frame,http
 fuzz_origin           512  http
 fuzz_token            1024 http
+fuzz_deflate_negotiate 1024 http,deflate
+fuzz_deflate_data     8192 deflate
 "
 
 if [ $# -gt 0 ]; then

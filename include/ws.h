@@ -719,9 +719,10 @@ int ws_deflate_client_check(const ws_deflate_config *cfg, const ws_header *heade
 
 /* What one ws_inflater_step or ws_deflater_step did, when it did not fail. */
 enum {
-    WS_DEFLATE_NEED_INPUT = 0,  /* all input used; more is needed for more output */
-    WS_DEFLATE_OUTPUT_FULL = 1, /* out is full: call again (with the input not consumed) */
-    WS_DEFLATE_END = 2          /* the message is complete; the next call starts a new one */
+    WS_DEFLATE_NEED_INPUT = 0, /* all input used; more is needed for more output */
+    WS_DEFLATE_MORE = 1,       /* call again with the input not consumed: out is full, or
+                                * (inflater) the bytes before an error come first */
+    WS_DEFLATE_END = 2         /* the message is complete; the next call starts a new one */
 };
 
 /* The smallest out capacity the step functions accept. */
@@ -746,12 +747,14 @@ int ws_inflater_new(ws_inflater **out, const ws_deflate_params *params, ws_role 
  * last says that in ends the message's compressed bytes; the 00 00 FF FF tail RFC 7692
  * §7.2.2 removes is put back internally. Sets *consumed (bytes of in used) and *produced
  * (bytes written to out) and returns WS_DEFLATE_NEED_INPUT (give the rest of the message;
- * never with last), WS_DEFLATE_OUTPUT_FULL (call again with in + *consumed, same last) or
+ * never with last), WS_DEFLATE_MORE (call again with in + *consumed, same last) or
  * WS_DEFLATE_END (last was set and the whole message is out). Fails with
- * WS_E_MESSAGE_TOO_BIG as soon as the message's inflated size passes max_message_size
- * (at most one byte past it is ever produced), WS_E_DEFLATE_DATA for data that does not
- * inflate, WS_E_NOMEM, or WS_E_INVALID for bad arguments; an error is sticky. Each call
- * does work bounded by in_len and cap. in may be NULL when in_len is 0. */
+ * WS_E_MESSAGE_TOO_BIG as soon as the message's inflated size passes max_message_size,
+ * WS_E_DEFLATE_DATA for data that does not inflate, WS_E_NOMEM, or WS_E_INVALID for bad
+ * arguments. The bytes before a failure are handed out first (with WS_DEFLATE_MORE; never
+ * a byte past the limit), the next call fails, and later calls fail alike: the same bytes
+ * and the same verdict however the input is cut and whatever cap is. Each call does work
+ * bounded by in_len and cap. in may be NULL when in_len is 0. */
 int ws_inflater_step(ws_inflater *z, const uint8_t *in, size_t in_len, bool last, uint8_t *out,
                      size_t cap, size_t *consumed, size_t *produced);
 
@@ -774,8 +777,8 @@ int ws_deflater_new(ws_deflater **out, const ws_deflate_params *params, ws_role 
  * ends the message: its compressed data is then flushed and the 00 00 FF FF tail removed
  * (RFC 7692 §7.2.1). A fragment that is not the last is flushed too, so what the peer
  * received can be inflated whole, except the last four bytes, held back until the next
- * call. Returns WS_DEFLATE_NEED_INPUT (never with last), WS_DEFLATE_OUTPUT_FULL (call
- * again with in + *consumed) or WS_DEFLATE_END, with *consumed and *produced; or
+ * call. Returns WS_DEFLATE_NEED_INPUT (never with last), WS_DEFLATE_MORE (out is
+ * full: call again with in + *consumed) or WS_DEFLATE_END, with *consumed and *produced; or
  * WS_E_NOMEM / WS_E_INVALID (sticky). in may be NULL when in_len is 0. */
 int ws_deflater_step(ws_deflater *z, const uint8_t *in, size_t in_len, bool last, uint8_t *out,
                      size_t cap, size_t *consumed, size_t *produced);

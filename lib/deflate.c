@@ -221,13 +221,18 @@ int ws_inflater_step(ws_inflater *z, const uint8_t *in, size_t in_len, bool last
         in_pos = in_len; /* after the peer's final block nothing more is data */
     z->in_total += in_pos;
     *consumed = in_pos;
-    *produced = out_pos;
     if (z->error != WS_OK) {
-        *produced = 0;
-        return z->error;
+        /* What came before the error is handed out first (bytes past the limit never
+         * are); the next call reports the error, so the outcome does not depend on how
+         * the input was cut. */
+        if (z->error == WS_E_MESSAGE_TOO_BIG)
+            out_pos -= z->total - z->max;
+        *produced = out_pos;
+        return out_pos > 0 ? WS_DEFLATE_MORE : z->error;
     }
+    *produced = out_pos;
     if (out_pos == out_cap)
-        return WS_DEFLATE_OUTPUT_FULL;
+        return WS_DEFLATE_MORE;
     if (!last || in_pos < in_len)
         return WS_DEFLATE_NEED_INPUT;
     return ws_inflater_end_message(z);
@@ -369,7 +374,7 @@ int ws_deflater_step(ws_deflater *z, const uint8_t *in, size_t in_len, bool last
         memcpy(z->hold, out + out_pos - keep, keep);
         z->hold_len = keep;
         *produced = out_pos - keep;
-        return WS_DEFLATE_OUTPUT_FULL;
+        return WS_DEFLATE_MORE;
     }
     if (!last) {
         keep = WS_MIN(out_pos, sizeof z->hold);
