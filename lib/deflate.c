@@ -57,6 +57,20 @@ static void ws_zfree(voidpf opaque, voidpf addr)
     (void)m->rf(m->ud, p, 0);
 }
 
+/* A zeroed codec object of size bytes, whose first member is its ws_zmem, or NULL. */
+static void *ws_codec_alloc(size_t size, ws_realloc_fn rf, void *ud)
+{
+    ws_zmem *m = (ws_zmem *)rf(ud, NULL, size);
+
+    if (m == NULL)
+        return NULL;
+    memset(m, 0, size);
+    m->rf = rf;
+    m->ud = ud;
+    m->live = size;
+    return m;
+}
+
 static void ws_zstream_setup(z_stream *zs, ws_zmem *m)
 {
     memset(zs, 0, sizeof *zs);
@@ -91,7 +105,7 @@ static bool ws_step_args_ok(const uint8_t *in, size_t in_len, const uint8_t *out
 /* ---- inflater ---------------------------------------------------------------------------- */
 
 struct ws_inflater {
-    ws_zmem mem;
+    ws_zmem mem; /* first: see ws_codec_alloc */
     z_stream zs;
     bool active;     /* zs is initialised (holds zlib state) */
     bool reset_each; /* the peer has no context takeover: release zlib between messages */
@@ -115,13 +129,9 @@ int ws_inflater_new(ws_inflater **out, const ws_deflate_params *params, ws_role 
     if (!ws_deflate_params_valid(params) || realloc_fn == NULL ||
         (role != WS_ROLE_SERVER && role != WS_ROLE_CLIENT))
         return WS_E_INVALID;
-    z = (ws_inflater *)realloc_fn(ud, NULL, sizeof *z);
+    z = (ws_inflater *)ws_codec_alloc(sizeof *z, realloc_fn, ud);
     if (z == NULL)
         return WS_E_NOMEM;
-    memset(z, 0, sizeof *z);
-    z->mem.rf = realloc_fn;
-    z->mem.ud = ud;
-    z->mem.live = sizeof *z;
     z->reset_each = role == WS_ROLE_SERVER ? params->client_no_context_takeover
                                            : params->server_no_context_takeover;
     /* The full window, not the peer's: see ws.h (split invariance over hostile input). */
@@ -255,7 +265,7 @@ void ws_inflater_free(ws_inflater *z)
 /* ---- deflater ---------------------------------------------------------------------------- */
 
 struct ws_deflater {
-    ws_zmem mem;
+    ws_zmem mem; /* first: see ws_codec_alloc */
     z_stream zs;
     bool active;     /* zs is initialised */
     bool reset_each; /* no context takeover: release zlib between messages */
@@ -284,13 +294,9 @@ int ws_deflater_new(ws_deflater **out, const ws_deflate_params *params, ws_role 
     if (!ws_deflate_params_valid(params) || !ws_deflate_config_valid(cfg) || realloc_fn == NULL ||
         (role != WS_ROLE_SERVER && role != WS_ROLE_CLIENT))
         return WS_E_INVALID;
-    z = (ws_deflater *)realloc_fn(ud, NULL, sizeof *z);
+    z = (ws_deflater *)ws_codec_alloc(sizeof *z, realloc_fn, ud);
     if (z == NULL)
         return WS_E_NOMEM;
-    memset(z, 0, sizeof *z);
-    z->mem.rf = realloc_fn;
-    z->mem.ud = ud;
-    z->mem.live = sizeof *z;
     z->reset_each =
         self_is_server ? params->server_no_context_takeover : params->client_no_context_takeover;
     z->wbits = ws_zlib_wbits(self_is_server ? params->server_max_window_bits

@@ -4,6 +4,22 @@
  */
 #include "deflate.h"
 
+/* What both step functions do here: nothing, and say so. */
+static int ws_no_step(const uint8_t *in, size_t in_len, bool last, const uint8_t *out, size_t cap,
+                      size_t *consumed, size_t *produced)
+{
+    (void)in;
+    (void)in_len;
+    (void)last;
+    (void)out;
+    (void)cap;
+    if (consumed != NULL)
+        *consumed = 0;
+    if (produced != NULL)
+        *produced = 0;
+    return WS_E_UNSUPPORTED;
+}
+
 bool ws_deflate_available(void)
 {
     return false;
@@ -26,16 +42,7 @@ int ws_inflater_step(ws_inflater *z, const uint8_t *in, size_t in_len, bool last
                      size_t cap, size_t *consumed, size_t *produced)
 {
     (void)z;
-    (void)in;
-    (void)in_len;
-    (void)last;
-    (void)out;
-    (void)cap;
-    if (consumed != NULL)
-        *consumed = 0;
-    if (produced != NULL)
-        *produced = 0;
-    return WS_E_UNSUPPORTED;
+    return ws_no_step(in, in_len, last, out, cap, consumed, produced);
 }
 
 size_t ws_inflater_memory(const ws_inflater *z)
@@ -66,16 +73,7 @@ int ws_deflater_step(ws_deflater *z, const uint8_t *in, size_t in_len, bool last
                      size_t cap, size_t *consumed, size_t *produced)
 {
     (void)z;
-    (void)in;
-    (void)in_len;
-    (void)last;
-    (void)out;
-    (void)cap;
-    if (consumed != NULL)
-        *consumed = 0;
-    if (produced != NULL)
-        *produced = 0;
-    return WS_E_UNSUPPORTED;
+    return ws_no_step(in, in_len, last, out, cap, consumed, produced);
 }
 
 size_t ws_deflater_bound(size_t len)

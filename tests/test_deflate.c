@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ws.h"
+#include <zlib.h> /* only to check lib/deflate.c against a strict 256-byte window */
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1250,6 +1251,68 @@ static void test_reference_before_start(void **state)
     dbuf_free(&out);
 }
 
+/* Inflates the raw stream in[0..len) with zlib's own inflater at 2^bits bytes of window,
+ * 16 bytes of output per call so that almost nothing but the window is history. */
+static bool strict_inflate(const uint8_t *in, size_t len, int bits, dbuf *out)
+{
+    z_stream zs;
+    uint8_t buf[16];
+    int ret;
+
+    memset(&zs, 0, sizeof zs);
+    assert_int_equal(inflateInit2(&zs, -bits), Z_OK);
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)len;
+    do {
+        zs.next_out = buf;
+        zs.avail_out = sizeof buf;
+        ret = inflate(&zs, Z_SYNC_FLUSH);
+        dbuf_put(out, buf, sizeof buf - zs.avail_out);
+    } while (ret == Z_OK && (zs.avail_in > 0 || zs.avail_out == 0));
+    inflateEnd(&zs);
+    return ret != Z_DATA_ERROR;
+}
+
+/* Appends one message's payload and the tail the sender removed: the raw stream. */
+static void deflate_to_stream(ws_deflater *d, const uint8_t *msg, size_t len, dbuf *stream)
+{
+    deflate_whole(d, msg, len, stream);
+    dbuf_put(stream, (const uint8_t *)"\x00\x00\xff\xff", 4);
+}
+
+/* A negotiated window of 8 is compressed with zlib's 9 (zlib refuses 8 for raw streams):
+ * the output still fits a 256-byte window, which a window of 15 would not. */
+static void test_window_8_fits(void **state)
+{
+    uint8_t msg[6000];
+    uint32_t seed = 8;
+    ws_deflate_params small = mkparams(false, false, 8, 8), big = default_params;
+    dbuf c = {0}, out = {0};
+    ws_deflater *d;
+    size_t i;
+    (void)state;
+
+    gen_json(&seed, msg, 3000);
+    for (i = 3000; i < sizeof msg; i++)
+        msg[i] = msg[i - 1000]; /* repeats 1000 bytes back, and nearer ones */
+    assert_int_equal(ws_deflater_new(&d, &small, WS_ROLE_SERVER, NULL, plain_realloc, NULL), WS_OK);
+    deflate_to_stream(d, msg, sizeof msg, &c);
+    deflate_to_stream(d, msg, sizeof msg, &c); /* a second message, with context */
+    ws_deflater_free(d);
+    assert_true(strict_inflate(c.p, c.len, 8, &out));
+    assert_int_equal(out.len, 2 * sizeof msg);
+    assert_memory_equal(out.p, msg, sizeof msg);
+    assert_memory_equal(out.p + sizeof msg, msg, sizeof msg);
+
+    c.len = out.len = 0;
+    assert_int_equal(ws_deflater_new(&d, &big, WS_ROLE_SERVER, NULL, plain_realloc, NULL), WS_OK);
+    deflate_to_stream(d, msg, sizeof msg, &c);
+    ws_deflater_free(d);
+    assert_false(strict_inflate(c.p, c.len, 8, &out));
+    dbuf_free(&c);
+    dbuf_free(&out);
+}
+
 /* ---- round trips with random settings ---------------------------------------------------- */
 
 static void test_round_trips(void **state)
@@ -1585,6 +1648,7 @@ int main(void)
         cmocka_unit_test(test_invalid_data),
         cmocka_unit_test(test_error_after_output),
         cmocka_unit_test(test_reference_before_start),
+        cmocka_unit_test(test_window_8_fits),
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_deflater_bound),
         cmocka_unit_test(test_memory_per_connection),

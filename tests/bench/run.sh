@@ -15,13 +15,15 @@ else
     meson configure "$build" -Dbench=true --buildtype=release >/dev/null
 fi
 program=bench
+which=""
 if [ "${1:-}" = deflate ]; then
     program=bench_deflate
+    which=" deflate"
     shift
 fi
 ninja -C "$build" "tests/bench/$program" >/dev/null
 
-echo "command: tests/bench/run.sh $*"
+echo "command: tests/bench/run.sh$which $*"
 if command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1; then
     dirty=$(git diff --quiet HEAD -- lib include 2>/dev/null || echo " + uncommitted changes in lib/ or include/")
     echo "libws commit: $(git rev-parse --short HEAD)$dirty"
