@@ -750,11 +750,13 @@ int ws_inflater_new(ws_inflater **out, const ws_deflate_params *params, ws_role 
  * never with last), WS_DEFLATE_MORE (call again with in + *consumed, same last) or
  * WS_DEFLATE_END (last was set and the whole message is out). Fails with
  * WS_E_MESSAGE_TOO_BIG as soon as the message's inflated size passes max_message_size,
- * WS_E_DEFLATE_DATA for data that does not inflate, WS_E_NOMEM, or WS_E_INVALID for bad
- * arguments. The bytes before a failure are handed out first (with WS_DEFLATE_MORE; never
- * a byte past the limit), the next call fails, and later calls fail alike: the same bytes
- * and the same verdict however the input is cut and whatever cap is. Each call does work
- * bounded by in_len and cap. in may be NULL when in_len is 0. */
+ * WS_E_DEFLATE_DATA for data that does not inflate, or WS_E_NOMEM; these three stick:
+ * the bytes before the failure are handed out first (with WS_DEFLATE_MORE; never a byte
+ * past the limit), then every call fails with it, so the bytes and the verdict are the
+ * same however the input is cut and whatever cap is. Not sticky: WS_E_NOMEM when zlib's
+ * state could not be set up at the start of a message (nothing consumed: retry) and
+ * WS_E_INVALID for bad arguments (nothing changed). Each call does work bounded by in_len
+ * and cap. in may be NULL when in_len is 0. */
 int ws_inflater_step(ws_inflater *z, const uint8_t *in, size_t in_len, bool last, uint8_t *out,
                      size_t cap, size_t *consumed, size_t *produced);
 
@@ -778,8 +780,10 @@ int ws_deflater_new(ws_deflater **out, const ws_deflate_params *params, ws_role 
  * (RFC 7692 §7.2.1). A fragment that is not the last is flushed too, so what the peer
  * received can be inflated whole, except the last four bytes, held back until the next
  * call. Returns WS_DEFLATE_NEED_INPUT (never with last), WS_DEFLATE_MORE (out is
- * full: call again with in + *consumed) or WS_DEFLATE_END, with *consumed and *produced; or
- * WS_E_NOMEM / WS_E_INVALID (sticky). in may be NULL when in_len is 0. */
+ * full: call again with in + *consumed) or WS_DEFLATE_END, with *consumed and *produced.
+ * Fails with WS_E_NOMEM when zlib's state could not be set up (nothing consumed: retry),
+ * WS_E_INVALID for bad arguments (nothing changed), or WS_E_STATE, sticky, if zlib ever
+ * reports its state broken. in may be NULL when in_len is 0. */
 int ws_deflater_step(ws_deflater *z, const uint8_t *in, size_t in_len, bool last, uint8_t *out,
                      size_t cap, size_t *consumed, size_t *produced);
 
