@@ -1568,6 +1568,33 @@ static void test_allocation_failures(void **state)
     assert_true(nomem >= 2);
 }
 
+/* zlib's state failing to be set up at the start of a message takes nothing and sticks
+ * to nothing: the same call succeeds once memory is back. */
+static void test_nomem_retry(void **state)
+{
+    static const uint8_t hello[] = {0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00};
+    counter cnt = {0};
+    ws_inflater *z;
+    uint8_t out[64];
+    size_t used = 99, made = 99;
+    (void)state;
+
+    assert_int_equal(
+        ws_inflater_new(&z, &default_params, WS_ROLE_CLIENT, SIZE_MAX, count_realloc, &cnt), WS_OK);
+    cnt.fail_at = cnt.calls + 1; /* inflateInit2's first allocation */
+    assert_int_equal(ws_inflater_step(z, hello, sizeof hello, true, out, sizeof out, &used, &made),
+                     WS_E_NOMEM);
+    assert_int_equal(used, 0);
+    assert_int_equal(made, 0);
+    assert_int_equal(ws_inflater_step(z, hello, sizeof hello, true, out, sizeof out, &used, &made),
+                     WS_DEFLATE_END);
+    assert_int_equal(used, sizeof hello);
+    assert_int_equal(made, 5);
+    assert_memory_equal(out, "Hello", 5);
+    ws_inflater_free(z);
+    assert_int_equal(cnt.live, 0);
+}
+
 static void test_bad_arguments(void **state)
 {
     ws_inflater *z;
@@ -1653,6 +1680,7 @@ int main(void)
         cmocka_unit_test(test_deflater_bound),
         cmocka_unit_test(test_memory_per_connection),
         cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test(test_nomem_retry),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
