@@ -36,6 +36,8 @@ fuzz_origin           512  http
 fuzz_token            1024 http
 fuzz_bus              1024 bus
 fuzz_http_parser      4096 http
+fuzz_deflate_negotiate 1024 http,deflate
+fuzz_deflate_data     8192 deflate
 "
 
 if [ $# -gt 0 ]; then

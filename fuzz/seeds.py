@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import os
 import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="          # RFC 6455 §1.3
@@ -510,6 +511,77 @@ def seeds_token():
     write(h, "long-key", inp(0x30 | B, 0, b"k" * 100, query=b"message"))
 
 
+def seeds_deflate():
+    """fuzz_deflate_negotiate: server settings, client settings, flags, header lines.
+    fuzz_deflate_data: mode, params, windows, level, output size, split plan, messages."""
+    h = "fuzz_deflate_negotiate"
+    pmd = b"permessage-deflate"
+    default = 7 | (7 << 3)  # windows 15 / 15, no flags
+    offers = {
+        "plain": (default, default, 0, pmd),
+        "browser": (default, default, 0, pmd + b"; client_max_window_bits"),
+        "all-four": (default, default, 0, pmd + b"; server_no_context_takeover; "
+                     b"client_no_context_takeover; server_max_window_bits=10; "
+                     b"client_max_window_bits=9"),
+        "quoted": (default, default, 0, pmd + b'; server_max_window_bits="12"'),
+        "several": (2 | (1 << 3), default, 0,
+                    pmd + b"; foo, " + pmd + b"; server_max_window_bits=08, " + pmd +
+                    b"; client_max_window_bits\n" + pmd),
+        "two-headers": (default, 0x40 | default, 0, pmd + b"; server_max_window_bits\n" + pmd +
+                        b"; server_no_context_takeover"),
+        "flag-values": (default, default, 0, pmd + b"; server_no_context_takeover=1, " + pmd +
+                        b"; client_no_context_takeover=\"\""),
+        "not-offered": (default, default, 1, pmd),
+        "duplicate": (default, default, 0, pmd + b"; client_max_window_bits=9; "
+                      b"client_max_window_bits=9"),
+        "small-windows": (0xc0, 0xc0, 0, pmd + b"; client_max_window_bits=8; "
+                          b"server_max_window_bits=8"),
+        "malformed": (default, default, 0, pmd + b";; server_max_window_bits=\"1"),
+    }
+    for name, (scfg, ccfg, flags, text) in sorted(offers.items()):
+        write(h, name, bytes([scfg, ccfg, flags]) + text)
+
+    h = "fuzz_deflate_data"
+
+    def msg(data, frag=0):
+        return struct.pack(">H", len(data)) + bytes([frag]) + data
+
+    def raw(data):
+        return struct.pack(">H", len(data)) + data
+
+    json = b'{"symbol":"ABC","price":101.25,"qty":300,"side":"buy"}'
+
+    def deflate_raw(data):
+        """A message as RFC 7692 §7.2.1 sends it: raw DEFLATE, flushed, tail removed."""
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+    rt = {
+        "hello": (0, 0, 0x3f, 0x86, 0, WHOLE, msg(b"Hello") + msg(b"Hello")),
+        "json-fragments": (2, 0, 0x3f, 0x86, 1, split(7, 1), msg(json * 20, 1) + msg(json)),
+        "no-takeover-small": (0, 3, 0, 0x09, 0, split(3), msg(json * 5) + msg(b"") + msg(json)),
+        "stored-level0": (2, 0, 0x2d, 0x00, 3, WHOLE, msg(bytes(range(256)) * 4, 4)),
+        "zeros": (0, 1, 0x3f, 0x89, 255, split(200), msg(bytes(4096))),
+    }
+    for name, (mode, flags, windows, level, cap, plan, body) in sorted(rt.items()):
+        write(h, "rt-" + name, bytes([mode, flags, windows, level, cap]) + plan + body)
+    hostile = {
+        "rfc-hello": (1, split(3), b"\x04\x00", raw(bytes.fromhex("f248cdc9c90700")) +
+                      raw(bytes.fromhex("f200110000"))),
+        "rfc-stored": (1, WHOLE, b"\x00\x10", raw(bytes.fromhex("000500faff48656c6c6f00"))),
+        "rfc-bfinal": (3, split(1), b"\x00\x10", raw(bytes.fromhex("f348cdc9c9070000")) +
+                       raw(bytes.fromhex("f248cdc9c90700"))),
+        "rfc-two-blocks": (1, WHOLE, b"\x00\x10",
+                           raw(bytes.fromhex("f24805000000ffffcac9c90700"))),
+        "empty": (1, WHOLE, b"\x00\x10", raw(b"") + raw(b"\x00") + raw(b"")),
+        "bad-type": (1, WHOLE, b"\x00\x10", raw(b"\xff")),
+        "bomb": (1, split(2, 5), b"\x01\x00", raw(deflate_raw(bytes(60000)))),
+        "too-far-back": (3, split(1), b"\x07\xff", raw(bytes.fromhex("22c4afa8ac0200"))),
+    }
+    for name, (mode, plan, limit, body) in sorted(hostile.items()):
+        write(h, "raw-" + name, bytes([mode, 0, 0x3f, 0, 0]) + plan + limit + body)
+
+
 def main():
     seeds_utf8()
     seeds_mask()
@@ -524,6 +596,7 @@ def main():
     seeds_api()
     seeds_origin()
     seeds_token()
+    seeds_deflate()
 
 
 if __name__ == "__main__":

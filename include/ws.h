@@ -1,5 +1,5 @@
 /*
- * libws — an embeddable WebSocket protocol library (RFC 6455) with no I/O of its own.
+ * libws — an embeddable WebSocket protocol library (RFC 6455, RFC 7692) with no I/O of its own.
  * The host owns sockets, threads, clocks and memory; libws turns bytes into events and
  * sends into bytes. This is the only public header; every function is documented here.
  */
@@ -73,6 +73,7 @@ enum {
     WS_E_CLOSED = -7,       /* the connection is closed or closing; nothing was queued */
     WS_E_RANDOM = -8,       /* the host's random source failed or is missing */
     WS_E_URL = -9,          /* not a valid ws:// or wss:// URL */
+    WS_E_UNSUPPORTED = -10, /* a feature left out of this build (e.g. deflate without zlib) */
 
     /* Frame and message errors (close code in brackets). */
     WS_E_RESERVED_BITS = -20,           /* RSV bit set without an extension using it [1002] */
@@ -97,6 +98,7 @@ enum {
     WS_E_IDLE_TIMEOUT = -39,            /* nothing was received for too long [1001] */
     WS_E_CLOSE_TIMEOUT = -40,           /* the peer did not finish the close handshake [1006] */
     WS_E_CLOSE_REASON = -41,            /* close frame reason not UTF-8 [1007] */
+    WS_E_DEFLATE_DATA = -42,            /* compressed message data that does not inflate [1007] */
 
     /* Opening handshake errors (HTTP status in brackets; server side unless noted). */
     WS_E_HTTP_SYNTAX = -50,              /* malformed request or response head [400] */
@@ -177,6 +179,9 @@ enum {
 /* The host's source of randomness (client mask keys, Sec-WebSocket-Key). Fill buf with
  * len unpredictable bytes and return 0, or return non-zero on failure. */
 typedef int (*ws_random_fn)(void *ud, uint8_t *buf, size_t len);
+
+/* Host allocator, realloc-style: size 0 frees ptr and returns NULL. */
+typedef void *(*ws_realloc_fn)(void *ud, void *ptr, size_t size);
 
 /* ======================================================================================
  * Types the connection shares with the handshake layer (described there)
@@ -267,9 +272,6 @@ typedef struct ws_client_opts {
  * ====================================================================================== */
 
 typedef struct ws_conn ws_conn;
-
-/* Host allocator, realloc-style: size 0 frees ptr and returns NULL. */
-typedef void *(*ws_realloc_fn)(void *ud, void *ptr, size_t size);
 
 /* Limits. One meaning of 0 throughout: a limit on what the peer sends (frame, message,
  * fragments, line lengths) or a deadline set to 0 is off; a buffer size (max_output,
@@ -1043,7 +1045,169 @@ int ws_handshake_client_feed(ws_handshake *hs, const uint8_t *p, size_t len, siz
 const ws_response *ws_handshake_response(const ws_handshake *hs);
 
 /* ======================================================================================
-=======
+ * permessage-deflate (RFC 7692)
+ *
+ * Optional at build time (Meson option "deflate", on when zlib is found). Without zlib
+ * every function below still exists: ws_deflate_available() is false and the others return
+ * WS_E_UNSUPPORTED. Negotiation is pure parsing over the handshake's headers; the data path
+ * is one object per direction (ws_inflater for what is received, ws_deflater for what is
+ * sent), each allocated through the host's allocator together with zlib's own state.
+ * See docs/deflate.md for when to turn it on and what it costs per connection.
+ * ====================================================================================== */
+
+/* What the host allows and asks for. "Server" and "client" name the endpoint whose
+ * compressor a setting governs, whichever role this endpoint plays. */
+typedef struct ws_deflate_config {
+    bool enable; /* offer (client) or accept (server) permessage-deflate; default false */
+    /* The largest LZ77 window, as a power of two (8..15), each side's compressor may use;
+     * default 15 (32 KiB). A smaller window costs less memory and compresses less. */
+    uint8_t server_max_window_bits;
+    uint8_t client_max_window_bits;
+    /* Insist that the compressor of that side starts every message afresh (no context
+     * takeover): less memory between messages, less compression; default false. */
+    bool server_no_context_takeover;
+    bool client_no_context_takeover;
+    int level;     /* zlib compression level of this endpoint's compressor, 0..9; default 6 */
+    int mem_level; /* zlib memLevel of this endpoint's compressor, 1..9; default 8 */
+    /* Messages shorter than this are sent uncompressed (RSV1 clear); default 64. */
+    size_t min_size;
+} ws_deflate_config;
+
+/* Fills cfg with the defaults above (enable false). */
+void ws_deflate_config_init(ws_deflate_config *cfg);
+
+/* True when this build includes permessage-deflate (linked with zlib). */
+bool ws_deflate_available(void);
+
+/* The agreed parameters of one connection (RFC 7692 §7.1). */
+typedef struct ws_deflate_params {
+    bool server_no_context_takeover; /* the server resets its compressor for every message */
+    bool client_no_context_takeover; /* the client does */
+    uint8_t server_max_window_bits;  /* window of the server's compressor, 8..15 */
+    uint8_t client_max_window_bits;  /* window of the client's compressor, 8..15 */
+} ws_deflate_params;
+
+/* Room for any answer or offer these functions write. */
+#define WS_DEFLATE_HEADER_MAX 160
+
+/* Server: picks the first permessage-deflate offer in the request's
+ * Sec-WebSocket-Extensions headers (all of them, in order) that cfg can accept, and writes
+ * the answer for the 101 (the value of Sec-WebSocket-Extensions, NUL-terminated, at most
+ * WS_DEFLATE_HEADER_MAX bytes with the NUL) to answer and the agreed parameters to
+ * *params. An offer is declined, and the next one considered, when it has an unknown or
+ * repeated parameter, a value on a flag, no value on server_max_window_bits, a window that
+ * is not 8..15 written without leading zeros (quoted or not), or leaves the client's
+ * window above cfg->client_max_window_bits (no client_max_window_bits parameter to lower
+ * it). The server's window is the smaller of the offered one and cfg's; flags the offer
+ * or cfg asks for are answered. A list that does not parse declines what is left of it.
+ * Returns 1 (accepted; answer and params written), 0 (no acceptable offer, or cfg->enable
+ * is false; nothing written), WS_E_BUFFER (cap too small), WS_E_INVALID (cfg out of range,
+ * NULL pointer) or WS_E_UNSUPPORTED. Linear in the size of the headers. */
+int ws_deflate_server_negotiate(const ws_deflate_config *cfg, const ws_header *headers,
+                                size_t count, char *answer, size_t cap, size_t *answer_len,
+                                ws_deflate_params *params);
+
+/* Client: writes the offer for cfg (NUL-terminated, for ws_client_opts.extensions):
+ * "permessage-deflate", the flags cfg insists on, server_max_window_bits when cfg's is
+ * below 15, and client_max_window_bits (with cfg's value when below 15) so the server may
+ * lower the client's window. Returns WS_OK, WS_E_BUFFER, WS_E_INVALID (cfg->enable false
+ * or out of range) or WS_E_UNSUPPORTED. */
+int ws_deflate_client_offer(const ws_deflate_config *cfg, char *out, size_t cap, size_t *out_len);
+
+/* Client: checks the server's answer (the response's headers) against the offer cfg
+ * makes. Fails with WS_E_HTTP_EXTENSION (the connection must fail) when a
+ * permessage-deflate answer comes although none was offered (cfg->enable false) or twice,
+ * has an unknown or repeated parameter, a value on a flag, a window that is missing a value,
+ * not 8..15 or written with leading zeros, a server window above cfg's when cfg's is below
+ * 15, lacks server_no_context_takeover that cfg insists on, or a client window above cfg's;
+ * also when the header does not parse. Other extensions are left to the handshake, which
+ * refuses any that was not offered. Returns 1 with *params filled (server window 15 and
+ * client window cfg's when the answer leaves them out), 0 when there is no
+ * permessage-deflate answer, or WS_E_INVALID / WS_E_UNSUPPORTED. */
+int ws_deflate_client_check(const ws_deflate_config *cfg, const ws_header *headers, size_t count,
+                            ws_deflate_params *params);
+
+/* What one ws_inflater_step or ws_deflater_step did, when it did not fail. */
+enum {
+    WS_DEFLATE_NEED_INPUT = 0, /* all input used; more is needed for more output */
+    WS_DEFLATE_MORE = 1,       /* call again with the input not consumed: out is full, or
+                                * (inflater) the bytes before an error come first */
+    WS_DEFLATE_END = 2         /* the message is complete; the next call starts a new one */
+};
+
+/* The smallest out capacity the step functions accept. */
+#define WS_DEFLATE_OUT_MIN 16
+
+/* Receive side: turns the payload of compressed messages (RSV1) back into their bytes. */
+typedef struct ws_inflater ws_inflater;
+
+/* Creates the inflater of an endpoint of role for the agreed params: it resets per message
+ * when the peer has no context takeover. It always keeps a 32 KiB window while a message is
+ * inflated, whatever window the peer agreed to use: with it, a reference back past what
+ * the message stream has produced fails the same way however input and output are cut
+ * (zlib checks distances only against the history it holds). A message
+ * inflating to more than max_message_size bytes fails (SIZE_MAX: no limit). Memory comes
+ * from realloc (ud passed back), zlib's included. Returns WS_OK with *out set,
+ * WS_E_INVALID (params out of range, NULL realloc), WS_E_NOMEM or WS_E_UNSUPPORTED. */
+int ws_inflater_new(ws_inflater **out, const ws_deflate_params *params, ws_role role,
+                    size_t max_message_size, ws_realloc_fn realloc, void *ud);
+
+/* Inflates the next compressed bytes of the current message, in[0..in_len) (as they
+ * come, split anywhere across frames), into out[0..cap) (cap >= WS_DEFLATE_OUT_MIN).
+ * last says that in ends the message's compressed bytes; the 00 00 FF FF tail RFC 7692
+ * §7.2.2 removes is put back internally. Sets *consumed (bytes of in used) and *produced
+ * (bytes written to out) and returns WS_DEFLATE_NEED_INPUT (give the rest of the message;
+ * never with last), WS_DEFLATE_MORE (call again with in + *consumed, same last) or
+ * WS_DEFLATE_END (last was set and the whole message is out). Fails with
+ * WS_E_MESSAGE_TOO_BIG as soon as the message's inflated size passes max_message_size,
+ * WS_E_DEFLATE_DATA for data that does not inflate, or WS_E_NOMEM; these three stick:
+ * the bytes before the failure are handed out first (with WS_DEFLATE_MORE; never a byte
+ * past the limit), then every call fails with it, so the bytes and the verdict are the
+ * same however the input is cut and whatever cap is. Not sticky: WS_E_NOMEM when zlib's
+ * state could not be set up at the start of a message (nothing consumed: retry) and
+ * WS_E_INVALID for bad arguments (nothing changed). Each call does work bounded by in_len
+ * and cap. in may be NULL when in_len is 0. */
+int ws_inflater_step(ws_inflater *z, const uint8_t *in, size_t in_len, bool last, uint8_t *out,
+                     size_t cap, size_t *consumed, size_t *produced);
+
+/* Bytes the inflater holds from the allocator now (its own state and zlib's). */
+size_t ws_inflater_memory(const ws_inflater *z);
+
+/* Releases the inflater and everything it holds. NULL is ignored. */
+void ws_inflater_free(ws_inflater *z);
+
+/* Send side: compresses messages with the agreed window and context takeover. */
+typedef struct ws_deflater ws_deflater;
+
+/* Creates the deflater of an endpoint of role for the agreed params, with cfg's level and
+ * mem_level (cfg may be NULL for the defaults). Returns as ws_inflater_new. */
+int ws_deflater_new(ws_deflater **out, const ws_deflate_params *params, ws_role role,
+                    const ws_deflate_config *cfg, ws_realloc_fn realloc, void *ud);
+
+/* Compresses the next bytes of the current message, in[0..in_len), into out[0..cap)
+ * (cap >= WS_DEFLATE_OUT_MIN): the payload of its frames, in order. last says that in
+ * ends the message: its compressed data is then flushed and the 00 00 FF FF tail removed
+ * (RFC 7692 §7.2.1). A fragment that is not the last is flushed too, so what the peer
+ * received can be inflated whole, except the last four bytes, held back until the next
+ * call. Returns WS_DEFLATE_NEED_INPUT (never with last), WS_DEFLATE_MORE (out is
+ * full: call again with in + *consumed) or WS_DEFLATE_END, with *consumed and *produced.
+ * Fails with WS_E_NOMEM when zlib's state could not be set up (nothing consumed: retry),
+ * WS_E_INVALID for bad arguments (nothing changed), or WS_E_STATE, sticky, if zlib ever
+ * reports its state broken. in may be NULL when in_len is 0. */
+int ws_deflater_step(ws_deflater *z, const uint8_t *in, size_t in_len, bool last, uint8_t *out,
+                     size_t cap, size_t *consumed, size_t *produced);
+
+/* An upper bound on the compressed size of a message of len bytes given whole (one
+ * ws_deflater_step with last): the room to reserve for its frame payload. */
+size_t ws_deflater_bound(size_t len);
+
+/* Bytes the deflater holds from the allocator now. */
+size_t ws_deflater_memory(const ws_deflater *z);
+
+/* Releases the deflater. NULL is ignored. */
+void ws_deflater_free(ws_deflater *z);
+
+/* ======================================================================================
  * Ready-made policies: origin checks and token auth (docs/hooks.md)
  * ====================================================================================== */
 

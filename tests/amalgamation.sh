@@ -12,7 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 amal=$tmp/amalgamation
 flags=(-std=c99 -O2 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes
-    -Wmissing-prototypes -Wvla -Werror)
+    -Wmissing-prototypes -Wvla -Werror -DWS_HAVE_DEFLATE=1) # with zlib, as the Meson build here
 status=0
 
 . tests/tap.sh
@@ -33,7 +33,7 @@ for opt in WS_NO_CLIENT WS_NO_SERVER WS_NO_ERROR_STRINGS WS_SMALL; do
 done
 for opt in WS_NO_CLIENT WS_NO_SERVER; do
     if check "roles_check builds with -D$opt" gcc -I"$amal" "${flags[@]}" "-D$opt" \
-        -o "$tmp/roles-$opt" tests/roles_check.c "$tmp/libws-$opt.o"; then
+        -o "$tmp/roles-$opt" tests/roles_check.c "$tmp/libws-$opt.o" -lz; then
         "$tmp/roles-$opt" | sed "s/^\(ok\|not ok\) - /\1 - -D$opt: /" || status=1
     fi
 done
@@ -55,7 +55,7 @@ for prog in frame-demo echo-server ws-client chat-server; do
     # shellcheck disable=SC2086
     check "example $prog builds from libws.c + ws.h" \
         gcc "${ex[@]}" -DEX_HAVE_OPENSSL -o "$tmp/$prog" "examples/$prog.c" ${srcs[$prog]} \
-        "$tmp/libws.o" ${libs[$prog]}
+        "$tmp/libws.o" ${libs[$prog]} -lz
 done
 check "frame-demo runs" "$tmp/frame-demo"
 
@@ -68,7 +68,7 @@ for variant in default WS_SMALL; do
         name=$(basename "$src" .c)
         check "$name builds against the amalgamation$label" \
             gcc -I"$amal" -Ilib "${flags[@]}" -Wno-missing-field-initializers -o "$tmp/$name" \
-            "$src" "$obj" -lcmocka || continue
+            "$src" "$obj" -lcmocka -lz || continue
         if ! CMOCKA_MESSAGE_OUTPUT=TAP "$tmp/$name" >"$tmp/tap" 2>&1; then
             status=1
             grep -q '^not ok' "$tmp/tap" ||

@@ -48,7 +48,7 @@ for t in "${targets[@]}"; do
     echo "# $t: $("${gcc_of[$t]}" --version | head -n 1), run by $(qemu-"$t" --version | head -n 1)"
     if [ ! -d "$dir/meson-private" ]; then
         # Sanitizers do not run under qemu-user; the examples and interop need the host.
-        if ! meson setup "$dir" --cross-file "tests/cross/$t.ini" --werror -Dexamples=false \
+        if ! meson setup "$dir" --cross-file "tests/cross/$t.ini" --werror -Dtests=true -Dexamples=false \
             -Dinterop=false -Dsanitize_tests=false >"$tmp/setup.log" 2>&1; then
             cat "$tmp/setup.log"
             echo "not ok - $t: meson setup"

@@ -26,6 +26,8 @@ ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 
     need+=(libclang-rt-14-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 pkg-config --exists cmocka 2>/dev/null || need+=(libcmocka-dev)
+# permessage-deflate (RFC 7692) is built and tested when zlib is found.
+pkg-config --exists zlib 2>/dev/null || need+=(zlib1g-dev)
 /usr/bin/python3 -c 'import websockets' 2>/dev/null || need+=(python3-websockets)
 # The chat cluster (examples/cluster.c, tests/interop/test_cluster*.py): hiredis, a real
 # redis-server (the tests start their own on a free port), ip netns for the network test.

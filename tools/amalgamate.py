@@ -66,6 +66,13 @@ def main():
     seen = set()
     for rel in library_sources():
         paste(rel, out, seen)
+    # permessage-deflate: with zlib when the embedder defines WS_HAVE_DEFLATE (and links
+    # -lz), else the same API answering WS_E_UNSUPPORTED, as the Meson build chooses.
+    out.append("#ifdef WS_HAVE_DEFLATE\n")
+    paste("lib/deflate.c", out, seen)
+    out.append("#else\n")
+    paste("lib/deflate_none.c", out, seen)
+    out.append("#endif\n")
     with open(os.path.join(outdir, "libws.c"), "w") as fh:
         fh.write("".join(out))
     with open(os.path.join(outdir, "ws.h"), "w") as fh:

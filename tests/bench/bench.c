@@ -70,21 +70,6 @@ static void *xrealloc(void *p, size_t n)
     return q;
 }
 
-/* splitmix64: deterministic, so every run generates the same streams. */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static unsigned rng_below(uint64_t *s, unsigned n)
-{
-    return (unsigned)(rng_next(s) % n);
-}
-
 /* A host allocator that counts calls and the bytes it holds, for the "no allocation per
  * message" check and the idle-connection heap figure. */
 typedef struct counting_alloc {
@@ -157,7 +142,7 @@ static uint8_t *gen_room(gen *g, size_t n)
 static void gen_frame(gen *g, unsigned opcode, bool fin, const uint8_t *payload, size_t len)
 {
     uint8_t *p = gen_room(g, 14 + len);
-    uint64_t key = rng_next(&g->rng);
+    uint64_t key = bench_rng_next(&g->rng);
     uint8_t mask[8];
     size_t n = 0, i;
 
@@ -212,40 +197,15 @@ static void gen_random_bytes(gen *g, uint8_t *p, size_t n)
     size_t i = 0;
 
     for (; i + 8 <= n; i += 8) {
-        uint64_t r = rng_next(&g->rng);
+        uint64_t r = bench_rng_next(&g->rng);
         memcpy(p + i, &r, 8);
     }
     while (i < n) {
-        uint64_t r = rng_next(&g->rng);
+        uint64_t r = bench_rng_next(&g->rng);
         size_t k;
         for (k = 0; k < 8 && i < n; k++, i++)
             p[i] = (uint8_t)(r >> (8 * k));
     }
-}
-
-static void gen_letters(gen *g, char *p, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        p[i] = (char)('a' + rng_below(&g->rng, 26));
-}
-
-/* A JSON-like object of exactly len ASCII bytes (len >= 96). */
-static void gen_json(gen *g, char *out, size_t len, uint64_t seq)
-{
-    char head[96];
-    int n = snprintf(head, sizeof head,
-                     "{\"id\":%llu,\"type\":\"update\",\"user\":\"u%05u\",\"value\":%u.%02u,"
-                     "\"note\":\"",
-                     (unsigned long long)seq, rng_below(&g->rng, 100000), rng_below(&g->rng, 10000),
-                     rng_below(&g->rng, 100));
-    size_t h = (size_t)n;
-
-    memcpy(out, head, h);
-    gen_letters(g, out + h, len - h - 2);
-    out[len - 2] = '"';
-    out[len - 1] = '}';
 }
 
 #define W_SCALE(n, q) ((q) ? (n) / 10u : (n))
@@ -271,7 +231,7 @@ static void gen_w2(bench_stream *s, bool quick)
 
     gen_start(&g, s, "W2", "100k text x 200 B JSON", (size_t)count * 208u, 2);
     for (i = 0; i < count; i++) {
-        gen_json(&g, p, sizeof p, i);
+        bench_json(&g.rng, p, sizeof p, i);
         gen_message(&g, WS_OP_TEXT, (const uint8_t *)p, sizeof p);
     }
 }
@@ -294,29 +254,29 @@ static void gen_w3(bench_stream *s, bool quick)
 /* Appends one character: ASCII nine times in ten, else a 2-, 3- or 4-byte one. */
 static size_t gen_utf8_char(gen *g, uint8_t *p)
 {
-    unsigned kind = rng_below(&g->rng, 30);
+    unsigned kind = bench_rng_below(&g->rng, 30);
     uint32_t cp;
 
     if (kind >= 3) {
-        p[0] = (uint8_t)(0x20 + rng_below(&g->rng, 95));
+        p[0] = (uint8_t)(0x20 + bench_rng_below(&g->rng, 95));
         return 1;
     }
     if (kind == 0) {
-        cp = 0x80 + rng_below(&g->rng, 0x800 - 0x80);
+        cp = 0x80 + bench_rng_below(&g->rng, 0x800 - 0x80);
         p[0] = (uint8_t)(0xC0 | (cp >> 6));
         p[1] = (uint8_t)(0x80 | (cp & 0x3F));
         return 2;
     }
     if (kind == 1) {
         do
-            cp = 0x800 + rng_below(&g->rng, 0x10000 - 0x800);
+            cp = 0x800 + bench_rng_below(&g->rng, 0x10000 - 0x800);
         while (cp >= 0xD800 && cp <= 0xDFFF);
         p[0] = (uint8_t)(0xE0 | (cp >> 12));
         p[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
         p[2] = (uint8_t)(0x80 | (cp & 0x3F));
         return 3;
     }
-    cp = 0x10000 + rng_below(&g->rng, 0x110000 - 0x10000);
+    cp = 0x10000 + bench_rng_below(&g->rng, 0x110000 - 0x10000);
     p[0] = (uint8_t)(0xF0 | (cp >> 18));
     p[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
     p[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
@@ -369,7 +329,7 @@ static void gen_w6(bench_stream *s, bool quick)
 
     gen_start(&g, s, "W6", "50k text x 1 KiB, 8 frags + 7 pings", (size_t)count * 1200u, 6);
     for (i = 0; i < count; i++) {
-        gen_json(&g, p, sizeof p, i);
+        bench_json(&g.rng, p, sizeof p, i);
         for (f = 0; f < 8; f++) {
             if (f > 0) {
                 gen_random_bytes(&g, ping, sizeof ping);

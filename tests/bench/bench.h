@@ -46,6 +46,12 @@ uint64_t bench_hash_len(uint64_t h, uint64_t len);
 /* Copies one piece of the stream; the copy cannot be optimised away. */
 void bench_copy(uint8_t *dst, const uint8_t *src, size_t n);
 
+/* splitmix64 (bench_gen.c): deterministic, so every run generates the same streams. */
+uint64_t bench_rng_next(uint64_t *s);
+unsigned bench_rng_below(uint64_t *s, unsigned n);
+/* A JSON-like object of exactly len ASCII bytes (len >= 96): the W2 message. */
+void bench_json(uint64_t *rng, char *out, size_t len, uint64_t seq);
+
 /* Whether the wslay comparison was built in. */
 bool bench_wslay_available(void);
 /* Feeds s through a wslay 1.1.1 server context (event API, whole messages, UTF-8 checked),

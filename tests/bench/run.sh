@@ -2,6 +2,7 @@
 # Builds libws and the receive-path benchmark in release mode (build-bench/) and runs it.
 # Arguments go to the benchmark: --runs N, --only W1,W4, --impl memcpy,libws,stream,wslay,
 # --quick, --no-verify, --no-handshake. Figures only: it never fails a build.
+#   tests/bench/run.sh deflate [--messages N] [--runs N]   the permessage-deflate benchmark
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -13,9 +14,16 @@ if [ ! -d "$build/meson-private" ]; then
 else
     meson configure "$build" -Dbench=true --buildtype=release >/dev/null
 fi
-ninja -C "$build" tests/bench/bench >/dev/null
+program=bench
+which=""
+if [ "${1:-}" = deflate ]; then
+    program=bench_deflate
+    which=" deflate"
+    shift
+fi
+ninja -C "$build" "tests/bench/$program" >/dev/null
 
-echo "command: tests/bench/run.sh $*"
+echo "command: tests/bench/run.sh$which $*"
 if command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1; then
     dirty=$(git diff --quiet HEAD -- lib include 2>/dev/null || echo " + uncommitted changes in lib/ or include/")
     echo "libws commit: $(git rev-parse --short HEAD)$dirty"
@@ -25,4 +33,4 @@ if command -v lscpu >/dev/null; then
         | sed 's/  */ /g'
 fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-exec "$build/tests/bench/bench" "$@"
+exec "$build/tests/bench/$program" "$@"

@@ -1,0 +1,379 @@
+/*
+ * permessage-deflate benchmark: compresses two server-to-client streams - the W2 messages
+ * (200-byte JSON-like objects) and market-data-like ticks (small JSON objects that repeat
+ * their keys and symbols) - through libws's ws_deflater / ws_inflater and through zlib
+ * alone with the same parameters, for several settings. Prints bytes on the wire, time
+ * per message each way, and the memory a connection holds. Figures only: never a verdict.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "ws.h"
+
+typedef struct corpus {
+    const char *name;
+    uint8_t *data; /* messages back to back */
+    size_t *len;   /* length of each */
+    size_t count;
+    size_t bytes;
+} corpus;
+
+typedef struct setting {
+    const char *name;
+    uint8_t window;
+    int mem_level;
+    int level;
+    bool no_takeover;
+} setting;
+
+static const setting settings[] = {
+    {"defaults: window 15, memLevel 8, level 6", 15, 8, 6, false},
+    {"window 15, memLevel 8, level 6, no context takeover", 15, 8, 6, true},
+    {"window 15, memLevel 8, level 1", 15, 8, 1, false},
+    {"window 10, memLevel 4, level 6", 10, 4, 6, false},
+    {"smallest: window 8, memLevel 1, level 6, no context takeover", 8, 1, 6, true},
+};
+#define SETTING_COUNT (sizeof settings / sizeof settings[0])
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL) {
+        fprintf(stderr, "bench_deflate: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+typedef struct counting {
+    size_t live;
+    size_t peak;
+} counting;
+
+static void *count_realloc(void *ud, void *ptr, size_t size)
+{
+    counting *c = ud;
+    size_t *h = ptr ? (size_t *)ptr - 2 : NULL, *n;
+
+    if (h != NULL)
+        c->live -= h[0];
+    if (size == 0) {
+        free(h);
+        return NULL;
+    }
+    n = realloc(h, size + 2 * sizeof(size_t));
+    if (n == NULL)
+        return NULL;
+    n[0] = size;
+    c->live += size;
+    if (c->live > c->peak)
+        c->peak = c->live;
+    return n + 2;
+}
+
+/* ---- the two streams ------------------------------------------------------------------ */
+
+static void corpus_alloc(corpus *c, const char *name, size_t count, size_t bytes)
+{
+    c->name = name;
+    c->data = xmalloc(bytes);
+    c->len = xmalloc(count * sizeof *c->len);
+    c->count = 0;
+    c->bytes = 0;
+}
+
+static void corpus_add(corpus *c, const void *p, size_t n)
+{
+    memcpy(c->data + c->bytes, p, n);
+    c->len[c->count++] = n;
+    c->bytes += n;
+}
+
+/* The W2 messages, as bench.c generates them (the same seed, and the one draw per message
+ * its frame's mask key takes). */
+static void gen_w2(corpus *c, size_t count)
+{
+    uint64_t rng = 2;
+    char p[200];
+    size_t i;
+
+    corpus_alloc(c, "W2: 200 B JSON-like objects", count, count * sizeof p);
+    for (i = 0; i < count; i++) {
+        bench_json(&rng, p, sizeof p, i);
+        (void)bench_rng_next(&rng);
+        corpus_add(c, p, sizeof p);
+    }
+}
+
+/* Ticks: {"type":"tick","sym":"MSFT","bid":412.17,"ask":412.19,"bsz":300,"asz":100,
+ * "ts":1733300000123}, 40 symbols, prices walking slowly, time going up. */
+static void gen_ticks(corpus *c, size_t count)
+{
+    static const char *const syms[] = {
+        "AAPL", "MSFT", "AMZN", "GOOG", "META", "NVDA", "TSLA", "BRK.B", "JPM", "V",
+        "UNH",  "XOM",  "JNJ",  "WMT",  "MA",   "PG",   "HD",   "CVX",   "MRK", "ABBV",
+        "KO",   "PEP",  "COST", "AVGO", "ADBE", "CSCO", "CRM",  "NFLX",  "AMD", "INTC",
+        "ORCL", "QCOM", "TXN",  "NKE",  "DIS",  "BA",   "IBM",  "GE",    "CAT", "SBUX"};
+    unsigned price[40];
+    uint64_t rng = 7, ts = UINT64_C(1733300000000);
+    char p[160];
+    size_t i;
+
+    for (i = 0; i < 40; i++)
+        price[i] = 5000 + bench_rng_below(&rng, 90000);
+    corpus_alloc(c, "ticks: market-data JSON, 40 symbols", count, count * sizeof p);
+    for (i = 0; i < count; i++) {
+        unsigned s = bench_rng_below(&rng, 40), spread = 1 + bench_rng_below(&rng, 5);
+        int n;
+
+        price[s] = price[s] + bench_rng_below(&rng, 21) - 10;
+        ts += bench_rng_below(&rng, 40);
+        n = snprintf(p, sizeof p,
+                     "{\"type\":\"tick\",\"sym\":\"%s\",\"bid\":%u.%02u,\"ask\":%u.%02u,"
+                     "\"bsz\":%u,\"asz\":%u,\"ts\":%llu}",
+                     syms[s], price[s] / 100, price[s] % 100, (price[s] + spread) / 100,
+                     (price[s] + spread) % 100, 100 * (1 + bench_rng_below(&rng, 20)),
+                     100 * (1 + bench_rng_below(&rng, 20)), (unsigned long long)ts);
+        corpus_add(c, p, (size_t)n);
+    }
+}
+
+/* Server-to-client frame header size (unmasked). */
+static size_t header_size(size_t n)
+{
+    return n < 126 ? 2 : n <= 0xFFFF ? 4 : 10;
+}
+
+/* ---- one setting, one implementation -------------------------------------------------- */
+
+typedef struct result {
+    size_t wire;      /* frame headers + payloads */
+    double send_ns;   /* per message */
+    double recv_ns;   /* per message */
+    size_t send_peak; /* bytes the send side held at most */
+    size_t send_idle; /* and between messages */
+    size_t recv_peak;
+    size_t recv_idle;
+    bool ok;
+} result;
+
+typedef struct packed {
+    uint8_t *data; /* compressed payloads back to back */
+    size_t *len;
+    size_t bytes;
+} packed;
+
+static void params_of(const setting *s, ws_deflate_params *p)
+{
+    p->server_no_context_takeover = s->no_takeover;
+    p->client_no_context_takeover = s->no_takeover;
+    p->server_max_window_bits = s->window;
+    p->client_max_window_bits = s->window;
+}
+
+/* libws: ws_deflater on the server, ws_inflater on the client. */
+static void run_libws(const corpus *c, const setting *s, packed *pk, result *r)
+{
+    ws_deflate_params p;
+    ws_deflate_config cfg;
+    ws_deflater *d;
+    ws_inflater *z;
+    counting cd = {0, 0}, ci = {0, 0};
+    size_t cap = ws_deflater_bound(4096), i, off, used, made;
+    uint8_t *out = xmalloc(cap);
+    double t0;
+
+    params_of(s, &p);
+    ws_deflate_config_init(&cfg);
+    cfg.level = s->level;
+    cfg.mem_level = s->mem_level;
+    if (ws_deflater_new(&d, &p, WS_ROLE_SERVER, &cfg, count_realloc, &cd) != WS_OK ||
+        ws_inflater_new(&z, &p, WS_ROLE_CLIENT, 1u << 20, count_realloc, &ci) != WS_OK) {
+        r->ok = false;
+        free(out);
+        return;
+    }
+    pk->bytes = 0;
+    r->wire = 0;
+    t0 = now_s();
+    for (i = 0, off = 0; i < c->count; off += c->len[i], i++) {
+        if (ws_deflater_step(d, c->data + off, c->len[i], true, pk->data + pk->bytes, cap, &used,
+                             &made) != WS_DEFLATE_END)
+            r->ok = false;
+        pk->len[i] = made;
+        pk->bytes += made;
+    }
+    r->send_ns = (now_s() - t0) * 1e9 / (double)c->count;
+    r->send_peak = cd.peak;
+    r->send_idle = cd.live;
+
+    t0 = now_s();
+    for (i = 0, off = 0; i < c->count; off += pk->len[i], i++) {
+        if (ws_inflater_step(z, pk->data + off, pk->len[i], true, out, cap, &used, &made) !=
+                WS_DEFLATE_END ||
+            made != c->len[i])
+            r->ok = false;
+    }
+    r->recv_ns = (now_s() - t0) * 1e9 / (double)c->count;
+    r->recv_peak = ci.peak;
+    r->recv_idle = ci.live;
+    for (i = 0; i < c->count; i++)
+        r->wire += header_size(pk->len[i]) + pk->len[i];
+    ws_deflater_free(d);
+    ws_inflater_free(z);
+    free(out);
+}
+
+/* The same with zlib alone: one z_stream per side kept for the whole run (deflateReset
+ * and inflateReset for no context takeover), the tail removed and put back by hand. */
+static void run_zlib(const corpus *c, const setting *s, packed *pk, result *r)
+{
+    z_stream d, z;
+    size_t cap = ws_deflater_bound(4096), i, off;
+    uint8_t *out = xmalloc(cap);
+    static const uint8_t tail[4] = {0, 0, 0xff, 0xff};
+    int wbits = s->window < 9 ? 9 : s->window;
+    double t0;
+
+    memset(&d, 0, sizeof d);
+    memset(&z, 0, sizeof z);
+    deflateInit2(&d, s->level, Z_DEFLATED, -wbits, s->mem_level, Z_DEFAULT_STRATEGY);
+    inflateInit2(&z, -15);
+    pk->bytes = 0;
+    r->wire = 0;
+    t0 = now_s();
+    for (i = 0, off = 0; i < c->count; off += c->len[i], i++) {
+        d.next_in = c->data + off;
+        d.avail_in = (uInt)c->len[i];
+        d.next_out = pk->data + pk->bytes;
+        d.avail_out = (uInt)cap;
+        deflate(&d, Z_SYNC_FLUSH);
+        pk->len[i] = cap - d.avail_out - 4;
+        pk->bytes += pk->len[i];
+        if (s->no_takeover)
+            deflateReset(&d);
+    }
+    r->send_ns = (now_s() - t0) * 1e9 / (double)c->count;
+
+    t0 = now_s();
+    for (i = 0, off = 0; i < c->count; off += pk->len[i], i++) {
+        z.next_in = pk->data + off;
+        z.avail_in = (uInt)pk->len[i];
+        z.next_out = out;
+        z.avail_out = (uInt)cap;
+        inflate(&z, Z_SYNC_FLUSH);
+        z.next_in = (Bytef *)(uintptr_t)tail;
+        z.avail_in = 4;
+        inflate(&z, Z_SYNC_FLUSH);
+        if (cap - z.avail_out != c->len[i])
+            r->ok = false;
+        if (s->no_takeover)
+            inflateReset(&z);
+    }
+    r->recv_ns = (now_s() - t0) * 1e9 / (double)c->count;
+    for (i = 0; i < c->count; i++)
+        r->wire += header_size(pk->len[i]) + pk->len[i];
+    r->send_peak = r->send_idle = r->recv_peak = r->recv_idle = 0; /* not counted */
+    deflateEnd(&d);
+    inflateEnd(&z);
+    free(out);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The median of runs for the times; sizes and memory are the same every run. */
+static void measure(void (*fn)(const corpus *, const setting *, packed *, result *),
+                    const corpus *c, const setting *s, packed *pk, int runs, result *r)
+{
+    double send[16], recv[16];
+    int i;
+
+    for (i = 0; i < runs; i++) {
+        memset(r, 0, sizeof *r);
+        r->ok = true;
+        fn(c, s, pk, r);
+        send[i] = r->send_ns;
+        recv[i] = r->recv_ns;
+    }
+    qsort(send, (size_t)runs, sizeof send[0], cmp_double);
+    qsort(recv, (size_t)runs, sizeof recv[0], cmp_double);
+    r->send_ns = send[runs / 2];
+    r->recv_ns = recv[runs / 2];
+}
+
+int main(int argc, char **argv)
+{
+    size_t count = 100000, k, i;
+    int runs = 3, a;
+    corpus corpora[2];
+
+    for (a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--messages") == 0 && a + 1 < argc)
+            count = (size_t)strtoul(argv[++a], NULL, 10);
+        else if (strcmp(argv[a], "--runs") == 0 && a + 1 < argc)
+            runs = atoi(argv[++a]);
+        else {
+            fprintf(stderr, "usage: bench_deflate [--messages N] [--runs N (1-16)]\n");
+            return 2;
+        }
+    }
+    if (count == 0 || runs < 1 || runs > 16) {
+        fprintf(stderr, "bench_deflate: bad --messages or --runs\n");
+        return 2;
+    }
+    gen_w2(&corpora[0], count);
+    gen_ticks(&corpora[1], count);
+    printf("permessage-deflate: %zu messages per stream, server to client, each compressed "
+           "whole; times are the median of %d runs (wall clock); zlib %s\n",
+           count, runs, zlibVersion());
+    for (k = 0; k < 2; k++) {
+        const corpus *c = &corpora[k];
+        size_t plain = 0;
+        packed pk;
+
+        for (i = 0; i < c->count; i++)
+            plain += header_size(c->len[i]) + c->len[i];
+        pk.data = xmalloc(c->bytes + c->count * 64 + 4096);
+        pk.len = xmalloc(c->count * sizeof *pk.len);
+        printf("\n%s, %.1f B per message on average; uncompressed on the wire: %zu B\n", c->name,
+               (double)c->bytes / (double)c->count, plain);
+        printf("  %-62s %-7s %10s %6s %9s %9s %17s %17s\n", "setting", "codec", "wire B", "ratio",
+               "send ns", "recv ns", "send B peak/idle", "recv B peak/idle");
+        for (i = 0; i < SETTING_COUNT; i++) {
+            result rl, rz;
+
+            measure(run_libws, c, &settings[i], &pk, runs, &rl);
+            measure(run_zlib, c, &settings[i], &pk, runs, &rz);
+            printf("  %-62s %-7s %10zu %5.1f%% %9.0f %9.0f %8zu/%-8zu %8zu/%-8zu%s\n",
+                   settings[i].name, "libws", rl.wire, 100.0 * (double)rl.wire / (double)plain,
+                   rl.send_ns, rl.recv_ns, rl.send_peak, rl.send_idle, rl.recv_peak, rl.recv_idle,
+                   rl.ok ? "" : "  ROUND TRIP FAILED");
+            printf("  %-62s %-7s %10zu %5.1f%% %9.0f %9.0f %17s %17s%s\n", "", "zlib", rz.wire,
+                   100.0 * (double)rz.wire / (double)plain, rz.send_ns, rz.recv_ns, "-", "-",
+                   rz.ok ? "" : "  ROUND TRIP FAILED");
+        }
+        free(pk.data);
+        free(pk.len);
+        free(corpora[k].data);
+        free(corpora[k].len);
+    }
+    return 0;
+}
