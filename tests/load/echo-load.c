@@ -9,7 +9,8 @@
  * both ends: messages/s and server CPU seconds per million messages.
  *
  * Idle mode (--idle): opens the connections, completes every handshake, and prints the
- * server's VmRSS (/proc/PID/status) before and after, and the difference per connection.
+ * server's VmRSS (/proc/PID/status) before and after, and the difference per connection,
+ * then exits (closing them).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -471,9 +472,6 @@ int main(int argc, char **argv)
         printf("server VmRSS: %ld KiB before, %ld KiB after\n", rss_before, rss_after);
         printf("RSS per idle open connection: %.0f bytes\n",
                (double)(rss_after - rss_before) * 1024.0 / (double)opened);
-        fflush(stdout);
-        /* Hold them until told to stop, so the caller can look further. */
-        pause();
         return 0;
     }
     {
