@@ -210,8 +210,10 @@ void ex_pending_free(ex_pending *p)
 }
 
 /* A listening TCP socket on host:port (port 0: any free one, reported in *bound_port),
- * non-blocking, with SO_REUSEADDR. Errors are printed with the program name prog. */
-int ex_listen(const char *prog, const char *host, unsigned port, unsigned *bound_port)
+ * non-blocking, with SO_REUSEADDR (and SO_REUSEPORT when shared). Errors are printed with
+ * the program name prog. */
+static int listen_on(const char *prog, const char *host, unsigned port, unsigned *bound_port,
+                     bool shared)
 {
     struct addrinfo hints, *res, *ai;
     char port_str[16];
@@ -235,6 +237,8 @@ int ex_listen(const char *prog, const char *host, unsigned port, unsigned *bound
         if (fd < 0)
             continue;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (shared)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
             break;
         saved = errno;
@@ -255,6 +259,16 @@ int ex_listen(const char *prog, const char *host, unsigned port, unsigned *bound
                                                        : ((struct sockaddr_in *)&addr)->sin_port);
     }
     return fd;
+}
+
+int ex_listen(const char *prog, const char *host, unsigned port, unsigned *bound_port)
+{
+    return listen_on(prog, host, port, bound_port, false);
+}
+
+int ex_listen_shared(const char *prog, const char *host, unsigned port, unsigned *bound_port)
+{
+    return listen_on(prog, host, port, bound_port, true);
 }
 
 /* Blocks SIGINT and SIGTERM and returns a descriptor that reads them instead. */

@@ -80,6 +80,10 @@ void ex_pending_free(ex_pending *p);
  * *bound_port tells which. Prints why it failed (prefixed with prog) and returns -1. */
 int ex_listen(const char *prog, const char *host, unsigned port, unsigned *bound_port);
 
+/* ex_listen with SO_REUSEPORT: several sockets (one per event loop) listen on the same port
+ * and the kernel spreads the incoming connections among them. */
+int ex_listen_shared(const char *prog, const char *host, unsigned port, unsigned *bound_port);
+
 /* ex_accept's answers besides a descriptor. */
 enum { EX_ACCEPT_NONE = -1, EX_ACCEPT_FULL = -2 };
 

@@ -2,6 +2,12 @@
  * echo-server: a non-blocking epoll WebSocket server that sends every message back as it
  * came (text as text, binary as binary). libws runs in streaming mode: each received chunk
  * is echoed at once as a fragment, so no connection ever holds a whole message.
+ *
+ * Each loop reads into one buffer it shares between its connections; a connection keeps
+ * input of its own only while events of it wait for room in its output queue (see
+ * client_keep_input). --threads N (default 1) runs N such loops, one per thread, each with
+ * its own listening socket on the same port (SO_REUSEPORT: the kernel spreads the
+ * connections); the first thread takes the signals and tells the others.
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -13,20 +19,23 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define READ_SIZE            (64u * 1024u) /* bytes read (and fed to libws) at once */
-#define HANDSHAKE_TIMEOUT_MS 10000         /* from accept to a complete upgrade request */
-#define CLOSE_TIMEOUT_MS     5000 /* from the start of the close handshake to the last write */
-#define LINGER_MS            2000 /* from our last write to the peer's end of stream */
+#define MAX_THREADS          64
+#define HANDSHAKE_TIMEOUT_MS 10000 /* from accept to a complete upgrade request */
+#define CLOSE_TIMEOUT_MS     5000  /* from the start of the close handshake to the last write */
+#define LINGER_MS            2000  /* from our last write to the peer's end of stream */
 
 enum source_kind { SRC_LISTENER, SRC_SIGNAL, SRC_CLIENT };
 
@@ -40,15 +49,16 @@ struct client {
     struct source src; /* first, so a source of kind SRC_CLIENT is a client */
     struct client *prev, *next;
     ws_conn *ws;
-    ex_tls *tls;           /* NULL for plain TCP */
-    uint32_t interest;     /* epoll events registered */
-    bool in_events;        /* input was fed and not all of its events pulled yet */
-    bool eof;              /* the peer ended the stream (or the socket failed) */
-    bool closed;           /* WS_EV_CLOSED seen: flush, then shut our side and linger */
-    bool draining;         /* all written and our side shut: input is dropped until the peer ends */
-    long deadline;         /* monotonic ms when the handshake, close or linger ends; 0: none */
-    ex_echo app;           /* the echo in progress, the peer's name */
-    uint8_t in[READ_SIZE]; /* libws unmasks in place here; kept until the events are pulled */
+    ex_tls *tls;       /* NULL for plain TCP */
+    uint32_t interest; /* epoll events registered */
+    bool in_events;    /* input was fed and not all of its events pulled yet */
+    bool eof;          /* the peer ended the stream (or the socket failed) */
+    bool closed;       /* WS_EV_CLOSED seen: flush, then shut our side and linger */
+    bool draining;     /* all written and our side shut: input is dropped until the peer ends */
+    long deadline;     /* monotonic ms when the handshake, close or linger ends; 0: none */
+    ex_echo app;       /* the echo in progress, the peer's name */
+    bool fed_shared;   /* the input being pulled lies in the loop's read buffer */
+    uint8_t *in;       /* else, in this buffer taken over from the loop (or NULL) */
 };
 
 struct server {
@@ -62,7 +72,13 @@ struct server {
     ws_config cfg;
     size_t piece;
     bool verbose;
-    ex_tls_ctx *tls; /* --cert/--key: wss:// */
+    ex_tls_ctx *tls;      /* --cert/--key: wss:// */
+    uint8_t *rbuf;        /* READ_SIZE bytes: every connection of this loop reads here */
+    uint8_t *spare;       /* a read buffer given back by a connection, kept for the next one */
+    bool main_loop;       /* signals is the signalfd (else this loop's eventfd) */
+    struct server *loops; /* main loop only: all loops, to tell them about a signal */
+    unsigned loop_count;
+    int status;
 };
 
 static long now_ms(void)
@@ -90,6 +106,42 @@ static void resume_accept(struct server *srv)
     }
 }
 
+/* The events of cl's input are all pulled: a buffer it took over goes back to the loop. */
+static void release_input(struct server *srv, struct client *cl)
+{
+    cl->fed_shared = false;
+    if (cl->in == NULL)
+        return;
+    if (srv->spare == NULL)
+        srv->spare = cl->in;
+    else
+        free(cl->in);
+    cl->in = NULL;
+}
+
+/*
+ * Called when cl stops pulling events with some left (its echo waits for room in the output
+ * queue). libws keeps pointers into the bytes fed to it until its events are pulled, so
+ * the loop's read buffer cannot serve the next connection: cl takes it over, and the loop
+ * reads into a spare one from now on. This is the only per-connection input buffer, and it
+ * lives only while the connection is held up. Returns false when out of memory.
+ */
+static bool client_keep_input(struct server *srv, struct client *cl)
+{
+    uint8_t *next;
+
+    if (!cl->in_events || !cl->fed_shared)
+        return true;
+    next = srv->spare != NULL ? srv->spare : malloc(READ_SIZE);
+    if (next == NULL)
+        return false;
+    srv->spare = NULL;
+    cl->in = srv->rbuf;
+    cl->fed_shared = false;
+    srv->rbuf = next;
+    return true;
+}
+
 static void client_destroy(struct server *srv, struct client *cl)
 {
     epoll_ctl(srv->epfd, EPOLL_CTL_DEL, cl->src.fd, NULL);
@@ -97,6 +149,7 @@ static void client_destroy(struct server *srv, struct client *cl)
     ws_conn_free(cl->ws);
     ex_tls_free(cl->tls);
     ex_echo_free(&cl->app);
+    release_input(srv, cl);
     if (cl->prev != NULL)
         cl->prev->next = cl->next;
     else
@@ -178,8 +231,14 @@ static void client_service(struct server *srv, struct client *cl)
         }
         if (!cl->in_events)
             break;
-        if (!client_next_event(cl))
+        if (!client_next_event(cl)) {
             cl->in_events = false;
+            release_input(srv, cl);
+        }
+    }
+    if (!client_keep_input(srv, cl)) {
+        client_destroy(srv, cl); /* out of memory */
+        return;
     }
 
     if (ex_tls_flush(cl->tls, cl->src.fd, cl->ws) < 0) {
@@ -200,13 +259,14 @@ static void client_service(struct server *srv, struct client *cl)
     client_watch(srv, cl, want);
 }
 
-static void client_read(struct client *cl)
+static void client_read(struct server *srv, struct client *cl)
 {
-    long n = ex_tls_recv(cl->tls, cl->src.fd, cl->in, sizeof cl->in);
+    long n = ex_tls_recv(cl->tls, cl->src.fd, srv->rbuf, READ_SIZE);
 
     if (n > 0) {
         /* WS_E_CLOSED after the close handshake: the bytes are ignored, nothing to do. */
-        ws_conn_feed(cl->ws, cl->in, (size_t)n);
+        ws_conn_feed(cl->ws, srv->rbuf, (size_t)n);
+        cl->fed_shared = true;
         cl->in_events = true;
     } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         ws_conn_feed_eof(cl->ws);
@@ -283,6 +343,31 @@ static void sweep(struct server *srv, long now)
     }
 }
 
+/* Reads the wake-up descriptor; true when a stop was asked. The main loop reads the signals
+ * and passes each on to the other loops. */
+static bool take_signal(struct server *srv)
+{
+    bool stop = false;
+    unsigned i;
+
+    if (!srv->main_loop) {
+        uint64_t count;
+        return read(srv->signals.fd, &count, sizeof count) == (ssize_t)sizeof count;
+    }
+    for (;;) {
+        struct signalfd_siginfo si;
+        if (read(srv->signals.fd, &si, sizeof si) != (ssize_t)sizeof si)
+            break;
+        stop = true;
+        for (i = 1; i < srv->loop_count; i++) {
+            uint64_t one = 1;
+            if (write(srv->loops[i].signals.fd, &one, sizeof one) < 0)
+                perror("echo-server: waking a loop");
+        }
+    }
+    return stop;
+}
+
 /* Stops accepting and starts the close handshake (1001) on every connection; each then has
  * CLOSE_TIMEOUT_MS to finish. */
 static void begin_shutdown(struct server *srv)
@@ -307,90 +392,156 @@ static void begin_shutdown(struct server *srv)
     }
 }
 
-int main(int argc, char **argv)
+/* One loop: runs until a signal (a second one: at once) and its connections are over. */
+static void *serve(void *arg)
 {
-    struct server srv;
-    ex_echo_opts o;
-    unsigned bound = 0;
+    struct server *srv = arg;
     long next_sweep = now_ms() + 1000;
-    int status = 0;
 
-    memset(&srv, 0, sizeof srv);
-    if (ex_echo_parse("echo-server", true, argc, argv, &o) < 0)
-        return 2;
-    if (o.cert != NULL && (srv.tls = ex_tls_server_ctx("echo-server", o.cert, o.key)) == NULL)
-        return 1;
-    srv.verbose = o.verbose;
-    if (ex_echo_config(&o, &srv.cfg, &srv.piece) < 0)
-        return 2;
-
-    srv.listener.kind = SRC_LISTENER;
-    srv.signals.kind = SRC_SIGNAL;
-    srv.signals.fd = ex_signals_fd();
-    srv.listener.fd = ex_listen("echo-server", o.host, o.port, &bound);
-    srv.epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (srv.signals.fd < 0 || srv.listener.fd < 0 || srv.epfd < 0 ||
-        watch(&srv, EPOLL_CTL_ADD, &srv.listener, EPOLLIN) < 0 ||
-        watch(&srv, EPOLL_CTL_ADD, &srv.signals, EPOLLIN) < 0) {
-        if (srv.listener.fd >= 0)
-            fprintf(stderr, "echo-server: setup failed: %s\n", strerror(errno));
-        return 1;
-    }
-    ex_echo_announce(o.host, bound);
-
-    while (!srv.stopping || srv.count > 0) {
+    while (!srv->stopping || srv->count > 0) {
         struct epoll_event evs[64];
         bool stop = false;
         int timeout = -1;
         long now;
         int i, n;
 
-        if (srv.count > 0 || srv.accept_paused) {
+        if (srv->count > 0 || srv->accept_paused) {
             long left = next_sweep - now_ms();
             timeout = left > 0 ? (int)left : 0;
         }
-        n = epoll_wait(srv.epfd, evs, 64, timeout);
+        n = epoll_wait(srv->epfd, evs, 64, timeout);
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "echo-server: epoll_wait: %s\n", strerror(errno));
-            status = 1;
+            srv->status = 1;
             break;
         }
         for (i = 0; i < n; i++) {
             struct source *src = evs[i].data.ptr;
             if (src->kind == SRC_LISTENER) {
-                accept_clients(&srv);
+                accept_clients(srv);
             } else if (src->kind == SRC_SIGNAL) {
-                struct signalfd_siginfo si;
-                while (read(srv.signals.fd, &si, sizeof si) == (ssize_t)sizeof si)
-                    stop = true;
+                stop = take_signal(srv);
             } else if (((struct client *)src)->draining) {
-                client_drain(&srv, (struct client *)src);
+                client_drain(srv, (struct client *)src);
             } else {
                 struct client *cl = (struct client *)src;
                 if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !cl->in_events &&
                     !cl->app.echo.active && !cl->eof && !cl->closed)
-                    client_read(cl);
-                client_service(&srv, cl);
+                    client_read(srv, cl);
+                client_service(srv, cl);
             }
         }
         /* After the batch, so no client freed here is still in evs. */
-        if (stop && srv.stopping)
+        if (stop && srv->stopping)
             break; /* a second signal: do not wait for the peers */
         if (stop)
-            begin_shutdown(&srv);
+            begin_shutdown(srv);
         now = now_ms();
         if (now >= next_sweep) {
-            sweep(&srv, now);
+            sweep(srv, now);
             next_sweep = now + 1000;
         }
     }
 
-    while (srv.clients != NULL)
-        client_destroy(&srv, srv.clients);
-    if (!srv.stopping)
-        close(srv.listener.fd);
-    close(srv.signals.fd);
-    close(srv.epfd);
-    ex_tls_ctx_free(srv.tls);
+    while (srv->clients != NULL)
+        client_destroy(srv, srv->clients);
+    if (!srv->stopping)
+        close(srv->listener.fd);
+    close(srv->signals.fd);
+    close(srv->epfd);
+    free(srv->rbuf);
+    free(srv->spare);
+    return NULL;
+}
+
+/* Takes "--threads N" out of argv (the rest is the command line of every echo server). */
+static bool take_threads(int *argc, char **argv, unsigned *threads)
+{
+    int i, j;
+
+    *threads = 1;
+    for (i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--threads") == 0 && i + 1 < *argc) {
+            char *end;
+            unsigned long t = strtoul(argv[i + 1], &end, 10);
+            if (*argv[i + 1] == '\0' || *end != '\0' || t < 1 || t > MAX_THREADS) {
+                fprintf(stderr, "echo-server: --threads takes 1 to %u\n", MAX_THREADS);
+                return false;
+            }
+            *threads = (unsigned)t;
+            for (j = i; j + 2 <= *argc; j++)
+                argv[j] = argv[j + 2];
+            *argc -= 2;
+            i--;
+        }
+    }
+    return true;
+}
+
+/* Sets up loop srv: its read buffer, epoll set, listener (port: the first loop's, once it
+ * is bound) and wake-up descriptor. */
+static bool loop_setup(struct server *srv, const ex_echo_opts *o, bool shared, unsigned *port)
+{
+    srv->listener.kind = SRC_LISTENER;
+    srv->signals.kind = SRC_SIGNAL;
+    srv->signals.fd = srv->main_loop ? ex_signals_fd() : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    srv->listener.fd = shared ? ex_listen_shared("echo-server", o->host, *port, port)
+                              : ex_listen("echo-server", o->host, *port, port);
+    srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+    srv->rbuf = malloc(READ_SIZE);
+    if (srv->signals.fd < 0 || srv->listener.fd < 0 || srv->epfd < 0 || srv->rbuf == NULL ||
+        watch(srv, EPOLL_CTL_ADD, &srv->listener, EPOLLIN) < 0 ||
+        watch(srv, EPOLL_CTL_ADD, &srv->signals, EPOLLIN) < 0) {
+        if (srv->listener.fd >= 0)
+            fprintf(stderr, "echo-server: setup failed: %s\n", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    static struct server loops[MAX_THREADS];
+    pthread_t tids[MAX_THREADS];
+    ex_echo_opts o;
+    ex_tls_ctx *tls = NULL;
+    unsigned threads, i, port;
+    int status = 0;
+
+    if (!take_threads(&argc, argv, &threads) ||
+        ex_echo_parse("echo-server", true, argc, argv, &o) < 0)
+        return 2;
+    if (o.cert != NULL && (tls = ex_tls_server_ctx("echo-server", o.cert, o.key)) == NULL)
+        return 1;
+    /* One configuration for every loop (o keeps the trusted host list it points to). */
+    if (ex_echo_config(&o, &loops[0].cfg, &loops[0].piece) < 0)
+        return 2;
+    port = o.port;
+    for (i = 0; i < threads; i++) {
+        struct server *srv = &loops[i];
+        srv->main_loop = i == 0;
+        srv->tls = tls;
+        srv->verbose = o.verbose;
+        srv->cfg = loops[0].cfg;
+        srv->piece = loops[0].piece;
+        if (!loop_setup(srv, &o, threads > 1, &port))
+            return 1;
+    }
+    loops[0].loops = loops;
+    loops[0].loop_count = threads;
+    ex_echo_announce(o.host, port);
+
+    for (i = 1; i < threads; i++) {
+        if (pthread_create(&tids[i], NULL, serve, &loops[i]) != 0) {
+            fprintf(stderr, "echo-server: cannot start thread %u\n", i);
+            return 1;
+        }
+    }
+    serve(&loops[0]);
+    for (i = 1; i < threads; i++)
+        pthread_join(tids[i], NULL);
+    for (i = 0; i < threads; i++)
+        status |= loops[i].status;
+    ex_tls_ctx_free(tls);
     return status;
 }
