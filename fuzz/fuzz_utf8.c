@@ -69,7 +69,7 @@ static void fz_check_close(const uint8_t *p, size_t len)
         FZ_CHECK(rc == WS_OK && code == wire && reason == p + 2 && reason_len == len - 2);
     } else {
         FZ_CHECK((too_long && rc == WS_E_CONTROL_TOO_LONG) || (bad_code && rc == WS_E_CLOSE_CODE) ||
-                 (bad_text && rc == WS_E_INVALID_UTF8));
+                 (bad_text && rc == WS_E_CLOSE_REASON));
     }
 
     /* Building: the first two bytes are the code, the rest the reason. */

@@ -288,7 +288,7 @@ static bool ws_hs_keeps_shape(const char *s, size_t n, const char *breaks)
     size_t i;
 
     for (i = 0; i < n; i++) {
-        if (s[i] == '\0' || strchr(breaks, s[i]) != NULL)
+        if (s[i] == '\0' || memchr(breaks, s[i], strlen(breaks)) != NULL)
             return false;
     }
     return true;

@@ -102,7 +102,8 @@ fi
 # 3. Freestanding: the one-file build with -ffreestanding, and the Meson build's objects.
 python3 tools/amalgamate.py "$tmp/amal" >/dev/null
 check "libws compiles with -ffreestanding" \
-    arm-none-eabi-gcc "${m4[@]}" -ffreestanding -c "$tmp/amal/libws.c" -o "$tmp/free.o"
+    arm-none-eabi-gcc "${m4[@]}" -ffreestanding -DWS_NO_DEFAULT_ALLOC -c "$tmp/amal/libws.c" \
+        -o "$tmp/free.o"
 needs() { # the C library symbols the objects of an archive or object use
     arm-none-eabi-nm -u "$@" | awk 'NF == 2 {print $2}' | sort -u >"$tmp/undef"
     arm-none-eabi-nm --defined-only "$@" | awk 'NF == 3 {print $3}' | sort -u >"$tmp/def"
