@@ -1,7 +1,9 @@
 /*
  * uv-echo-server: echo-server on libuv. The same command line and behaviour as the epoll
  * echo-server (every message sent back as it came, chunk by chunk); glue/ws_uv.c does the
- * libws side of the loop, this file the listening, the signals and the echo.
+ * libws side of the loop, this file the listening, the signals and the echo. With
+ * --cert/--key (built with OpenSSL) it serves wss://: glue/ws_tls_mem.c runs TLS over memory
+ * BIOs between the libuv stream and libws.
  */
 #define _GNU_SOURCE /* uv.h needs POSIX types under -std=c99 */
 #include "common.h"
@@ -15,6 +17,11 @@
 #include <string.h>
 #include <uv.h>
 
+#ifdef EX_HAVE_OPENSSL
+#include "glue/ws_tls_mem.h"
+#include "tls.h"
+#endif
+
 struct server {
     uv_tcp_t listener;
     uv_signal_t sigint, sigterm;
@@ -24,6 +31,7 @@ struct server {
     bool verbose;
     bool stopping;
     ex_echo_client *clients;
+    void *ssl_ctx; /* --cert/--key: the SSL_CTX for wss://, else NULL */
 };
 
 static struct server srv;
@@ -79,7 +87,22 @@ static void on_connection(uv_stream_t *listener, int status)
         ws_uv_accept(listener, &srv.glue, NULL, NULL); /* refused, the listener goes on */
         return;
     }
-    cl->conn = ws_uv_accept(listener, &srv.glue, ws_conn_new(&srv.cfg), cl);
+#ifdef EX_HAVE_OPENSSL
+    if (srv.ssl_ctx != NULL) {
+        /* TLS between the stream and libws; the handshake runs as the client's bytes come. */
+        SSL *ssl = SSL_new(srv.ssl_ctx);
+        ws_layer tls;
+        if (ssl != NULL)
+            SSL_set_accept_state(ssl);
+        if (ssl == NULL || !ws_tls_mem_layer(ssl, &tls)) {
+            ws_uv_accept(listener, &srv.glue, NULL, NULL); /* refused */
+            ex_echo_client_free(&srv.clients, cl);
+            return;
+        }
+        cl->conn = ws_uv_accept_layer(listener, &srv.glue, ws_conn_new(&srv.cfg), &tls, cl);
+    } else
+#endif
+        cl->conn = ws_uv_accept(listener, &srv.glue, ws_conn_new(&srv.cfg), cl);
     if (cl->conn == NULL)
         ex_echo_client_free(&srv.clients, cl);
     else
@@ -121,9 +144,22 @@ int main(int argc, char **argv)
     ex_echo_opts o;
     unsigned bound = 0;
     int fd, r;
+#ifdef EX_HAVE_OPENSSL
+    ex_tls_ctx *tls = NULL;
+    bool with_tls = true;
+#else
+    bool with_tls = false;
+#endif
 
-    if (ex_echo_parse("uv-echo-server", false, argc, argv, &o) < 0)
+    if (ex_echo_parse("uv-echo-server", with_tls, argc, argv, &o) < 0)
         return 2;
+#ifdef EX_HAVE_OPENSSL
+    if (o.cert != NULL) {
+        if ((tls = ex_tls_server_ctx("uv-echo-server", o.cert, o.key)) == NULL)
+            return 1;
+        srv.ssl_ctx = ex_tls_ctx_openssl(tls);
+    }
+#endif
     signal(SIGPIPE, SIG_IGN);
     if (ex_echo_config(&o, &srv.cfg, &srv.piece) < 0)
         return 2;
@@ -148,5 +184,8 @@ int main(int argc, char **argv)
     ex_echo_announce(o.host, bound);
 
     uv_run(loop, UV_RUN_DEFAULT);
+#ifdef EX_HAVE_OPENSSL
+    ex_tls_ctx_free(tls); /* after the last connection: each SSL holds a reference anyway */
+#endif
     return 0;
 }

@@ -1,6 +1,8 @@
 /*
  * ws_uv: libws on a libuv TCP stream (see ws_uv.h). One read buffer per connection, one
- * uv_write in flight at most, one timer for libws's deadlines and the closing steps.
+ * uv_write in flight at most, one timer for libws's deadlines and the closing steps. With a
+ * layer (TLS), the socket's bytes go into the layer and libws is fed what comes out of it,
+ * one read buffer's worth at a time, as the events are pulled.
  */
 #define _GNU_SOURCE /* uv.h needs POSIX types (pthread_rwlock_t) under -std=c99 */
 #include "ws_uv.h"
@@ -27,13 +29,17 @@ struct ws_uv {
     bool events;  /* input, a tick or a call may have produced events not pulled yet */
     bool waiting; /* the host waits for room in the output queue */
     bool reading;
-    bool eof;     /* the peer ended its side (or the socket failed) */
-    bool writing; /* a uv_write of wbuf is in flight */
-    int handles;  /* open handles: the memory goes when both are closed */
+    bool eof_seen; /* the peer ended its side (or the socket or the layer failed) */
+    bool eof;      /* ... and libws was told, after the input before it */
+    bool writing;  /* a uv_write of wbuf is in flight */
+    bool ended;    /* the layer's end was called */
+    int handles;   /* open handles: the memory goes when both are closed */
     uint64_t stage_deadline;
     uint8_t *wbuf; /* output handed to uv_write: a copy, see write_out */
     size_t wcap;
+    ws_layer layer; /* layer.self NULL: plain TCP */
     size_t in_size;
+    uint8_t *raw; /* with a layer: the socket's bytes, handed to the layer at once */
     uint8_t in[]; /* read buffer; libws unmasks in place here until the events are pulled */
 };
 
@@ -68,6 +74,8 @@ static void on_handle_closed(uv_handle_t *h)
 
     if (--u->handles > 0)
         return;
+    if (u->layer.self != NULL)
+        u->layer.free(u->layer.self);
     ws_conn_free(u->ws);
     free(u->wbuf);
     free(u);
@@ -104,34 +112,69 @@ static void on_write(uv_write_t *req, int status)
     service(u);
 }
 
+/* What waits for the socket: libws's output, or the layer's. */
+static size_t pending(ws_uv *u, const uint8_t **p)
+{
+    return u->layer.self != NULL ? u->layer.get_output(u->layer.self, p) : ws_conn_output(u->ws, p);
+}
+
+static void consumed(ws_uv *u, size_t n)
+{
+    if (u->layer.self != NULL)
+        u->layer.consume_output(u->layer.self, n);
+    else
+        ws_conn_consume(u->ws, n);
+}
+
+/* Moves libws's output into the layer (TLS encrypts it). -1 when the layer failed. */
+static int through_layer(ws_uv *u)
+{
+    const uint8_t *p;
+    size_t n;
+
+    while ((n = ws_conn_output(u->ws, &p)) > 0) {
+        long put = u->layer.put_output(u->layer.self, p, n);
+        if (put <= 0)
+            return (int)put;
+        ws_conn_consume(u->ws, (size_t)put);
+    }
+    return 0;
+}
+
 /*
- * Hands libws's output to the socket; returns the bytes the socket took at once (0 when
- * none, or a write was already in flight), or -1 when the socket failed.
+ * Hands libws's output (through the layer, if any) to the socket; returns the bytes the
+ * socket took at once (0 when none, or a write was already in flight), or -1 when the
+ * socket (or the layer) failed.
  *
  * The bytes given to uv_write must stay put until on_write. ws_conn_output's pointer does
  * not promise that: a later send, an automatic pong or a tick may grow (move) or compact the
- * queue. So what the socket does not take at once is copied into wbuf and consumed from
- * libws, and only the copy is handed to uv_write. The copy costs one memcpy of the part that
- * waits, only when the socket is slower than the output.
+ * queue (a layer's pointer, the same). So what the socket does not take at once is copied
+ * into wbuf and consumed, and only the copy is handed to uv_write. The copy costs one
+ * memcpy of the part that waits, only when the socket is slower than the output.
  */
 static long write_out(ws_uv *u)
 {
     const uint8_t *p;
-    size_t n = ws_conn_output(u->ws, &p);
+    size_t n;
     long took = 0;
     uv_buf_t b;
     int r;
 
-    if (u->writing || n == 0)
+    if (u->writing)
+        return 0;
+    if (u->layer.self != NULL && through_layer(u) < 0)
+        return -1;
+    n = pending(u, &p);
+    if (n == 0)
         return 0;
     if (n > UINT32_MAX / 2)
         n = UINT32_MAX / 2; /* uv_buf_t lengths are unsigned int on some platforms */
     b = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
     r = uv_try_write((uv_stream_t *)&u->tcp, &b, 1);
     if (r > 0) {
-        ws_conn_consume(u->ws, (size_t)r);
+        consumed(u, (size_t)r);
         took = r;
-        n = ws_conn_output(u->ws, &p);
+        n = pending(u, &p);
         if (n == 0)
             return took;
         if (n > UINT32_MAX / 2)
@@ -147,7 +190,7 @@ static long write_out(ws_uv *u)
         u->wcap = n;
     }
     memcpy(u->wbuf, p, n);
-    ws_conn_consume(u->ws, n);
+    consumed(u, n);
     b = uv_buf_init((char *)u->wbuf, (unsigned)n);
     u->wreq.data = u;
     if (uv_write(&u->wreq, (uv_stream_t *)&u->tcp, &b, 1, on_write) < 0)
@@ -156,10 +199,10 @@ static long write_out(ws_uv *u)
     return took;
 }
 
-static bool has_output(const ws_uv *u)
+static bool has_output(ws_uv *u)
 {
     const uint8_t *p;
-    return u->writing || ws_conn_output(u->ws, &p) > 0;
+    return u->writing || ws_conn_output(u->ws, &p) > 0 || pending(u, &p) > 0;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -168,8 +211,10 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 
     (void)suggested;
     /* Reading stops while events are pending, so the buffer is free here; if not, libuv
-     * reports UV_ENOBUFS and nothing is overwritten. */
-    if (u->events && u->stage == ST_OPEN)
+     * reports UV_ENOBUFS and nothing is overwritten. A layer copies at once. */
+    if (u->raw != NULL)
+        *b = uv_buf_init((char *)u->raw, (unsigned)u->in_size);
+    else if (u->events && u->stage == ST_OPEN)
         *b = uv_buf_init(NULL, 0);
     else
         *b = uv_buf_init((char *)u->in, (unsigned)u->in_size);
@@ -189,9 +234,16 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         return;
     }
     ws_conn_set_time(u->ws, uv_now(s->loop));
+    if (u->layer.self != NULL) {
+        /* Fed to libws from service, as it pulls the events. */
+        if (n < 0 || u->layer.put_input(u->layer.self, u->raw, (size_t)n) < 0)
+            u->eof_seen = true;
+        service(u);
+        return;
+    }
     if (n < 0) {
         ws_conn_feed_eof(u->ws);
-        u->eof = true;
+        u->eof = u->eof_seen = true;
     } else {
         /* WS_E_CLOSED after the close handshake: the bytes are ignored. */
         (void)ws_conn_feed(u->ws, u->in, (size_t)n);
@@ -256,8 +308,17 @@ static void after_io(ws_uv *u)
         u->stage = ST_FLUSH;
         u->stage_deadline = now + u->cfg->flush_timeout_ms;
     }
+    if (u->stage == ST_FLUSH && !has_output(u) && u->layer.self != NULL && !u->ended &&
+        !u->eof_seen && u->layer.end != NULL) {
+        u->ended = true;
+        u->layer.end(u->layer.self); /* TLS: close_notify, written before the shutdown */
+        if (write_out(u) < 0) {
+            finish(u);
+            return;
+        }
+    }
     if (u->stage == ST_FLUSH && !has_output(u)) {
-        if (u->eof) {
+        if (u->eof_seen) {
             finish(u); /* the peer is gone already: nothing to wait for */
             return;
         }
@@ -278,13 +339,36 @@ static void after_io(ws_uv *u)
         /* Backpressure: no new input while the host waits for room, while events are
          * pending, or while output piles up behind a write the socket has not finished. */
         bool piled = u->writing && ws_conn_output(u->ws, &p) > 0;
-        set_reading(u, u->stage == ST_OPEN && !u->events && !u->waiting && !u->eof && !piled);
+        set_reading(u, u->stage == ST_OPEN && !u->events && !u->waiting && !u->eof_seen && !piled);
     }
     if (u->stage != ST_DONE)
         arm_timer(u);
 }
 
-/* Pulls events while the host can take them, writes, then decides what to wait for. */
+/* With a layer: feeds libws the next bytes out of it (then the end of stream, once the
+ * socket's is through); false when the layer needs more input first. */
+static bool feed_more(ws_uv *u)
+{
+    long n;
+
+    if (u->layer.self == NULL || u->eof)
+        return false;
+    n = u->layer.get_input(u->layer.self, u->in, u->in_size);
+    if (n > 0) {
+        /* WS_E_CLOSED after the close handshake: the bytes are ignored. */
+        (void)ws_conn_feed(u->ws, u->in, (size_t)n);
+    } else if (n < 0 || u->eof_seen) {
+        ws_conn_feed_eof(u->ws); /* close_notify, a TLS failure, or the socket ended */
+        u->eof = u->eof_seen = true;
+    } else {
+        return false;
+    }
+    u->events = true;
+    return true;
+}
+
+/* Pulls events while the host can take them (feeding what the layer holds as it goes),
+ * writes, then decides what to wait for. */
 static void service(ws_uv *u)
 {
     ws_event ev;
@@ -307,11 +391,11 @@ static void service(ws_uv *u)
                 continue;
             break; /* on_write comes back here */
         }
-        if (!u->events || u->stage != ST_OPEN)
+        if (u->stage != ST_OPEN || (!u->events && !feed_more(u)))
             break;
         if (ws_conn_next_event(u->ws, &ev) == WS_EV_NONE) {
             u->events = false;
-            break;
+            continue; /* a layer may hold more input */
         }
         u->waiting = u->cfg->on_event(u, &ev);
         if (u->stage == ST_DONE)
@@ -364,19 +448,34 @@ static void refuse(uv_stream_t *server)
 
 ws_uv *ws_uv_accept(uv_stream_t *server, const ws_uv_config *cfg, ws_conn *ws, void *user)
 {
-    ws_uv *u;
+    return ws_uv_accept_layer(server, cfg, ws, NULL, user);
+}
+
+ws_uv *ws_uv_accept_layer(uv_stream_t *server, const ws_uv_config *cfg, ws_conn *ws,
+                          const ws_layer *layer, void *user)
+{
+    ws_uv *u = NULL;
+    size_t bufs = layer != NULL ? 2 : 1; /* a layer reads into a buffer of its own */
 
     if (ws == NULL || cfg->read_size == 0 || cfg->read_size > UINT32_MAX / 2 ||
-        (u = calloc(1, sizeof *u + cfg->read_size)) == NULL) {
+        (u = calloc(1, sizeof *u + bufs * cfg->read_size)) == NULL) {
+        if (layer != NULL)
+            layer->free(layer->self);
         ws_conn_free(ws);
         refuse(server);
         return NULL;
+    }
+    if (layer != NULL) {
+        u->layer = *layer;
+        u->raw = u->in + cfg->read_size;
     }
     u->ws = ws;
     u->cfg = cfg;
     u->user = user;
     u->in_size = cfg->read_size;
     if (uv_tcp_init(server->loop, &u->tcp) < 0) {
+        if (layer != NULL)
+            layer->free(layer->self);
         ws_conn_free(ws);
         free(u);
         refuse(server);

@@ -12,6 +12,7 @@
 #define WS_UV_H
 
 #include "ws.h"
+#include "ws_layer.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,12 +43,17 @@ typedef struct ws_uv_config {
 void ws_uv_config_init(ws_uv_config *cfg);
 
 /* Accepts a pending connection on server (from its connection callback) and runs ws on
- * it, over plain TCP (TLS on libuv would need memory BIOs between the stream and libws;
- * docs/event-loops.md). cfg must outlive the connection. The glue owns ws from now on,
- * also when this fails: returns NULL when ws is NULL or memory or the accept fails (the
- * pending connection is then accepted and closed when possible, so the listener does not
- * stall). */
+ * it, over plain TCP. cfg must outlive the connection. The glue owns ws from now on, also
+ * when this fails: returns NULL when ws is NULL or memory or the accept fails (the pending
+ * connection is then accepted and closed when possible, so the listener does not stall). */
 ws_uv *ws_uv_accept(uv_stream_t *server, const ws_uv_config *cfg, ws_conn *ws, void *user);
+
+/* The same with a layer between the stream and ws (TLS: glue/ws_tls_mem.h), or over plain
+ * TCP when layer is NULL. The glue owns the layer too (also when this fails) and frees it
+ * with the connection; after WS_EV_CLOSED and the last output it calls layer->end (TLS
+ * close_notify) and writes what that produced before it shuts down its side. */
+ws_uv *ws_uv_accept_layer(uv_stream_t *server, const ws_uv_config *cfg, ws_conn *ws,
+                          const ws_layer *layer, void *user);
 
 ws_conn *ws_uv_conn(const ws_uv *u);
 uv_tcp_t *ws_uv_tcp(ws_uv *u);

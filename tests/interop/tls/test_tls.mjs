@@ -2,7 +2,7 @@
 // - examples/ws-client against a Node `ws` server on https: verified by --ca-file (by name
 //   and by IP address), and refused for a certificate naming another host, a self-signed
 //   certificate, and a CA it was not given; --insecure connects anyway;
-// - examples/echo-server --cert/--key driven by a Node `ws` client (which refuses it without
+// - an echo server's --cert/--key (echo-server, uv-echo-server, event-echo-server) driven by a Node `ws` client (which refuses it without
 //   the CA) and by headless Chromium with the test CA in its NSS trust store.
 //
 // usage: node test_tls.mjs PATH/TO/echo-server PATH/TO/ws-client
@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startStaticServer } from '../browser/server.mjs';
 import { EchoServer, HOST, expect, main, requirePeer, runProgram, withTimeout } from '../node/harness.mjs';
@@ -90,11 +90,12 @@ function nodeClient(url, opts) {
 }
 
 async function serverChecks(results, dir, server) {
+  const name = basename(server);
   const echo = await new EchoServer(server, '--cert', join(dir, 'server.pem'),
                                     '--key', join(dir, 'server.key'), '--verbose').start();
   const url = `wss://localhost:${echo.port}`;
   try {
-    await results.run('Node ws client (trusting the CA): echo-server over wss echoes 1 MiB', async () => {
+    await results.run(`Node ws client (trusting the CA): ${name} over wss echoes 1 MiB`, async () => {
       const ws = await nodeClient(url + '/node', { ca: readFileSync(join(dir, 'ca.pem')) });
       const data = Buffer.alloc(1 << 20, 7);
       for (const [msg, binary] of [[Buffer.from('hi é'), false], [data, true]]) {
@@ -107,7 +108,7 @@ async function serverChecks(results, dir, server) {
       ws.close(1000);
       expect(await withTimeout(closed, 10_000, 'no close') === 1000, 'close code');
     });
-    await results.run('Node ws client without the CA refuses echo-server\'s certificate', async () => {
+    await results.run(`Node ws client without the CA refuses ${name}'s certificate`, async () => {
       let err = null;
       try {
         (await nodeClient(url + '/x')).terminate();
@@ -117,14 +118,14 @@ async function serverChecks(results, dir, server) {
       expect(err && /unable to verify the first certificate|unable to get local issuer/
         .test(err.message), `connected, or failed otherwise: ${err && err.message}`);
     });
-    await browserCheck(results, dir, echo);
+    await browserCheck(results, dir, echo, name);
   } finally {
     const status = await echo.stop();
-    results.check('echo-server --cert/--key exits 0 on SIGTERM', status === 0, `status ${status}`);
+    results.check(`${name} --cert/--key exits 0 on SIGTERM`, status === 0, `status ${status}`);
   }
 }
 
-async function browserCheck(results, dir, echo) {
+async function browserCheck(results, dir, echo, name) {
   let chromium;
   try {
     ({ chromium } = requirePeer('playwright-core'));
@@ -180,11 +181,11 @@ async function browserCheck(results, dir, echo) {
       });
       return out;
     }, `wss://localhost:${echo.port}/chromium`), 60_000, 'page did not finish');
-    results.check(`Chromium ${browser.version()}: wss to echo-server echoes text and binary, ` +
+    results.check(`Chromium ${browser.version()}: wss to ${name} echoes text and binary, ` +
                   'closes cleanly', r.text === 'Chromium over wss é' && r.binOk &&
                   r.close.code === 1000 && r.close.wasClean, JSON.stringify(r));
   } catch (e) {
-    results.check('Chromium: wss session with echo-server', false, e.message);
+    results.check(`Chromium: wss session with ${name}`, false, e.message);
   } finally {
     await withTimeout(browser.close(), 30_000, 'browser.close').catch(() => {});
     await web.close();

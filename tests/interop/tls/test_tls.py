@@ -1,10 +1,12 @@
-"""Interop over TLS: Python websockets clients against examples/echo-server --cert/--key,
+"""Interop over TLS: Python websockets clients against an echo server's --cert/--key
+(examples/echo-server, uv-echo-server or event-echo-server),
 with a throwaway CA made by make-certs.sh at test time: echoes over wss:// when the CA is
 trusted, and the client refuses the server when it is not.
 
 usage: /usr/bin/python3 test_tls.py PATH/TO/echo-server
 Prints one `ok - name` / `not ok - name` line per check, then `N passed, N failed`.
 """
+import asyncio
 import os
 import ssl
 import subprocess
@@ -42,8 +44,40 @@ async def refused(url, ctx):
     raise AssertionError("connected to a server whose CA was not trusted")
 
 
+async def wrong_name(port, ctx):
+    """The certificate names localhost and 127.0.0.1: a client asking for another name
+    (SNI and verification) must refuse it."""
+    try:
+        async with websockets.connect(f"wss://localhost:{port}/", ssl=ctx,
+                                      server_hostname="other.example", open_timeout=10):
+            pass
+    except ssl.SSLCertVerificationError as e:
+        expect("Hostname mismatch" in str(e) or "hostname mismatch" in str(e), str(e))
+        return
+    raise AssertionError("accepted a certificate for another host name")
+
+
+async def not_tls(port):
+    """A plain ws:// upgrade request on the wss:// port: the TLS handshake fails and the
+    server ends the connection (an alert at most, never a WebSocket answer; a reset counts
+    as an end: libevent's OpenSSL bufferevent closes with the request unread)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Version: 13\r\n\r\n")
+    await writer.drain()
+    try:
+        got = await asyncio.wait_for(reader.read(), 10)  # until the server ends the stream
+    except ConnectionResetError:
+        got = b""
+    writer.close()
+    expect(b"HTTP/1.1" not in got, f"answered in plaintext: {got[:80]!r}")
+    expect(len(got) < 64, f"{len(got)} bytes back: more than a TLS alert")
+
+
 async def main(results):
     path = sys.argv[1]
+    name = os.path.basename(path)
     with tempfile.TemporaryDirectory() as d:
         subprocess.run(["sh", os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                            "make-certs.sh"), d], check=True)
@@ -57,10 +91,16 @@ async def main(results):
                               echo_session(url, trusted))
             await results.run("websockets over wss://127.0.0.1 (IP in the certificate)",
                               echo_session(f"wss://127.0.0.1:{server.port}/", trusted))
-            await results.run("websockets refuses echo-server when the CA is not trusted",
+            await results.run(f"websockets refuses {name} when the CA is not trusted",
                               refused(url, ssl.create_default_context()))
+            await results.run(f"websockets refuses {name}'s certificate for another host name",
+                              wrong_name(server.port, trusted))
+            await results.run(f"a plain ws:// request to {name}'s wss:// port: TLS fails, "
+                              "connection ended", not_tls(server.port))
+            await results.run(f"{name} still serves wss:// after those",
+                              echo_session(url, trusted))
             status = await server.stop()
-            results.check("echo-server --cert/--key exits 0 on SIGTERM", status == 0,
+            results.check(f"{name} --cert/--key exits 0 on SIGTERM", status == 0,
                           f"status {status}")
         finally:
             await server.close()
