@@ -408,10 +408,10 @@ ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev);
  * the host's loop). Queues the 101 response; WS_EV_OPEN follows. */
 int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts);
 
-/* Server: rejects the pending request with status 200-599 (and optional headers and
- * body); also answers a WS_EV_HTTP_REQUEST (status 200 and a page, say). The response is
- * queued with Connection: close, WS_EV_CLOSED follows (error WS_E_HTTP_REJECTED, or WS_OK
- * for a plain HTTP request) and no further input is parsed. */
+/* Server: rejects the pending upgrade request with status 200-599 (and optional headers
+ * and body). The response is queued with Connection: close, WS_EV_CLOSED follows (error
+ * WS_E_HTTP_REJECTED) and no further input is parsed. A WS_EV_HTTP_REQUEST is answered with
+ * ws_conn_respond (given one, this call answers it the same way). */
 int ws_conn_reject(ws_conn *c, int status, const ws_header *headers, size_t header_count,
                    const char *body, size_t body_len);
 
