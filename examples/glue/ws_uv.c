@@ -33,6 +33,7 @@ struct ws_uv {
     bool eof;      /* ... and libws was told, after the input before it */
     bool writing;  /* a uv_write of wbuf is in flight */
     bool ended;    /* the layer's end was called */
+    bool blocked;  /* the layer took none of libws's output (TLS: no handshake yet) */
     int handles;   /* open handles: the memory goes when both are closed */
     uint64_t stage_deadline;
     uint8_t *wbuf; /* output handed to uv_write: a copy, see write_out */
@@ -132,10 +133,13 @@ static int through_layer(ws_uv *u)
     const uint8_t *p;
     size_t n;
 
+    u->blocked = false;
     while ((n = ws_conn_output(u->ws, &p)) > 0) {
         long put = u->layer.put_output(u->layer.self, p, n);
-        if (put <= 0)
+        if (put <= 0) {
+            u->blocked = put == 0;
             return (int)put;
+        }
         ws_conn_consume(u->ws, (size_t)put);
     }
     return 0;
@@ -199,10 +203,12 @@ static long write_out(ws_uv *u)
     return took;
 }
 
+/* Output that can still go. libws's output a layer refuses does not count: after a TLS
+ * handshake that never finished (libws's 408 for a silent client, say) nothing can send it. */
 static bool has_output(ws_uv *u)
 {
     const uint8_t *p;
-    return u->writing || ws_conn_output(u->ws, &p) > 0 || pending(u, &p) > 0;
+    return u->writing || (ws_conn_output(u->ws, &p) > 0 && !u->blocked) || pending(u, &p) > 0;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)

@@ -75,6 +75,34 @@ async def not_tls(port):
     expect(len(got) < 64, f"{len(got)} bytes back: more than a TLS alert")
 
 
+async def stalled(port, first_bytes):
+    """A client that sends first_bytes (nothing, or part of a ClientHello) and then nothing:
+    the handshake timeout ends the connection, with no WebSocket answer in plaintext."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(first_bytes)
+    await writer.drain()
+    try:
+        got = await asyncio.wait_for(reader.read(), 30)  # until the server ends the stream
+    except ConnectionResetError:
+        got = b""
+    writer.close()
+    expect(b"HTTP/1.1" not in got, f"answered in plaintext: {got[:80]!r}")
+
+
+def client_hello_start():
+    """The first bytes of a real TLS ClientHello, from Python's ssl over memory BIOs."""
+    ctx = ssl.create_default_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = outgoing.read()
+    expect(len(hello) > 40 and hello[0] == 0x16, f"not a ClientHello: {hello[:8]!r}")
+    return hello[:40]
+
+
 async def main(results):
     path = sys.argv[1]
     name = os.path.basename(path)
@@ -101,6 +129,22 @@ async def main(results):
                               echo_session(url, trusted))
             status = await server.stop()
             results.check(f"{name} --cert/--key exits 0 on SIGTERM", status == 0,
+                          f"status {status}")
+        finally:
+            await server.close()
+        server = await EchoServer(path, "--cert", os.path.join(d, "server.pem"),
+                                  "--key", os.path.join(d, "server.key"),
+                                  "--handshake-timeout", "1000").start()
+        try:
+            await results.run(f"{name} --handshake-timeout: a client silent after connecting "
+                              "is dropped", stalled(server.port, b""))
+            await results.run(f"{name} --handshake-timeout: a client stalled in the middle of "
+                              "its ClientHello is dropped", stalled(server.port,
+                                                                    client_hello_start()))
+            await results.run(f"{name} still serves wss:// after those",
+                              echo_session(f"wss://localhost:{server.port}/", trusted))
+            status = await server.stop()
+            results.check(f"{name} exits 0 on SIGTERM after those", status == 0,
                           f"status {status}")
         finally:
             await server.close()
