@@ -44,6 +44,53 @@ async def refused(url, ctx):
     raise AssertionError("connected to a server whose CA was not trusted")
 
 
+async def slow_reader_tls(url, ctx):
+    """10 MiB of echoes through TLS while the client reads nothing for a second: the
+    server's encrypted output fills, partial socket writes and backpressure follow, and
+    every reply comes back whole and in order."""
+    async with connect(url, ctx) as ws:
+        sent = [os.urandom(64 << 10) for _ in range(160)]
+        writer = asyncio.ensure_future(asyncio.gather(*[ws.send(m) for m in sent]))
+        await asyncio.sleep(1.0)
+        for i, m in enumerate(sent):
+            expect(await ws.recv() == m, f"reply {i} differs")
+        await writer
+
+
+def push_tls_without_reading(port, cafile, limit=256 << 20):
+    """A wss:// client that sends 64 KiB messages and never reads: returns the bytes the
+    server took before a send stalled for 3 s (limit when it took them all)."""
+    import socket
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock = ssl.create_default_context(cafile=cafile).wrap_socket(raw, server_hostname="localhost")
+    try:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"Sec-WebSocket-Version: 13\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(1)
+        expect(head.startswith(b"HTTP/1.1 101"), f"answered {head[:40]!r}")
+        frame = bytes([0x82, 0x80 | 126, 0xFF, 0xFF, 0, 0, 0, 0]) + bytes(65535)
+        sock.settimeout(3)
+        sent = 0
+        while sent < limit:
+            try:
+                sock.sendall(frame)
+            except (socket.timeout, TimeoutError):
+                return sent  # the server stopped reading
+            sent += len(frame)
+        return sent
+    finally:
+        sock.close()
+
+
+async def reading_paused_tls(port, cafile):
+    sent = await asyncio.to_thread(push_tls_without_reading, port, cafile)
+    expect(sent < 64 << 20, f"the server took {sent >> 20} MiB over TLS from a client that "
+                            "never reads (it must stop reading long before 64 MiB)")
+
+
 async def wrong_name(port, ctx):
     """The certificate names localhost and 127.0.0.1: a client asking for another name
     (SNI and verification) must refuse it."""
@@ -119,6 +166,10 @@ async def main(results):
                               echo_session(url, trusted))
             await results.run("websockets over wss://127.0.0.1 (IP in the certificate)",
                               echo_session(f"wss://127.0.0.1:{server.port}/", trusted))
+            await results.run(f"{name}: wss:// slow reader, 10 MiB through backpressure, in order",
+                              slow_reader_tls(url, trusted))
+            await results.run(f"a wss:// client that never reads: {name} stops reading from it",
+                              reading_paused_tls(server.port, os.path.join(d, "ca.pem")), 120)
             await results.run(f"websockets refuses {name} when the CA is not trusted",
                               refused(url, ssl.create_default_context()))
             await results.run(f"websockets refuses {name}'s certificate for another host name",
