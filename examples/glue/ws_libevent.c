@@ -30,6 +30,7 @@ struct ws_levent {
     bool waiting;  /* the host waits for room in the output queue */
     bool eof_seen; /* the peer ended its side (or the socket failed) */
     bool eof_fed;  /* ... and libws was told, after the input before it */
+    int depth;     /* calls of service in progress: l is freed when the outermost returns */
     uint64_t stage_deadline;
     size_t in_size;
     uint8_t in[]; /* bytes fed; libws unmasks in place here until the events are pulled */
@@ -81,7 +82,8 @@ static void finish(ws_levent *l)
     bufferevent_free(l->bev);
     event_free(l->timer);
     ws_conn_free(l->ws);
-    free(l);
+    if (l->depth == 0)
+        free(l); /* else from a callback service made (the host closed or aborted): later */
 }
 
 void ws_levent_abort(ws_levent *l)
@@ -210,7 +212,7 @@ static void after_io(ws_levent *l)
 
 /* Pulls events while the host can take them (feeding what was read as it goes), writes,
  * then decides what to wait for. */
-static void service(ws_levent *l)
+static void pull_and_write(ws_levent *l)
 {
     ws_event ev;
 
@@ -247,6 +249,15 @@ static void service(ws_levent *l)
         return;
     }
     after_io(l);
+}
+
+/* pull_and_write, with l kept alive while a callback it makes ends the connection. */
+static void service(ws_levent *l)
+{
+    l->depth++;
+    pull_and_write(l);
+    if (--l->depth == 0 && l->stage == ST_DONE)
+        free(l);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
