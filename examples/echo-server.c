@@ -245,7 +245,8 @@ static void client_service(struct server *srv, struct client *cl)
         client_destroy(srv, cl);
         return;
     }
-    if ((cl->closed || (cl->eof && !cl->in_events)) && !ex_has_output(cl->ws)) {
+    if ((cl->closed || (cl->eof && !cl->in_events)) &&
+        (!ex_has_output(cl->ws) || !ex_tls_can_send(cl->tls))) {
         client_linger(srv, cl);
         return;
     }
@@ -264,6 +265,7 @@ static void client_read(struct server *srv, struct client *cl)
     long n = ex_tls_recv(cl->tls, cl->src.fd, srv->rbuf, READ_SIZE);
 
     if (n > 0) {
+        ws_conn_set_time(cl->ws, (uint64_t)now_ms()); /* the idle timeout counts from here */
         /* WS_E_CLOSED after the close handshake: the bytes are ignored, nothing to do. */
         ws_conn_feed(cl->ws, srv->rbuf, (size_t)n);
         cl->fed_shared = true;
@@ -290,7 +292,11 @@ static void client_new(struct server *srv, int fd, const char *peer)
     cl->src.kind = SRC_CLIENT;
     cl->src.fd = fd;
     cl->interest = EPOLLIN;
-    cl->deadline = now_ms() + HANDSHAKE_TIMEOUT_MS;
+    /* libws's handshake timeout (--handshake-timeout) answers 408; this one is the bound
+     * when it is off. */
+    if (srv->cfg.handshake_timeout_ms == 0)
+        cl->deadline = now_ms() + HANDSHAKE_TIMEOUT_MS;
+    ws_conn_tick(cl->ws, (uint64_t)now_ms()); /* starts libws's clocks */
     snprintf(cl->app.peer, sizeof cl->app.peer, "%s", peer);
     cl->app.piece = srv->piece;
     cl->app.verbose = srv->verbose;
@@ -322,8 +328,9 @@ static void accept_clients(struct server *srv)
     }
 }
 
-/* Once a second: drops the connections whose handshake, close or linger took too long, and
- * tries accepting again if that was paused. */
+/* Once a second: drops the connections whose handshake, close or linger took too long,
+ * gives libws the time (its handshake, idle, ping and close timeouts; a second's
+ * precision here), and tries accepting again if that was paused. */
 static void sweep(struct server *srv, long now)
 {
     struct client *cl = srv->clients;
@@ -338,6 +345,10 @@ static void sweep(struct server *srv, long now)
                         : ws_conn_phase(cl->ws) == WS_PHASE_CONNECTING ? "in the handshake"
                                                                        : "while closing");
             client_destroy(srv, cl);
+        } else if (!cl->draining && ws_conn_next_deadline(cl->ws) <= (uint64_t)now) {
+            ws_conn_tick(cl->ws, (uint64_t)now); /* may end it: WS_EV_CLOSED to pull */
+            cl->in_events = true;
+            client_service(srv, cl);
         }
         cl = next;
     }

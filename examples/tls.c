@@ -290,6 +290,11 @@ long ex_tls_flush(ex_tls *t, int fd, ws_conn *c)
     }
 }
 
+bool ex_tls_can_send(const ex_tls *t)
+{
+    return t == NULL || t->ready;
+}
+
 void ex_tls_close_notify(ex_tls *t)
 {
     if (t != NULL && t->ready) {
@@ -372,6 +377,11 @@ long ex_tls_flush(ex_tls *t, int fd, ws_conn *c)
 {
     (void)t;
     return ex_flush(fd, c);
+}
+
+bool ex_tls_can_send(const ex_tls *t)
+{
+    return t == NULL;
 }
 
 void ex_tls_close_notify(ex_tls *t)

@@ -53,6 +53,11 @@ long ex_tls_recv(ex_tls *t, int fd, uint8_t *buf, size_t len);
  * now (a record the socket took only in part is finished by the next call). */
 long ex_tls_flush(ex_tls *t, int fd, ws_conn *c);
 
+/* False while t's handshake has not finished: libws's output (a 408 for a client that
+ * never completed it, say) cannot be sent, and waiting for it would only hold the socket.
+ * True for plain TCP (t NULL). */
+bool ex_tls_can_send(const ex_tls *t);
+
 /* Before shutdown(fd, SHUT_WR): tells the peer the TLS stream ends (close_notify). */
 void ex_tls_close_notify(ex_tls *t);
 

@@ -222,6 +222,34 @@ async def shutdown_with_client(server, results):
     results.check("SIGTERM: echo-server exits with status 0", status == 0, f"status {status}")
 
 
+async def timeouts(path, results):
+    """libws's own timeouts reach the wire through the server's loop (ws_conn_tick): with
+    --handshake-timeout 1000 a client that never sends its request gets 408, and with
+    --idle-timeout 1000 an open client that sends nothing is closed with 1001."""
+    server = await EchoServer(path, "--handshake-timeout", "1000", "--idle-timeout", "1000").start()
+    try:
+        async def silent():
+            reader, writer = await asyncio.open_connection(HOST, server.port)
+            got = await asyncio.wait_for(reader.read(), 30)  # to the server's close
+            writer.close()
+            expect(got.startswith(b"HTTP/1.1 408 "), f"got {got[:40]!r}")
+
+        async def idle():
+            async with connect(server.url) as ws:
+                try:
+                    await asyncio.wait_for(ws.recv(), 30)
+                    raise AssertionError("a message from an echo server nobody wrote to")
+                except websockets.ConnectionClosed:
+                    pass
+            expect(ws.close_code == 1001, f"close code {ws.close_code}")
+
+        await results.run("--handshake-timeout 1000: a silent client gets 408", silent())
+        await results.run("--idle-timeout 1000: a client that sends nothing is closed (1001)",
+                          idle())
+    finally:
+        await server.close()
+
+
 async def main(results):
     path = sys.argv[1]
     server = await EchoServer(path, "--verbose").start()
@@ -266,6 +294,7 @@ async def main(results):
 
         await shutdown_with_client(server, results)
         await shutdown_with_stalled_client(path, results)
+        await timeouts(path, results)
     finally:
         await server.close()
         if limited is not None:
