@@ -46,7 +46,15 @@ static struct server srv;
 static bool on_event(ws_levent *l, const ws_event *ev)
 {
     ex_echo_client *cl = ws_levent_user(l);
-    return ex_echo_event(&cl->echo, ws_levent_conn(l), ev);
+    bool waits = ex_echo_event(&cl->echo, ws_levent_conn(l), ev);
+#ifdef EX_HAVE_LIBEVENT_OPENSSL
+    /* Closed before the TLS handshake finished (a client silent past the handshake timeout):
+     * what libws queued (a 408) can never be sent, so waiting to flush it is pointless. */
+    if (ev->type == WS_EV_CLOSED && srv.ssl_ctx != NULL &&
+        !SSL_is_init_finished(bufferevent_openssl_get_ssl(ws_levent_bufferevent(l))))
+        ws_levent_abort(l);
+#endif
+    return waits;
 }
 
 static bool on_drained(ws_levent *l)
