@@ -122,7 +122,7 @@ int main(int argc, char **argv)
     unsigned bound = 0;
     int fd, r;
 
-    if (ex_echo_parse("uv-echo-server", false, argc, argv, &o) < 0)
+    if (ex_echo_parse("uv-echo-server", false, NULL, argc, argv, &o) < 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);
     if (ex_echo_config(&o, &srv.cfg, &srv.piece) < 0)
