@@ -125,7 +125,7 @@ ws_event_type ws_conn_fast_rest(ws_conn *c, ws_event *ev, size_t len, bool unmas
 static inline ws_event_type ws_conn_fast_event(ws_conn *c, ws_event *ev)
 {
     const ws_frame_decoder *d = &c->dec;
-    uint8_t *p = c->in + c->in_pos;
+    uint8_t *p;
     size_t avail = c->in_len - c->in_pos, need, len;
     unsigned opcode, b1;
     bool masked;
@@ -138,6 +138,7 @@ static inline ws_event_type ws_conn_fast_event(ws_conn *c, ws_event *ev)
     if (c->rx != WS_RX_FRAMES || d->state != FD_HEADER || d->hdr_len != 0 || c->msg_opcode != 0 ||
         c->stash.len > c->stash.off || avail < 2)
         return ws_conn_next_event_general(c, ev);
+    p = c->in + c->in_pos; /* in is not NULL: there are bytes */
     /* FIN, no RSV bit, text or binary: byte 0 is 0x81 or 0x82. */
     opcode = p[0] ^ WS_FIN;
     if (opcode != WS_OP_TEXT && opcode != WS_OP_BINARY)
