@@ -140,9 +140,9 @@ static inline ws_event_type ws_conn_fast_event(ws_conn *c, ws_event *ev)
         return ws_conn_next_event_general(c, ev);
     p = c->in + c->in_pos; /* in is not NULL: there are bytes */
     /* FIN, no RSV bit, text or binary: byte 0 is 0x81 or 0x82. */
-    opcode = p[0] ^ WS_FIN;
-    if (opcode != WS_OP_TEXT && opcode != WS_OP_BINARY)
+    if ((unsigned)(p[0] - (WS_FIN | WS_OP_TEXT)) > WS_OP_BINARY - WS_OP_TEXT)
         return ws_conn_next_event_general(c, ev);
+    opcode = p[0] & WS_OPCODE_BITS;
     b1 = p[1];
     masked = (b1 & WS_MASK_BIT) != 0;
     if (masked != ws_conn_is_server(c))
