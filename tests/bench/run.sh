@@ -51,6 +51,7 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Each receiver's counted run is bracketed by callgrind client requests (bench.c,
 # measure_instructions): one dump per run, named "<workload> <receiver>".
 if $instructions; then
+    [ "$program" = bench ] || { echo "run.sh: --instructions is for the receive benchmark" >&2; exit 2; }
     command -v valgrind >/dev/null || { echo "run.sh: --instructions needs valgrind" >&2; exit 2; }
     cg=$(mktemp -d)
     trap 'rm -rf "$cg"' EXIT
