@@ -144,11 +144,12 @@ static inline ws_event_type ws_conn_fast_event(ws_conn *c, ws_event *ev)
         return ws_conn_next_event_general(c, ev);
     opcode = p[0] & WS_OPCODE_BITS;
     b1 = p[1];
-    masked = (b1 & WS_MASK_BIT) != 0;
-    if (masked != ws_conn_is_server(c))
+    /* The mask bit the role expects; a masked header has the 4-byte key. */
+    masked = ws_conn_is_server(c);
+    if ((b1 & WS_MASK_BIT) != (masked ? WS_MASK_BIT : 0u))
         return ws_conn_next_event_general(c, ev);
+    need = masked ? 6u : 2u;
     len = b1 & WS_LEN7_BITS;
-    need = 2u + ((b1 & WS_MASK_BIT) >> 5); /* and the 4-byte key when masked */
     if (len >= WS_LEN7_16BIT) {
         if (len != WS_LEN7_16BIT || avail < 4)
             return ws_conn_next_event_general(c, ev);
