@@ -465,6 +465,12 @@ static void *serve(void *arg)
     return NULL;
 }
 
+static const ex_echo_usage threads_usage = {
+    " [--threads N]",
+    "  --threads N          N event loops, one per thread, each with its own listening\n"
+    "                       socket on the same port (SO_REUSEPORT; the kernel spreads the\n"
+    "                       connections); default 1, at most 64\n"};
+
 /* Takes "--threads N" out of argv (the rest is the command line of every echo server). */
 static bool take_threads(int *argc, char **argv, unsigned *threads)
 {
@@ -520,7 +526,7 @@ int main(int argc, char **argv)
     int status = 0;
 
     if (!take_threads(&argc, argv, &threads) ||
-        ex_echo_parse("echo-server", true, argc, argv, &o) < 0)
+        ex_echo_parse("echo-server", true, &threads_usage, argc, argv, &o) < 0)
         return 2;
     if (o.cert != NULL && (tls = ex_tls_server_ctx("echo-server", o.cert, o.key)) == NULL)
         return 1;

@@ -9,23 +9,26 @@
 
 #define SEND_PIECE (64u * 1024u) /* largest fragment queued with one call */
 
-static void usage(FILE *out, const char *prog, bool tls)
+static void usage(FILE *out, const char *prog, bool tls, const ex_echo_usage *own)
 {
     fprintf(out,
-            "usage: %s [--host HOST] [--port PORT] [--max-message BYTES]%s [--verbose]\n"
+            "usage: %s [--host HOST] [--port PORT] [--max-message BYTES]%s [--verbose]%s\n"
             "  --host HOST          address to listen on (default 127.0.0.1)\n"
             "  --port PORT          port (default 9001; 0 picks a free one)\n"
             "  --max-message BYTES  largest message and frame accepted (default 16M)\n",
-            prog, tls ? " [--cert FILE --key FILE]" : "");
+            prog, tls ? " [--cert FILE --key FILE]" : "", own ? own->synopsis : "");
     if (tls)
         fprintf(out, "  --cert FILE          serve wss://: certificate chain (PEM)\n"
                      "  --key FILE           and its private key (PEM)\n");
     fprintf(out, "  --verbose            log each connection's open and close to stderr\n");
+    if (own)
+        fputs(own->help, out);
     ex_trusted_usage(out);
     ex_limits_usage(out);
 }
 
-int ex_echo_parse(const char *prog, bool tls, int argc, char **argv, ex_echo_opts *o)
+int ex_echo_parse(const char *prog, bool tls, const ex_echo_usage *own, int argc, char **argv,
+                  ex_echo_opts *o)
 {
     int i, rc;
 
@@ -39,7 +42,7 @@ int ex_echo_parse(const char *prog, bool tls, int argc, char **argv, ex_echo_opt
         char *end;
 
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            usage(stdout, prog, tls);
+            usage(stdout, prog, tls, own);
             exit(0);
         } else if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
             o->verbose = true;
@@ -70,7 +73,7 @@ int ex_echo_parse(const char *prog, bool tls, int argc, char **argv, ex_echo_opt
         }
     }
     if (i < argc || (o->cert == NULL) != (o->key == NULL)) {
-        usage(stderr, prog, tls);
+        usage(stderr, prog, tls, own);
         return -1;
     }
     return 0;

@@ -25,10 +25,18 @@ typedef struct ex_echo_opts {
     ex_trusted trusted;     /* --trusted-host */
 } ex_echo_opts;
 
+/* Options a program takes on top of the shared ones (taken out of argv before parsing),
+ * for its usage: appended to the synopsis line, and help lines to print after the others. */
+typedef struct ex_echo_usage {
+    const char *synopsis; /* " [--threads N]" */
+    const char *help;     /* "  --threads N ...\n" */
+} ex_echo_usage;
+
 /* Parses the command line shared by the echo servers. Prints the usage and exits on
  * --help; returns -1 (usage printed to stderr) on a bad argument. tls says whether --cert
- * and --key are offered by this program. */
-int ex_echo_parse(const char *prog, bool tls, int argc, char **argv, ex_echo_opts *o);
+ * and --key are offered by this program; own (may be NULL) lists its own options. */
+int ex_echo_parse(const char *prog, bool tls, const ex_echo_usage *own, int argc, char **argv,
+                  ex_echo_opts *o);
 
 /* The server configuration for o: streaming (each chunk echoed as it arrives), limits from
  * --max-message and the limit flags, trusted hosts (on by default on a non-loopback

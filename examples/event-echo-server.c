@@ -191,7 +191,7 @@ int main(int argc, char **argv)
 #endif
 
     ws_levent_config_init(&srv.glue);
-    if (ex_echo_parse("event-echo-server", with_tls, argc, argv, &o) < 0)
+    if (ex_echo_parse("event-echo-server", with_tls, NULL, argc, argv, &o) < 0)
         return 2;
 #ifdef EX_HAVE_LIBEVENT_OPENSSL
     if (o.cert != NULL) {

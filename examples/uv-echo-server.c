@@ -151,7 +151,7 @@ int main(int argc, char **argv)
     bool with_tls = false;
 #endif
 
-    if (ex_echo_parse("uv-echo-server", with_tls, argc, argv, &o) < 0)
+    if (ex_echo_parse("uv-echo-server", with_tls, NULL, argc, argv, &o) < 0)
         return 2;
 #ifdef EX_HAVE_OPENSSL
     if (o.cert != NULL) {

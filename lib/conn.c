@@ -4,6 +4,7 @@
  * the close handshake, and protocol errors at their place in the stream).
  */
 #include "conn.h"
+#include "conn_fast.h"
 #include "frame.h"
 #include "handshake.h"
 
@@ -983,20 +984,26 @@ void ws_conn_tick(ws_conn *c, uint64_t now_ms)
         ws_conn_fail(c, err);
 }
 
-ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
+/* Every event but the fast path's (lib/conn_fast.h), out of line so that the fast path
+ * pays for no stack frame. */
+WS_FAST_NOINLINE ws_event_type ws_conn_next_event_general(ws_conn *c, ws_event *ev)
 {
-    ws_event_type t;
-
-    if (c->in_callback) { /* events are pulled by the host's loop, never from a callback */
-        ws_event_clear(ev, WS_EV_NONE);
-        return WS_EV_NONE;
-    }
-    t = ws_conn_next_event_step(c, ev);
+    ws_event_type t = ws_conn_next_event_step(c, ev);
 
     /* Only a pong (RTT) or a host's activity hook cares about events. */
     if (t == WS_EV_PONG || (t != WS_EV_NONE && c->cfg.keepalive != NULL))
         ws_keepalive_on_event(c, ev);
     return t;
+}
+
+ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
+{
+    if (c->in_callback) { /* events are pulled by the host's loop, never from a callback */
+        ws_event_clear(ev, WS_EV_NONE);
+        return WS_EV_NONE;
+    }
+    /* lib/conn_fast.h: a plain data frame in one step, else ws_conn_next_event_general. */
+    return ws_conn_fast_event(c, ev);
 }
 
 /* ---- handshake decisions ------------------------------------------------------------- */

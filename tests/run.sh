@@ -41,6 +41,8 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v certutil >/dev/null || need+=(libnss3-tools)
 pkg-config --exists libuv 2>/dev/null || need+=(libuv1-dev)
 pkg-config --exists libevent 2>/dev/null || need+=(libevent-dev)
+# The benchmark's comparison (tests/bench, docs/performance.md): wslay 1.1.1, no .pc file.
+[ -e /usr/include/wslay/wslay.h ] || need+=(libwslay-dev)
 # The NEON paths, cross-compiled and run under qemu (tests/neon.sh).
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)

@@ -252,6 +252,11 @@ typedef struct conn_case {
 #define PONG (FIN | WS_OP_PONG)
 #define CLOSE (FIN | WS_OP_CLOSE)
 
+/* Payloads for the fast path's word steps (lib/conn_fast.h): 127 bytes take every step of
+ * a 7-bit length, 200 bytes a 16-bit length. */
+#define TXT127 "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrs"
+#define TXT200 "{\"seq\":42,\"user\":\"ana\",\"text\":\"lorem ipsum dolor sit amet lorem ipsum dolor sit amet lorem ipsum dolor sit amet lorem ipsum dolor sit amet lorem ipsum dolor sit amet lorem ipsum dolor sit amet lorem }"
+
 static const conn_case conn_cases[] = {
     {"text", WS_ROLE_SERVER, {FR(T1, "hello"), END_FR}, "OPEN|TEXT:hello|", ""},
     {"binary", WS_ROLE_SERVER, {FR(B1, "\x00\x01\xff"), END_FR}, "OPEN|BIN:\\x00\\x01\\xff|", ""},
@@ -354,6 +359,39 @@ static const conn_case conn_cases[] = {
     {"echo then error keeps stream order", WS_ROLE_SERVER,
      {FR(T1, "a"), FR(B1, "b"), FR(FIN | 4, ""), END_FR}, "OPEN|TEXT:a|BIN:b|CLOSED:1002:-21",
      "OTEXT:a|OBIN:b|OCLOSE:1002|", 0, 0, 0, false, true},
+    {"text of 127 bytes", WS_ROLE_SERVER, {FR(T1, TXT127), END_FR}, "OPEN|TEXT:" TXT127 "|", ""},
+    {"text of 200 bytes", WS_ROLE_SERVER, {FR(T1, TXT200), END_FR}, "OPEN|TEXT:" TXT200 "|", ""},
+    {"binary of 200 bytes", WS_ROLE_SERVER, {FR(B1, TXT200), END_FR}, "OPEN|BIN:" TXT200 "|", ""},
+    {"text not all ASCII", WS_ROLE_SERVER, {FR(T1, "caf\xc3\xa9 \xe2\x82\xac"), END_FR},
+     "OPEN|TEXT:caf\\xc3\\xa9 \\xe2\\x82\\xac|", ""},
+    {"text of 129 bytes not all ASCII", WS_ROLE_SERVER, {FR(T1, TXT127 "\xc3\xa9"), END_FR},
+     "OPEN|TEXT:" TXT127 "\\xc3\\xa9|", ""},
+    {"invalid UTF-8 in a text of 129 bytes", WS_ROLE_SERVER, {FR(T1, TXT127 "\xffx"), END_FR},
+     "OPEN|PART:TEXT:" TXT127 "|CLOSED:1007:-33", "OCLOSE:1007|"},
+    {"text of 20 bytes not all ASCII", WS_ROLE_SERVER, {FR(T1, "abc\xc3\xa9" "0123456789abcde"), END_FR},
+     "OPEN|TEXT:abc\\xc3\\xa9" "0123456789abcde|", ""},
+    {"invalid UTF-8 in a text of 20 bytes", WS_ROLE_SERVER,
+     {FR(T1, "abc\xff" "0123456789abcdef"), END_FR}, "OPEN|PART:TEXT:abc|CLOSED:1007:-33",
+     "OCLOSE:1007|"},
+    {"invalid UTF-8 in the last byte of 16", WS_ROLE_SERVER, {FR(T1, "0123456789abcde\x80"), END_FR},
+     "OPEN|PART:TEXT:0123456789abcde|CLOSED:1007:-33", "OCLOSE:1007|"},
+    {"invalid UTF-8 then a valid message", WS_ROLE_SERVER,
+     {FR(T1, "ok"), FR(T1, "\xc0\xaf"), FR(T1, "late"), END_FR}, "OPEN|TEXT:ok|CLOSED:1007:-33",
+     "OCLOSE:1007|"},
+    {"single frame at the message limit", WS_ROLE_SERVER, {FR(B1, "12345678"), END_FR},
+     "OPEN|BIN:12345678|", "", 0, 8},
+    {"single frame over the message limit", WS_ROLE_SERVER, {FR(B1, "123456789"), END_FR},
+     "OPEN|CLOSED:1009:-29", "OCLOSE:1009|", 0, 8},
+    {"single frame over the frame limit", WS_ROLE_SERVER, {FR(B1, "123456789"), END_FR},
+     "OPEN|CLOSED:1009:-28", "OCLOSE:1009|", 8},
+    {"non-minimal 16-bit length, payload present", WS_ROLE_SERVER,
+     {RW("\x82\xfe\x00\x05\x00\x00\x00\x00" "abcde"), END_FR}, "OPEN|CLOSED:1002:-27",
+     "OCLOSE:1002|"},
+    {"client: text of 200 bytes", WS_ROLE_CLIENT, {FR(T1, TXT200), END_FR},
+     "OPEN|TEXT:" TXT200 "|", ""},
+    {"client: binary", WS_ROLE_CLIENT, {FR(B1, "\x80\xff"), END_FR}, "OPEN|BIN:\\x80\\xff|", ""},
+    {"client: text not all ASCII", WS_ROLE_CLIENT, {FR(T1, "\xc3\xa9t\xc3\xa9"), END_FR},
+     "OPEN|TEXT:\\xc3\\xa9t\\xc3\\xa9|", ""},
     {"client: text", WS_ROLE_CLIENT, {FR(T1, "hi"), END_FR}, "OPEN|TEXT:hi|", ""},
     {"client: ping answered masked", WS_ROLE_CLIENT, {FR(PING, "k"), END_FR}, "OPEN|PING:k|",
      "OPONG:k|"},

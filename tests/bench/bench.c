@@ -15,6 +15,10 @@
 
 #include "ws.h"
 
+#ifdef BENCH_CALLGRIND
+#include <valgrind/callgrind.h>
+#endif
+
 /* ---- small helpers ------------------------------------------------------------------- */
 
 #define FNV_PRIME UINT64_C(0x100000001b3)
@@ -539,6 +543,7 @@ typedef struct options {
     bool quick;
     bool handshake;
     bool rerun_shared; /* run a round again when the core was shared (see probe_core) */
+    bool instructions; /* under callgrind: one counted run per receiver, no timing */
     bool only[WORKLOAD_COUNT];
     bool impl[IMPL_COUNT];
 } options;
@@ -641,6 +646,43 @@ static bool measure(const bench_stream *s, const options *o, stats st[IMPL_COUNT
             by_impl[r] = t[r][i];
         summarise(by_impl, o->runs, &st[i]);
     }
+    return ok;
+}
+
+/*
+ * --instructions, under valgrind --tool=callgrind (tests/bench/run.sh --instructions): each
+ * receiver makes its verification run (unless --no-verify), then one run with the checksum
+ * off between CALLGRIND_ZERO_STATS and a dump named "<workload> <receiver>", whose total is
+ * the instructions of that run alone. No timing: instruction counts do not depend on load.
+ */
+static bool measure_instructions(const bench_stream *s, const options *o)
+{
+    bench_count c;
+    bool ok = true;
+    int i;
+
+    printf("instructions: %s wire_bytes %zu messages %llu\n", s->name, s->len,
+           (unsigned long long)s->messages);
+    for (i = 0; i < IMPL_COUNT; i++) {
+        char label[64];
+        if (!o->impl[i] || (i == IMPL_WSLAY && !bench_wslay_available()))
+            continue;
+        if (o->verify) {
+            impls[i].run(s, true, &c);
+            ok &= check_count(s, impls[i].name, &c, true);
+        }
+        snprintf(label, sizeof label, "%s %s", s->name, impls[i].name);
+#ifdef BENCH_CALLGRIND
+        CALLGRIND_ZERO_STATS;
+#endif
+        impls[i].run(s, false, &c);
+#ifdef BENCH_CALLGRIND
+        CALLGRIND_DUMP_STATS_AT(label);
+#endif
+        ok &= check_count(s, impls[i].name, &c, false);
+        printf("instructions: %s %s counted\n", s->name, impls[i].name);
+    }
+    fflush(stdout);
     return ok;
 }
 
@@ -1014,7 +1056,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: bench [--runs N] [--only W1,W4,...] [--impl memcpy,libws,stream,wslay]\n"
-            "             [--no-verify] [--quick] [--no-handshake] [--cpu-time] [--keep-shared]\n");
+            "             [--no-verify] [--quick] [--no-handshake] [--cpu-time] [--keep-shared]\n"
+            "             [--instructions]  (under valgrind --tool=callgrind: see run.sh)\n");
     exit(2);
 }
 
@@ -1070,6 +1113,8 @@ static void parse_args(int argc, char **argv, options *o)
             o->handshake = false;
         } else if (strcmp(argv[i], "--keep-shared") == 0) {
             o->rerun_shared = false;
+        } else if (strcmp(argv[i], "--instructions") == 0) {
+            o->instructions = true;
         } else {
             usage();
         }
@@ -1084,6 +1129,18 @@ int main(int argc, char **argv)
     bool ok = true;
 
     parse_args(argc, argv, &o);
+    if (o.instructions) {
+#ifdef BENCH_CALLGRIND
+        if (!RUNNING_ON_VALGRIND) {
+            fprintf(stderr, "bench: --instructions counts under valgrind --tool=callgrind "
+                            "(tests/bench/run.sh --instructions)\n");
+            return 2;
+        }
+#else
+        fprintf(stderr, "bench: built without <valgrind/callgrind.h>: no --instructions\n");
+        return 2;
+#endif
+    }
     print_machine();
     printf("streams fed in %u-byte pieces copied into a scratch buffer; %d timed runs after one "
            "verified run (count, bytes, pings, FNV-1a of every payload)%s\n",
@@ -1101,9 +1158,14 @@ int main(int argc, char **argv)
         r->wire = s.len;
         r->messages = s.messages;
         fprintf(stderr, "%s: %s, %.1f MB ...\n", s.name, s.what, (double)s.len / 1e6);
-        ok &= measure(&s, &o, r->st, &r->reruns);
+        if (o.instructions)
+            ok &= measure_instructions(&s, &o);
+        else
+            ok &= measure(&s, &o, r->st, &r->reruns);
         free(s.data);
     }
+    if (o.instructions)
+        return ok ? 0 : 1;
     printf("\nWorkloads: W1 1M binary x 16 B; W2 100k text x 200 B JSON-like ASCII; W3 10k "
            "binary x 64 KiB; W4 20 text x 8 MiB (~10%% of characters 2-4 bytes) in 64 "
            "fragments each; W5 1M text x 16 B; W6 50k text x 1 KiB in 8 fragments with a "

@@ -1,0 +1,180 @@
+/*
+ * The receive fast path: a plain data frame that lies wholly in the host's buffer, taken
+ * in one step from the top of ws_conn_next_event. "Plain" is the shape of almost every
+ * message of a chat, game or market-data feed: FIN set, no RSV bit, text or binary, a 7- or
+ * 16-bit length in shortest form within the limits, the mask bit the role expects, no
+ * fragmented message open, nothing stashed and no partial header pending. The header is
+ * decoded here, the payload unmasked in place and, for text, checked as UTF-8 while it is
+ * unmasked (a word of ASCII costs one OR), and the event is filled.
+ *
+ * Anything else is left for the general path in conn.c, which decodes the same bytes and
+ * reports errors at their byte: control frames, fragments, RSV bits (permessage-deflate),
+ * 64-bit lengths, frames cut by the end of the input, every rule broken. The one case found
+ * after the payload was unmasked, text that is not valid UTF-8, is masked again first, so
+ * the general path sees the frame exactly as it arrived. Nothing of the connection changes
+ * unless the frame is delivered here.
+ */
+#ifndef WS_CONN_FAST_H
+#define WS_CONN_FAST_H
+
+#include "conn.h"
+#include "frame.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+WS_INTERNAL_BEGIN
+
+#if defined(__GNUC__) || defined(__clang__)
+#define WS_FAST_NOINLINE __attribute__((noinline))
+#else
+#define WS_FAST_NOINLINE
+#endif
+
+/* ws_fast_deliver clears an event from close_code on: nothing may sit between len and it. */
+typedef char ws_fast_event_layout
+    [offsetof(ws_event, close_code) == offsetof(ws_event, len) + sizeof(size_t) ? 1 : -1];
+
+/* The top bit of every byte of a 64-bit word: set in the OR of non-ASCII bytes only. */
+#define WS_FAST_HIGH_BITS UINT64_C(0x8080808080808080)
+
+/* Payloads shorter than this are unmasked here, word by word; longer ones by ws_mask_copy
+ * (SIMD) in ws_conn_fast_rest. A power of two: ws_fast_unmask_or takes its bits. */
+#define WS_FAST_SHORT 128u
+
+/* Unmasks the word at p in place and ORs it into *acc. */
+static inline void ws_fast_word(uint8_t *p, uint64_t kw, uint64_t *acc)
+{
+    uint64_t w;
+
+    memcpy(&w, p, 8);
+    w ^= kw;
+    memcpy(p, &w, 8);
+    *acc |= w;
+}
+
+/* Unmasks p[0..n), n < WS_FAST_SHORT, in place with the key word k32 (the key's 4 bytes in
+ * wire order, as loaded from the frame; 0 leaves the bytes as they are), starting at key
+ * byte 0, and returns the OR of the unmasked bytes in words: ASCII when no byte's top bit is
+ * set. One branch per bit of n and no loop (a loop draws the vectoriser's set-up, dearer
+ * than 16 bytes of work); the key repeats every four bytes, so one key word fits each step. */
+static inline uint64_t ws_fast_unmask_or(uint8_t *p, size_t n, uint32_t k32)
+{
+    uint64_t kw = ((uint64_t)k32 << 32) | k32, acc = 0;
+    size_t i;
+
+    /* Each step's place follows from the bits above it, so no cursor takes a register. */
+    if (n & 64u) {
+        for (i = 0; i < 64; i += 8)
+            ws_fast_word(p + i, kw, &acc);
+    }
+    if (n & 32u) {
+        for (i = 0; i < 32; i += 8)
+            ws_fast_word(p + (n & 64u) + i, kw, &acc);
+    }
+    if (n & 16u) {
+        ws_fast_word(p + (n & 96u), kw, &acc);
+        ws_fast_word(p + (n & 96u) + 8, kw, &acc);
+    }
+    if (n & 8u)
+        ws_fast_word(p + (n & 112u), kw, &acc);
+    if (n & 7u) {
+        /* The last 1-7 bytes, one at a time: past a multiple of 4 bytes the key starts over,
+         * so byte i takes key byte i % 4, read from kw as it lies in memory. */
+        uint8_t kb[8];
+        memcpy(kb, &kw, 8);
+        for (i = n & 120u; i < n; i++) {
+            p[i] = (uint8_t)(p[i] ^ kb[i & 3u]);
+            acc |= p[i];
+        }
+    }
+    return acc;
+}
+
+/* Fills ev with a message whose payload is payload[0..len). */
+static inline ws_event_type ws_fast_deliver(const ws_conn *c, ws_event *ev, const uint8_t *payload,
+                                            size_t len, unsigned opcode)
+{
+    ev->type = c->cfg.whole_messages ? WS_EV_MESSAGE : WS_EV_CHUNK;
+    ev->opcode = (uint8_t)opcode;
+    ev->frame_final = true;
+    ev->message_final = true;
+    ev->data = payload;
+    ev->len = len;
+    /* The fields after len (close_code to extensions_len) are all empty for a message: a few
+     * wide stores, where the field-by-field clear takes one each. */
+    memset(&ev->close_code, 0, sizeof *ev - offsetof(ws_event, close_code));
+    return ev->type;
+}
+
+/* conn.c: the general path of ws_conn_next_event (every event the fast path does not give). */
+ws_event_type ws_conn_next_event_general(ws_conn *c, ws_event *ev);
+
+/* conn_fast.c: the rarer endings of a plain frame at the start of the input, out of line so
+ * that the common one needs no stack frame: a payload of WS_FAST_SHORT bytes or more (still
+ * masked when `unmasked` is false), text that is not all ASCII, a keepalive activity hook.
+ * The header was checked and says the payload is len bytes; text that is not valid UTF-8
+ * goes, as it came, to the general path. */
+ws_event_type ws_conn_fast_rest(ws_conn *c, ws_event *ev, size_t len, bool unmasked);
+
+/*
+ * The next event when a plain frame starts the input; anything else goes, with nothing
+ * changed, to ws_conn_next_event_general. Inline in ws_conn_next_event, every call a tail
+ * call, so that the common path has no call and no stack frame.
+ */
+static inline ws_event_type ws_conn_fast_event(ws_conn *c, ws_event *ev)
+{
+    const ws_frame_decoder *d = &c->dec;
+    uint8_t *p;
+    size_t avail = c->in_len - c->in_pos, need, len;
+    unsigned opcode, b1;
+    bool masked;
+    uint64_t acc = 0;
+    uint32_t k32 = 0;
+
+    /* In the frames state a new frame starts here: no header in progress (an empty payload
+     * still owed its end, end_due, also leaves the decoder in FD_PAYLOAD), no fragmented
+     * message open, no stashed bytes that come first. */
+    if (c->rx != WS_RX_FRAMES || d->state != FD_HEADER || d->hdr_len != 0 || c->msg_opcode != 0 ||
+        c->stash.len > c->stash.off || avail < 2)
+        return ws_conn_next_event_general(c, ev);
+    p = c->in + c->in_pos; /* in is not NULL: there are bytes */
+    /* FIN, no RSV bit, text or binary: byte 0 is 0x81 or 0x82. */
+    if ((unsigned)(p[0] - (WS_FIN | WS_OP_TEXT)) > WS_OP_BINARY - WS_OP_TEXT)
+        return ws_conn_next_event_general(c, ev);
+    opcode = p[0] & WS_OPCODE_BITS;
+    b1 = p[1];
+    /* The mask bit the role expects; a masked header has the 4-byte key. */
+    masked = ws_conn_is_server(c);
+    if ((b1 & WS_MASK_BIT) != (masked ? WS_MASK_BIT : 0u))
+        return ws_conn_next_event_general(c, ev);
+    need = masked ? 6u : 2u;
+    len = b1 & WS_LEN7_BITS;
+    if (len >= WS_LEN7_16BIT) {
+        if (len != WS_LEN7_16BIT || avail < 4)
+            return ws_conn_next_event_general(c, ev);
+        len = ((size_t)p[2] << 8) | p[3];
+        if (len < WS_LEN7_16BIT) /* not in shortest form: the general path decides */
+            return ws_conn_next_event_general(c, ev);
+        need += 2;
+    }
+    if (avail < need || len > avail - need || ws_too_big(d, len) ||
+        (c->cfg.max_message_size != 0 && len > c->cfg.max_message_size))
+        return ws_conn_next_event_general(c, ev);
+
+    if (len >= WS_FAST_SHORT)
+        return ws_conn_fast_rest(c, ev, len, false);
+    p += need;
+    if (masked)
+        memcpy(&k32, p - 4, 4);
+    if (masked || opcode == WS_OP_TEXT)
+        acc = ws_fast_unmask_or(p, len, k32);
+    if ((opcode == WS_OP_TEXT && (acc & WS_FAST_HIGH_BITS) != 0) || c->cfg.keepalive != NULL)
+        return ws_conn_fast_rest(c, ev, len, true);
+    c->in_pos = (size_t)(p + len - c->in);
+    return ws_fast_deliver(c, ev, p, len, opcode);
+}
+
+WS_INTERNAL_END
+
+#endif /* WS_CONN_FAST_H */
