@@ -303,7 +303,7 @@ static void fz_check_send_rc(fz_api *a, ws_phase before, int rc)
         FZ_CHECK(rc == WS_E_STATE);
     } else {
         FZ_CHECK(rc == WS_OK || rc == WS_E_BACKPRESSURE || rc == WS_E_STATE || rc == WS_E_INVALID ||
-                 rc == WS_E_INVALID_UTF8 || rc == WS_E_NOMEM || rc == WS_E_MESSAGE_TOO_BIG);
+                 rc == WS_E_INVALID_UTF8 || rc == WS_E_NOMEM || rc == WS_E_SEND_TOO_BIG);
     }
 }
 
