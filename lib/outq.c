@@ -31,7 +31,7 @@ typedef struct ws_outq_rec {
 /* Heap blocks start small (an idle-to-busy connection pays for little) and double up to
  * a size where one allocation is spread over many frames. */
 #define WS_OUTQ_BLOCK_MIN 1024u
-#define WS_OUTQ_BLOCK_MAX (64u * 1024u)
+#define WS_OUTQ_BLOCK_MAX (256u * 1024u)
 
 static uint8_t *ws_outq_data(const ws_outq_block *b)
 {
