@@ -526,8 +526,8 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
  * ticks, feeds. So a host may hand them to a completion-based write (libuv's uv_write,
  * io_uring, IOCP) and consume only when it completes. Only ws_conn_free ends them early. */
 
-/* The first run of bytes waiting to be written: sets *data and returns its length (0 and
- * NULL when nothing is pending). After consuming it, call again for the next run. */
+/* The first run of bytes waiting to be written: sets *data (never to NULL) and returns its
+ * length, 0 when nothing is pending. After consuming it, call again for the next run. */
 size_t ws_conn_output(const ws_conn *c, const uint8_t **data);
 
 /* One run of output, as in struct iovec (copy the two members into one). */

@@ -196,10 +196,11 @@ void ws_outq_cancel(ws_outq *q, ws_realloc_fn rf, void *ud)
 
 size_t ws_outq_peek(const ws_outq *q, const uint8_t **data)
 {
+    static const uint8_t none[1] = {0};
     const ws_outq_rec *r;
 
     if (q->pending == 0) {
-        *data = NULL;
+        *data = none; /* never NULL: a host's memcpy(dst, data, 0) stays defined */
         return 0;
     }
     r = ws_outq_rec_at(q->head, q->rd);

@@ -188,8 +188,7 @@ static void transcribe_output(const uint8_t *p, size_t n, ws_role writer, char *
     size_t ctl_len = 0;
 
     assert_true(n <= sizeof buf);
-    if (n > 0) /* an empty queue hands out NULL */
-        memcpy(buf, p, n);
+    memcpy(buf, p, n);
     ws_frame_decoder_init(&d, writer == WS_ROLE_SERVER ? WS_ROLE_CLIENT : WS_ROLE_SERVER);
     d.max_frame_size = 0;
     bool end_due = false;
