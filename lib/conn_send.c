@@ -57,22 +57,63 @@ static int ws_conn_out_room(const ws_conn *c, size_t len, bool control)
     return WS_OK;
 }
 
+/* The header of a frame the connection sends, in shortest form, with a fresh mask key in
+ * the client role (copied to key). Its callers only ever pass valid opcodes, RSV bits and
+ * control lengths, so nothing is checked again here: this is the hot path of every send.
+ * Returns its size, or WS_E_RANDOM. */
+static int ws_conn_put_header(ws_conn *c, uint8_t *dst, uint8_t b0, size_t len, uint8_t key[4])
+{
+    int n = 2;
+
+    dst[0] = b0;
+    if (len < 126) {
+        dst[1] = (uint8_t)len;
+    } else if (len <= 0xFFFFu) {
+        dst[1] = 126;
+        dst[2] = (uint8_t)(len >> 8);
+        dst[3] = (uint8_t)len;
+        n = 4;
+    } else {
+        uint64_t v = len;
+        int i;
+        dst[1] = 127;
+        for (i = 9; i >= 2; i--, v >>= 8)
+            dst[i] = (uint8_t)v;
+        n = 10;
+    }
+    if (ws_conn_is_client(c)) {
+        if (c->cfg.random == NULL || c->cfg.random(c->cfg.random_ud, key, 4) != 0)
+            return WS_E_RANDOM;
+        dst[1] |= 0x80u;
+        memcpy(dst + n, key, 4);
+        n += 4;
+    }
+    return n;
+}
+
 int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, uint8_t rsv, const uint8_t *payload,
                         size_t len, bool control)
 {
     uint8_t key[4];
     uint8_t *dst;
+    bool fast;
     int hlen, rc = ws_conn_out_room(c, len, control);
 
     if (rc != WS_OK)
         return rc;
-    dst = ws_outq_reserve(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud, WS_FRAME_HEADER_MAX + len,
-                          false, control, &rc);
-    if (dst == NULL)
-        return rc;
-    hlen = ws_frame_encode(&c->enc, dst, opcode, fin, rsv, len, key);
+    /* Most sends extend the last run in place; the rest reserve (a new record or block). */
+    dst = ws_outq_tail_room(&c->out, WS_FRAME_HEADER_MAX + len, control);
+    fast = dst != NULL;
+    if (!fast) {
+        dst = ws_outq_reserve(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud,
+                              WS_FRAME_HEADER_MAX + len, false, control, &rc);
+        if (dst == NULL)
+            return rc;
+    }
+    hlen = ws_conn_put_header(c, dst, (uint8_t)((fin ? 0x80u : 0u) | rsv | opcode), len, key);
     if (hlen < 0) {
-        ws_outq_cancel(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud);
+        if (!fast)
+            ws_outq_cancel(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud);
         return hlen;
     }
     if (len > 0) {
@@ -81,7 +122,10 @@ int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, uint8_t rsv, const
         else
             memcpy(dst + hlen, payload, len);
     }
-    ws_outq_commit(&c->out, (size_t)hlen + len, NULL);
+    if (fast)
+        ws_outq_extend(&c->out, (size_t)hlen + len);
+    else
+        ws_outq_commit(&c->out, (size_t)hlen + len, NULL);
     return WS_OK;
 }
 
@@ -98,12 +142,8 @@ static int ws_conn_queue_frame_ref(ws_conn *c, uint8_t opcode, const ws_outq_ref
                           false, &rc);
     if (dst == NULL)
         return rc;
-    hlen = ws_frame_encode(&c->enc, dst, opcode, true, 0, ref->len, NULL);
-    if (hlen < 0) {
-        ws_outq_cancel(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud);
-        return hlen;
-    }
-    ws_outq_commit(&c->out, (size_t)hlen, ref);
+    hlen = ws_conn_put_header(c, dst, (uint8_t)(0x80u | opcode), ref->len, NULL);
+    ws_outq_commit(&c->out, (size_t)hlen, ref); /* the server role draws no key */
     return WS_OK;
 }
 
@@ -160,11 +200,11 @@ void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t r
 /* Whether data and control frames may be sent now. */
 static int ws_conn_send_allowed(const ws_conn *c)
 {
-    if (ws_conn_phase_of(c) == WS_PHASE_CLOSED || c->close_sent)
-        return WS_E_CLOSED;
-    if (ws_conn_phase_of(c) != WS_PHASE_OPEN)
-        return WS_E_STATE;
-    return WS_OK;
+    ws_phase phase = ws_conn_phase_of(c);
+
+    if (phase == WS_PHASE_OPEN)
+        return WS_OK;
+    return phase == WS_PHASE_CLOSED || c->close_sent ? WS_E_CLOSED : WS_E_STATE;
 }
 
 /* The checks every whole-message send makes before queueing. */

@@ -5,43 +5,13 @@
  */
 #include "outq.h"
 
-struct ws_outq_block {
-    ws_outq_block *next;
-    size_t cap; /* bytes of records the block holds */
-    size_t wr;  /* end of the records written */
-};
-
-/* One record: len wire bytes, which follow it (ext NULL) or live at ext. */
-typedef struct ws_outq_rec {
-    size_t len;
-    const uint8_t *ext;
-    ws_release_fn done;
-    void *ud;
-} ws_outq_rec;
-
-#define WS_OUTQ_ALIGN(n) (((n) + 7u) & ~(size_t)7u)
-#define WS_OUTQ_HDR      WS_OUTQ_ALIGN(sizeof(ws_outq_block))
-#define WS_OUTQ_REC      WS_OUTQ_ALIGN(sizeof(ws_outq_rec))
-
-/* Kept back from data frames for two control frames (a close and a pong) in blocks of
- * their own, so the peer can always be told why the connection ends. */
-#define WS_OUTQ_RESERVE                                                                            \
-    (2u * (WS_OUTQ_HDR + WS_OUTQ_REC + WS_OUTQ_ALIGN(WS_FRAME_HEADER_MAX + WS_CONTROL_PAYLOAD_MAX)))
-
 /* Heap blocks start small (an idle-to-busy connection pays for little) and double up to
  * a size where one allocation is spread over many frames. */
 #define WS_OUTQ_BLOCK_MIN 1024u
 #define WS_OUTQ_BLOCK_MAX (256u * 1024u)
-
-static uint8_t *ws_outq_data(const ws_outq_block *b)
-{
-    return (uint8_t *)(uintptr_t)b + WS_OUTQ_HDR;
-}
-
-static ws_outq_rec *ws_outq_rec_at(const ws_outq_block *b, size_t off)
-{
-    return (ws_outq_rec *)(void *)(ws_outq_data(b) + off);
-}
+/* Where a queue that emptied starts again at most: below the usual threshold at which
+ * malloc maps pages of its own, so a drain-and-refill cycle stays cheap. */
+#define WS_OUTQ_HINT_MAX (64u * 1024u)
 
 static const uint8_t *ws_outq_rec_bytes(const ws_outq_rec *r)
 {
@@ -126,9 +96,13 @@ uint8_t *ws_outq_reserve(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool 
     }
     want = end;
     if (!control) { /* control frames take exactly their size, out of the reserve */
-        size_t grow = b != NULL ? 2 * (WS_OUTQ_HDR + b->cap) : WS_OUTQ_BLOCK_MIN;
+        /* Double the last block; a queue that emptied starts again at the size it had
+         * reached (up to WS_OUTQ_HINT_MAX), so a busy connection does not regrow each time. */
+        size_t grow = b != NULL ? 2 * (WS_OUTQ_HDR + b->cap)
+                                : WS_MAX(q->hint + WS_OUTQ_HDR, WS_OUTQ_BLOCK_MIN);
         grow = WS_MIN(grow, WS_OUTQ_BLOCK_MAX) - WS_OUTQ_HDR;
         want = WS_MIN(WS_MAX(end, grow), avail - WS_OUTQ_HDR);
+        q->hint = WS_MIN(WS_MAX(grow, q->hint), WS_OUTQ_HINT_MAX - WS_OUTQ_HDR);
     }
     b = (ws_outq_block *)rf(ud, NULL, WS_OUTQ_HDR + want);
     if (b == NULL) {

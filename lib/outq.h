@@ -14,6 +14,29 @@ WS_INTERNAL_BEGIN
 
 typedef struct ws_outq_block ws_outq_block;
 
+struct ws_outq_block {
+    ws_outq_block *next;
+    size_t cap; /* bytes of records the block holds */
+    size_t wr;  /* end of the records written */
+};
+
+/* One record: len wire bytes, which follow it (ext NULL) or live at ext. */
+typedef struct ws_outq_rec {
+    size_t len;
+    const uint8_t *ext;
+    ws_release_fn done;
+    void *ud;
+} ws_outq_rec;
+
+#define WS_OUTQ_ALIGN(n) (((n) + 7u) & ~(size_t)7u)
+#define WS_OUTQ_HDR      WS_OUTQ_ALIGN(sizeof(ws_outq_block))
+#define WS_OUTQ_REC      WS_OUTQ_ALIGN(sizeof(ws_outq_rec))
+
+/* Kept back from data frames for two control frames (a close and a pong) in blocks of
+ * their own, so the peer can always be told why the connection ends. */
+#define WS_OUTQ_RESERVE                                                                            \
+    (2u * (WS_OUTQ_HDR + WS_OUTQ_REC + WS_OUTQ_ALIGN(WS_FRAME_HEADER_MAX + WS_CONTROL_PAYLOAD_MAX)))
+
 /* A reference to bytes outside the queue: done(ud, data) runs once they are consumed (or the
  * queue is cleared). */
 typedef struct ws_outq_ref {
@@ -33,6 +56,7 @@ typedef struct ws_outq {
     size_t pending;       /* wire bytes queued and not consumed */
     size_t held;          /* heap bytes the blocks take */
     size_t budget;        /* what held may reach */
+    size_t hint;          /* the size a heap queue's next first block starts at */
     /* An append between ws_outq_reserve and ws_outq_commit. */
     ws_outq_block *res_block; /* where the bytes go (a fresh block is linked at commit) */
     size_t res_off;           /* offset of the bytes in it */
@@ -56,6 +80,36 @@ void ws_outq_init(ws_outq *q, void *mem, size_t size);
  * until ws_outq_commit; ws_outq_cancel drops the reservation. rf NULL: fixed storage. */
 uint8_t *ws_outq_reserve(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool ref, bool control,
                          int *rc);
+
+static inline uint8_t *ws_outq_data(const ws_outq_block *b)
+{
+    return (uint8_t *)(uintptr_t)b + WS_OUTQ_HDR;
+}
+
+static inline ws_outq_rec *ws_outq_rec_at(const ws_outq_block *b, size_t off)
+{
+    return (ws_outq_rec *)(void *)(ws_outq_data(b) + off);
+}
+
+/* The hot path of every send, inline: where n more bytes of the last run go when its block
+ * has room for them (NULL otherwise: use ws_outq_reserve). ws_outq_extend queues the m <= n
+ * bytes written there. */
+static inline uint8_t *ws_outq_tail_room(const ws_outq *q, size_t n, bool control)
+{
+    const ws_outq_block *b = q->tail;
+
+    if (b == NULL || q->last == WS_OUTQ_NONE || ws_outq_rec_at(b, q->last)->ext != NULL ||
+        n > b->cap - b->wr || (b == q->fixed && !control && b->cap - b->wr - n < WS_OUTQ_RESERVE))
+        return NULL;
+    return ws_outq_data(b) + b->wr;
+}
+
+static inline void ws_outq_extend(ws_outq *q, size_t m)
+{
+    ws_outq_rec_at(q->tail, q->last)->len += m;
+    q->tail->wr += m;
+    q->pending += m;
+}
 
 /* Queues the first n bytes written at the reservation (n may be less than reserved), then
  * ref when not NULL (it was reserved with ref). */
