@@ -26,6 +26,8 @@
 #define SEND_FLUSH (64u * 1024u)
 /* Distinct payloads, cycled through. */
 #define SEND_POOL 256u
+/* Messages per broadcast run, each to every recipient. */
+#define BROADCAST_COUNT 10000u
 
 typedef struct send_workload {
     const char *name;
@@ -326,6 +328,7 @@ static bool impl_available(int impl, ws_role role)
 }
 
 /* One run; not inlined, so callgrind can count exactly this (--toggle-collect). */
+void bench_send_timed(send_run *r, int impl);
 __attribute__((noinline)) void bench_send_timed(send_run *r, int impl)
 {
     switch (impl) {
@@ -382,6 +385,7 @@ static double run_once(const send_workload *w, ws_role role, int impl, bool veri
 
 /* One message to n server connections, count times: prepared once per message, or sent
  * (encoded and copied) to each. Returns seconds. */
+double bench_broadcast(size_t n, size_t count, size_t len, bool prepared);
 __attribute__((noinline)) double bench_broadcast(size_t n, size_t count, size_t len, bool prepared)
 {
     ws_conn **c = calloc(n, sizeof *c);
@@ -433,6 +437,7 @@ typedef struct options {
     const char *role; /* "server", "client" or NULL for both */
     bool once;        /* one timed run of each selection, no verification (callgrind) */
     bool no_broadcast;
+    const char *one_broadcast; /* "N,LEN,prepared|send": that broadcast alone (callgrind) */
 } options;
 
 static bool in_list(const char *list, const char *name)
@@ -511,7 +516,7 @@ static void run_workloads(const options *o)
 static void run_broadcast(const options *o)
 {
     static const size_t ns[] = {1, 8, 64};
-    static const size_t lens[] = {16, 200};
+    static const size_t lens[] = {16, 96};
     size_t li, ni;
     send_workload w = {"B", "broadcast", 0, 0, WS_OP_TEXT};
 
@@ -519,9 +524,9 @@ static void run_broadcast(const options *o)
            "send ns/recipient |\n|---|--:|--:|--:|--:|\n");
     for (li = 0; li < 2; li++) {
         double prev_p = 0, prev_s = 0;
-        size_t count = lens[li] == 16 ? 20000 : 10000;
-        w.len = lens[li] < 96 ? 96 : lens[li];
-        make_pool(&w); /* JSON needs 96 bytes; shorter messages send its first bytes */
+        size_t count = BROADCAST_COUNT;
+        w.len = 96;
+        make_pool(&w); /* JSON of 96 bytes; the 16-byte messages send its first bytes */
         for (ni = 0; ni < 3; ni++) {
             double tp[16], ts[16];
             int k, runs = o->once ? 1 : o->runs;
@@ -540,7 +545,7 @@ static void run_broadcast(const options *o)
 
 int main(int argc, char **argv)
 {
-    options o = {5, NULL, NULL, NULL, false, false};
+    options o = {5, NULL, NULL, NULL, false, false, NULL};
     int i;
 
     for (i = 1; i < argc; i++) {
@@ -556,6 +561,8 @@ int main(int argc, char **argv)
             o.once = true;
         else if (strcmp(argv[i], "--no-broadcast") == 0)
             o.no_broadcast = true;
+        else if (strcmp(argv[i], "--broadcast") == 0 && i + 1 < argc)
+            o.one_broadcast = argv[++i];
         else {
             fprintf(stderr, "usage: bench_send [--runs N] [--only S1,S2,S3,B] "
                             "[--impl memcpy,libws,nocopy,wslay] [--role server|client] [--once] "
@@ -565,6 +572,18 @@ int main(int argc, char **argv)
     }
     if (o.runs < 1 || o.runs > 15)
         o.runs = 5;
+    if (o.one_broadcast != NULL) {
+        unsigned long n = 0, len = 0;
+        char kind[16] = "";
+        send_workload w = {"B", "broadcast", 0, 96, WS_OP_TEXT};
+        if (sscanf(o.one_broadcast, "%lu,%lu,%15s", &n, &len, kind) != 3 || n == 0 || len == 0 ||
+            len > 96)
+            return 2;
+        make_pool(&w);
+        printf("broadcast %lu B to %lu: %.1f ms\n", len, n,
+               bench_broadcast(n, BROADCAST_COUNT, len, strcmp(kind, "prepared") == 0) * 1e3);
+        return 0;
+    }
     printf("send path: flush every %u KiB queued; client masks from getrandom(2), 4 KiB "
            "buffered\n\n",
            SEND_FLUSH / 1024u);

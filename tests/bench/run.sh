@@ -60,7 +60,7 @@ if [ "$program" = bench_send ] && [ "${1:-}" = --callgrind ]; then
                 row=$(printf '%s\n' "$out" | grep "^| $w |" || true)
                 [ -n "$row" ] || continue
                 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
-                    --collect-atstart=no --toggle-collect=bench_send_timed \
+                    --collect-atstart=no --toggle-collect='bench_send_timed*' \
                     "$build/tests/bench/bench_send" --once --no-broadcast --only "$w" \
                     --role "$role" --impl "$impl" >/dev/null 2>&1
                 ir=$(grep -E '^(summary|totals):' "$tmp/cg.out" | head -1 | awk '{print $2}')
@@ -75,6 +75,24 @@ if [ "$program" = bench_send ] && [ "${1:-}" = --callgrind ]; then
                     -v base="$base" 'BEGIN { printf "| %s | %s | %s | %d | %.1f | %.3f | %.2f |\n",
                         w, r, i, ir, ir / m, ir / b, ir / base }'
             done
+        done
+    done
+    # Broadcast: instructions per recipient for 1 and 64 server connections, prepared once
+    # per message or sent to each; the difference is the cost of each extra recipient.
+    echo
+    echo "| broadcast | message | Ir/recipient, 1 | Ir/recipient, 64 | Ir per extra recipient |"
+    echo "|---|--:|--:|--:|--:|"
+    for len in 16 96; do
+        for kind in prepared send; do
+            for n in 1 64; do
+                valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
+                    --collect-atstart=no --toggle-collect='bench_broadcast*' \
+                    "$build/tests/bench/bench_send" --broadcast "$n,$len,$kind" >/dev/null 2>&1
+                eval "ir_$n=$(grep -E '^(summary|totals):' "$tmp/cg.out" | head -1 | awk '{print $2}')"
+            done
+            awk -v k="$kind" -v l="$len" -v a="$ir_1" -v b="$ir_64" -v m=10000 \
+                'BEGIN { printf "| %s | %s B | %.1f | %.1f | %.1f |\n", k, l, a / m,
+                    b / (64 * m), (b - a) / (63 * m) }'
         done
     done
     exit 0
