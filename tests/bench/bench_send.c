@@ -516,7 +516,7 @@ static void run_workloads(const options *o)
 static void run_broadcast(const options *o)
 {
     static const size_t ns[] = {1, 8, 64};
-    static const size_t lens[] = {16, 96};
+    static const size_t lens[] = {16, 1024};
     size_t li, ni;
     send_workload w = {"B", "broadcast", 0, 0, WS_OP_TEXT};
 
@@ -525,8 +525,8 @@ static void run_broadcast(const options *o)
     for (li = 0; li < 2; li++) {
         double prev_p = 0, prev_s = 0;
         size_t count = BROADCAST_COUNT;
-        w.len = 96;
-        make_pool(&w); /* JSON of 96 bytes; the 16-byte messages send its first bytes */
+        w.len = 1024;
+        make_pool(&w); /* JSON of 1 KiB; the 16-byte messages send its first bytes */
         for (ni = 0; ni < 3; ni++) {
             double tp[16], ts[16];
             int k, runs = o->once ? 1 : o->runs;
@@ -575,9 +575,9 @@ int main(int argc, char **argv)
     if (o.one_broadcast != NULL) {
         unsigned long n = 0, len = 0;
         char kind[16] = "";
-        send_workload w = {"B", "broadcast", 0, 96, WS_OP_TEXT};
+        send_workload w = {"B", "broadcast", 0, 1024, WS_OP_TEXT};
         if (sscanf(o.one_broadcast, "%lu,%lu,%15s", &n, &len, kind) != 3 || n == 0 || len == 0 ||
-            len > 96)
+            len > 1024)
             return 2;
         make_pool(&w);
         printf("broadcast %lu B to %lu: %.1f ms\n", len, n,

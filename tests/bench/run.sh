@@ -82,7 +82,7 @@ if [ "$program" = bench_send ] && [ "${1:-}" = --callgrind ]; then
     echo
     echo "| broadcast | message | Ir/recipient, 1 | Ir/recipient, 64 | Ir per extra recipient |"
     echo "|---|--:|--:|--:|--:|"
-    for len in 16 96; do
+    for len in 16 1024; do
         for kind in prepared send; do
             for n in 1 64; do
                 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
