@@ -267,8 +267,10 @@ static void test_send_too_big(void **state)
         assert_int_equal(st.live, 0);
     }
     /* Its own words, not the inbound limit's; not a protocol error. */
+#ifndef WS_NO_ERROR_STRINGS /* -Derror_strings=false keeps the codes only */
     assert_string_not_equal(ws_strerror(WS_E_SEND_TOO_BIG), ws_strerror(WS_E_MESSAGE_TOO_BIG));
     assert_non_null(strstr(ws_strerror(WS_E_SEND_TOO_BIG), "max_output"));
+#endif
     assert_int_equal(ws_error_close_code(WS_E_SEND_TOO_BIG), 0);
     assert_int_equal(ws_error_http_status(WS_E_SEND_TOO_BIG), 0);
 }
