@@ -7,8 +7,11 @@
  * rejected request (by the host or a hook) is followed by WS_EV_CLOSED and nothing else, no
  * hook runs after a rejection or after WS_EV_REQUEST, accept works only on a request the
  * host was shown, sends after close fail with WS_E_CLOSED, a timeout ends the connection at
- * once, pending output never exceeds max_output plus the close slack, and the host's buffer
- * is never touched once its events were drained (it is freed right then).
+ * once, pending output never exceeds max_output plus the close slack, the host's buffer
+ * is never touched once its events were drained (it is freed right then), the bytes
+ * ws_conn_output hands out stay put and unchanged until consumed, ws_conn_output_iov agrees
+ * with it, and every payload lent with ws_conn_send_nocopy or a prepared message is released
+ * exactly once (each lives in its own heap block that only its release frees).
  * Input: settings (4 bytes), then operations (see fz_op).
  */
 #include "fuzz.h"
@@ -62,6 +65,11 @@ struct fz_api {
     ws_keepalive_hooks keepalive;
     unsigned keepalive_flags; /* want_ping, long ping payload, is_activity */
     unsigned reentry;         /* the public call every hook makes from inside (0: none) */
+    /* The first run of output as last seen: it must not move or change until consumed. */
+    const uint8_t *snap_p;
+    size_t snap_len;
+    uint8_t snap[64];
+    ws_prepared *pm; /* a prepared message kept across operations, or NULL */
 };
 
 static const char fz_request[] = "GET /chat?x=1 HTTP/1.1\r\nHost: example.com\r\n"
@@ -91,11 +99,27 @@ static int fz_status_of(int verdict)
 
 static void fz_bound(fz_api *a)
 {
+    ws_iovec iov[256];
     const uint8_t *d;
+    size_t bytes, first = ws_conn_output(a->c, &d);
+    size_t runs = ws_conn_output_iov(a->c, iov, 256, &bytes);
 
-    FZ_CHECK(ws_conn_output(a->c, &d) <= fz_output_bound(&a->cfg));
+    /* The runs, counted (all of them unless 256 were filled): the queue stays bounded. */
+    FZ_CHECK(runs <= 256 && (runs == 0) == (first == 0));
+    if (runs > 0)
+        FZ_CHECK(iov[0].base == d && iov[0].len == first);
+    FZ_CHECK(bytes <= fz_output_bound(&a->cfg));
     if (a->storage == NULL)
         FZ_CHECK(a->alloc.live_bytes <= ws_conn_storage_size(&a->cfg));
+    /* What was handed out is still there, unchanged, whatever happened since. */
+    if (a->snap_p != NULL) {
+        FZ_CHECK(d == a->snap_p && first >= a->snap_len);
+        FZ_CHECK(memcmp(d, a->snap, a->snap_len) == 0);
+    } else if (first > 0) {
+        a->snap_p = d;
+        a->snap_len = first < sizeof a->snap ? first : sizeof a->snap;
+        memcpy(a->snap, d, a->snap_len);
+    }
 }
 
 static void fz_release_input(fz_api *a)
@@ -110,6 +134,7 @@ static void fz_consume(fz_api *a, size_t n)
 
     if (ws_conn_output(a->c, &d) == 0)
         return;
+    a->snap_p = NULL;    /* consumed: the next run may be anywhere */
     if (!a->out_ready) { /* the first byte written tells whether a head comes first */
         fz_output_init(&a->out, a->cfg.role, !a->direct, a->cfg.check_outgoing_utf8);
         a->out_ready = true;
@@ -303,7 +328,7 @@ static void fz_check_send_rc(fz_api *a, ws_phase before, int rc)
         FZ_CHECK(rc == WS_E_STATE);
     } else {
         FZ_CHECK(rc == WS_OK || rc == WS_E_BACKPRESSURE || rc == WS_E_STATE || rc == WS_E_INVALID ||
-                 rc == WS_E_INVALID_UTF8 || rc == WS_E_NOMEM || rc == WS_E_MESSAGE_TOO_BIG);
+                 rc == WS_E_INVALID_UTF8 || rc == WS_E_NOMEM || rc == WS_E_SEND_TOO_BIG);
     }
 }
 
@@ -337,6 +362,55 @@ static void fz_feed_frame(fz_api *a, fz_reader *r, unsigned detail)
     fz_feed(a, frame, h + n);
 }
 
+/* A lent payload's release: the block it lives in goes with it (a second release, or none,
+ * is caught by the sanitizers and the leak check). */
+static void fz_lent_done(void *ud, const void *data)
+{
+    FZ_CHECK(ud == data);
+    free(ud);
+}
+
+/* The other sends of a whole message: the text and binary helpers, a send without a copy,
+ * a prepared message (new, kept, or dropped). Takes copy. */
+static void fz_send_other(fz_api *a, fz_reader *r, uint8_t o, uint8_t *copy, size_t n,
+                          ws_phase before)
+{
+    unsigned how = fz_u8(r);
+    int rc = WS_OK;
+
+    switch (how & 3u) {
+    case 0:
+        rc = (how & 4u) ? ws_conn_send_text(a->c, (const char *)copy, n)
+                        : ws_conn_send_binary(a->c, copy, n);
+        free(copy);
+        break;
+    case 1:
+        rc = ws_conn_send_nocopy(a->c, (ws_opcode)o, copy, n, fz_lent_done, copy);
+        if (rc != WS_OK)
+            free(copy); /* refused: nothing was lent */
+        break;
+    default:
+        if (a->pm == NULL || (how & 3u) == 2) {
+            ws_prepared_free(a->pm);
+            a->pm = NULL;
+            rc = ws_prepared_new(&a->pm, (ws_opcode)o, copy, n, NULL, NULL);
+            FZ_CHECK(rc == WS_OK || rc == WS_E_INVALID || rc == WS_E_INVALID_UTF8);
+            FZ_CHECK((rc == WS_OK) == (a->pm != NULL));
+        }
+        free(copy);
+        if (a->pm != NULL) {
+            rc = ws_conn_send_prepared(a->c, a->pm);
+            fz_check_send_rc(a, before, rc);
+        }
+        if (how & 4u) {
+            ws_prepared_free(a->pm);
+            a->pm = NULL;
+        }
+        return;
+    }
+    fz_check_send_rc(a, before, rc);
+}
+
 static void fz_send_op(fz_api *a, fz_reader *r, unsigned op, unsigned detail, ws_phase before)
 {
     static const uint8_t opcodes[8] = {WS_OP_TEXT, WS_OP_BINARY, WS_OP_CONTINUATION,
@@ -351,6 +425,10 @@ static void fz_send_op(fz_api *a, fz_reader *r, unsigned op, unsigned detail, ws
     int rc;
 
     copy = fz_dup(p, n); /* exact size: a read past the data is caught */
+    if (op == 5 && (detail & 8u)) {
+        fz_send_other(a, r, o, copy, n, before); /* takes copy */
+        return;
+    }
     if (op == 5)
         rc = ws_conn_send(a->c, (ws_opcode)o, copy, n);
     else if (op == 6)
@@ -735,6 +813,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_consume(&a, SIZE_MAX);
 
     ws_conn_free(a.c);
+    ws_prepared_free(a.pm);
     free(a.storage);
     fz_release_input(&a);
     FZ_CHECK(a.alloc.live_bytes == 0 && a.alloc.live_blocks == 0);

@@ -606,7 +606,8 @@ void fz_output_feed(fz_output *o, const uint8_t *p, size_t n)
         fz_output_frames(o, p + i, n - i);
 }
 
-size_t fz_drain(ws_conn *c, size_t n, fz_output *o, fz_buf *log)
+/* One run of the output: at most n of its bytes. */
+static size_t fz_drain_run(ws_conn *c, size_t n, fz_output *o, fz_buf *log)
 {
     const uint8_t *d = NULL;
     size_t avail = ws_conn_output(c, &d);
@@ -630,6 +631,16 @@ size_t fz_drain(ws_conn *c, size_t n, fz_output *o, fz_buf *log)
         free(tail);
     }
     return take;
+}
+
+size_t fz_drain(ws_conn *c, size_t n, fz_output *o, fz_buf *log)
+{
+    size_t total = 0, took;
+
+    /* Run after run: the queue hands its bytes out in pieces that stay where they are. */
+    while (total < n && (took = fz_drain_run(c, n - total, o, log)) > 0)
+        total += took;
+    return total;
 }
 
 size_t fz_output_bound(const ws_config *cfg)

@@ -118,7 +118,7 @@ static void fz_echo(fz_host *h, const ws_event *ev)
     /* Delivered text is valid, so the echo of an unbroken chain of chunks is too. Anything
      * else may be refused for room, or because the connection is closing. */
     FZ_CHECK(rc == WS_OK || rc == WS_E_BACKPRESSURE || rc == WS_E_CLOSED || rc == WS_E_NOMEM ||
-             rc == WS_E_MESSAGE_TOO_BIG);
+             rc == WS_E_SEND_TOO_BIG);
 }
 
 static void fz_pump(fz_host *h)

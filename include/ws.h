@@ -30,8 +30,9 @@ extern "C" {
  *     WS_EV_REQUEST           ws_conn_accept or ws_conn_reject (now, or later)
  *     WS_EV_OPEN, WS_EV_CHUNK / WS_EV_MESSAGE, WS_EV_PING, WS_EV_PONG, WS_EV_CLOSE
  *     WS_EV_CLOSED            flush the output, close the socket, ws_conn_free
- *   ws_conn_send            (ws_conn_send_fragment, ws_conn_ping) while open
- *   ws_conn_output          bytes to write, then ws_conn_consume with what was written
+ *   ws_conn_send            (_text, _binary, _fragment, _nocopy, _prepared, ws_conn_ping)
+ *   ws_conn_output          bytes to write (or ws_conn_output_iov), then ws_conn_consume
+ *                           with what was written; the bytes stay put until consumed
  *   ws_conn_tick            with the time, when ws_conn_next_deadline says
  *   ws_conn_close           to end it; ws_conn_feed_eof when the socket ends
  *   ws_conn_free
@@ -46,6 +47,8 @@ extern "C" {
  *   ws_conn_send, ws_conn_tick, ws_conn_close, ws_conn_free as a server
  * Optional: request hooks and ws_conn_resume, keepalive hooks, ws_conn_handoff (from an
  * HTTP server of your own), ws_conn_start_open (HTTP/2 or HTTP/3 streams).
+ * Broadcast: ws_prepared_new once, ws_conn_send_prepared on each connection, then
+ * ws_prepared_free; large payloads without a copy: ws_conn_send_nocopy.
  *
  * The header, in order: errors and common types; the connection and the types it shares
  * with the handshake; then the layers it is made of, each usable alone: UTF-8 validation,
@@ -74,6 +77,9 @@ enum {
     WS_E_RANDOM = -8,       /* the host's random source failed or is missing */
     WS_E_URL = -9,          /* not a valid ws:// or wss:// URL */
     WS_E_UNSUPPORTED = -10, /* a feature left out of this build (e.g. deflate without zlib) */
+    /* A frame to send is larger than max_output, so it could never be queued (nothing was):
+     * raise max_output or send the message in fragments. Not the inbound limit. */
+    WS_E_SEND_TOO_BIG = -11,
 
     /* Frame and message errors (close code in brackets). */
     WS_E_RESERVED_BITS = -20,           /* RSV bit set without an extension using it [1002] */
@@ -291,8 +297,12 @@ typedef struct ws_config {
                                      16 bytes of the message's payload, so 4 MiB in 64-byte frames
                                      passes while empty or tiny frames are stopped; default 4096;
                                      0: no limit */
-    size_t max_output;            /* bytes queued for the host to write (close frames may go a
-                                     little past it); default 1 MiB; at least 256 */
+    size_t max_output;            /* wire bytes queued for the host to write (close frames may go
+                                     a little past it); a frame larger than this is refused with
+                                     WS_E_SEND_TOO_BIG. Default: the default max_message_size
+                                     plus a frame header (16 MiB + 14), so whatever the defaults
+                                     accept can be echoed whole; change it with max_message_size.
+                                     A heap connection holds only what is pending. At least 256 */
     size_t max_head_size;         /* opening handshake head; default 8192; at least 64 */
     size_t max_headers;           /* header lines in a head; default 64; at least 8 */
     ws_http_limits http;          /* line limits and bare LF; see ws_http_limits_init */
@@ -349,7 +359,8 @@ ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg);
  * (-Ddefault_alloc=false: for hosts without a heap, which use ws_conn_init). */
 ws_conn *ws_conn_new(const ws_config *cfg);
 
-/* Releases what ws_conn_new allocated; for a fixed-memory connection it does nothing. */
+/* Releases what ws_conn_new allocated, and the output's references (ws_conn_send_nocopy
+ * payloads, prepared messages) in either mode; for a fixed-memory connection nothing else. */
 void ws_conn_free(ws_conn *c);
 
 typedef enum ws_event_type {
@@ -367,7 +378,7 @@ typedef enum ws_event_type {
 
 typedef struct ws_event {
     ws_event_type type;
-    uint8_t opcode;      /* CHUNK, MESSAGE: WS_OP_TEXT or WS_OP_BINARY */
+    ws_opcode opcode;    /* CHUNK, MESSAGE: WS_OP_TEXT or WS_OP_BINARY (as ws_conn_send takes) */
     bool frame_final;    /* CHUNK: ends its frame */
     bool message_final;  /* CHUNK: ends its message (always true for MESSAGE) */
     const uint8_t *data; /* CHUNK, MESSAGE, PING, PONG payload (never NULL) */
@@ -440,17 +451,64 @@ int ws_conn_connect(ws_conn *c, const ws_client_opts *opts);
  * WS_E_INVALID when subprotocol is not a token or is longer than max_head_size. */
 int ws_conn_start_open(ws_conn *c, const char *subprotocol);
 
-/* Sends a whole message (WS_OP_TEXT or WS_OP_BINARY) as one frame. Returns WS_OK,
- * WS_E_BACKPRESSURE (the queue is too full now: nothing queued, drain and retry),
- * WS_E_MESSAGE_TOO_BIG (the frame would not fit in max_output even with the queue empty:
- * send it in fragments), WS_E_CLOSED, WS_E_STATE (not open, or a fragmented send is in
- * progress), WS_E_INVALID_UTF8 (text check on), WS_E_RANDOM or WS_E_INVALID. */
+/* ---- Sending ---------------------------------------------------------------------------
+ * Sends queue frames in the output queue, which the host drains with ws_conn_output (or
+ * ws_conn_output_iov) and ws_conn_consume. Nothing is ever half-queued: a send either queues
+ * its whole frame or returns an error and queues nothing. See docs/connection.md. */
+
+/* Sends a whole message (WS_OP_TEXT or WS_OP_BINARY) as one frame; data is copied. Returns
+ * WS_OK, WS_E_BACKPRESSURE (the queue is too full now: nothing queued, drain and retry),
+ * WS_E_SEND_TOO_BIG (the frame would not fit in max_output even with the queue empty: raise
+ * max_output or send it in fragments), WS_E_CLOSED, WS_E_STATE (not open, or a fragmented
+ * send is in progress), WS_E_INVALID_UTF8 (text check on), WS_E_NOMEM, WS_E_RANDOM or
+ * WS_E_INVALID. */
 int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len);
+
+/* ws_conn_send with WS_OP_TEXT and WS_OP_BINARY. */
+int ws_conn_send_text(ws_conn *c, const char *text, size_t len);
+int ws_conn_send_binary(ws_conn *c, const void *data, size_t len);
 
 /* Sends one fragment: the first call of a message gives its opcode, later calls pass
  * WS_OP_CONTINUATION (or the same opcode); final ends the message. Text is checked across
  * fragments when check_outgoing_utf8 is on. Errors as ws_conn_send. */
 int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t len, bool final);
+
+/* Called once libws no longer needs bytes it was lent; data is the pointer that was lent. */
+typedef void (*ws_release_fn)(void *ud, const void *data);
+
+/* Sends a whole message without copying its payload: in the server role only the frame
+ * header is queued, and data[0..len) is referenced by the queue, so it must stay valid and
+ * unchanged until done(ud, data) is called. done is called exactly once, when the host has
+ * consumed the last byte of the payload (from inside ws_conn_consume), from ws_conn_free, or
+ * before this call returns when the bytes were copied after all: always in the client role
+ * (the payload must be masked) and for payloads under 256 bytes (cheaper to copy than to
+ * track). done may be NULL: the bytes are then in use until ws_conn_output reports an empty
+ * queue. done must not call into c. On an error nothing is referenced and done is not
+ * called. Errors as ws_conn_send. The frame is never compressed. */
+int ws_conn_send_nocopy(ws_conn *c, ws_opcode opcode, const void *data, size_t len,
+                        ws_release_fn done, void *ud);
+
+/* ---- Prepared messages (broadcast) ----------------------------------------------------
+ * A message encoded once - its server-role frame, header and payload - and queued on any
+ * number of server connections without encoding or copying it again: each queue references
+ * the shared bytes, which are freed once the creator has called ws_prepared_free and every
+ * connection has consumed (or dropped) its copy. A client connection masks it into its own
+ * queue (a copy with a fresh key). Prepared messages are sent uncompressed (RSV1 clear),
+ * also on connections that negotiated permessage-deflate. The reference count is not
+ * atomic: a prepared message and the connections it is queued on belong to one thread. */
+typedef struct ws_prepared ws_prepared;
+
+/* Encodes a message (WS_OP_TEXT, checked as UTF-8, or WS_OP_BINARY); data is copied.
+ * realloc NULL: the C library's (WS_E_NOMEM in a WS_NO_DEFAULT_ALLOC build). Returns WS_OK
+ * and *out, or WS_E_INVALID, WS_E_INVALID_UTF8 or WS_E_NOMEM. */
+int ws_prepared_new(ws_prepared **out, ws_opcode opcode, const void *data, size_t len,
+                    ws_realloc_fn realloc, void *realloc_ud);
+
+/* Queues pm on c (errors as ws_conn_send). pm may be freed right after. */
+int ws_conn_send_prepared(ws_conn *c, ws_prepared *pm);
+
+/* Drops the creator's reference; the bytes go once no connection still has them queued. */
+void ws_prepared_free(ws_prepared *pm);
 
 /* Queues a ping or an unsolicited pong (payload at most 125 bytes). */
 int ws_conn_ping(ws_conn *c, const void *data, size_t len);
@@ -460,10 +518,32 @@ int ws_conn_pong(ws_conn *c, const void *data, size_t len);
  * the peer answers (or the transport ends). */
 int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_len);
 
-/* Bytes waiting to be written: sets *data and returns their count (0 when none). */
+/* ---- Output --------------------------------------------------------------------------
+ * The queue is a sequence of runs of bytes: copied frames (consecutive ones share a run),
+ * and the payloads of ws_conn_send_nocopy and prepared messages, which stay where they are.
+ * Lifetime: the bytes a run points to stay valid and unchanged until the host consumes
+ * them, whatever happens in between - later sends, automatic pongs and close frames, events,
+ * ticks, feeds. So a host may hand them to a completion-based write (libuv's uv_write,
+ * io_uring, IOCP) and consume only when it completes. Only ws_conn_free ends them early. */
+
+/* The first run of bytes waiting to be written: sets *data (never to NULL) and returns its
+ * length, 0 when nothing is pending. After consuming it, call again for the next run. */
 size_t ws_conn_output(const ws_conn *c, const uint8_t **data);
 
-/* Marks n bytes of the output as written. */
+/* One run of output, as in struct iovec (copy the two members into one). */
+typedef struct ws_iovec {
+    const uint8_t *base;
+    size_t len;
+} ws_iovec;
+
+/* The runs waiting to be written, in order: fills up to max entries of iov, returns how
+ * many, and sets *bytes (when not NULL) to the bytes they hold. Same lifetime as
+ * ws_conn_output. A frame sent with ws_conn_send_nocopy is two runs: header and payload. */
+size_t ws_conn_output_iov(const ws_conn *c, ws_iovec *iov, size_t max, size_t *bytes);
+
+/* Marks n bytes of the output (counted across runs, in order) as written. Referenced
+ * payloads consumed to their end are released (ws_release_fn, prepared messages), and a
+ * heap connection whose queue is now empty frees the queue's storage. */
 void ws_conn_consume(ws_conn *c, size_t n);
 
 /* ---- Time: deadlines and keepalive ---------------------------------------------------

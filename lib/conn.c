@@ -27,7 +27,8 @@ void ws_config_init(ws_config *cfg, ws_role role)
     cfg->max_frame_size = 16u << 20;
     cfg->max_message_size = 16u << 20;
     cfg->max_fragments = 4096;
-    cfg->max_output = 1u << 20;
+    /* Whatever max_message_size lets in can be sent back whole. */
+    cfg->max_output = (size_t)cfg->max_message_size + WS_FRAME_HEADER_MAX;
     cfg->max_head_size = 8192;
     cfg->max_headers = 64;
     ws_http_limits_init(&cfg->http);
@@ -69,7 +70,7 @@ static void ws_layout_of(const ws_config *cfg, ws_layout *l)
     l->head = ws_align_up(cfg->max_head_size);
     l->headers = ws_align_up(cfg->max_headers * sizeof(ws_header));
     l->stash = ws_align_up(cfg->max_head_size);
-    l->out = ws_align_up(cfg->max_output + WS_CONN_CONTROL_SLACK);
+    l->out = ws_align_up(ws_outq_storage(cfg->max_output));
     /* ws_config_valid keeps a whole-message buffer's size within size_t. */
     l->msg = cfg->whole_messages ? ws_align_up((size_t)cfg->max_message_size) : 0;
 }
@@ -144,8 +145,7 @@ ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg)
     p += l.headers;
     ws_buf_setup(&c->stash, p, cfg->max_head_size, cfg->max_head_size);
     p += l.stash;
-    ws_buf_setup(&c->out, p, cfg->max_output + WS_CONN_CONTROL_SLACK,
-                 cfg->max_output + WS_CONN_CONTROL_SLACK);
+    ws_outq_init(&c->out, p, l.out);
     p += l.out;
     ws_buf_setup(&c->msg, cfg->whole_messages ? p : NULL, l.msg ? ws_conn_msg_max(cfg) : 0,
                  ws_conn_msg_max(cfg));
@@ -204,7 +204,7 @@ ws_conn *ws_conn_new(const ws_config *cfg)
     p += ws_align_up(cfg->max_headers * sizeof(ws_header));
     c->head = p;
     ws_buf_setup(&c->stash, NULL, 0, cfg->max_head_size);
-    ws_buf_setup(&c->out, NULL, 0, cfg->max_output + WS_CONN_CONTROL_SLACK);
+    ws_outq_init(&c->out, NULL, ws_outq_storage(cfg->max_output));
     ws_buf_setup(&c->msg, NULL, 0, ws_conn_msg_max(cfg));
     ws_conn_setup_handshake(c);
     return c;
@@ -215,14 +215,15 @@ void ws_conn_free(ws_conn *c)
     ws_realloc_fn rf;
     void *ud;
 
-    if (c == NULL || !c->heap)
+    if (c == NULL)
         return;
-    rf = c->cfg.realloc;
+    rf = c->heap ? c->cfg.realloc : NULL;
     ud = c->cfg.realloc_ud;
+    ws_outq_clear(&c->out, rf, ud); /* also releases what fixed storage references */
+    if (!c->heap)
+        return;
     if (c->stash.p)
         rf(ud, c->stash.p, 0);
-    if (c->out.p)
-        rf(ud, c->out.p, 0);
     if (c->msg.p)
         rf(ud, c->msg.p, 0);
     rf(ud, c, 0);
@@ -389,33 +390,6 @@ void ws_conn_fail_handshake(ws_conn *c, int err, int status)
     c->http_status = status;
     c->close_code = WS_CLOSE_ABNORMAL;
     c->rx = WS_RX_CLOSED_EVENT;
-}
-
-/* Writes a handshake answer straight into the output queue, growing the queue only as far
- * as the answer needs. */
-typedef int (*ws_answer_fn)(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg);
-
-static int ws_conn_queue_answer(ws_conn *c, ws_answer_fn write, const void *arg)
-{
-    size_t want = 512, len = 0;
-    int rc;
-
-    for (;;) {
-        size_t room = c->out.max - c->out.len;
-        if (want > room)
-            want = room;
-        rc = ws_buf_reserve(c, &c->out, want);
-        if (rc != WS_OK)
-            return rc;
-        rc = write(c, c->out.p + c->out.len, c->out.cap - c->out.len, &len, arg);
-        if (rc != WS_E_BUFFER || want == room)
-            break;
-        want *= 4;
-    }
-    if (rc != WS_OK)
-        return rc;
-    c->out.len += len;
-    return WS_OK;
 }
 
 static int ws_conn_write_error(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg)

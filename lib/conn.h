@@ -5,6 +5,7 @@
 #ifndef WS_CONN_H
 #define WS_CONN_H
 
+#include "outq.h"
 #include "ws_internal.h"
 
 WS_INTERNAL_BEGIN
@@ -94,7 +95,7 @@ struct ws_conn {
 
     /* Frames out. */
     ws_frame_encoder enc;
-    ws_buf out;
+    ws_outq out;         /* outq.c: bytes stay put until consumed */
     uint8_t send_opcode; /* opcode of the fragmented message being sent, else 0 */
     ws_utf8 send_utf8;
 
@@ -184,8 +185,15 @@ void ws_keepalive_on_event(ws_conn *c, const ws_event *ev);
 
 /* conn_send.c */
 int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need);
-int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, const uint8_t *payload, size_t len,
-                        bool control);
+/* Queues one frame (rsv: WS_RSV1... bits an extension set), copying (client: masking) the
+ * payload. control frames may use the close slack. WS_E_SEND_TOO_BIG when it could never
+ * fit, WS_E_BACKPRESSURE when it does not fit now. */
+int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, uint8_t rsv, const uint8_t *payload,
+                        size_t len, bool control);
+/* Writes a handshake answer (request, response) straight into the output queue: write is
+ * called with the room there is, and again with more after WS_E_BUFFER. */
+typedef int (*ws_answer_fn)(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg);
+int ws_conn_queue_answer(ws_conn *c, ws_answer_fn write, const void *arg);
 void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t reason_len);
 void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len);
 

@@ -1,8 +1,10 @@
 /*
- * The send side of a connection: the bounded output queue the host drains, and the frames
- * the host (or the protocol itself: pongs, close replies) puts into it.
+ * The send side of a connection: the frames the host (or the protocol itself: pongs, close
+ * replies) puts into the output queue (outq.c), copied, referenced or shared, and the calls
+ * the host drains it with.
  */
 #include "conn.h"
+#include "prepared.h"
 
 int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need)
 {
@@ -36,36 +38,141 @@ int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need)
     return WS_OK;
 }
 
-int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, const uint8_t *payload, size_t len,
-                        bool control)
+/* The allocator the output queue grows with: none for fixed storage. */
+static ws_realloc_fn ws_conn_out_rf(const ws_conn *c)
 {
-    size_t pending = c->out.len - c->out.off;
+    return c->heap ? c->cfg.realloc : NULL;
+}
+
+/* Whether a frame of len payload bytes can be queued: WS_E_SEND_TOO_BIG when it never could,
+ * WS_E_BACKPRESSURE when it cannot now. */
+static int ws_conn_out_room(const ws_conn *c, size_t len, bool control)
+{
     size_t limit = c->cfg.max_output + (control ? WS_CONN_CONTROL_SLACK : 0);
-    size_t frame;
+
+    if (len > limit || WS_FRAME_HEADER_MAX > limit - len)
+        return WS_E_SEND_TOO_BIG;
+    if (c->out.pending > limit - len - WS_FRAME_HEADER_MAX)
+        return WS_E_BACKPRESSURE;
+    return WS_OK;
+}
+
+/* The header of a frame the connection sends, in shortest form, with a fresh mask key in
+ * the client role (copied to key). Its callers only ever pass valid opcodes, RSV bits and
+ * control lengths, so nothing is checked again here: this is the hot path of every send.
+ * Returns its size, or WS_E_RANDOM. */
+static int ws_conn_put_header(ws_conn *c, uint8_t *dst, uint8_t b0, size_t len, uint8_t key[4])
+{
+    int n = 2;
+
+    dst[0] = b0;
+    if (len < 126) {
+        dst[1] = (uint8_t)len;
+    } else if (len <= 0xFFFFu) {
+        dst[1] = 126;
+        dst[2] = (uint8_t)(len >> 8);
+        dst[3] = (uint8_t)len;
+        n = 4;
+    } else {
+        uint64_t v = len;
+        int i;
+        dst[1] = 127;
+        for (i = 9; i >= 2; i--, v >>= 8)
+            dst[i] = (uint8_t)v;
+        n = 10;
+    }
+    if (ws_conn_is_client(c)) {
+        if (c->cfg.random == NULL || c->cfg.random(c->cfg.random_ud, key, 4) != 0)
+            return WS_E_RANDOM;
+        dst[1] |= 0x80u;
+        memcpy(dst + n, key, 4);
+        n += 4;
+    }
+    return n;
+}
+
+int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, uint8_t rsv, const uint8_t *payload,
+                        size_t len, bool control)
+{
     uint8_t key[4];
     uint8_t *dst;
-    int hlen, rc;
+    bool fast;
+    int hlen, rc = ws_conn_out_room(c, len, control);
 
-    /* A frame that could never fit is a different matter from a queue that is full now. */
-    if (len > limit || WS_FRAME_HEADER_MAX > limit - len)
-        return WS_E_MESSAGE_TOO_BIG;
-    if (pending > limit - len - WS_FRAME_HEADER_MAX)
-        return WS_E_BACKPRESSURE;
-    frame = WS_FRAME_HEADER_MAX + len;
-    rc = ws_buf_reserve(c, &c->out, frame);
     if (rc != WS_OK)
         return rc;
-    dst = c->out.p + c->out.len;
-    hlen = ws_frame_encode(&c->enc, dst, opcode, fin, 0, len, key);
-    if (hlen < 0)
+    /* Most sends extend the last run in place; the rest reserve (a new record or block). */
+    dst = ws_outq_tail_room(&c->out, WS_FRAME_HEADER_MAX + len, control);
+    fast = dst != NULL;
+    if (!fast) {
+        dst = ws_outq_reserve(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud,
+                              WS_FRAME_HEADER_MAX + len, false, control, &rc);
+        if (dst == NULL)
+            return rc;
+    }
+    hlen = ws_conn_put_header(c, dst, (uint8_t)((fin ? 0x80u : 0u) | rsv | opcode), len, key);
+    if (hlen < 0) {
+        if (!fast)
+            ws_outq_cancel(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud);
         return hlen;
+    }
     if (len > 0) {
         if (ws_conn_is_client(c))
             ws_mask_copy(dst + hlen, payload, len, key, 0);
         else
             memcpy(dst + hlen, payload, len);
     }
-    c->out.len += (size_t)hlen + len;
+    if (fast)
+        ws_outq_extend(&c->out, (size_t)hlen + len);
+    else
+        ws_outq_commit(&c->out, (size_t)hlen + len, NULL);
+    return WS_OK;
+}
+
+/* Server role: queues the header of a final frame and a reference to its payload, which
+ * ref->done releases once consumed. */
+static int ws_conn_queue_frame_ref(ws_conn *c, uint8_t opcode, const ws_outq_ref *ref)
+{
+    uint8_t *dst;
+    int hlen, rc = ws_conn_out_room(c, ref->len, false);
+
+    if (rc != WS_OK)
+        return rc;
+    dst = ws_outq_reserve(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud, WS_FRAME_HEADER_MAX, true,
+                          false, &rc);
+    if (dst == NULL)
+        return rc;
+    hlen = ws_conn_put_header(c, dst, (uint8_t)(0x80u | opcode), ref->len, NULL);
+    ws_outq_commit(&c->out, (size_t)hlen, ref); /* the server role draws no key */
+    return WS_OK;
+}
+
+int ws_conn_queue_answer(ws_conn *c, ws_answer_fn write, const void *arg)
+{
+    size_t limit = c->cfg.max_output + WS_CONN_CONTROL_SLACK;
+    size_t room = limit > c->out.pending ? limit - c->out.pending : 0;
+    size_t want = WS_MIN(512, room), len = 0;
+    uint8_t *dst;
+    int rc;
+
+    if (room == 0)
+        return WS_E_BACKPRESSURE;
+    for (;;) {
+        dst =
+            ws_outq_reserve(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud, want, false, true, &rc);
+        if (dst == NULL)
+            return rc;
+        rc = write(c, dst, want, &len, arg);
+        if (rc != WS_E_BUFFER || want == room)
+            break;
+        ws_outq_cancel(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud);
+        want = WS_MIN(want * 4, room);
+    }
+    if (rc != WS_OK || len == 0) {
+        ws_outq_cancel(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud);
+        return rc;
+    }
+    ws_outq_commit(&c->out, len, NULL);
     return WS_OK;
 }
 
@@ -87,20 +194,21 @@ void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t r
     if (n < 0) /* a reason cut mid-character: send the code alone */
         n = ws_close_build(payload, code, NULL, 0);
     if (n >= 0)
-        (void)ws_conn_queue_frame(c, WS_OP_CLOSE, true, payload, (size_t)n, true);
+        (void)ws_conn_queue_frame(c, WS_OP_CLOSE, true, 0, payload, (size_t)n, true);
 }
 
 /* Whether data and control frames may be sent now. */
 static int ws_conn_send_allowed(const ws_conn *c)
 {
-    if (ws_conn_phase_of(c) == WS_PHASE_CLOSED || c->close_sent)
-        return WS_E_CLOSED;
-    if (ws_conn_phase_of(c) != WS_PHASE_OPEN)
-        return WS_E_STATE;
-    return WS_OK;
+    ws_phase phase = ws_conn_phase_of(c);
+
+    if (phase == WS_PHASE_OPEN)
+        return WS_OK;
+    return phase == WS_PHASE_CLOSED || c->close_sent ? WS_E_CLOSED : WS_E_STATE;
 }
 
-int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len)
+/* The checks every whole-message send makes before queueing. */
+static int ws_conn_send_check(const ws_conn *c, ws_opcode opcode, const void *data, size_t len)
 {
     int rc = ws_conn_send_allowed(c);
 
@@ -115,7 +223,79 @@ int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len)
     if (opcode == WS_OP_TEXT && c->cfg.check_outgoing_utf8 &&
         !ws_utf8_valid((const uint8_t *)data, len))
         return WS_E_INVALID_UTF8;
-    return ws_conn_queue_frame(c, (uint8_t)opcode, true, (const uint8_t *)data, len, false);
+    return WS_OK;
+}
+
+int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len)
+{
+    int rc = ws_conn_send_check(c, opcode, data, len);
+
+    if (rc != WS_OK)
+        return rc;
+    return ws_conn_queue_frame(c, (uint8_t)opcode, true, 0, (const uint8_t *)data, len, false);
+}
+
+int ws_conn_send_text(ws_conn *c, const char *text, size_t len)
+{
+    return ws_conn_send(c, WS_OP_TEXT, text, len);
+}
+
+int ws_conn_send_binary(ws_conn *c, const void *data, size_t len)
+{
+    return ws_conn_send(c, WS_OP_BINARY, data, len);
+}
+
+/* Payloads below this are copied by ws_conn_send_nocopy: a reference record costs more. */
+#define WS_NOCOPY_MIN 256u
+
+int ws_conn_send_nocopy(ws_conn *c, ws_opcode opcode, const void *data, size_t len,
+                        ws_release_fn done, void *ud)
+{
+    ws_outq_ref ref;
+    int rc = ws_conn_send_check(c, opcode, data, len);
+
+    if (rc != WS_OK)
+        return rc;
+    if (ws_conn_is_client(c) || len < WS_NOCOPY_MIN) {
+        rc = ws_conn_queue_frame(c, (uint8_t)opcode, true, 0, (const uint8_t *)data, len, false);
+        if (rc == WS_OK && done != NULL)
+            done(ud, data);
+        return rc;
+    }
+    ref.data = (const uint8_t *)data;
+    ref.len = len;
+    ref.done = done;
+    ref.ud = ud;
+    return ws_conn_queue_frame_ref(c, (uint8_t)opcode, &ref);
+}
+
+int ws_conn_send_prepared(ws_conn *c, ws_prepared *pm)
+{
+    ws_outq_ref ref;
+    const uint8_t *payload;
+    size_t len;
+    int rc;
+
+    if (pm == NULL)
+        return WS_E_INVALID;
+    rc = ws_conn_send_allowed(c);
+    if (rc != WS_OK)
+        return rc;
+    if (c->send_opcode != 0)
+        return WS_E_STATE;
+    payload = ws_prepared_payload(pm, &len);
+    if (ws_conn_is_client(c) || len < WS_NOCOPY_MIN)
+        return ws_conn_queue_frame(c, ws_prepared_opcode(pm), true, 0, payload, len, false);
+    /* The frame, header included, is shared: only a reference record is queued. */
+    rc = ws_conn_out_room(c, len, false);
+    if (rc != WS_OK)
+        return rc;
+    ws_prepared_wire(pm, &ref);
+    if (ws_outq_reserve(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud, 0, true, false, &rc) == NULL)
+        return rc;
+    ws_prepared_hold(pm);
+    ws_outq_commit(&c->out, 0, &ref);
+    return WS_OK;
 }
 
 int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t len, bool final)
@@ -147,7 +327,7 @@ int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t
             (final && ws_utf8_finish(&utf8) != WS_OK))
             return WS_E_INVALID_UTF8;
     }
-    rc = ws_conn_queue_frame(c, frame_opcode, final, (const uint8_t *)data, len, false);
+    rc = ws_conn_queue_frame(c, frame_opcode, final, 0, (const uint8_t *)data, len, false);
     if (rc != WS_OK)
         return rc;
     c->send_utf8 = utf8;
@@ -163,7 +343,7 @@ static int ws_conn_send_control(ws_conn *c, uint8_t opcode, const void *data, si
         return rc;
     if (len > WS_CONTROL_PAYLOAD_MAX || (len > 0 && data == NULL))
         return WS_E_INVALID;
-    return ws_conn_queue_frame(c, opcode, true, (const uint8_t *)data, len, false);
+    return ws_conn_queue_frame(c, opcode, true, 0, (const uint8_t *)data, len, false);
 }
 
 int ws_conn_ping(ws_conn *c, const void *data, size_t len)
@@ -187,7 +367,7 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
     n = ws_close_build(payload, code, reason, reason_len);
     if (n < 0)
         return n;
-    rc = ws_conn_queue_frame(c, WS_OP_CLOSE, true, payload, (size_t)n, true);
+    rc = ws_conn_queue_frame(c, WS_OP_CLOSE, true, 0, payload, (size_t)n, true);
     if (rc != WS_OK)
         return rc;
     c->close_sent = true;
@@ -198,7 +378,7 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
 
 void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len)
 {
-    if (ws_conn_queue_frame(c, WS_OP_PONG, true, payload, len, false) == WS_OK) {
+    if (ws_conn_queue_frame(c, WS_OP_PONG, true, 0, payload, len, false) == WS_OK) {
         c->pong_owed = false; /* this answer supersedes any older one still owed */
         return;
     }
@@ -210,20 +390,20 @@ void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len)
 
 size_t ws_conn_output(const ws_conn *c, const uint8_t **data)
 {
-    *data = c->out.p ? c->out.p + c->out.off : NULL;
-    return c->out.len - c->out.off;
+    return ws_outq_peek(&c->out, data);
+}
+
+size_t ws_conn_output_iov(const ws_conn *c, ws_iovec *iov, size_t max, size_t *bytes)
+{
+    return ws_outq_iov(&c->out, iov, max, bytes);
 }
 
 void ws_conn_consume(ws_conn *c, size_t n)
 {
-    size_t pending = c->out.len - c->out.off;
-
-    c->out.off += n < pending ? n : pending;
-    if (c->out.off == c->out.len)
-        c->out.off = c->out.len = 0;
+    ws_outq_consume(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud, n);
     /* Room was made: the pong owed to the latest ping goes out now, unless the connection
      * has ended (no frame may follow the close that ended it). */
     if (c->pong_owed && ws_conn_phase_of(c) != WS_PHASE_CLOSED &&
-        ws_conn_queue_frame(c, WS_OP_PONG, true, c->pong_data, c->pong_len, false) == WS_OK)
+        ws_conn_queue_frame(c, WS_OP_PONG, true, 0, c->pong_data, c->pong_len, false) == WS_OK)
         c->pong_owed = false;
 }

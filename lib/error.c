@@ -39,6 +39,7 @@ static const ws_error_info ws_errors[] = {
     WS_ERROR(WS_E_RANDOM, 0, 0, "random source failed or missing"),
     WS_ERROR(WS_E_URL, 0, 0, "invalid ws:// or wss:// URL"),
     WS_ERROR(WS_E_UNSUPPORTED, 0, 0, "not supported by this build of libws"),
+    WS_ERROR(WS_E_SEND_TOO_BIG, 0, 0, "frame to send is larger than max_output"),
     WS_ERROR(WS_E_RESERVED_BITS, 1002, 0, "reserved bit set without a negotiated extension"),
     WS_ERROR(WS_E_RESERVED_OPCODE, 1002, 0, "reserved opcode"),
     WS_ERROR(WS_E_CONTROL_TOO_LONG, 1002, 0, "control frame payload longer than 125 bytes"),

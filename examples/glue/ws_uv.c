@@ -31,7 +31,7 @@ struct ws_uv {
     bool reading;
     bool eof_seen; /* the peer ended its side (or the socket or the layer failed) */
     bool eof;      /* ... and libws was told, after the input before it */
-    bool writing;  /* a uv_write of wbuf is in flight */
+    bool writing;  /* a uv_write is in flight (of libws's output, or of wbuf with a layer) */
     bool ended;    /* the layer's end was called */
     bool blocked;  /* the layer took none of libws's output (TLS: no handshake yet) */
     int handles;   /* open handles: the memory goes when both are closed */
@@ -39,6 +39,7 @@ struct ws_uv {
     uint8_t *wbuf; /* output handed to uv_write: a copy, see write_out */
     size_t wcap;
     ws_layer layer; /* layer.self NULL: plain TCP */
+    size_t inflight; /* bytes of libws's output handed to uv_write, consumed in on_write */
     size_t in_size;
     uint8_t *raw; /* with a layer: the socket's bytes, handed to the layer at once */
     uint8_t in[]; /* read buffer; libws unmasks in place here until the events are pulled */
@@ -110,6 +111,8 @@ static void on_write(uv_write_t *req, int status)
         finish(u);
         return;
     }
+    ws_conn_consume(u->ws, u->inflight); /* written: libws may let go of those bytes now */
+    u->inflight = 0;
     service(u);
 }
 
@@ -117,14 +120,6 @@ static void on_write(uv_write_t *req, int status)
 static size_t pending(ws_uv *u, const uint8_t **p)
 {
     return u->layer.self != NULL ? u->layer.get_output(u->layer.self, p) : ws_conn_output(u->ws, p);
-}
-
-static void consumed(ws_uv *u, size_t n)
-{
-    if (u->layer.self != NULL)
-        u->layer.consume_output(u->layer.self, n);
-    else
-        ws_conn_consume(u->ws, n);
 }
 
 /* Moves libws's output into the layer (TLS encrypts it). -1 when the layer failed. */
@@ -145,18 +140,33 @@ static int through_layer(ws_uv *u)
     return 0;
 }
 
+/* Runs of output one uv_write takes at most. */
+#define WRITE_RUNS 16
+
+/* The runs of libws's output as uv_buf_t (lengths are unsigned int on some platforms);
+ * returns how many, and their bytes in *bytes. */
+static unsigned output_bufs(const ws_uv *u, uv_buf_t *b, size_t *bytes)
+{
+    ws_iovec runs[WRITE_RUNS];
+    size_t n = ws_conn_output_iov(u->ws, runs, WRITE_RUNS, bytes), k;
+
+    *bytes = 0;
+    for (k = 0; k < n; k++) {
+        size_t len = runs[k].len < UINT32_MAX / 2 ? runs[k].len : UINT32_MAX / 2;
+        b[k] = uv_buf_init((char *)(uintptr_t)runs[k].base, (unsigned)len);
+        *bytes += len;
+        if (len < runs[k].len)
+            return (unsigned)k + 1;
+    }
+    return (unsigned)n;
+}
+
 /*
- * Hands libws's output (through the layer, if any) to the socket; returns the bytes the
- * socket took at once (0 when none, or a write was already in flight), or -1 when the
- * socket (or the layer) failed.
- *
- * The bytes given to uv_write must stay put until on_write. ws_conn_output's pointer does
- * not promise that: a later send, an automatic pong or a tick may grow (move) or compact the
- * queue (a layer's pointer, the same). So what the socket does not take at once is copied
- * into wbuf and consumed, and only the copy is handed to uv_write. The copy costs one
- * memcpy of the part that waits, only when the socket is slower than the output.
+ * With a layer: its output (TLS records) goes to the socket. The layer's pointer is not
+ * promised to stay put across later calls, so what the socket does not take at once is
+ * copied into wbuf and consumed, and only the copy is handed to uv_write.
  */
-static long write_out(ws_uv *u)
+static long write_layer(ws_uv *u)
 {
     const uint8_t *p;
     size_t n;
@@ -164,19 +174,17 @@ static long write_out(ws_uv *u)
     uv_buf_t b;
     int r;
 
-    if (u->writing)
-        return 0;
-    if (u->layer.self != NULL && through_layer(u) < 0)
+    if (through_layer(u) < 0)
         return -1;
     n = pending(u, &p);
     if (n == 0)
         return 0;
     if (n > UINT32_MAX / 2)
-        n = UINT32_MAX / 2; /* uv_buf_t lengths are unsigned int on some platforms */
+        n = UINT32_MAX / 2;
     b = uv_buf_init((char *)(uintptr_t)p, (unsigned)n);
     r = uv_try_write((uv_stream_t *)&u->tcp, &b, 1);
     if (r > 0) {
-        consumed(u, (size_t)r);
+        u->layer.consume_output(u->layer.self, (size_t)r);
         took = r;
         n = pending(u, &p);
         if (n == 0)
@@ -194,12 +202,56 @@ static long write_out(ws_uv *u)
         u->wcap = n;
     }
     memcpy(u->wbuf, p, n);
-    consumed(u, n);
+    u->layer.consume_output(u->layer.self, n);
     b = uv_buf_init((char *)u->wbuf, (unsigned)n);
     u->wreq.data = u;
     if (uv_write(&u->wreq, (uv_stream_t *)&u->tcp, &b, 1, on_write) < 0)
         return -1;
     u->writing = true;
+    u->inflight = 0; /* the copy: nothing of libws's queue is in flight */
+    return took;
+}
+
+/*
+ * Hands libws's output (through the layer, if any) to the socket; returns the bytes the
+ * socket took at once (0 when none, or a write was already in flight), or -1 when the
+ * socket (or the layer) failed.
+ *
+ * Without a layer, libws keeps its output's bytes where they are until they are consumed,
+ * whatever happens meanwhile (ws.h, ws_conn_output), so what the socket does not take at
+ * once goes to uv_write as it is - several runs of the queue in one request, no copy - and
+ * is consumed in on_write, once the write completed.
+ */
+static long write_out(ws_uv *u)
+{
+    uv_buf_t b[WRITE_RUNS];
+    size_t bytes;
+    unsigned n;
+    long took = 0;
+    int r;
+
+    if (u->writing)
+        return 0;
+    if (u->layer.self != NULL)
+        return write_layer(u);
+    n = output_bufs(u, b, &bytes);
+    if (n == 0)
+        return 0;
+    r = uv_try_write((uv_stream_t *)&u->tcp, b, n);
+    if (r > 0) {
+        ws_conn_consume(u->ws, (size_t)r);
+        took = r;
+        n = output_bufs(u, b, &bytes);
+        if (n == 0)
+            return took;
+    } else if (r != UV_EAGAIN) {
+        return -1;
+    }
+    u->wreq.data = u;
+    if (uv_write(&u->wreq, (uv_stream_t *)&u->tcp, b, n, on_write) < 0)
+        return -1;
+    u->writing = true;
+    u->inflight = bytes;
     return took;
 }
 
@@ -341,10 +393,13 @@ static void after_io(ws_uv *u)
     if (u->stage == ST_LINGER) {
         set_reading(u, true);
     } else {
-        const uint8_t *p;
+        ws_iovec runs[WRITE_RUNS + 1];
+        size_t queued = 0;
         /* Backpressure: no new input while the host waits for room, while events are
-         * pending, or while output piles up behind a write the socket has not finished. */
-        bool piled = u->writing && ws_conn_output(u->ws, &p) > 0;
+         * pending, or while output piles up behind a write the socket has not finished
+         * (beyond the bytes in flight, which stay queued until on_write). */
+        bool piled = u->writing && (ws_conn_output_iov(u->ws, runs, WRITE_RUNS + 1, &queued),
+                                    queued > u->inflight);
         set_reading(u, u->stage == ST_OPEN && !u->events && !u->waiting && !u->eof_seen && !piled);
     }
     if (u->stage != ST_DONE)

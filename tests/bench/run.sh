@@ -7,6 +7,10 @@
 #       instructions per wire byte and per message of each receiver under callgrind (one
 #       counted run each, independent of machine load), then the timed benchmark unless
 #       --no-times
+#   tests/bench/run.sh send [--runs N] [--only S1,S2,S3,B] [--impl ...] [--role ...]
+#                                                          the send-path benchmark
+#   tests/bench/run.sh send --callgrind [--only S1] [--role server]   instructions per message
+#                                                          and per wire byte, under callgrind
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,6 +28,10 @@ if [ "${1:-}" = deflate ]; then
     program=bench_deflate
     which=" deflate"
     shift
+elif [ "${1:-}" = send ]; then
+    program=bench_send
+    which=" send"
+    shift
 fi
 instructions=false
 times=true
@@ -36,6 +44,73 @@ for a in "$@"; do
     esac
 done
 ninja -C "$build" "tests/bench/$program" >/dev/null
+
+# Instruction counts do not depend on the machine's load: each (workload, role, impl) runs
+# once under callgrind, counting only bench_send_timed; Ir per message and per wire byte.
+if [ "$program" = bench_send ] && [ "${1:-}" = --callgrind ]; then
+    shift
+    only=S1,S2,S3
+    roles="server client"
+    while [ $# -gt 0 ]; do
+        case "$1" in
+        --only) only=$2; shift 2 ;;
+        --role) roles=$2; shift 2 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+        esac
+    done
+    echo "command: tests/bench/run.sh send --callgrind --only $only --role '$roles'"
+    echo "libws commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    echo "| workload | role | impl | Ir | Ir/message | Ir/wire byte | x memcpy |"
+    echo "|---|---|---|--:|--:|--:|--:|"
+    for w in ${only//,/ }; do
+        for role in $roles; do
+            base=""
+            for impl in memcpy libws nocopy wslay; do
+                [ "$impl" = nocopy ] && [ "$role" = client ] && continue
+                out=$("$build/tests/bench/bench_send" --once --no-broadcast --only "$w" \
+                    --role "$role" --impl "$impl")
+                row=$(printf '%s\n' "$out" | grep "^| $w |" || true)
+                [ -n "$row" ] || continue
+                valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
+                    --collect-atstart=no --toggle-collect='bench_send_timed*' \
+                    "$build/tests/bench/bench_send" --once --no-broadcast --only "$w" \
+                    --role "$role" --impl "$impl" >/dev/null 2>&1
+                ir=$(grep -E '^(summary|totals):' "$tmp/cg.out" | head -1 | awk '{print $2}')
+                msgs=$(case $w in S1) echo 1000000 ;; S2) echo 100000 ;; S3) echo 10000 ;; esac)
+                # wire bytes from the plain run's MB/s column are not exact: compute them
+                len=$(case $w in S1) echo 16 ;; S2) echo 200 ;; S3) echo 65536 ;; esac)
+                hdr=$(case $w in S1|S2) echo 2 ;; S3) echo 10 ;; esac)
+                [ "$role" = client ] && hdr=$((hdr + 4))
+                bytes=$((msgs * (len + hdr)))
+                [ -z "$base" ] && base=$ir
+                awk -v w="$w" -v r="$role" -v i="$impl" -v ir="$ir" -v m="$msgs" -v b="$bytes" \
+                    -v base="$base" 'BEGIN { printf "| %s | %s | %s | %d | %.1f | %.3f | %.2f |\n",
+                        w, r, i, ir, ir / m, ir / b, ir / base }'
+            done
+        done
+    done
+    # Broadcast: instructions per recipient for 1 and 64 server connections, prepared once
+    # per message or sent to each; the difference is the cost of each extra recipient.
+    echo
+    echo "| broadcast | message | Ir/recipient, 1 | Ir/recipient, 64 | Ir per extra recipient |"
+    echo "|---|--:|--:|--:|--:|"
+    for len in 16 1024; do
+        for kind in prepared send; do
+            for n in 1 64; do
+                valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
+                    --collect-atstart=no --toggle-collect='bench_broadcast*' \
+                    "$build/tests/bench/bench_send" --broadcast "$n,$len,$kind" >/dev/null 2>&1
+                eval "ir_$n=$(grep -E '^(summary|totals):' "$tmp/cg.out" | head -1 | awk '{print $2}')"
+            done
+            awk -v k="$kind" -v l="$len" -v a="$ir_1" -v b="$ir_64" -v m=10000 \
+                'BEGIN { printf "| %s | %s B | %.1f | %.1f | %.1f |\n", k, l, a / m,
+                    b / (64 * m), (b - a) / (63 * m) }'
+        done
+    done
+    exit 0
+fi
 
 echo "command: tests/bench/run.sh$which $*"
 if command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1; then

@@ -702,12 +702,44 @@ static void out_fail(const cf_rec *r, const char *what, size_t pos)
     fail_msg("%s [%s]: output at byte %zu: %s", r->tc->id, r->where, pos, what);
 }
 
+/* The whole pending output in one buffer: the queue hands it out as runs that stay where
+ * they are, so they are gathered through ws_conn_output_iov without consuming anything. */
+static uint8_t *gather_output(const ws_conn *c, size_t *n)
+{
+    static uint8_t *buf;
+    static size_t cap;
+    size_t max = 64, got, i, at = 0;
+    ws_iovec *iov = NULL;
+
+    for (;;) {
+        ws_iovec *more = realloc(iov, max * sizeof *iov);
+        assert_non_null(more);
+        iov = more;
+        got = ws_conn_output_iov(c, iov, max, n);
+        if (got < max)
+            break;
+        max *= 2;
+    }
+    if (*n + 1 > cap) {
+        free(buf);
+        cap = *n + 1;
+        buf = malloc(cap);
+        assert_non_null(buf);
+    }
+    for (i = 0; i < got; i++) {
+        memcpy(buf + at, iov[i].base, iov[i].len);
+        at += iov[i].len;
+    }
+    free(iov);
+    return buf;
+}
+
 static void read_output(const cf_rec *r, ws_role writer, bool show_reason, cf_log *log)
 {
     static const char *names[16] = {"CONT", "TEXT", "BIN",   "",     "",    "",
                                     "",     "",     "CLOSE", "PING", "PONG"};
-    const uint8_t *o = NULL;
-    size_t n = ws_conn_output(r->c, &o), pos = 0;
+    size_t n, pos = 0;
+    const uint8_t *o = gather_output(r->c, &n);
     bool in_msg = false, closed = false;
 
     log_reset(log);
