@@ -387,8 +387,24 @@ typedef struct ws_reason {
     const char *phrase;
 } ws_reason;
 
-/* Every status of the IANA HTTP status code registry that a rejection may carry (200-599). */
+/* Every status of the IANA HTTP status code registry that a rejection may carry (200-599).
+ * WS_NO_ERROR_STRINGS (docs/size.md) keeps only the statuses libws answers with by itself
+ * (error.c's table, the hooks' 500, the handshake timeout's 408 and 503); a host's other
+ * statuses then go out with the empty phrase, which is still a valid status line. */
 static const ws_reason ws_reasons[] = {
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {414, "URI Too Long"},
+    {421, "Misdirected Request"},
+    {426, "Upgrade Required"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {503, "Service Unavailable"},
+    {505, "HTTP Version Not Supported"},
+#ifndef WS_NO_ERROR_STRINGS
     {200, "OK"},
     {201, "Created"},
     {202, "Accepted"},
@@ -407,45 +423,34 @@ static const ws_reason ws_reasons[] = {
     {305, "Use Proxy"},
     {307, "Temporary Redirect"},
     {308, "Permanent Redirect"},
-    {400, "Bad Request"},
-    {401, "Unauthorized"},
     {402, "Payment Required"},
-    {403, "Forbidden"},
     {404, "Not Found"},
-    {405, "Method Not Allowed"},
     {406, "Not Acceptable"},
     {407, "Proxy Authentication Required"},
-    {408, "Request Timeout"},
     {409, "Conflict"},
     {410, "Gone"},
     {411, "Length Required"},
     {412, "Precondition Failed"},
     {413, "Content Too Large"},
-    {414, "URI Too Long"},
     {415, "Unsupported Media Type"},
     {416, "Range Not Satisfiable"},
     {417, "Expectation Failed"},
-    {421, "Misdirected Request"},
     {422, "Unprocessable Content"},
     {423, "Locked"},
     {424, "Failed Dependency"},
     {425, "Too Early"},
-    {426, "Upgrade Required"},
     {428, "Precondition Required"},
     {429, "Too Many Requests"},
-    {431, "Request Header Fields Too Large"},
     {451, "Unavailable For Legal Reasons"},
-    {500, "Internal Server Error"},
     {501, "Not Implemented"},
     {502, "Bad Gateway"},
-    {503, "Service Unavailable"},
     {504, "Gateway Timeout"},
-    {505, "HTTP Version Not Supported"},
     {506, "Variant Also Negotiates"},
     {507, "Insufficient Storage"},
     {508, "Loop Detected"},
     {510, "Not Extended"},
     {511, "Network Authentication Required"},
+#endif
 };
 
 /* The registered phrase, or an empty one (RFC 9112 §4 allows it) for an unregistered code. */
