@@ -2,10 +2,10 @@
 # The one test command: installs what the build and the tests need (Debian 12, as root),
 # builds libws with gcc, clang, without SIMD and with the firmware size options (warnings
 # are errors), runs every test - unit and conformance tests plain and under ASan+UBSan,
-# corpus replays, interop tests against real peers, the NEON paths under qemu, 32-bit (i386) and big-endian (s390x)
-# builds under qemu-user, the one-file build, a Cortex-M4 firmware session under
-# qemu-system-arm, a short libFuzzer run of every harness,
-# valgrind memcheck - and prints "N passed, N failed" counted from the test programs' own
+# corpus replays, interop tests against real peers, the NEON paths under qemu, 32-bit
+# (i386) and big-endian (s390x) builds under qemu-user, the one-file build, a Cortex-M4
+# firmware session under qemu-system-arm, a short libFuzzer run of every harness, valgrind
+# memcheck - and prints "N passed, N failed" counted from the test programs' own
 # results.
 set -euo pipefail
 
