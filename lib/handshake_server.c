@@ -94,11 +94,21 @@ static int ws_hs_server_first_line(ws_handshake *hs)
 
 /* ---- the end of the head -------------------------------------------------------------- */
 
-/* Sec-WebSocket-Key: once, and the base64 of exactly 16 bytes. */
+/* Sec-WebSocket-Key: once, and the base64 of exactly 16 bytes: 22 digits and "==", the
+ * last digit's low 4 bits (past the 128 bits) zero, so that the encoding is the only one. */
 static bool ws_hs_key_valid(const ws_header *key)
 {
-    return key->value_len == WS_KEY_B64_LEN &&
-           ws_base64_decoded_len(key->value, key->value_len) == WS_KEY_NONCE_LEN;
+    const char *v = key->value;
+    int d = -1;
+    size_t i;
+
+    if (key->value_len != WS_KEY_B64_LEN || v[22] != '=' || v[23] != '=')
+        return false;
+    for (i = 0; i < 22; i++) {
+        if ((d = ws_base64_digit(v[i], '+', '/')) < 0)
+            return false;
+    }
+    return (d & 15) == 0;
 }
 
 /* The headers the end of the head looks at. */
