@@ -107,7 +107,7 @@ extern const uint8_t ws_tchar_bits[16];
 static inline bool ws_is_tchar(char ch)
 {
     unsigned char c = (unsigned char)ch;
-    return c < 128 && ((ws_tchar_bits[c >> 3] >> (c & 7u)) & 1u) != 0;
+    return c < 128 && (((unsigned)ws_tchar_bits[c >> 3] >> (c & 7u)) & 1u) != 0;
 }
 #else
 extern const uint8_t ws_tchar_table[256];
