@@ -505,12 +505,12 @@ static int utf8_fail(ws_utf8 *v, size_t *bad_offset, size_t bad)
     return WS_E_INVALID_UTF8;
 }
 
-/* Whether s is a state this file writes and not FAIL: one of 0, 6, ... 42. A bit test
- * rather than s % 6, which a core without a divide instruction (Cortex-M0+) would call a
- * division helper for on every feed: s / 2 is one of 0, 3, ... 21, the bits of 0x249249. */
+/* Whether s is a state this file writes and not FAIL: one of 0, 6, ... 42. Not s % 6, which
+ * a core without a divide instruction (Cortex-M0+) would call a division helper for on every
+ * feed: (s * 43) >> 8 is s / 6 for every s below 48, so a multiple of 6 comes back. */
 static inline bool utf8_state_ok(uint32_t s)
 {
-    return s < U_FAIL && (s & 1u) == 0 && ((0x249249u >> (s >> 1)) & 1u) != 0;
+    return s < U_FAIL && ((s * 43u) >> 8) * 6u == s;
 }
 
 /* Each feed function gets its own copy of the loop with its prefix function built in, so
