@@ -505,12 +505,18 @@ static int utf8_fail(ws_utf8 *v, size_t *bad_offset, size_t bad)
     return WS_E_INVALID_UTF8;
 }
 
-/* Whether s is a state this file writes and not FAIL: one of 0, 6, ... 42. Not s % 6, which
- * a core without a divide instruction (Cortex-M0+) would call a division helper for on every
- * feed: (s * 43) >> 8 is s / 6 for every s below 48, so a multiple of 6 comes back. */
+/* Whether s is a state this file writes and not FAIL: one of 0, 6, ... 42. On an Arm core
+ * without a divide instruction (Cortex-M0+), s % 6 would be a division helper call on every
+ * feed; there (s * 43) >> 8, which is s / 6 for every s below 48, multiplied back tells a
+ * multiple of 6. Elsewhere the compiler's own s % 6 (a multiply) is kept: the feed loops are
+ * tuned around it. */
 static inline bool utf8_state_ok(uint32_t s)
 {
+#if defined(__arm__) && !defined(__ARM_FEATURE_IDIV)
     return s < U_FAIL && ((s * 43u) >> 8) * 6u == s;
+#else
+    return s < U_FAIL && s % UTF8_STATE_BITS == 0;
+#endif
 }
 
 /* Each feed function gets its own copy of the loop with its prefix function built in, so
