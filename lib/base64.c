@@ -10,6 +10,28 @@
 static const char ws_b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+#ifdef WS_SMALL
+/* WS_SMALL (docs/size.md): one loop over the bits, a digit whenever six are in hand. */
+size_t ws_base64_encode(char *out, const uint8_t *in, size_t len)
+{
+    uint32_t acc = 0; /* only its low `bits` bits are still to be written */
+    unsigned bits = 0;
+    size_t i, o = 0;
+
+    for (i = 0; i < len; i++) {
+        acc = (acc << 8) | in[i];
+        for (bits += 8; bits >= 6;) {
+            bits -= 6;
+            out[o++] = ws_b64_alphabet[(acc >> bits) & 63u];
+        }
+    }
+    if (bits > 0)
+        out[o++] = ws_b64_alphabet[(acc << (6 - bits)) & 63u];
+    while ((o & 3u) != 0)
+        out[o++] = '=';
+    return o;
+}
+#else
 size_t ws_base64_encode(char *out, const uint8_t *in, size_t len)
 {
     size_t i = 0, o = 0;
@@ -36,6 +58,7 @@ size_t ws_base64_encode(char *out, const uint8_t *in, size_t len)
     }
     return o;
 }
+#endif
 
 /* One pass over the digits: checks every one and, when out is not NULL, writes the bytes. */
 static bool ws_base64_digits(uint8_t *out, const char *in, size_t len, char c62, char c63)

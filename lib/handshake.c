@@ -187,24 +187,27 @@ void ws_hs_put_uint(ws_hs_out *o, size_t v)
     ws_hs_put(o, digits + n, sizeof digits - n);
 }
 
-void ws_hs_put_header(ws_hs_out *o, const char *name, const char *value, size_t value_len)
+/* "name: value" and its line end. */
+static void ws_hs_put_field(ws_hs_out *o, const char *name, size_t name_len, const char *value,
+                            size_t value_len)
 {
-    ws_hs_puts(o, name);
+    ws_hs_put(o, name, name_len);
     ws_hs_put(o, ": ", 2);
     ws_hs_put(o, value, value_len);
     ws_hs_put(o, "\r\n", 2);
+}
+
+void ws_hs_put_header(ws_hs_out *o, const char *name, const char *value, size_t value_len)
+{
+    ws_hs_put_field(o, name, strlen(name), value, value_len);
 }
 
 void ws_hs_put_headers(ws_hs_out *o, const ws_header *h, size_t n)
 {
     size_t i;
 
-    for (i = 0; i < n; i++) {
-        ws_hs_put(o, h[i].name, h[i].name_len);
-        ws_hs_put(o, ": ", 2);
-        ws_hs_put(o, h[i].value, h[i].value_len);
-        ws_hs_put(o, "\r\n", 2);
-    }
+    for (i = 0; i < n; i++)
+        ws_hs_put_field(o, h[i].name, h[i].name_len, h[i].value, h[i].value_len);
 }
 
 int ws_hs_out_done(const ws_hs_out *o, size_t *out_len)

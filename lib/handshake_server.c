@@ -94,11 +94,21 @@ static int ws_hs_server_first_line(ws_handshake *hs)
 
 /* ---- the end of the head -------------------------------------------------------------- */
 
-/* Sec-WebSocket-Key: once, and the base64 of exactly 16 bytes. */
+/* Sec-WebSocket-Key: once, and the base64 of exactly 16 bytes: 22 digits and "==", the
+ * last digit's low 4 bits (past the 128 bits) zero, so that the encoding is the only one. */
 static bool ws_hs_key_valid(const ws_header *key)
 {
-    return key->value_len == WS_KEY_B64_LEN &&
-           ws_base64_decoded_len(key->value, key->value_len) == WS_KEY_NONCE_LEN;
+    const char *v = key->value;
+    int d = -1;
+    size_t i;
+
+    if (key->value_len != WS_KEY_B64_LEN || v[22] != '=' || v[23] != '=')
+        return false;
+    for (i = 0; i < 22; i++) {
+        if ((d = ws_base64_digit(v[i], '+', '/')) < 0)
+            return false;
+    }
+    return (d & 15) == 0;
 }
 
 /* The headers the end of the head looks at. */
@@ -382,80 +392,85 @@ int ws_handshake_status(const ws_handshake *hs)
 
 /* ---- answers -------------------------------------------------------------------------- */
 
-typedef struct ws_reason {
-    int status;
-    const char *phrase;
-} ws_reason;
-
-/* Every status of the IANA HTTP status code registry that a rejection may carry (200-599). */
-static const ws_reason ws_reasons[] = {
-    {200, "OK"},
-    {201, "Created"},
-    {202, "Accepted"},
-    {203, "Non-Authoritative Information"},
-    {204, "No Content"},
-    {205, "Reset Content"},
-    {206, "Partial Content"},
-    {207, "Multi-Status"},
-    {208, "Already Reported"},
-    {226, "IM Used"},
-    {300, "Multiple Choices"},
-    {301, "Moved Permanently"},
-    {302, "Found"},
-    {303, "See Other"},
-    {304, "Not Modified"},
-    {305, "Use Proxy"},
-    {307, "Temporary Redirect"},
-    {308, "Permanent Redirect"},
-    {400, "Bad Request"},
-    {401, "Unauthorized"},
-    {402, "Payment Required"},
-    {403, "Forbidden"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {406, "Not Acceptable"},
-    {407, "Proxy Authentication Required"},
-    {408, "Request Timeout"},
-    {409, "Conflict"},
-    {410, "Gone"},
-    {411, "Length Required"},
-    {412, "Precondition Failed"},
-    {413, "Content Too Large"},
-    {414, "URI Too Long"},
-    {415, "Unsupported Media Type"},
-    {416, "Range Not Satisfiable"},
-    {417, "Expectation Failed"},
-    {421, "Misdirected Request"},
-    {422, "Unprocessable Content"},
-    {423, "Locked"},
-    {424, "Failed Dependency"},
-    {425, "Too Early"},
-    {426, "Upgrade Required"},
-    {428, "Precondition Required"},
-    {429, "Too Many Requests"},
-    {431, "Request Header Fields Too Large"},
-    {451, "Unavailable For Legal Reasons"},
-    {500, "Internal Server Error"},
-    {501, "Not Implemented"},
-    {502, "Bad Gateway"},
-    {503, "Service Unavailable"},
-    {504, "Gateway Timeout"},
-    {505, "HTTP Version Not Supported"},
-    {506, "Variant Also Negotiates"},
-    {507, "Insufficient Storage"},
-    {508, "Loop Detected"},
-    {510, "Not Extended"},
-    {511, "Network Authentication Required"},
-};
+/* Every status of the IANA HTTP status code registry that a rejection may carry (200-599).
+ * WS_NO_ERROR_STRINGS (docs/size.md) keeps only the statuses libws answers with by itself
+ * (error.c's table, the hooks' 500, the handshake timeout's 408 and 503); a host's other
+ * statuses then go out with the empty phrase, which is still a valid status line. */
+#define WS_REASON(status, phrase) #status phrase "\0"
+/* Each entry: three digits, the phrase and a NUL; an empty entry ends the list. */
+/* clang-format off */
+static const char ws_reasons[] =
+    WS_REASON(400, "Bad Request")
+    WS_REASON(401, "Unauthorized")
+    WS_REASON(403, "Forbidden")
+    WS_REASON(405, "Method Not Allowed")
+    WS_REASON(408, "Request Timeout")
+    WS_REASON(414, "URI Too Long")
+    WS_REASON(421, "Misdirected Request")
+    WS_REASON(426, "Upgrade Required")
+    WS_REASON(431, "Request Header Fields Too Large")
+    WS_REASON(500, "Internal Server Error")
+    WS_REASON(503, "Service Unavailable")
+    WS_REASON(505, "HTTP Version Not Supported")
+#ifndef WS_NO_ERROR_STRINGS
+    WS_REASON(200, "OK")
+    WS_REASON(201, "Created")
+    WS_REASON(202, "Accepted")
+    WS_REASON(203, "Non-Authoritative Information")
+    WS_REASON(204, "No Content")
+    WS_REASON(205, "Reset Content")
+    WS_REASON(206, "Partial Content")
+    WS_REASON(207, "Multi-Status")
+    WS_REASON(208, "Already Reported")
+    WS_REASON(226, "IM Used")
+    WS_REASON(300, "Multiple Choices")
+    WS_REASON(301, "Moved Permanently")
+    WS_REASON(302, "Found")
+    WS_REASON(303, "See Other")
+    WS_REASON(304, "Not Modified")
+    WS_REASON(305, "Use Proxy")
+    WS_REASON(307, "Temporary Redirect")
+    WS_REASON(308, "Permanent Redirect")
+    WS_REASON(402, "Payment Required")
+    WS_REASON(404, "Not Found")
+    WS_REASON(406, "Not Acceptable")
+    WS_REASON(407, "Proxy Authentication Required")
+    WS_REASON(409, "Conflict")
+    WS_REASON(410, "Gone")
+    WS_REASON(411, "Length Required")
+    WS_REASON(412, "Precondition Failed")
+    WS_REASON(413, "Content Too Large")
+    WS_REASON(415, "Unsupported Media Type")
+    WS_REASON(416, "Range Not Satisfiable")
+    WS_REASON(417, "Expectation Failed")
+    WS_REASON(422, "Unprocessable Content")
+    WS_REASON(423, "Locked")
+    WS_REASON(424, "Failed Dependency")
+    WS_REASON(425, "Too Early")
+    WS_REASON(428, "Precondition Required")
+    WS_REASON(429, "Too Many Requests")
+    WS_REASON(451, "Unavailable For Legal Reasons")
+    WS_REASON(501, "Not Implemented")
+    WS_REASON(502, "Bad Gateway")
+    WS_REASON(504, "Gateway Timeout")
+    WS_REASON(506, "Variant Also Negotiates")
+    WS_REASON(507, "Insufficient Storage")
+    WS_REASON(508, "Loop Detected")
+    WS_REASON(510, "Not Extended")
+    WS_REASON(511, "Network Authentication Required")
+#endif
+    ""; /* the end: an empty entry */
+/* clang-format on */
+#undef WS_REASON
 
 /* The registered phrase, or an empty one (RFC 9112 §4 allows it) for an unregistered code. */
 static const char *ws_reason_phrase(int status)
 {
-    size_t i;
+    const char *p;
 
-    for (i = 0; i < sizeof ws_reasons / sizeof ws_reasons[0]; i++) {
-        if (ws_reasons[i].status == status)
-            return ws_reasons[i].phrase;
+    for (p = ws_reasons; *p != '\0'; p += 3 + strlen(p + 3) + 1) {
+        if ((p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0') == status)
+            return p + 3;
     }
     return "";
 }

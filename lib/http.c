@@ -6,6 +6,11 @@
 #include "ws_internal.h"
 
 /* 1 for the tchar of RFC 9110 §5.6.2: ALPHA, DIGIT and !#$%&'*+-.^_`|~. */
+#ifdef WS_SMALL
+/* Bit c & 7 of byte c >> 3, for c below 0x80. */
+const uint8_t ws_tchar_bits[16] = {0x00, 0x00, 0x00, 0x00, 0xFA, 0x6C, 0xFF, 0x03,
+                                   0xFE, 0xFF, 0xFF, 0xC7, 0xFF, 0xFF, 0xFF, 0x57};
+#else
 const uint8_t ws_tchar_table[256] = {
     /* 0x00 - 0x1F: control bytes */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -17,6 +22,7 @@ const uint8_t ws_tchar_table[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0,
     /* 0x80 - 0xFF: zero */
 };
+#endif
 
 const char ws_extensions_header[] = "Sec-WebSocket-Extensions";
 

@@ -137,6 +137,7 @@ static int ws_hs_store_header(ws_http_parser *hs, const char *name, size_t name_
 
 /* ---- the scanner ---------------------------------------------------------------------- */
 
+#ifndef WS_SMALL
 /* Copies the bytes at the start of src[0..n) that are not control bytes (the bytes of a
  * line that need no closer look) to dst, and returns how many there are; where it stops,
  * ws_hs_scan_byte takes over. dst[0..n) is free space: bytes past the run may be written
@@ -175,6 +176,8 @@ static size_t ws_hs_copy_plain(uint8_t *dst, const uint8_t *src, size_t n)
         dst[i] = src[i];
     return i;
 }
+
+#endif /* !WS_SMALL */
 
 /* True while the scanner is inside a server's request line, whose limit is its own. */
 static bool ws_hs_in_request_line(const ws_http_parser *hs)
@@ -357,6 +360,7 @@ static int ws_hs_scan_byte(ws_http_parser *hs, uint8_t c)
     return WS_E_HTTP_SYNTAX; /* unreachable: every state is handled above */
 }
 
+#ifndef WS_SMALL
 /* True when c, at the start of a line, begins a header that ws_hs_scan_lines may take on:
  * not a line end, not whitespace (obs-fold) and not a control byte, with room for one more
  * header. */
@@ -412,6 +416,18 @@ static size_t ws_hs_scan_lines(ws_http_parser *hs, const uint8_t *p, size_t len,
             return i;
     }
 }
+#else
+/* WS_SMALL (docs/size.md): no fast path over whole lines; every byte goes through
+ * ws_hs_scan_byte, which makes the same decisions one byte at a time. */
+static size_t ws_hs_scan_lines(ws_http_parser *hs, const uint8_t *p, size_t len, int *rc)
+{
+    (void)hs;
+    (void)p;
+    (void)len;
+    (void)rc;
+    return 0;
+}
+#endif /* WS_SMALL */
 
 int ws_http_parser_feed(ws_http_parser *hs, const uint8_t *p, size_t len, size_t *consumed)
 {

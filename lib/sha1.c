@@ -201,6 +201,40 @@ static const uint32_t ws_sha1_pad60_wk[80] = {
 /* clang-format on */
 #endif /* !WS_SMALL */
 
+#ifdef WS_SMALL
+/* WS_SMALL (docs/size.md): a byte at a time into the block, and the padding through the same
+ * path; the keys hashed here are a few dozen bytes. */
+static void ws_sha1_update(ws_sha1_ctx *c, const uint8_t *p, size_t len)
+{
+    size_t i;
+
+    c->total += (uint64_t)len;
+    for (i = 0; i < len; i++) {
+        c->block[c->block_len++] = p[i];
+        if (c->block_len == WS_SHA1_BLOCK) {
+            ws_sha1_block(c->h, c->block);
+            c->block_len = 0;
+        }
+    }
+}
+
+/* 0x80, zeros up to 8 bytes before a block's end, then the 64-bit big-endian bit length. */
+static void ws_sha1_final(ws_sha1_ctx *c, uint8_t out[WS_SHA1_SIZE])
+{
+    uint8_t b = 0x80, bits[8];
+    unsigned i;
+
+    ws_store_be32(bits, (uint32_t)(c->total >> 29));
+    ws_store_be32(bits + 4, (uint32_t)c->total << 3);
+    do {
+        ws_sha1_update(c, &b, 1);
+        b = 0;
+    } while (c->block_len != WS_SHA1_BLOCK - 8);
+    ws_sha1_update(c, bits, 8);
+    for (i = 0; i < 5; i++)
+        ws_store_be32(out + 4 * i, c->h[i]);
+}
+#else
 static void ws_sha1_update(ws_sha1_ctx *c, const uint8_t *p, size_t len)
 {
     if (len == 0)
@@ -250,6 +284,7 @@ static void ws_sha1_final(ws_sha1_ctx *c, uint8_t out[WS_SHA1_SIZE])
     for (i = 0; i < 5; i++)
         ws_store_be32(out + 4 * i, c->h[i]);
 }
+#endif /* WS_SMALL */
 
 void ws_sha1(const void *data, size_t len, uint8_t out[WS_SHA1_SIZE])
 {

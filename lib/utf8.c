@@ -67,13 +67,21 @@ enum utf8_state {
 
 #ifdef WS_SMALL
 /* WS_SMALL (docs/size.md): the twelve distinct rows, and the byte's class found by
- * comparisons instead of a 2 KiB table indexed by the byte. */
-static const uint64_t utf8_class_row[] = {
+ * comparisons instead of a 2 KiB table indexed by the byte. A row here is eight 4-bit
+ * fields, field j the index (state / 6) of the state a byte leads to from the state of index
+ * j, so that a step is a 32-bit shift: a 64-bit one is a run-time helper call per byte on a
+ * Cortex-M0+. FAIL's index, 8, ends the walk. */
+#undef ROW
+#define ROW(accept, need1, need2, need3, e0, ed, f0, f4)                                           \
+    ((uint32_t)(accept) / 6u | (uint32_t)(need1) / 6u << 4 | (uint32_t)(need2) / 6u << 8 |       \
+     (uint32_t)(need3) / 6u << 12 | (uint32_t)(e0) / 6u << 16 | (uint32_t)(ed) / 6u << 20 |      \
+     (uint32_t)(f0) / 6u << 24 | (uint32_t)(f4) / 6u << 28)
+static const uint32_t utf8_class_row[] = {
     R_ASCII, R_80_8F, R_90_9F, R_A0_BF, R_BAD, R_C2_DF,
     R_E0,    R_E1_EF, R_ED,    R_F0,    R_F1_F3, R_F4,
 };
 
-static uint64_t utf8_row_of(uint8_t b)
+static uint32_t utf8_row_of(uint8_t b)
 {
     unsigned k;
 
@@ -91,7 +99,6 @@ static uint64_t utf8_row_of(uint8_t b)
         k = b == 0xF0u ? 9u : b == 0xF4u ? 11u : 10u;
     return utf8_class_row[k];
 }
-#define UTF8_ROW(b) utf8_row_of(b)
 #else
 #define X4(r) r, r, r, r
 #define X16(r) X4(r), X4(r), X4(r), X4(r)
@@ -119,12 +126,12 @@ typedef char utf8_row_has_256_entries[sizeof utf8_row / sizeof utf8_row[0] == 25
 #undef N3
 #undef F
 
+#ifndef WS_SMALL
 static uint32_t utf8_step(uint32_t s, uint8_t b)
 {
     return (uint32_t)(UTF8_ROW(b) >> (s & UTF8_STATE_MASK)) & UTF8_STATE_MASK;
 }
 
-#ifndef WS_SMALL
 /* Bytes run through the DFA between checks for failure: failure is rare, so the loop stays
  * free of branches on the data, and a failed block is simply walked again to find the byte. */
 #define UTF8_BLOCK 16
@@ -498,6 +505,20 @@ static int utf8_fail(ws_utf8 *v, size_t *bad_offset, size_t bad)
     return WS_E_INVALID_UTF8;
 }
 
+/* Whether s is a state this file writes and not FAIL: one of 0, 6, ... 42. On an Arm core
+ * without a divide instruction (Cortex-M0+), s % 6 would be a division helper call on every
+ * feed; there (s * 43) >> 8, which is s / 6 for every s below 48, multiplied back tells a
+ * multiple of 6. Elsewhere the compiler's own s % 6 (a multiply) is kept: the feed loops are
+ * tuned around it. */
+static inline bool utf8_state_ok(uint32_t s)
+{
+#if defined(__arm__) && !defined(__ARM_FEATURE_IDIV)
+    return s < U_FAIL && ((s * 43u) >> 8) * 6u == s;
+#else
+    return s < U_FAIL && s % UTF8_STATE_BITS == 0;
+#endif
+}
+
 /* Each feed function gets its own copy of the loop with its prefix function built in, so
  * short texts pay nothing for the choice. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -512,18 +533,19 @@ static int utf8_fail(ws_utf8 *v, size_t *bad_offset, size_t bad)
 UTF8_INLINE int utf8_feed_with(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset,
                                utf8_prefix_fn prefix)
 {
-    uint32_t s = v->state;
+    uint32_t s = v->state, k;
     size_t i;
 
     (void)prefix;
-    if (s >= U_FAIL || s % UTF8_STATE_BITS != 0)
+    if (!utf8_state_ok(s))
         return utf8_fail(v, bad_offset, 0);
+    k = (s * 43u) >> 8; /* s / 6, exact for s <= 48, without a division */
     for (i = 0; i < len; i++) {
-        s = utf8_step(s, p[i]);
-        if (s == U_FAIL)
+        k = (utf8_row_of(p[i]) >> (k * 4u)) & 15u;
+        if (k == U_FAIL / 6u)
             return utf8_fail(v, bad_offset, i);
     }
-    v->state = s;
+    v->state = k * 6u;
     return WS_OK;
 }
 #else
@@ -536,7 +558,7 @@ UTF8_INLINE int utf8_feed_with(ws_utf8 *v, const uint8_t *p, size_t len, size_t 
     size_t i = 0;
 
     /* Anything but a state this file wrote can only come from a corrupted struct. */
-    if (s >= U_FAIL || s % UTF8_STATE_BITS != 0)
+    if (!utf8_state_ok(s))
         return utf8_fail(v, bad_offset, 0);
     while (i < len) {
         uint32_t before;

@@ -99,13 +99,24 @@ static inline bool ws_is_ows(char ch)
 }
 
 /* tchar of RFC 9110 §5.6.2: the bytes a token (header name, method, subprotocol) may hold.
- * The one definition is the table in http.c. */
+ * The one definition is the table in http.c: a byte a character, or with WS_SMALL
+ * (docs/size.md) a bit per ASCII character. */
+#ifdef WS_SMALL
+extern const uint8_t ws_tchar_bits[16];
+
+static inline bool ws_is_tchar(char ch)
+{
+    unsigned char c = (unsigned char)ch;
+    return c < 128 && (((unsigned)ws_tchar_bits[c >> 3] >> (c & 7u)) & 1u) != 0;
+}
+#else
 extern const uint8_t ws_tchar_table[256];
 
 static inline bool ws_is_tchar(char ch)
 {
     return ws_tchar_table[(unsigned char)ch] != 0;
 }
+#endif
 
 /* http_parser.c: an RFC 9110 token (one or more tchar), and text fit for a header value
  * (no control byte but HTAB). */

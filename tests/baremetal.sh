@@ -120,9 +120,16 @@ for obj in "$tmp/free.o" "$build/libws.a"; do
     fi
 done
 
-# 4. The per-message paths of a Cortex-M0+ build (no divide instruction).
-check "libws compiles for the Cortex-M0+" \
-    arm-none-eabi-gcc -std=c99 -mcpu=cortex-m0plus -mthumb -Os -ffunction-sections \
-    -fdata-sections -c "$tmp/amal/libws.c" -o "$tmp/m0.o"
-python3 tests/hot_paths.py arm-none-eabi-objdump "$tmp/m0.o" || status=1
+# 4. The per-message paths of a Cortex-M0+ build (no divide instruction), as built by default
+#    and with WS_SMALL (whose UTF-8 and masking loops are their own): no division helper.
+for variant in default WS_SMALL; do
+    defs=()
+    [ "$variant" = default ] || defs=("-D$variant")
+    if check "libws compiles for the Cortex-M0+ ($variant)" \
+        arm-none-eabi-gcc -std=c99 -mcpu=cortex-m0plus -mthumb -Os -ffunction-sections \
+        -fdata-sections "${defs[@]}" -c "$tmp/amal/libws.c" -o "$tmp/m0.o"; then
+        python3 tests/hot_paths.py arm-none-eabi-objdump "$tmp/m0.o" |
+            sed "s/^\(ok\|not ok\) - /\1 - Cortex-M0+ ($variant): /" || status=1
+    fi
+done
 exit $status

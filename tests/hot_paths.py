@@ -2,8 +2,9 @@
 """Which run-time helper calls the per-message paths of libws reach on a small Arm core.
 Reads `objdump -dr` of an object built with -ffunction-sections, follows the calls from the
 functions a host calls for every message (ROOTS), and fails when one of them can reach a
-64-bit division helper (FORBIDDEN): a Cortex-M0+ has no divide instruction at all, and
-64-bit division in software costs hundreds of cycles. The opening handshake (once per
+division helper, 64-bit (FORBIDDEN) or 32-bit (DIV32): a Cortex-M0+ has no divide
+instruction at all, so even a 32-bit division is a call to a software loop, and 64-bit
+division in software costs hundreds of cycles. The opening handshake (once per
 connection) is not followed. Prints TAP. Usage: hot_paths.py OBJDUMP OBJECT"""
 import re
 import subprocess
@@ -20,7 +21,8 @@ ROOTS = [
 NOT_FOLLOWED = re.compile(r"^ws_(handshake|hs)_")
 FORBIDDEN = {"__aeabi_uldivmod", "__aeabi_ldivmod", "__udivdi3", "__divdi3", "__umoddi3",
              "__moddi3", "__udivmoddi4", "__divmoddi4"}
-DIV32 = {"__aeabi_uidiv", "__aeabi_uidivmod", "__aeabi_idiv", "__aeabi_idivmod"}
+DIV32 = {"__aeabi_uidiv", "__aeabi_uidivmod", "__aeabi_idiv", "__aeabi_idivmod", "__udivsi3",
+         "__divsi3", "__umodsi3", "__modsi3"}
 
 FUNC = re.compile(r"^[0-9a-f]+ <([^>]+)>:$")
 CALL = re.compile(r"R_ARM_THM_(?:CALL|JUMP24|JUMP11|JUMP8)\s+(\S+)")
@@ -76,8 +78,12 @@ def main():
         else:
             print(f"ok - {root} reaches no 64-bit division helper")
         if div32:
-            print(f"# {root} reaches 32-bit division: "
-                  + "; ".join(" -> ".join(paths[d]) for d in div32))
+            failed = True
+            for d in div32:
+                print("# " + " -> ".join(paths[d]))
+            print(f"not ok - {root} reaches no 32-bit division helper (found {', '.join(div32)})")
+        else:
+            print(f"ok - {root} reaches no 32-bit division helper")
     return 1 if failed else 0
 
 

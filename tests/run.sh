@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The one test command: installs what the build and the tests need (Debian 12, as root),
-# builds libws with gcc, clang and without SIMD (warnings are errors), runs every test -
-# unit and conformance tests plain and under ASan+UBSan, corpus replays, interop tests
-# against real peers, the NEON paths under qemu, 32-bit (i386) and big-endian (s390x)
-# builds under qemu-user, the one-file build, a Cortex-M4 firmware session under
-# qemu-system-arm, a short libFuzzer run of every harness,
-# valgrind memcheck - and prints "N passed, N failed" counted from the test programs' own
+# builds libws with gcc, clang, without SIMD and with the firmware size options (warnings
+# are errors), runs every test - unit and conformance tests plain and under ASan+UBSan,
+# corpus replays, interop tests against real peers, the NEON paths under qemu, 32-bit
+# (i386) and big-endian (s390x) builds under qemu-user, the one-file build, a Cortex-M4
+# firmware session under qemu-system-arm, a short libFuzzer run of every harness, valgrind
+# memcheck - and prints "N passed, N failed" counted from the test programs' own
 # results.
 set -euo pipefail
 
@@ -120,6 +120,18 @@ ninja -C build-nosimd
 meson test -C build-nosimd --suite unit --suite conformance --print-errorlogs \
     --num-processes 2 || status=1
 logs+=(build-nosimd/meson-logs/testlog.json)
+
+# The firmware options of docs/size.md (-Dsmall=true: the rolled SHA-1, the table-less UTF-8
+# and token checks; -Derror_strings=false: codes only, the library's own reason phrases
+# only): the unit and conformance tests, which know what those builds write.
+if [ ! -d build-small/meson-private ]; then
+    CC=gcc meson setup build-small --werror -Dtests=true -Dsmall=true -Derror_strings=false \
+        -Dsanitize_tests=false -Dexamples=false -Dinterop=false >/dev/null
+fi
+ninja -C build-small
+meson test -C build-small --suite unit --suite conformance --print-errorlogs \
+    --num-processes 2 || status=1
+logs+=(build-small/meson-logs/testlog.json)
 
 # Every parser under libFuzzer for a short budget (FUZZ_SECONDS each, default 20); a crash
 # fails the run and its input is kept in fuzz/crashes/. Then the plain unit, conformance and

@@ -9,11 +9,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc_count.h"
+#include "error_text.h"
 #include "ws.h"
 
 /* ---- test fixtures ------------------------------------------------------------------- */
@@ -648,9 +650,17 @@ static void test_error_values(void **state)
         if (strcmp(m, "unknown error") != 0)
             assert_true(strlen(m) > 3 && strlen(m) <= WS_CLOSE_REASON_MAX);
     }
-    assert_string_equal(ws_strerror(WS_E_INVALID_UTF8), "invalid UTF-8 in text");
-    assert_string_equal(ws_strerror(WS_E_CLOSE_REASON), "invalid UTF-8 in close reason");
-    assert_string_equal(ws_strerror(1), "unknown error");
+    assert_string_equal(ws_strerror(WS_OK), "success");
+    assert_string_equal(ws_strerror(WS_E_INVALID_UTF8), TEST_MESSAGE("invalid UTF-8 in text"));
+    assert_string_equal(ws_strerror(WS_E_CLOSE_REASON),
+                        TEST_MESSAGE("invalid UTF-8 in close reason"));
+    assert_string_equal(ws_strerror(1), TEST_MESSAGE("unknown error"));
+    assert_string_equal(ws_strerror(-49), TEST_MESSAGE("unknown error")); /* between ranges */
+    assert_string_equal(ws_strerror(WS_E_FORBIDDEN - 1), TEST_MESSAGE("unknown error"));
+    assert_int_equal(ws_error_close_code(WS_E_FORBIDDEN - 1), 0);
+    assert_int_equal(ws_error_http_status(WS_E_FORBIDDEN - 1), 0);
+    assert_int_equal(ws_error_close_code(INT_MIN), 0);
+    assert_int_equal(ws_error_http_status(INT_MAX), 0);
     assert_int_equal(ws_error_close_code(-999), 0);
     assert_int_equal(ws_error_http_status(-999), 0);
 }
@@ -778,6 +788,7 @@ static void test_server_bad_request(void **state)
 static void test_plain_http_request(void **state)
 {
     static const char get[] = "GET /index.html?x=1 HTTP/1.1\r\nHost: chat.test\r\n\r\n";
+    static const char status_200[] = "HTTP/1.1 200 " TEST_PHRASE("OK") "\r\n";
     alloc_stats st = {0, 0, 0};
     ws_config cfg;
     ws_conn *c;
@@ -812,7 +823,7 @@ static void test_plain_http_request(void **state)
     assert_int_equal(ev.error, WS_OK);
     assert_int_equal(ev.http_status, 200);
     take_output(c, out, sizeof out);
-    assert_int_equal(strncmp(out, "HTTP/1.1 200 OK\r\n", 17), 0);
+    assert_int_equal(strncmp(out, status_200, sizeof status_200 - 1), 0);
     assert_non_null(strstr(out, "Content-Type: text/html\r\n"));
     assert_non_null(strstr(out, "\r\n\r\n<p>hi</p>"));
     ws_conn_free(c);

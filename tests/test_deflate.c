@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error_text.h"
 #include "ws.h"
 #include <zlib.h> /* only to check lib/deflate.c against a strict 256-byte window */
 
@@ -136,8 +137,10 @@ static void test_config_defaults(void **state)
 
     assert_int_equal(ws_error_close_code(WS_E_DEFLATE_DATA), 1007);
     assert_int_equal(ws_error_http_status(WS_E_DEFLATE_DATA), 0);
-    assert_string_equal(ws_strerror(WS_E_DEFLATE_DATA), "compressed message data is invalid");
-    assert_string_equal(ws_strerror(WS_E_UNSUPPORTED), "not supported by this build of libws");
+    assert_string_equal(ws_strerror(WS_E_DEFLATE_DATA),
+                        TEST_MESSAGE("compressed message data is invalid"));
+    assert_string_equal(ws_strerror(WS_E_UNSUPPORTED),
+                        TEST_MESSAGE("not supported by this build of libws"));
     assert_int_equal(ws_error_close_code(WS_E_UNSUPPORTED), 0);
 }
 

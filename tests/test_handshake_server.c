@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error_text.h"
 #include "ws.h"
 
 /* Pieces of a valid request (RFC 6455 §1.2 and §4.1), for building the cases. */
@@ -199,6 +200,15 @@ static const server_case cases[] = {
         WS_E_HTTP_KEY, 400, true),
     BAD("key of 17 bytes",
         RL HOST UPG CONN "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZSE=\r\n" VER END, BUT_LAST,
+        WS_E_HTTP_KEY, 400, true),
+    BAD("key with bits past the 16 bytes",
+        RL HOST UPG CONN "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR==\r\n" VER END, BUT_LAST,
+        WS_E_HTTP_KEY, 400, true),
+    BAD("key with padding inside",
+        RL HOST UPG CONN "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j=Q==\r\n" VER END, BUT_LAST,
+        WS_E_HTTP_KEY, 400, true),
+    BAD("key of 16 bytes and one pad",
+        RL HOST UPG CONN "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=\r\n" VER END, BUT_LAST,
         WS_E_HTTP_KEY, 400, true),
     BAD("key not base64",
         RL HOST UPG CONN "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZ!==\r\n" VER END, BUT_LAST,
@@ -825,43 +835,26 @@ static void test_accept_refusals(void **state)
 typedef struct error_answer {
     const char *request;
     size_t len;
-    const char *want;
-    size_t want_len;
+    const char *status_line;
+    const char *extra; /* headers after Content-Length */
+    const char *message;
 } error_answer;
 
-#define ANSWER(req, want)                                                                          \
+#define ANSWER(req, status_line, extra, message)                                                   \
     {                                                                                              \
-        req, sizeof(req) - 1, want, sizeof(want) - 1                                               \
+        req, sizeof(req) - 1, status_line, extra, TEST_MESSAGE(message)                            \
     }
 
 static const error_answer answers[] = {
-    ANSWER("POST /chat HTTP/1.1\r\n", "HTTP/1.1 405 Method Not Allowed\r\n"
-                                      "Connection: close\r\n"
-                                      "Content-Type: text/plain\r\n"
-                                      "Content-Length: 18\r\n"
-                                      "Allow: GET\r\n"
-                                      "\r\n"
-                                      "method is not GET\n"),
+    ANSWER("POST /chat HTTP/1.1\r\n", "HTTP/1.1 405 Method Not Allowed\r\n", "Allow: GET\r\n",
+           "method is not GET"),
     ANSWER(RL HOST UPG CONN KEY "Sec-WebSocket-Version: 8\r\n" END,
-           "HTTP/1.1 426 Upgrade Required\r\n"
-           "Connection: close\r\n"
-           "Content-Type: text/plain\r\n"
-           "Content-Length: 32\r\n"
-           "Sec-WebSocket-Version: 13\r\n"
-           "\r\n"
-           "Sec-WebSocket-Version is not 13\n"),
-    ANSWER(RL UPG CONN KEY VER END, "HTTP/1.1 400 Bad Request\r\n"
-                                    "Connection: close\r\n"
-                                    "Content-Type: text/plain\r\n"
-                                    "Content-Length: 41\r\n"
-                                    "\r\n"
-                                    "Host header missing, repeated or invalid\n"),
-    ANSWER("GET /chat HTTP/2.0\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n"
-                                     "Connection: close\r\n"
-                                     "Content-Type: text/plain\r\n"
-                                     "Content-Length: 33\r\n"
-                                     "\r\n"
-                                     "HTTP major version not supported\n"),
+           "HTTP/1.1 426 Upgrade Required\r\n", "Sec-WebSocket-Version: 13\r\n",
+           "Sec-WebSocket-Version is not 13"),
+    ANSWER(RL UPG CONN KEY VER END, "HTTP/1.1 400 Bad Request\r\n", "",
+           "Host header missing, repeated or invalid"),
+    ANSWER("GET /chat HTTP/2.0\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n", "",
+           "HTTP major version not supported"),
 };
 
 static void test_error_responses(void **state)
@@ -874,14 +867,19 @@ static void test_error_responses(void **state)
     ws_handshake_server_init(&f.hs, NULL, f.head, HEAD_CAP, f.headers, MAX_HEADERS);
     assert_int_equal(ws_handshake_error_response(&f.hs, out, sizeof out, &len), WS_E_STATE);
     for (i = 0; i < sizeof answers / sizeof answers[0]; i++) {
-        size_t used;
+        char want[512];
+        size_t used, want_len;
+        want_len = (size_t)snprintf(want, sizeof want,
+                                    "%sConnection: close\r\nContent-Type: text/plain\r\n"
+                                    "Content-Length: %zu\r\n%s\r\n%s\n",
+                                    answers[i].status_line, strlen(answers[i].message) + 1,
+                                    answers[i].extra, answers[i].message);
         ws_handshake_server_init(&f.hs, NULL, f.head, HEAD_CAP, f.headers, MAX_HEADERS);
         assert_true(ws_handshake_server_feed(&f.hs, (const uint8_t *)answers[i].request,
                                              answers[i].len, &used) < WS_E_AGAIN);
         assert_int_equal(ws_handshake_error_response(&f.hs, out, sizeof out, &len), WS_OK);
-        assert_bytes(out, len, answers[i].want, answers[i].want_len);
-        assert_int_equal(ws_handshake_error_response(&f.hs, out, answers[i].want_len - 1, &len),
-                         WS_E_BUFFER);
+        assert_bytes(out, len, want, want_len);
+        assert_int_equal(ws_handshake_error_response(&f.hs, out, want_len - 1, &len), WS_E_BUFFER);
     }
 }
 
@@ -913,27 +911,38 @@ static void test_reject(void **state)
                                        "Connection: close\r\n"
                                        "Content-Length: 0\r\n"
                                        "\r\n";
-    static const char want_204[] = "HTTP/1.1 204 No Content\r\n"
-                                   "Connection: close\r\n"
-                                   "\r\n";
-    static const char want_304[] = "HTTP/1.1 304 Not Modified\r\n"
-                                   "Connection: close\r\n"
-                                   "\r\n";
+    static const char want_204[] = "HTTP/1.1 204 " TEST_PHRASE("No Content") "\r\n"
+                                                                             "Connection: close\r\n"
+                                                                             "\r\n";
+    static const char want_304[] =
+        "HTTP/1.1 304 " TEST_PHRASE("Not Modified") "\r\n"
+                                                    "Connection: close\r\n"
+                                                    "\r\n";
     static const struct {
         int status;
         const char *phrase;
-    } phrases[] = {{201, "Created"},
-                   {206, "Partial Content"},
-                   {302, "Found"},
-                   {307, "Temporary Redirect"},
-                   {402, "Payment Required"},
-                   {407, "Proxy Authentication Required"},
+    } phrases[] = {{201, TEST_PHRASE("Created")},
+                   {206, TEST_PHRASE("Partial Content")},
+                   {302, TEST_PHRASE("Found")},
+                   {307, TEST_PHRASE("Temporary Redirect")},
+                   {402, TEST_PHRASE("Payment Required")},
+                   {407, TEST_PHRASE("Proxy Authentication Required")},
                    {408, "Request Timeout"},
                    {421, "Misdirected Request"},
-                   {422, "Unprocessable Content"},
-                   {451, "Unavailable For Legal Reasons"},
+                   {422, TEST_PHRASE("Unprocessable Content")},
+                   {451, TEST_PHRASE("Unavailable For Legal Reasons")},
                    {503, "Service Unavailable"},
-                   {511, "Network Authentication Required"}};
+                   {511, TEST_PHRASE("Network Authentication Required")},
+                   /* the statuses libws answers with by itself, in every build */
+                   {400, "Bad Request"},
+                   {401, "Unauthorized"},
+                   {403, "Forbidden"},
+                   {405, "Method Not Allowed"},
+                   {414, "URI Too Long"},
+                   {426, "Upgrade Required"},
+                   {431, "Request Header Fields Too Large"},
+                   {500, "Internal Server Error"},
+                   {505, "HTTP Version Not Supported"}};
     uint8_t out[512];
     size_t len = 0, i;
 
@@ -964,7 +973,8 @@ static void test_reject(void **state)
                      WS_E_INVALID);
     assert_int_equal(ws_handshake_reject(&f.hs, 205, NULL, 0, "x", 1, out, sizeof out, &len),
                      WS_E_INVALID);
-    /* Every status libws may send has its registered phrase. */
+    /* Every status libws may send has its registered phrase (WS_NO_ERROR_STRINGS: those
+     * libws answers with by itself). */
     for (i = 0; i < sizeof phrases / sizeof phrases[0]; i++) {
         char line[64];
         int n =
