@@ -751,7 +751,45 @@ static void test_server_negotiation(void **state)
     }
 }
 
-/* A client connection that sent its request; *offer gets its extensions line. */
+/* A request handed off by the host's own HTTP server is negotiated the same way. */
+static void test_handoff_negotiation(void **state)
+{
+    static const ws_header headers[] = {
+        {"Host", 4, "example.com", 11},
+        {"Upgrade", 7, "websocket", 9},
+        {"Connection", 10, "Upgrade", 7},
+        {"Sec-WebSocket-Key", 17, "dGhlIHNhbXBsZSBub25jZQ==", 24},
+        {"Sec-WebSocket-Version", 21, "13", 2},
+        {"Sec-WebSocket-Extensions", 24, "permessage-deflate; server_max_window_bits=11", 45},
+    };
+    ws_config cfg;
+    ws_conn *c;
+    ws_event ev;
+    ws_deflate_params p;
+    dbuf out = {0};
+    (void)state;
+
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.deflate.enable = true;
+    c = ws_conn_new(&cfg);
+    assert_int_equal(ws_conn_handoff(c, "GET", 3, "/", 1, 1, headers, COUNT(headers), NULL, 0),
+                     WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+    assert_int_equal(ws_conn_accept(c, NULL), WS_OK);
+    take_output(c, &out);
+    dbuf_put(&out, "", 1);
+    assert_non_null(
+        strstr((char *)out.p,
+               "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=11\r\n"));
+    assert_true(ws_conn_deflate_params(c, &p));
+    assert_int_equal(p.server_max_window_bits, 11);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    assert_int_equal(ev.extensions_len, strlen("permessage-deflate; server_max_window_bits=11"));
+    dbuf_free(&out);
+    ws_conn_free(c);
+}
+
+/* A connection that sent its request; *offer gets its extensions line. */
 static ws_conn *client_connect(const ws_deflate_config *dc, bool whole, char *offer, size_t cap)
 {
     ws_config cfg;
@@ -1524,6 +1562,7 @@ int main(void)
         cmocka_unit_test(test_stored_message_at_the_limit),
         cmocka_unit_test(test_fragmented_messages),
         cmocka_unit_test(test_server_negotiation),
+        cmocka_unit_test(test_handoff_negotiation),
         cmocka_unit_test(test_client_negotiation),
         cmocka_unit_test(test_client_without_offer),
         cmocka_unit_test(test_host_extensions_refused),
