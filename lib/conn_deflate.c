@@ -285,8 +285,10 @@ ws_event_type ws_conn_inflate_continue(ws_conn *c, ws_event *ev)
             ws_conn_fail(c, rc);
             return WS_EV_NONE;
         }
-        m->rx_in += used;
-        m->rx_in_len -= used;
+        if (used > 0) { /* rx_in is NULL for an empty payload */
+            m->rx_in += used;
+            m->rx_in_len -= used;
+        }
         /* NEED_INPUT and END: every byte of the chunk was used. */
         frame_done = rc != WS_DEFLATE_MORE;
         if (frame_done) {
