@@ -1074,7 +1074,10 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
         return WS_E_HTTP_EXTENSION;
     /* permessage-deflate (cfg.deflate) is answered here, while the request is at hand. */
     o = opts != NULL ? *opts : none;
-    if (ws_conn_deflate_accept(c, ws_handshake_request(&c->hs), answer, sizeof answer) == 1)
+    rc = ws_conn_deflate_accept(c, ws_handshake_request(&c->hs), answer, sizeof answer);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
         o.extensions = answer;
     rc = ws_conn_queue_answer(c, ws_conn_write_accept, &o);
     if (rc != WS_OK) {
@@ -1140,6 +1143,8 @@ int ws_conn_connect(ws_conn *c, const ws_client_opts *opts)
         return WS_E_INVALID;
     if (opts->extensions != NULL)
         return WS_E_HTTP_EXTENSION; /* as in ws_conn_accept */
+    if (c->pmd != NULL)
+        return WS_E_STATE; /* ws_conn_set_deflate is for ws_conn_start_open */
     o = *opts;
     if (ws_conn_deflate_offer(c, offer, sizeof offer))
         o.extensions = offer; /* cfg.deflate: the 101's answer is checked against it */

@@ -1466,6 +1466,31 @@ static void test_set_deflate(void **state)
     assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
     assert_int_equal(ws_conn_set_deflate(c, &p), WS_E_STATE); /* too late */
     ws_conn_free(c);
+
+    /* not with a handshake: it negotiates for itself */
+    {
+        ws_client_opts o;
+        ws_event ev;
+        char req[512];
+
+        ws_config_init(&cfg, WS_ROLE_CLIENT);
+        cfg.random = zero_random;
+        c = ws_conn_new(&cfg);
+        assert_int_equal(ws_conn_set_deflate(c, &p), WS_OK);
+        memset(&o, 0, sizeof o);
+        o.url = "ws://example.com/";
+        assert_int_equal(ws_conn_connect(c, &o), WS_E_STATE);
+        ws_conn_free(c);
+        ws_config_init(&cfg, WS_ROLE_SERVER);
+        cfg.deflate.enable = true;
+        c = ws_conn_new(&cfg);
+        assert_int_equal(ws_conn_set_deflate(c, &p), WS_OK);
+        snprintf(req, sizeof req, "%s\r\n", REQUEST_HEAD);
+        assert_int_equal(ws_conn_feed(c, (uint8_t *)req, strlen(req)), WS_OK);
+        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+        assert_int_equal(ws_conn_accept(c, NULL), WS_E_STATE);
+        ws_conn_free(c);
+    }
 }
 
 /* A connection in caller storage uses permessage-deflate only with an allocator. */
