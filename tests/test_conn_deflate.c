@@ -608,6 +608,36 @@ static void test_big_bomb(void **state)
     run_stream(&p, true, 1u << 20, &in, NULL, 0, got, &code);
     assert_int_equal(code, 1009);
     assert_string_equal(got, "CLOSED:1009:-29");
+    /* It fails in the middle of its one frame, as soon as the limit is crossed: fed in
+     * 512-byte reads, long before the frame's end. */
+    {
+        int whole;
+        for (whole = 0; whole < 2; whole++) {
+            ws_conn *c = open_server(whole != 0, 1u << 20, &p);
+            uint8_t *copy = malloc(in.len); /* feeding unmasks in place */
+            size_t pos = 0;
+            ws_event ev;
+            bool closed = false;
+
+            assert_non_null(copy);
+            memcpy(copy, in.p, in.len);
+            while (pos < in.len && !closed) {
+                size_t k = in.len - pos < 512 ? in.len - pos : 512;
+                assert_int_equal(ws_conn_feed(c, copy + pos, k), WS_OK);
+                pos += k;
+                while (ws_conn_next_event(c, &ev) != WS_EV_NONE)
+                    if (ev.type == WS_EV_CLOSED) {
+                        assert_int_equal(ev.error, WS_E_MESSAGE_TOO_BIG);
+                        closed = true;
+                    }
+            }
+            assert_true(closed);
+            print_message("# 64 MiB bomb (%zu B compressed): 1009 after %zu B read\n", in.len, pos);
+            assert_true(pos < in.len / 8);
+            ws_conn_free(c);
+            free(copy);
+        }
+    }
     dbuf_free(&in);
 }
 
