@@ -228,10 +228,19 @@ static int ws_conn_send_check(const ws_conn *c, ws_opcode opcode, const void *da
 
 int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len)
 {
+    return ws_conn_send_ex(c, opcode, data, len, 0);
+}
+
+int ws_conn_send_ex(ws_conn *c, ws_opcode opcode, const void *data, size_t len, unsigned flags)
+{
     int rc = ws_conn_send_check(c, opcode, data, len);
 
     if (rc != WS_OK)
         return rc;
+    if (flags & ~WS_SEND_NO_COMPRESS)
+        return WS_E_INVALID;
+    if (c->pmd != NULL && ws_conn_deflate_wants(c, len, flags))
+        return ws_conn_deflate_send(c, (uint8_t)opcode, (const uint8_t *)data, len, true, true);
     return ws_conn_queue_frame(c, (uint8_t)opcode, true, 0, (const uint8_t *)data, len, false);
 }
 
@@ -302,6 +311,7 @@ int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t
 {
     int rc = ws_conn_send_allowed(c);
     uint8_t msg_opcode, frame_opcode;
+    bool compress;
     ws_utf8 utf8;
 
     if (rc != WS_OK)
@@ -313,12 +323,14 @@ int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t
             return WS_E_INVALID;
         msg_opcode = (uint8_t)opcode;
         frame_opcode = (uint8_t)opcode;
+        compress = c->pmd != NULL && ws_conn_deflate_wants(c, len, 0); /* the first decides */
         ws_utf8_init(&utf8);
     } else {
         if (opcode != WS_OP_CONTINUATION && opcode != c->send_opcode)
             return WS_E_INVALID;
         msg_opcode = c->send_opcode;
         frame_opcode = WS_OP_CONTINUATION;
+        compress = c->pmd != NULL && ws_conn_deflate_sending(c);
         utf8 = c->send_utf8;
     }
     /* Text is checked on a copy of the state, committed only once the frame is queued. */
@@ -327,7 +339,11 @@ int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t
             (final && ws_utf8_finish(&utf8) != WS_OK))
             return WS_E_INVALID_UTF8;
     }
-    rc = ws_conn_queue_frame(c, frame_opcode, final, 0, (const uint8_t *)data, len, false);
+    if (compress)
+        rc = ws_conn_deflate_send(c, frame_opcode, (const uint8_t *)data, len,
+                                  frame_opcode != WS_OP_CONTINUATION, final);
+    else
+        rc = ws_conn_queue_frame(c, frame_opcode, final, 0, (const uint8_t *)data, len, false);
     if (rc != WS_OK)
         return rc;
     c->send_utf8 = utf8;
