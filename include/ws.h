@@ -302,6 +302,10 @@ typedef struct ws_config {
     bool auto_pong;               /* answer pings (default true) */
     bool check_outgoing_utf8;     /* refuse text sends that are not UTF-8 (default true) */
     bool allow_nonminimal_length; /* default false */
+    bool keep_request;            /* server: keep the request readable through ws_conn_request
+                                   * for the connection's life; default false: valid until
+                                   * WS_EV_OPEN has been returned, then the handshake's memory
+                                   * (head buffer, header slots) is freed (docs/connection.md) */
     ws_random_fn random;          /* required in the client role */
     void *random_ud;
     ws_realloc_fn realloc; /* for ws_conn_new; NULL: the C library's realloc and free
@@ -550,7 +554,10 @@ typedef enum ws_phase {
 
 ws_phase ws_conn_phase(const ws_conn *c);
 
-/* The request the connection was opened with (server), or NULL. */
+/* The request the connection was opened with (server), or NULL. Valid from WS_EV_REQUEST
+ * (or a request hook) through WS_EV_OPEN: a connection from ws_conn_new frees the
+ * handshake's memory from the next ws_conn_next_event on, and NULL is returned once it has.
+ * With cfg.keep_request, and in fixed memory, it stays valid for the connection's life. */
 const ws_request *ws_conn_request(const ws_conn *c);
 
 /* ======================================================================================

@@ -53,27 +53,66 @@ typedef enum ws_decision {
  * the peer even when the host has stopped draining. */
 #define WS_CONN_CONTROL_SLACK (2 * (WS_FRAME_HEADER_MAX + WS_CONTROL_PAYLOAD_MAX))
 
-struct ws_conn {
-    ws_config cfg;
-    bool heap; /* created by ws_conn_new: buffers grow through cfg.realloc */
-    ws_rx_state rx;
+/* What the connection keeps of its configuration once it is set up; the rest (head and
+ * header limits, hooks, trusted hosts ...) only matters to the opening handshake and lives
+ * in its area. Same names as in ws_config. */
+typedef struct ws_conn_cfg {
+    uint64_t max_message_size;
+    size_t max_fragments;
+    size_t max_output;
+    ws_realloc_fn realloc;
+    void *realloc_ud;
+    const struct ws_keepalive_hooks *keepalive;
+    uint32_t ping_interval_ms;
+    uint32_t pong_timeout_ms;
+    uint32_t idle_timeout_ms;
+    uint32_t close_timeout_ms;
+    uint8_t role;
+    bool whole_messages;
+    bool auto_pong;
+    bool check_outgoing_utf8;
+    bool keep_request;
+} ws_conn_cfg;
 
-    /* Input: the host's current buffer, and a stash for bytes that must outlive it (they
-     * arrived while the server waited for the host's decision). */
+/* The opening handshake's memory: its state, the whole configuration, then (in the same
+ * block) the header slots and the head buffer. A heap connection frees it once WS_EV_OPEN
+ * has been returned (unless cfg.keep_request); a fixed-memory one keeps it in its storage.
+ * Bytes fed while the host decides wait in the head buffer's unused tail (the stash), so the
+ * head is never held twice. */
+typedef struct ws_conn_hs {
+    ws_handshake hs;
+    ws_config cfg;
+    uint64_t started_at;     /* handshake deadline base */
+    const char *subprotocol; /* for WS_EV_OPEN; in the head buffer */
+    size_t subprotocol_len;
+    ws_buf stash;
+    ws_header *headers;
+    uint8_t *head;
+} ws_conn_hs;
+
+/* The two control payload slots (heap: allocated when first needed and freed once idle;
+ * fixed memory: carved from the storage). */
+#define WS_CTL_SPLIT 0                      /* a control frame that arrived in pieces */
+#define WS_CTL_PONG  WS_CONTROL_PAYLOAD_MAX /* the payload of the pong still owed */
+#define WS_CTL_SIZE  (2 * WS_CONTROL_PAYLOAD_MAX)
+
+struct ws_conn {
+    ws_conn_cfg cfg;
+    bool heap;  /* created by ws_conn_new: buffers grow through cfg.realloc */
+    uint8_t rx; /* ws_rx_state */
+
+    /* Input: the host's current buffer, and the stash (in the handshake area) while it holds
+     * bytes that must outlive it (they arrived while the server waited for the host's
+     * decision); NULL otherwise. */
     uint8_t *in;
     size_t in_len;
     size_t in_pos;
     bool eof;
     bool fed; /* any bytes were ever fed */
-    ws_buf stash;
+    ws_buf *stash;
 
-    /* Opening handshake. The head buffer lives as long as the connection, so the request
-     * stays readable through ws_conn_request. */
-    ws_handshake hs;
-    uint8_t *head;
-    ws_header *headers;
-    const char *subprotocol;
-    size_t subprotocol_len;
+    /* Opening handshake; NULL once released. */
+    ws_conn_hs *hsa;
 
     /* Frames in. */
     ws_frame_decoder dec;
@@ -83,13 +122,13 @@ struct ws_conn {
     size_t msg_frames;
     bool msg_copied; /* whole_messages: some of the message is in msg */
     ws_utf8 utf8;
-    uint8_t ctl[WS_CONTROL_PAYLOAD_MAX];
-    size_t ctl_len;
+    uint8_t *ctl;    /* WS_CTL_SIZE bytes, or NULL (heap, while neither slot is in use) */
+    uint8_t ctl_len; /* of the split control frame being assembled */
     /* The latest ping whose pong did not fit in the output queue: answered once the host
-     * drains (RFC 6455 §5.5.3 allows answering only the most recent ping, not none). */
+     * drains (RFC 6455 §5.5.3 allows answering only the most recent ping, not none). Its
+     * payload is in ctl + WS_CTL_PONG. */
     bool pong_owed;
-    uint8_t pong_data[WS_CONTROL_PAYLOAD_MAX];
-    size_t pong_len;
+    uint8_t pong_len;
     ws_buf msg; /* whole_messages reassembly */
 
     /* Frames out. */
@@ -101,19 +140,18 @@ struct ws_conn {
     /* Time (keepalive.c). All in the host's milliseconds; meaningful once clock_started. */
     bool clock_started;
     bool ping_outstanding;
+    uint8_t ping_len;   /* of the outstanding ping; */
+    uint32_t ping_hash; /* and a hash of its payload, to match the pong (keepalive.c) */
     uint64_t now;
-    uint64_t started_at; /* handshake deadline base */
-    uint64_t last_rx;    /* last activity */
+    uint64_t last_rx; /* last activity */
     uint64_t next_ping;
     uint64_t ping_sent_at; /* of the outstanding ping */
     uint64_t close_sent_at;
     int64_t rtt;
-    uint8_t ping_data[WS_CONTROL_PAYLOAD_MAX];
-    size_t ping_len;
 
     /* The server's decision about the request, and whether a host callback (request hook,
      * keepalive hook) is running: calls made from inside one are checked against it. */
-    ws_decision decision;
+    uint8_t decision;  /* ws_decision */
     bool hook_running; /* a request hook is running (not merely pending) */
     bool in_callback;  /* any host callback is running */
     void *user;
@@ -121,10 +159,10 @@ struct ws_conn {
     /* Closing. */
     bool close_sent;
     bool close_received;
-    int error;       /* the cause reported with WS_EV_CLOSED */
-    int http_status; /* status of a failed or refused handshake */
     uint16_t close_code;
     uint16_t close_sent_code; /* the code of the close frame we sent (0: none) */
+    int16_t http_status;      /* status of a failed or refused handshake */
+    int error;                /* the cause reported with WS_EV_CLOSED */
     const char *close_reason;
     size_t close_reason_len;
 };
@@ -171,6 +209,9 @@ static inline ws_phase ws_conn_phase_of(const ws_conn *c)
 
 /* conn.c */
 void ws_conn_fail(ws_conn *c, int err);
+/* The control slots (WS_CTL_SIZE bytes), allocated on first use by a heap connection; NULL
+ * when the allocator fails. */
+uint8_t *ws_conn_ctl(ws_conn *c);
 void ws_conn_fail_handshake(ws_conn *c, int err, int status);
 
 /* keepalive.c: deadlines only; it never ends a connection itself (conn.c acts on what
