@@ -877,6 +877,30 @@ static void test_handoff(void **state)
     assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
     assert_int_equal(ev.http_status, 426);
     ws_conn_free(c);
+    hdrs[4].value = "13";
+
+    /* The rest waits in the head buffer behind the request: more than max_head_size is
+     * refused at once, more than the request left room for is answered with 431. */
+    {
+        static uint64_t mem[1 << 12];
+        static uint8_t big[300];
+        ws_config cfg;
+
+        ws_config_init(&cfg, WS_ROLE_SERVER);
+        cfg.max_head_size = 256;
+        cfg.max_headers = 16;
+        cfg.max_output = 1024;
+        c = ws_conn_init(mem, sizeof mem, &cfg);
+        assert_non_null(c);
+        assert_int_equal(ws_conn_handoff(c, "GET", 3, "/ws", 3, 1, hdrs, 5, big, 257),
+                         WS_E_HTTP_HEADERS_TOO_LARGE);
+        assert_int_equal(ws_conn_handoff(c, "GET", 3, "/ws", 3, 1, hdrs, 5, big, 200), WS_OK);
+        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+        assert_int_equal(ev.error, WS_E_HTTP_HEADERS_TOO_LARGE);
+        assert_int_equal(ev.http_status, 431);
+        take_output(c, out, sizeof out);
+        assert_non_null(strstr(out, "HTTP/1.1 431 "));
+    }
     assert_int_equal(st.live, 0);
 }
 
