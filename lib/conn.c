@@ -265,13 +265,15 @@ uint8_t *ws_conn_ctl(ws_conn *c)
 {
     if (c->ctl == NULL && c->heap)
         c->ctl = (uint8_t *)c->cfg.realloc(c->cfg.realloc_ud, NULL, WS_CTL_SIZE);
+    c->spare_used = true;
     return c->ctl;
 }
 
 /* All input is parsed and the connection is open: a heap connection gives back what it
  * holds only for a while. The handshake area, once WS_EV_OPEN was returned (its pointers
- * lived until this call); the message buffer between messages; the control slots when
- * neither is in use. */
+ * lived until this call). The message buffer between messages and the control slots when
+ * neither is in use, at the end of the first input that did not need them: a connection
+ * that keeps reassembling keeps its buffer instead of allocating it for every read. */
 static void ws_conn_trim(ws_conn *c)
 {
     ws_realloc_fn rf = c->cfg.realloc;
@@ -280,6 +282,10 @@ static void ws_conn_trim(ws_conn *c)
     if (c->hsa != NULL && !c->cfg.keep_request) {
         rf(ud, c->hsa, 0);
         c->hsa = NULL;
+    }
+    if (c->spare_used) {
+        c->spare_used = false;
+        return;
     }
     if (c->msg.p != NULL && c->msg_opcode == 0) {
         rf(ud, c->msg.p, 0);
@@ -766,18 +772,20 @@ static ws_event_type ws_conn_control_frame(ws_conn *c, uint8_t opcode, const uin
     size_t reason_len;
     int rc;
 
+    if (p == NULL) /* an empty payload: hosts get a valid pointer all the same */
+        p = empty;
     switch (opcode) {
     case WS_OP_PING:
         /* Pings are answered until the peer's close arrives, ours sent or not (§5.5.2). */
         if (c->cfg.auto_pong)
             ws_conn_answer_ping(c, p, n);
         ws_event_clear(ev, WS_EV_PING);
-        ev->data = p != NULL ? p : empty;
+        ev->data = p;
         ev->len = n;
         return WS_EV_PING;
     case WS_OP_PONG:
         ws_event_clear(ev, WS_EV_PONG);
-        ev->data = p != NULL ? p : empty;
+        ev->data = p;
         ev->len = n;
         return WS_EV_PONG;
     default: /* WS_OP_CLOSE; the decoder lets no other opcode through */
@@ -813,6 +821,7 @@ static int ws_conn_collect(ws_conn *c, const uint8_t *p, size_t n)
         memcpy(c->msg.p + c->msg.len, p, n);
     c->msg.len += n;
     c->msg_copied = true;
+    c->spare_used = true;
     return WS_OK;
 }
 

@@ -96,10 +96,10 @@ typedef struct ws_conn_hs {
 #define WS_CTL_PONG  WS_CONTROL_PAYLOAD_MAX /* the payload of the pong still owed */
 #define WS_CTL_SIZE  (2 * WS_CONTROL_PAYLOAD_MAX)
 
+/* Fields are grouped by size (pointers and 64-bit values first, flags last) so that no
+ * alignment padding is wasted on any target; the comments say what belongs together. */
 struct ws_conn {
     ws_conn_cfg cfg;
-    bool heap;  /* created by ws_conn_new: buffers grow through cfg.realloc */
-    uint8_t rx; /* ws_rx_state */
 
     /* Input: the host's current buffer, and the stash (in the handshake area) while it holds
      * bytes that must outlive it (they arrived while the server waited for the host's
@@ -107,41 +107,23 @@ struct ws_conn {
     uint8_t *in;
     size_t in_len;
     size_t in_pos;
-    bool eof;
-    bool fed; /* any bytes were ever fed */
     ws_buf *stash;
 
-    /* Opening handshake; NULL once released. */
-    ws_conn_hs *hsa;
+    ws_conn_hs *hsa; /* the opening handshake; NULL once released */
 
-    /* Frames in. */
+    /* Frames in: the decoder, the message in progress, the control slots (WS_CTL_SIZE
+     * bytes, or NULL in a heap connection while neither is in use). */
     ws_frame_decoder dec;
-    bool end_due;       /* a frame with an empty payload still has its WS_FRAME_END to give */
-    uint8_t msg_opcode; /* WS_OP_TEXT / WS_OP_BINARY while a message is open, else 0 */
     uint64_t msg_len;
     size_t msg_frames;
-    bool msg_copied; /* whole_messages: some of the message is in msg */
-    ws_utf8 utf8;
-    uint8_t *ctl;    /* WS_CTL_SIZE bytes, or NULL (heap, while neither slot is in use) */
-    uint8_t ctl_len; /* of the split control frame being assembled */
-    /* The latest ping whose pong did not fit in the output queue: answered once the host
-     * drains (RFC 6455 §5.5.3 allows answering only the most recent ping, not none). Its
-     * payload is in ctl + WS_CTL_PONG. */
-    bool pong_owed;
-    uint8_t pong_len;
+    uint8_t *ctl;
     ws_buf msg; /* whole_messages reassembly */
 
     /* Frames out. */
     ws_frame_encoder enc;
     ws_buf out;
-    uint8_t send_opcode; /* opcode of the fragmented message being sent, else 0 */
-    ws_utf8 send_utf8;
 
     /* Time (keepalive.c). All in the host's milliseconds; meaningful once clock_started. */
-    bool clock_started;
-    bool ping_outstanding;
-    uint8_t ping_len;   /* of the outstanding ping; */
-    uint32_t ping_hash; /* and a hash of its payload, to match the pong (keepalive.c) */
     uint64_t now;
     uint64_t last_rx; /* last activity */
     uint64_t next_ping;
@@ -149,22 +131,45 @@ struct ws_conn {
     uint64_t close_sent_at;
     int64_t rtt;
 
-    /* The server's decision about the request, and whether a host callback (request hook,
-     * keepalive hook) is running: calls made from inside one are checked against it. */
-    uint8_t decision;  /* ws_decision */
-    bool hook_running; /* a request hook is running (not merely pending) */
-    bool in_callback;  /* any host callback is running */
     void *user;
 
-    /* Closing. */
-    bool close_sent;
-    bool close_received;
+    /* Closing: the reason reported with WS_EV_CLOSED. */
+    const char *close_reason;
+    size_t close_reason_len;
+
+    ws_utf8 utf8;       /* of the text message being received */
+    ws_utf8 send_utf8;  /* of the text message being sent in fragments */
+    uint32_t ping_hash; /* of the outstanding ping's payload, to match the pong (keepalive.c) */
+    int error;          /* the cause reported with WS_EV_CLOSED */
     uint16_t close_code;
     uint16_t close_sent_code; /* the code of the close frame we sent (0: none) */
     int16_t http_status;      /* status of a failed or refused handshake */
-    int error;                /* the cause reported with WS_EV_CLOSED */
-    const char *close_reason;
-    size_t close_reason_len;
+
+    uint8_t rx;          /* ws_rx_state */
+    uint8_t decision;    /* ws_decision: the server's decision about the request */
+    uint8_t msg_opcode;  /* WS_OP_TEXT / WS_OP_BINARY while a message is open, else 0 */
+    uint8_t send_opcode; /* opcode of the fragmented message being sent, else 0 */
+    uint8_t ctl_len;     /* of the split control frame being assembled in ctl */
+    uint8_t pong_len;    /* of the pong owed, in ctl + WS_CTL_PONG */
+    uint8_t ping_len;    /* of the outstanding ping */
+
+    bool heap;       /* created by ws_conn_new: buffers grow through cfg.realloc */
+    bool eof;        /* the host said the transport ended */
+    bool fed;        /* any bytes were ever fed */
+    bool end_due;    /* a frame with an empty payload still has its WS_FRAME_END to give */
+    bool msg_copied; /* whole_messages: some of the message is in msg */
+    bool spare_used; /* msg or ctl was needed since the input last ran out */
+    /* The latest ping whose pong did not fit in the output queue: answered once the host
+     * drains (RFC 6455 §5.5.3 allows answering only the most recent ping, not none). */
+    bool pong_owed;
+    bool clock_started;
+    bool ping_outstanding;
+    /* Whether a host callback (request hook, keepalive hook) is running: calls made from
+     * inside one are checked against it. */
+    bool hook_running; /* a request hook is running (not merely pending) */
+    bool in_callback;  /* any host callback is running */
+    bool close_sent;
+    bool close_received;
 };
 
 /* A role left out of the build (WS_NO_CLIENT, WS_NO_SERVER) is refused by ws_conn_init. */
