@@ -265,36 +265,26 @@ uint8_t *ws_conn_ctl(ws_conn *c)
 {
     if (c->ctl == NULL && c->heap)
         c->ctl = (uint8_t *)c->cfg.realloc(c->cfg.realloc_ud, NULL, WS_CTL_SIZE);
-    c->spare_used = true;
     return c->ctl;
 }
 
 /* All input is parsed and the connection is open: a heap connection gives back what it
  * holds only for a while. The handshake area, once WS_EV_OPEN was returned (its pointers
- * lived until this call). The message buffer between messages and the control slots when
- * neither is in use, at the end of the first input that did not need them: a connection
- * that keeps reassembling keeps its buffer instead of allocating it for every read. */
+ * lived until this call). The reassembly buffer, between messages, at the end of the first
+ * input that did not need it, and only when it grew past its smallest size: a connection
+ * that keeps reassembling across reads keeps its buffer instead of allocating it for every
+ * read (the control slots, 250 bytes, stay for the same reason once allocated). */
 static void ws_conn_trim(ws_conn *c)
 {
-    ws_realloc_fn rf = c->cfg.realloc;
-    void *ud = c->cfg.realloc_ud;
-
     if (c->hsa != NULL && !c->cfg.keep_request) {
-        rf(ud, c->hsa, 0);
+        c->cfg.realloc(c->cfg.realloc_ud, c->hsa, 0);
         c->hsa = NULL;
     }
-    if (c->spare_used) {
-        c->spare_used = false;
-        return;
-    }
-    if (c->msg.p != NULL && c->msg_opcode == 0) {
-        rf(ud, c->msg.p, 0);
+    if (c->msg_used) {
+        c->msg_used = false;
+    } else if (c->msg.cap > WS_MSG_KEEP && c->msg_opcode == 0) {
+        c->cfg.realloc(c->cfg.realloc_ud, c->msg.p, 0);
         ws_buf_setup(&c->msg, NULL, 0, c->msg.max);
-    }
-    if (c->ctl != NULL && !c->pong_owed &&
-        !(c->dec.state == FD_PAYLOAD && (c->dec.header.opcode & 0x8))) {
-        rf(ud, c->ctl, 0);
-        c->ctl = NULL;
     }
 }
 
@@ -821,7 +811,7 @@ static int ws_conn_collect(ws_conn *c, const uint8_t *p, size_t n)
         memcpy(c->msg.p + c->msg.len, p, n);
     c->msg.len += n;
     c->msg_copied = true;
-    c->spare_used = true;
+    c->msg_used = true;
     return WS_OK;
 }
 

@@ -90,11 +90,15 @@ typedef struct ws_conn_hs {
     uint8_t *head;
 } ws_conn_hs;
 
-/* The two control payload slots (heap: allocated when first needed and freed once idle;
- * fixed memory: carved from the storage). */
+/* The two control payload slots (heap: allocated when first needed; fixed memory: carved
+ * from the storage). */
 #define WS_CTL_SPLIT 0                      /* a control frame that arrived in pieces */
 #define WS_CTL_PONG  WS_CONTROL_PAYLOAD_MAX /* the payload of the pong still owed */
 #define WS_CTL_SIZE  (2 * WS_CONTROL_PAYLOAD_MAX)
+
+/* A heap connection keeps a reassembly buffer of this size (the smallest it grows to) while
+ * idle; a bigger one is freed (ws_conn_trim). */
+#define WS_MSG_KEEP 256u
 
 /* Fields are grouped by size (pointers and 64-bit values first, flags last) so that no
  * alignment padding is wasted on any target; the comments say what belongs together. */
@@ -112,7 +116,7 @@ struct ws_conn {
     ws_conn_hs *hsa; /* the opening handshake; NULL once released */
 
     /* Frames in: the decoder, the message in progress, the control slots (WS_CTL_SIZE
-     * bytes, or NULL in a heap connection while neither is in use). */
+     * bytes, or NULL in a heap connection that never needed them). */
     ws_frame_decoder dec;
     uint64_t msg_len;
     size_t msg_frames;
@@ -158,7 +162,7 @@ struct ws_conn {
     bool fed;        /* any bytes were ever fed */
     bool end_due;    /* a frame with an empty payload still has its WS_FRAME_END to give */
     bool msg_copied; /* whole_messages: some of the message is in msg */
-    bool spare_used; /* msg or ctl was needed since the input last ran out */
+    bool msg_used;   /* msg was needed since the input last ran out */
     /* The latest ping whose pong did not fit in the output queue: answered once the host
      * drains (RFC 6455 §5.5.3 allows answering only the most recent ping, not none). */
     bool pong_owed;

@@ -64,12 +64,26 @@ static void drain(ws_conn *c)
 }
 
 /* What the measured connection goes through after its handshake. */
-enum { IDLE_PLAIN, IDLE_FRAGMENTED, IDLE_SPLIT_PING };
+enum { IDLE_PLAIN, IDLE_FRAGMENTED, IDLE_BIG_FRAGMENTED, IDLE_SPLIT_PING };
+
+/* A client frame (first byte b0, mask 01 02 03 04) of len (< 126) bytes of 'x'. */
+static size_t put_frame(uint8_t *dst, uint8_t b0, size_t len)
+{
+    size_t i;
+
+    dst[0] = b0;
+    dst[1] = (uint8_t)(0x80u | len);
+    for (i = 0; i < 4; i++)
+        dst[2 + i] = (uint8_t)(i + 1);
+    for (i = 0; i < len; i++)
+        dst[6 + i] = (uint8_t)('x' ^ (i % 4 + 1));
+    return 6 + len;
+}
 
 /* The heap of a ws_conn_new server connection after a browser-like handshake, a small echoed
- * message (in two fragments, or followed by a ping split across two feeds, and then one more
- * small message) and a drain, with nothing left to write: what an idle open connection
- * holds. 0 when something failed. */
+ * message (or one in two fragments, or 375 bytes in three, or followed by a ping split across
+ * two feeds, and then one more small message) and a drain, with nothing left to write: what
+ * an idle open connection holds. 0 when something failed. */
 static size_t idle_open_heap(const ws_config *base, int what)
 {
     /* masked with 01 02 03 04: "hi" unfragmented, "h" + "i" in two frames, a ping "ab" */
@@ -80,6 +94,7 @@ static size_t idle_open_heap(const ws_config *base, int what)
     alloc_stats st = {0, 0, 0};
     uint8_t in[512];
     ws_config cfg = *base;
+    size_t big = 0;
     ws_conn *c;
     ws_event ev;
     size_t live, n = strlen(browser_request);
@@ -98,19 +113,24 @@ static size_t idle_open_heap(const ws_config *base, int what)
     drain(c);
     n = what == IDLE_FRAGMENTED ? sizeof frag : sizeof hi;
     memcpy(in, what == IDLE_FRAGMENTED ? frag : hi, n);
+    if (what == IDLE_BIG_FRAGMENTED) {
+        big = put_frame(in, 0x02, 125);
+        big += put_frame(in + big, 0x00, 125);
+        n = big + put_frame(in + big, 0x80, 125);
+    }
     if (ws_conn_feed(c, in, n) != WS_OK) {
         ws_conn_free(c);
         return 0;
     }
     drain(c);
-    if (what == IDLE_SPLIT_PING) { /* 3 bytes, then the rest: assembled in the control slot */
+    if (what == IDLE_SPLIT_PING) { /* 7 bytes, then the last: assembled in the control slot */
         memcpy(in, ping, sizeof ping);
-        if (ws_conn_feed(c, in, 3) != WS_OK) {
+        if (ws_conn_feed(c, in, 7) != WS_OK) {
             ws_conn_free(c);
             return 0;
         }
         drain(c);
-        if (ws_conn_feed(c, in + 3, sizeof ping - 3) != WS_OK) {
+        if (ws_conn_feed(c, in + 7, sizeof ping - 7) != WS_OK) {
             ws_conn_free(c);
             return 0;
         }
@@ -154,7 +174,7 @@ int main(void)
         {"small server (head 2048, 16 headers, output 4096), streaming", 2048, 16, 4096, 0, 0},
         {"defaults (head 8192, 64 headers, output 1 MiB), streaming", 0, 0, 0, 0, 0},
     };
-    size_t i, plain, keep, frag, ping, whole;
+    size_t i, plain, keep, frag, ping, whole, whole_big;
     char what[160];
     ws_config cfg;
 
@@ -199,20 +219,27 @@ int main(void)
     cfg.keep_request = false;
     cfg.whole_messages = true;
     whole = idle_open_heap(&cfg, IDLE_FRAGMENTED);
+    whole_big = idle_open_heap(&cfg, IDLE_BIG_FRAGMENTED);
     printf("# heap of an idle open ws_conn_new server, defaults, streaming: %lu\n",
            (unsigned long)plain);
     printf("# the same with keep_request: %lu\n", (unsigned long)keep);
-    printf("# the same, whole_messages, after a fragmented message: %lu\n", (unsigned long)whole);
+    printf("# the same, whole_messages, after a fragmented message of 2 bytes: %lu\n",
+           (unsigned long)whole);
+    printf("# the same, whole_messages, after a fragmented message of 375 bytes: %lu\n",
+           (unsigned long)whole_big);
     printf("# the same, streaming, after a ping split across two reads: %lu\n",
            (unsigned long)ping);
-    check(plain > 0 && keep > 0 && frag > 0 && ping > 0 && whole > 0,
+    check(plain > 0 && keep > 0 && frag > 0 && ping > 0 && whole > 0 && whole_big > 0,
           "idle open ws_conn_new connections were measured, and ws_conn_free returned every byte");
     ws_config_init(&cfg, WS_ROLE_SERVER);
     check(keep - plain == hs_area(&cfg),
           "once open, the handshake area is freed, unless keep_request keeps it");
-    check(frag == plain && whole == plain,
-          "an idle connection holds no reassembly buffer after a fragmented message");
-    check(ping == plain, "an idle connection holds no control slots after a split ping");
+    check(frag == plain, "streaming, a fragmented message leaves nothing behind");
+    check(whole == plain + WS_MSG_KEEP,
+          "an idle connection keeps a reassembly buffer of the smallest size");
+    check(whole_big == plain,
+          "a reassembly buffer that grew is freed once an input did not need it");
+    check(ping == plain + WS_CTL_SIZE, "a split ping leaves the control slots, and nothing else");
 
 #ifndef WS_NO_CLIENT
     /* A client: the request it wrote and the 101 it read are gone once it is open. */
