@@ -254,8 +254,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mode.reject = (m & 128u) != 0;
     fz_split_read(&plan, &r);
     len = fz_take(&r, r.n, &stream);
-    /* Bytes that arrive while a decision is deferred wait in a stash of max_head_size
-     * (8192): a stream that could fill it would fail whole but not in pieces, by design. */
+    /* Bytes that arrive while a decision is deferred wait in the head buffer behind the
+     * request (max_head_size 8192 for both): a stream that could fill it would fail whole
+     * but not in pieces, by design. */
     if (len > 4096)
         mode.defer = false;
 

@@ -335,6 +335,10 @@ typedef struct ws_config {
     bool auto_pong;               /* answer pings (default true) */
     bool check_outgoing_utf8;     /* refuse text sends that are not UTF-8 (default true) */
     bool allow_nonminimal_length; /* default false */
+    bool keep_request;            /* server: keep the request readable through ws_conn_request
+                                   * for the connection's life; default false: valid until
+                                   * WS_EV_OPEN has been returned, then the handshake's memory
+                                   * (head buffer, header slots) is freed (docs/connection.md) */
     ws_random_fn random;          /* required in the client role */
     void *random_ud;
     ws_realloc_fn realloc; /* for ws_conn_new; NULL: the C library's realloc and free
@@ -377,7 +381,8 @@ typedef struct ws_config {
 void ws_config_init(ws_config *cfg, ws_role role);
 
 /* Bytes of caller storage a fixed-memory connection with this configuration needs: the
- * state plus head, output and (whole_messages) message buffers at their limits. */
+ * state, the handshake area (its state, header slots, head buffer), two control slots, and
+ * the output and (whole_messages) message buffers at their limits (docs/connection.md). */
 size_t ws_conn_storage_size(const ws_config *cfg);
 
 /* Creates a connection inside mem (size bytes, 8-byte aligned) without any heap use.
@@ -385,9 +390,12 @@ size_t ws_conn_storage_size(const ws_config *cfg);
 ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg);
 
 /* Creates a connection on the heap: with cfg->realloc, or the C library's realloc and free
- * when it is NULL; buffers grow on demand up to their limits. Returns NULL when cfg is
- * invalid, the allocator fails, or realloc is NULL in a build with WS_NO_DEFAULT_ALLOC
- * (-Ddefault_alloc=false: for hosts without a heap, which use ws_conn_init). */
+ * when it is NULL; buffers grow on demand up to their limits, and what is only needed for a
+ * while is freed when the connection is idle: the handshake area once WS_EV_OPEN has been
+ * returned (unless cfg->keep_request), the message buffer between messages. Returns NULL
+ * when cfg is invalid, the allocator fails, or realloc is NULL in a build with
+ * WS_NO_DEFAULT_ALLOC (-Ddefault_alloc=false: for hosts without a heap, which use
+ * ws_conn_init). */
 ws_conn *ws_conn_new(const ws_config *cfg);
 
 /* Releases what ws_conn_new allocated, and the output's references (ws_conn_send_nocopy
@@ -469,7 +477,9 @@ int ws_conn_respond(ws_conn *c, int status, const ws_header *headers, size_t hea
  * rest[0..rest_len) - whatever the host read after the head - is kept for the frame layer.
  * Only on a fresh connection; events follow as after ws_conn_feed. Returns WS_OK (the
  * verdict, good or bad, comes as an event), WS_E_STATE, or WS_E_HTTP_HEADERS_TOO_LARGE when
- * rest does not fit in max_head_size. */
+ * rest is longer than max_head_size (nothing changed). rest waits in the head buffer behind
+ * the request: when the two do not fit together, WS_EV_CLOSED follows with
+ * WS_E_HTTP_HEADERS_TOO_LARGE and a 431 answer. */
 int ws_conn_handoff(ws_conn *c, const char *method, size_t method_len, const char *target,
                     size_t target_len, int version_minor, const ws_header *headers,
                     size_t header_count, const uint8_t *rest, size_t rest_len);
@@ -679,7 +689,10 @@ typedef enum ws_phase {
 
 ws_phase ws_conn_phase(const ws_conn *c);
 
-/* The request the connection was opened with (server), or NULL. */
+/* The request the connection was opened with (server), or NULL. Valid from WS_EV_REQUEST
+ * (or a request hook) through WS_EV_OPEN: a connection from ws_conn_new frees the
+ * handshake's memory from the next ws_conn_next_event on, and NULL is returned once it has.
+ * With cfg.keep_request, and in fixed memory, it stays valid for the connection's life. */
 const ws_request *ws_conn_request(const ws_conn *c);
 
 /* ======================================================================================

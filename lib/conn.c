@@ -63,17 +63,24 @@ static bool ws_config_valid(const ws_config *cfg)
     return true;
 }
 
+/* The handshake area: its state, then the header slots (which need the alignment), then
+ * the head buffer. */
+static size_t ws_hs_area_size(const ws_config *cfg)
+{
+    return ws_align_up(sizeof(ws_conn_hs)) + ws_align_up(cfg->max_headers * sizeof(ws_header)) +
+           ws_align_up(cfg->max_head_size);
+}
+
 /* Sizes of the pieces a connection is made of, in the order they are carved. */
 typedef struct ws_layout {
-    size_t conn, head, headers, stash, out, msg;
+    size_t conn, hs, ctl, out, msg;
 } ws_layout;
 
 static void ws_layout_of(const ws_config *cfg, ws_layout *l)
 {
     l->conn = ws_align_up(sizeof(ws_conn));
-    l->head = ws_align_up(cfg->max_head_size);
-    l->headers = ws_align_up(cfg->max_headers * sizeof(ws_header));
-    l->stash = ws_align_up(cfg->max_head_size);
+    l->hs = ws_hs_area_size(cfg);
+    l->ctl = ws_align_up(WS_CTL_SIZE);
     l->out = ws_align_up(ws_outq_storage(cfg->max_output));
     /* ws_config_valid keeps a whole-message buffer's size within size_t. */
     l->msg = cfg->whole_messages ? ws_align_up((size_t)cfg->max_message_size) : 0;
@@ -86,7 +93,7 @@ size_t ws_conn_storage_size(const ws_config *cfg)
     if (!ws_config_valid(cfg))
         return 0;
     ws_layout_of(cfg, &l);
-    return l.conn + l.head + l.headers + l.stash + l.out + l.msg;
+    return l.conn + l.hs + l.ctl + l.out + l.msg;
 }
 
 /* The reassembly buffer's limit: max_message_size in whole-message mode (ws_config_valid
@@ -107,8 +114,24 @@ static void ws_buf_setup(ws_buf *b, uint8_t *p, size_t cap, size_t max)
 /* Everything but the buffers, common to both ways of creating a connection. */
 static void ws_conn_setup(ws_conn *c, const ws_config *cfg, bool heap)
 {
+    ws_conn_cfg *k = &c->cfg;
+
     memset(c, 0, sizeof *c);
-    c->cfg = *cfg;
+    k->max_message_size = cfg->max_message_size;
+    k->max_fragments = cfg->max_fragments;
+    k->max_output = cfg->max_output;
+    k->realloc = cfg->realloc;
+    k->realloc_ud = cfg->realloc_ud;
+    k->keepalive = cfg->keepalive;
+    k->ping_interval_ms = cfg->ping_interval_ms;
+    k->pong_timeout_ms = cfg->pong_timeout_ms;
+    k->idle_timeout_ms = cfg->idle_timeout_ms;
+    k->close_timeout_ms = cfg->close_timeout_ms;
+    k->role = (uint8_t)cfg->role;
+    k->whole_messages = cfg->whole_messages;
+    k->auto_pong = cfg->auto_pong;
+    k->check_outgoing_utf8 = cfg->check_outgoing_utf8;
+    k->keep_request = cfg->keep_request;
     c->heap = heap;
     c->rx = cfg->role == WS_ROLE_SERVER ? WS_RX_HANDSHAKE : WS_RX_IDLE;
     ws_frame_decoder_init(&c->dec, cfg->role);
@@ -118,15 +141,23 @@ static void ws_conn_setup(ws_conn *c, const ws_config *cfg, bool heap)
     ws_keepalive_start(c);
 }
 
-static void ws_conn_setup_handshake(ws_conn *c)
+/* Lays out the handshake area at p (ws_hs_area_size bytes) and starts the handshake. */
+static void ws_conn_setup_handshake(ws_conn *c, uint8_t *p, const ws_config *cfg)
 {
-    const ws_config *cfg = &c->cfg;
+    ws_conn_hs *a = (ws_conn_hs *)(void *)p;
 
+    memset(a, 0, sizeof *a);
+    a->cfg = *cfg;
+    p += ws_align_up(sizeof(ws_conn_hs));
+    a->headers = (ws_header *)(void *)p;
+    p += ws_align_up(cfg->max_headers * sizeof(ws_header));
+    a->head = p;
+    c->hsa = a;
     if (ws_conn_is_server(c))
-        ws_handshake_server_init(&c->hs, &cfg->http, c->head, cfg->max_head_size, c->headers,
+        ws_handshake_server_init(&a->hs, &a->cfg.http, a->head, cfg->max_head_size, a->headers,
                                  cfg->max_headers);
     else
-        ws_handshake_client_init(&c->hs, &cfg->http, c->head, cfg->max_head_size, c->headers,
+        ws_handshake_client_init(&a->hs, &a->cfg.http, a->head, cfg->max_head_size, a->headers,
                                  cfg->max_headers);
 }
 
@@ -143,26 +174,15 @@ ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg)
     c = (ws_conn *)mem;
     ws_conn_setup(c, cfg, false);
     p += l.conn;
-    c->head = p;
-    p += l.head;
-    c->headers = (ws_header *)(void *)p;
-    p += l.headers;
-    ws_buf_setup(&c->stash, p, cfg->max_head_size, cfg->max_head_size);
-    p += l.stash;
+    ws_conn_setup_handshake(c, p, cfg);
+    p += l.hs;
+    c->ctl = p;
+    p += l.ctl;
     ws_outq_init(&c->out, p, l.out);
     p += l.out;
     ws_buf_setup(&c->msg, cfg->whole_messages ? p : NULL, l.msg ? ws_conn_msg_max(cfg) : 0,
                  ws_conn_msg_max(cfg));
-    ws_conn_setup_handshake(c);
     return c;
-}
-
-/* ws_conn_new takes the state, the header array and the head buffer in one allocation, in
- * that order (the array needs the alignment, the head none). */
-static size_t ws_conn_new_size(const ws_config *cfg)
-{
-    return ws_align_up(sizeof(ws_conn)) + ws_align_up(cfg->max_headers * sizeof(ws_header)) +
-           cfg->max_head_size;
 }
 
 #ifndef WS_NO_DEFAULT_ALLOC
@@ -186,7 +206,7 @@ static void *ws_libc_realloc(void *ud, void *ptr, size_t size)
 ws_conn *ws_conn_new(const ws_config *cfg)
 {
     ws_conn *c;
-    uint8_t *p;
+    uint8_t *p, *area;
     ws_realloc_fn rf;
     void *ud;
 
@@ -196,23 +216,25 @@ ws_conn *ws_conn_new(const ws_config *cfg)
     ud = cfg->realloc != NULL ? cfg->realloc_ud : NULL;
     if (rf == NULL)
         return NULL;
-    p = rf(ud, NULL, ws_conn_new_size(cfg));
+    /* The state for the connection's life; the handshake area apart, to be freed once the
+     * connection is open. */
+    p = rf(ud, NULL, sizeof(ws_conn));
     if (p == NULL)
         return NULL;
+    area = rf(ud, NULL, ws_hs_area_size(cfg));
+    if (area == NULL) {
+        rf(ud, p, 0);
+        return NULL;
+    }
     c = (ws_conn *)(void *)p;
     ws_conn_setup(c, cfg, true);
     c->cfg.realloc = rf; /* buffers grow, and are freed, with the same allocator */
     c->cfg.realloc_ud = ud;
-    p += ws_align_up(sizeof(ws_conn));
-    c->headers = (ws_header *)(void *)p;
-    p += ws_align_up(cfg->max_headers * sizeof(ws_header));
-    c->head = p;
-    ws_buf_setup(&c->stash, NULL, 0, cfg->max_head_size);
     /* Blocks are counted by their capacity, not their pending bytes: twice the storage lets
      * a frame that fits under max_output in bytes also find a block to go in. */
     ws_outq_init(&c->out, NULL, 2 * ws_outq_storage(cfg->max_output));
     ws_buf_setup(&c->msg, NULL, 0, ws_conn_msg_max(cfg));
-    ws_conn_setup_handshake(c);
+    ws_conn_setup_handshake(c, area, cfg);
     return c;
 }
 
@@ -229,8 +251,10 @@ void ws_conn_free(ws_conn *c)
     ws_outq_clear(&c->out, rf, ud); /* also releases what fixed storage references */
     if (!c->heap)
         return;
-    if (c->stash.p)
-        rf(ud, c->stash.p, 0);
+    if (c->hsa)
+        rf(ud, c->hsa, 0);
+    if (c->ctl)
+        rf(ud, c->ctl, 0);
     if (c->msg.p)
         rf(ud, c->msg.p, 0);
     rf(ud, c, 0);
@@ -243,37 +267,71 @@ ws_phase ws_conn_phase(const ws_conn *c)
 
 const ws_request *ws_conn_request(const ws_conn *c)
 {
-    return ws_conn_is_server(c) ? ws_handshake_request(&c->hs) : NULL;
+    return ws_conn_is_server(c) && c->hsa != NULL ? ws_handshake_request(&c->hsa->hs) : NULL;
+}
+
+uint8_t *ws_conn_ctl(ws_conn *c)
+{
+    if (c->ctl == NULL && c->heap)
+        c->ctl = (uint8_t *)c->cfg.realloc(c->cfg.realloc_ud, NULL, WS_CTL_SIZE);
+    return c->ctl;
+}
+
+/* All input is parsed and the connection is open: a heap connection gives back what it
+ * holds only for a while. The handshake area, once WS_EV_OPEN was returned (its pointers
+ * lived until this call). The reassembly buffer, between messages, at the end of the first
+ * input that did not need it, and only when it grew past its smallest size: a connection
+ * that keeps reassembling across reads keeps its buffer instead of allocating it for every
+ * read (the control slots, 250 bytes, stay for the same reason once allocated). */
+static void ws_conn_trim(ws_conn *c)
+{
+    if (c->hsa != NULL && !c->cfg.keep_request) {
+        c->cfg.realloc(c->cfg.realloc_ud, c->hsa, 0);
+        c->hsa = NULL;
+    }
+    if (c->msg_used) {
+        c->msg_used = false;
+    } else if (c->msg.cap > WS_MSG_KEEP && c->msg_opcode == 0) {
+        c->cfg.realloc(c->cfg.realloc_ud, c->msg.p, 0);
+        ws_buf_setup(&c->msg, NULL, 0, c->msg.max);
+    }
 }
 
 /* ---- input --------------------------------------------------------------------------- */
 
 static bool ws_conn_input_pending(const ws_conn *c)
 {
-    return c->in_pos < c->in_len || c->stash.len > c->stash.off;
+    return c->in_pos < c->in_len || c->stash != NULL;
 }
 
-/* Copies bytes into the stash, where they outlive the host's buffer. */
+/* Copies bytes into the stash, where they outlive the host's buffer: the head buffer's tail,
+ * after the request (a complete head), so the request and the bytes queued behind it
+ * together stay within max_head_size. Nothing is parsed from the stash while it fills. */
 static int ws_conn_stash(ws_conn *c, const uint8_t *p, size_t n)
 {
-    int rc;
+    ws_buf *b = &c->hsa->stash;
 
     if (n == 0)
         return WS_OK;
-    rc = ws_buf_reserve(c, &c->stash, n);
-    if (rc != WS_OK)
-        return rc == WS_E_BACKPRESSURE ? WS_E_HTTP_HEADERS_TOO_LARGE : rc;
-    memcpy(c->stash.p + c->stash.len, p, n);
-    c->stash.len += n;
+    if (b->p == NULL) {
+        const ws_handshake *hs = &c->hsa->hs;
+        size_t used = hs->reserved + hs->http.len;
+        ws_buf_setup(b, hs->buf + used, hs->cap - used, hs->cap - used);
+    }
+    if (n > b->cap - b->len)
+        return WS_E_HTTP_HEADERS_TOO_LARGE;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    c->stash = b;
     return WS_OK;
 }
 
 /* The bytes to parse next: the stash drains before the host's buffer. */
 static uint8_t *ws_conn_input(ws_conn *c, size_t *n)
 {
-    if (c->stash.len > c->stash.off) {
-        *n = c->stash.len - c->stash.off;
-        return c->stash.p + c->stash.off;
+    if (c->stash != NULL) {
+        *n = c->stash->len - c->stash->off;
+        return c->stash->p + c->stash->off;
     }
     *n = c->in_len - c->in_pos;
     return *n ? c->in + c->in_pos : NULL;
@@ -281,10 +339,12 @@ static uint8_t *ws_conn_input(ws_conn *c, size_t *n)
 
 static void ws_conn_advance(ws_conn *c, size_t n)
 {
-    if (c->stash.len > c->stash.off) {
-        c->stash.off += n;
-        if (c->stash.off == c->stash.len)
-            c->stash.off = c->stash.len = 0;
+    if (c->stash != NULL) {
+        c->stash->off += n;
+        if (c->stash->off == c->stash->len) {
+            c->stash->off = c->stash->len = 0;
+            c->stash = NULL;
+        }
     } else {
         c->in_pos += n;
     }
@@ -294,7 +354,10 @@ static void ws_conn_drop_input(ws_conn *c)
 {
     c->in = NULL;
     c->in_len = c->in_pos = 0;
-    c->stash.off = c->stash.len = 0;
+    if (c->stash != NULL) {
+        c->stash->off = c->stash->len = 0;
+        c->stash = NULL;
+    }
 }
 
 int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len)
@@ -394,7 +457,7 @@ void ws_conn_fail_handshake(ws_conn *c, int err, int status)
 {
     c->decision = WS_DEC_DONE;
     c->error = err;
-    c->http_status = status;
+    c->http_status = (int16_t)status;
     c->close_code = WS_CLOSE_ABNORMAL;
     c->rx = WS_RX_CLOSED_EVENT;
 }
@@ -402,7 +465,7 @@ void ws_conn_fail_handshake(ws_conn *c, int err, int status)
 static int ws_conn_write_error(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg)
 {
     (void)arg;
-    return ws_handshake_error_response(&c->hs, out, cap, len);
+    return ws_handshake_error_response(&c->hsa->hs, out, cap, len);
 }
 
 typedef struct ws_reject_args {
@@ -416,8 +479,8 @@ typedef struct ws_reject_args {
 static int ws_conn_write_reject(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg)
 {
     const ws_reject_args *a = (const ws_reject_args *)arg;
-    return ws_handshake_reject(&c->hs, a->status, a->headers, a->header_count, a->body, a->body_len,
-                               out, cap, len);
+    return ws_handshake_reject(&c->hsa->hs, a->status, a->headers, a->header_count, a->body,
+                               a->body_len, out, cap, len);
 }
 
 /* ws_conn_reject, with err as the error of the WS_EV_CLOSED that follows. */
@@ -472,7 +535,7 @@ static int ws_conn_call_hook(ws_conn *c, const struct ws_request_hook_def *h)
 
     c->hook_running = true;
     c->in_callback = true;
-    verdict = h->fn(h->ud, c, ws_handshake_request(&c->hs));
+    verdict = h->fn(h->ud, c, ws_handshake_request(&c->hsa->hs));
     c->in_callback = false;
     c->hook_running = false;
     return verdict;
@@ -488,10 +551,10 @@ static void ws_conn_run_hooks(ws_conn *c)
 
         switch (c->decision) {
         case WS_DEC_ORIGIN_HOOK:
-            h = &c->cfg.origin_hook;
+            h = &c->hsa->cfg.origin_hook;
             break;
         case WS_DEC_AUTH_HOOK:
-            h = &c->cfg.auth_hook;
+            h = &c->hsa->cfg.auth_hook;
             break;
         default:
             return;
@@ -517,12 +580,12 @@ static ws_event_type ws_conn_request_event(ws_conn *c, ws_event *ev)
     case WS_DEC_PLAIN_DUE:
         c->decision = WS_DEC_PLAIN_HOST;
         ws_event_clear(ev, WS_EV_HTTP_REQUEST);
-        ev->request = ws_hs_plain_request(&c->hs);
+        ev->request = ws_hs_plain_request(&c->hsa->hs);
         return WS_EV_HTTP_REQUEST;
     case WS_DEC_REQUEST_DUE:
         c->decision = WS_DEC_HOST;
         ws_event_clear(ev, WS_EV_REQUEST);
-        ev->request = ws_handshake_request(&c->hs);
+        ev->request = ws_handshake_request(&c->hsa->hs);
         return WS_EV_REQUEST;
     default:
         return WS_EV_NONE;
@@ -533,8 +596,10 @@ static ws_event_type ws_conn_request_event(ws_conn *c, ws_event *ev)
  * rebound a name of its own to our address, most likely. */
 static bool ws_conn_misdirected(const ws_conn *c, const ws_request *r)
 {
-    return c->cfg.trusted_host_count > 0 &&
-           !ws_host_trusted(c->cfg.trusted_hosts, c->cfg.trusted_host_count, r->host, r->host_len);
+    const ws_config *cfg = &c->hsa->cfg;
+
+    return cfg->trusted_host_count > 0 &&
+           !ws_host_trusted(cfg->trusted_hosts, cfg->trusted_host_count, r->host, r->host_len);
 }
 
 /* A server's request head is complete (read or handed off) with verdict rc: wait for the
@@ -542,10 +607,10 @@ static bool ws_conn_misdirected(const ws_conn *c, const ws_request *r)
 static void ws_conn_server_head(ws_conn *c, int rc)
 {
     const ws_request *plain =
-        rc != WS_OK && c->cfg.http_requests ? ws_hs_plain_request(&c->hs) : NULL;
+        rc != WS_OK && c->hsa->cfg.http_requests ? ws_hs_plain_request(&c->hsa->hs) : NULL;
 
     c->rx = WS_RX_AWAIT_DECISION;
-    if ((rc == WS_OK && ws_conn_misdirected(c, ws_handshake_request(&c->hs))) ||
+    if ((rc == WS_OK && ws_conn_misdirected(c, ws_handshake_request(&c->hsa->hs))) ||
         (plain != NULL && ws_conn_misdirected(c, plain))) {
         static const char body[] = "Host is not one this server answers for\n";
         ws_reject_args a = {421, NULL, 0, body, sizeof body - 1};
@@ -566,7 +631,7 @@ static void ws_conn_server_head(ws_conn *c, int rc)
     }
     (void)ws_conn_queue_answer(c, ws_conn_write_error, NULL);
     ws_conn_drop_input(c);
-    ws_conn_fail_handshake(c, rc, ws_handshake_status(&c->hs));
+    ws_conn_fail_handshake(c, rc, ws_handshake_status(&c->hsa->hs));
 }
 
 int ws_conn_resume(ws_conn *c, int verdict)
@@ -603,9 +668,9 @@ static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
     if (n == 0)
         return WS_EV_NONE;
     if (ws_conn_is_server(c))
-        rc = ws_handshake_server_feed(&c->hs, p, n, &used);
+        rc = ws_handshake_server_feed(&c->hsa->hs, p, n, &used);
     else
-        rc = ws_handshake_client_feed(&c->hs, p, n, &used);
+        rc = ws_handshake_client_feed(&c->hsa->hs, p, n, &used);
     if (rc == WS_E_AGAIN) {
         ws_conn_advance(c, n);
         return WS_EV_NONE;
@@ -616,16 +681,16 @@ static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
         return ws_conn_request_event(c, ev);
     }
     if (rc == WS_OK)
-        rc = ws_conn_deflate_check(c, ws_handshake_response(&c->hs));
+        rc = ws_conn_deflate_check(c, ws_handshake_response(&c->hsa->hs));
     if (rc == WS_OK) {
-        const ws_response *r = ws_handshake_response(&c->hs);
-        c->subprotocol = r->subprotocol;
-        c->subprotocol_len = r->subprotocol_len;
+        const ws_response *r = ws_handshake_response(&c->hsa->hs);
+        c->hsa->subprotocol = r->subprotocol;
+        c->hsa->subprotocol_len = r->subprotocol_len;
         c->rx = WS_RX_OPEN_EVENT;
         return WS_EV_NONE;
     }
     {
-        const ws_response *r = ws_handshake_response(&c->hs);
+        const ws_response *r = ws_handshake_response(&c->hsa->hs);
         ws_conn_fail_handshake(c, rc, r ? r->status : 0);
     }
     return WS_EV_NONE;
@@ -679,30 +744,36 @@ static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
     return WS_OK;
 }
 
-/* A complete control frame, payload in c->ctl. */
-static ws_event_type ws_conn_control_frame(ws_conn *c, uint8_t opcode, ws_event *ev)
+/* A complete control frame, payload p[0..n): in the input, or in the control slot when it
+ * arrived in pieces. Either stays valid until the next call (a close's reason until
+ * WS_EV_CLOSED, which comes before the input is given back). */
+static ws_event_type ws_conn_control_frame(ws_conn *c, uint8_t opcode, const uint8_t *p, size_t n,
+                                           ws_event *ev)
 {
+    static const uint8_t empty[1] = {0};
     uint16_t code;
     const uint8_t *reason;
     size_t reason_len;
     int rc;
 
+    if (p == NULL) /* an empty payload: hosts get a valid pointer all the same */
+        p = empty;
     switch (opcode) {
     case WS_OP_PING:
         /* Pings are answered until the peer's close arrives, ours sent or not (§5.5.2). */
         if (c->cfg.auto_pong)
-            ws_conn_answer_ping(c, c->ctl, c->ctl_len);
+            ws_conn_answer_ping(c, p, n);
         ws_event_clear(ev, WS_EV_PING);
-        ev->data = c->ctl;
-        ev->len = c->ctl_len;
+        ev->data = p;
+        ev->len = n;
         return WS_EV_PING;
     case WS_OP_PONG:
         ws_event_clear(ev, WS_EV_PONG);
-        ev->data = c->ctl;
-        ev->len = c->ctl_len;
+        ev->data = p;
+        ev->len = n;
         return WS_EV_PONG;
     default: /* WS_OP_CLOSE; the decoder lets no other opcode through */
-        rc = ws_close_parse(c->ctl, c->ctl_len, &code, &reason, &reason_len);
+        rc = ws_close_parse(p, n, &code, &reason, &reason_len);
         if (rc != WS_OK) {
             ws_conn_fail(c, rc);
             return WS_EV_NONE;
@@ -734,6 +805,7 @@ static int ws_conn_collect(ws_conn *c, const uint8_t *p, size_t n)
         memcpy(c->msg.p + c->msg.len, p, n);
     c->msg.len += n;
     c->msg_copied = true;
+    c->msg_used = true;
     return WS_OK;
 }
 
@@ -834,9 +906,7 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
                 ws_conn_fail(c, WS_E_RESERVED_BITS);
                 return WS_EV_NONE;
             }
-            memcpy(c->ctl, chunk, chunk_len);
-            c->ctl_len = chunk_len;
-            return ws_conn_control_frame(c, h->opcode, ev);
+            return ws_conn_control_frame(c, h->opcode, chunk, chunk_len, ev);
         }
         return ws_conn_whole_data_frame(c, h, chunk, chunk_len, ev);
     }
@@ -863,11 +933,21 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
     case WS_FRAME_END:
         c->end_due = false;
         if (h->opcode & 0x8) {
-            /* The decoder caps control payloads at 125 bytes. */
+            /* The payload came whole after its header: handed out in place. */
+            if (r == WS_FRAME_END && c->ctl_len == 0)
+                return ws_conn_control_frame(c, h->opcode, chunk, chunk_len, ev);
+            /* In pieces: assembled in the control slot. The decoder caps control payloads at
+             * 125 bytes. */
+            if (ws_conn_ctl(c) == NULL) {
+                ws_conn_fail(c, WS_E_NOMEM);
+                return WS_EV_NONE;
+            }
             if (chunk_len)
-                memcpy(c->ctl + c->ctl_len, chunk, chunk_len);
-            c->ctl_len += chunk_len;
-            return r == WS_FRAME_END ? ws_conn_control_frame(c, h->opcode, ev) : WS_EV_NONE;
+                memcpy(c->ctl + WS_CTL_SPLIT + c->ctl_len, chunk, chunk_len);
+            c->ctl_len = (uint8_t)(c->ctl_len + chunk_len);
+            return r == WS_FRAME_END
+                       ? ws_conn_control_frame(c, h->opcode, c->ctl + WS_CTL_SPLIT, c->ctl_len, ev)
+                       : WS_EV_NONE;
         }
         if (c->pmd != NULL && ws_conn_rx_compressed(c))
             return ws_conn_inflate_chunk(c, chunk, chunk_len, r == WS_FRAME_END, ev);
@@ -885,8 +965,8 @@ static ws_event_type ws_conn_closed_event(ws_conn *c, ws_event *ev)
     ev->reason = c->close_reason;
     ev->reason_len = c->close_reason_len;
     ev->http_status = c->http_status;
-    if (ws_conn_is_client(c))
-        ev->response = ws_handshake_response(&c->hs);
+    if (ws_conn_is_client(c) && c->hsa != NULL)
+        ev->response = ws_handshake_response(&c->hsa->hs);
     c->rx = WS_RX_DONE;
     ws_conn_drop_input(c);
     return WS_EV_CLOSED;
@@ -912,6 +992,8 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
                 }
                 c->in = NULL;
                 c->in_len = c->in_pos = 0;
+                if (c->heap && c->rx == WS_RX_FRAMES)
+                    ws_conn_trim(c);
                 ws_event_clear(ev, WS_EV_NONE);
                 return WS_EV_NONE;
             }
@@ -938,10 +1020,10 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
         case WS_RX_OPEN_EVENT:
             c->rx = WS_RX_FRAMES;
             ws_event_clear(ev, WS_EV_OPEN);
-            ev->subprotocol = c->subprotocol;
-            ev->subprotocol_len = c->subprotocol_len;
+            ev->subprotocol = c->hsa->subprotocol;
+            ev->subprotocol_len = c->hsa->subprotocol_len;
             if (ws_conn_is_client(c))
-                ev->response = ws_handshake_response(&c->hs);
+                ev->response = ws_handshake_response(&c->hsa->hs);
             ev->extensions = ws_conn_deflate_extensions(c, &ev->extensions_len);
             return WS_EV_OPEN;
         case WS_RX_FAIL_PENDING:
@@ -1018,14 +1100,14 @@ ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
 
 static int ws_conn_write_accept(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg)
 {
-    return ws_handshake_accept(&c->hs, (const ws_accept_opts *)arg, out, cap, len);
+    return ws_handshake_accept(&c->hsa->hs, (const ws_accept_opts *)arg, out, cap, len);
 }
 
-/* Finds the client's own spelling of the chosen subprotocol, which lives in the head buffer
- * for as long as the connection. */
+/* Finds the client's own spelling of the chosen subprotocol, in the head buffer, for
+ * WS_EV_OPEN. */
 static void ws_conn_remember_subprotocol(ws_conn *c, const char *proto)
 {
-    const ws_request *r = ws_handshake_request(&c->hs);
+    const ws_request *r = ws_handshake_request(&c->hsa->hs);
     ws_list_iter it;
     const char *item;
     size_t len;
@@ -1035,8 +1117,8 @@ static void ws_conn_remember_subprotocol(ws_conn *c, const char *proto)
     ws_list_iter_init(&it, r->headers, r->header_count, "Sec-WebSocket-Protocol");
     while (ws_list_iter_next(&it, &item, &len)) {
         if (len == strlen(proto) && memcmp(item, proto, len) == 0) {
-            c->subprotocol = item;
-            c->subprotocol_len = len;
+            c->hsa->subprotocol = item;
+            c->hsa->subprotocol_len = len;
             return;
         }
     }
@@ -1053,12 +1135,12 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
     if (!ws_conn_is_server(c) || c->rx != WS_RX_AWAIT_DECISION || c->decision != WS_DEC_HOST ||
         c->in_callback)
         return WS_E_STATE;
-    /* The connection implements no extension yet, so it cannot agree to one. */
+    /* Extensions are the library's to answer (permessage-deflate, below), not the host's. */
     if (opts != NULL && opts->extensions != NULL)
         return WS_E_HTTP_EXTENSION;
     /* permessage-deflate (cfg.deflate) is answered here, while the request is at hand. */
     o = opts != NULL ? *opts : none;
-    rc = ws_conn_deflate_accept(c, ws_handshake_request(&c->hs), answer, sizeof answer);
+    rc = ws_conn_deflate_accept(c, ws_handshake_request(&c->hsa->hs), answer, sizeof answer);
     if (rc < 0)
         return rc;
     if (rc == 1)
@@ -1096,23 +1178,29 @@ int ws_conn_handoff(ws_conn *c, const char *method, size_t method_len, const cha
 
     if (!ws_conn_is_server(c) || c->rx != WS_RX_HANDSHAKE || c->fed)
         return WS_E_STATE;
-    if (rest_len > c->stash.max || (rest_len > 0 && rest == NULL))
-        return rest_len > c->stash.max ? WS_E_HTTP_HEADERS_TOO_LARGE : WS_E_INVALID;
-    rc = ws_conn_stash(c, rest, rest_len);
-    if (rc != WS_OK)
-        return rc; /* nothing changed: the host may try again */
+    if (rest_len > c->hsa->hs.cap || (rest_len > 0 && rest == NULL))
+        return rest_len > c->hsa->hs.cap ? WS_E_HTTP_HEADERS_TOO_LARGE : WS_E_INVALID;
     c->fed = true;
     ws_keepalive_on_feed(c, method_len);
-    rc = ws_handshake_server_handoff(&c->hs, method, method_len, target, target_len, version_minor,
-                                     headers, header_count);
+    rc = ws_handshake_server_handoff(&c->hsa->hs, method, method_len, target, target_len,
+                                     version_minor, headers, header_count);
+    /* The rest waits behind the request, in the head buffer's tail. */
+    if (rc == WS_OK && ws_conn_stash(c, rest, rest_len) != WS_OK) {
+        ws_reject_args a = {431, NULL, 0, NULL, 0};
+        if (ws_conn_queue_answer(c, ws_conn_write_reject, &a) != WS_OK)
+            a.status = 0;
+        ws_conn_drop_input(c);
+        ws_conn_fail_handshake(c, WS_E_HTTP_HEADERS_TOO_LARGE, a.status);
+        return WS_OK;
+    }
     ws_conn_server_head(c, rc);
     return WS_OK;
 }
 
 static int ws_conn_write_request(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg)
 {
-    return ws_handshake_client_request(&c->hs, (const ws_client_opts *)arg, c->cfg.random,
-                                       c->cfg.random_ud, out, cap, len);
+    return ws_handshake_client_request(&c->hsa->hs, (const ws_client_opts *)arg, c->enc.random,
+                                       c->enc.random_ud, out, cap, len);
 }
 
 int ws_conn_connect(ws_conn *c, const ws_client_opts *opts)
@@ -1147,14 +1235,15 @@ int ws_conn_start_open(ws_conn *c, const char *subprotocol)
 
     if (c->rx != fresh || c->fed || c->in_callback)
         return WS_E_STATE;
-    if (subprotocol != NULL && (!ws_http_is_token(subprotocol, len) || len > c->cfg.max_head_size))
+    if (subprotocol != NULL &&
+        (!ws_http_is_token(subprotocol, len) || len > c->hsa->cfg.max_head_size))
         return WS_E_INVALID;
     /* Kept in the head buffer, which no handshake will use: the caller's string need not
      * outlive the call. */
     if (len > 0)
-        memcpy(c->head, subprotocol, len);
-    c->subprotocol = subprotocol != NULL ? (const char *)c->head : NULL;
-    c->subprotocol_len = len;
+        memcpy(c->hsa->head, subprotocol, len);
+    c->hsa->subprotocol = subprotocol != NULL ? (const char *)c->hsa->head : NULL;
+    c->hsa->subprotocol_len = len;
     c->rx = WS_RX_OPEN_EVENT;
     return WS_OK;
 }

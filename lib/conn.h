@@ -54,81 +54,128 @@ typedef enum ws_decision {
  * the peer even when the host has stopped draining. */
 #define WS_CONN_CONTROL_SLACK (2 * (WS_FRAME_HEADER_MAX + WS_CONTROL_PAYLOAD_MAX))
 
-struct ws_conn {
-    ws_config cfg;
-    bool heap; /* created by ws_conn_new: buffers grow through cfg.realloc */
-    ws_rx_state rx;
+/* What the connection keeps of its configuration once it is set up; the rest (head and
+ * header limits, hooks, trusted hosts ...) only matters to the opening handshake and lives
+ * in its area. Same names as in ws_config. */
+typedef struct ws_conn_cfg {
+    uint64_t max_message_size;
+    size_t max_fragments;
+    size_t max_output;
+    ws_realloc_fn realloc;
+    void *realloc_ud;
+    const struct ws_keepalive_hooks *keepalive;
+    uint32_t ping_interval_ms;
+    uint32_t pong_timeout_ms;
+    uint32_t idle_timeout_ms;
+    uint32_t close_timeout_ms;
+    uint8_t role;
+    bool whole_messages;
+    bool auto_pong;
+    bool check_outgoing_utf8;
+    bool keep_request;
+} ws_conn_cfg;
 
-    /* Input: the host's current buffer, and a stash for bytes that must outlive it (they
-     * arrived while the server waited for the host's decision). */
+/* The opening handshake's memory: its state, the whole configuration, then (in the same
+ * block) the header slots and the head buffer. A heap connection frees it once WS_EV_OPEN
+ * has been returned (unless cfg.keep_request); a fixed-memory one keeps it in its storage.
+ * Bytes fed while the host decides wait in the head buffer's unused tail (the stash), so the
+ * head is never held twice. */
+typedef struct ws_conn_hs {
+    ws_handshake hs;
+    ws_config cfg;
+    uint64_t started_at;     /* handshake deadline base */
+    const char *subprotocol; /* for WS_EV_OPEN; in the head buffer */
+    size_t subprotocol_len;
+    ws_buf stash;
+    ws_header *headers;
+    uint8_t *head;
+} ws_conn_hs;
+
+/* The two control payload slots (heap: allocated when first needed; fixed memory: carved
+ * from the storage). */
+#define WS_CTL_SPLIT 0                      /* a control frame that arrived in pieces */
+#define WS_CTL_PONG  WS_CONTROL_PAYLOAD_MAX /* the payload of the pong still owed */
+#define WS_CTL_SIZE  (2 * WS_CONTROL_PAYLOAD_MAX)
+
+/* A heap connection keeps a reassembly buffer of this size (the smallest it grows to) while
+ * idle; a bigger one is freed (ws_conn_trim). */
+#define WS_MSG_KEEP 256u
+
+/* Fields are grouped by size (pointers and 64-bit values first, flags last) so that no
+ * alignment padding is wasted on any target; the comments say what belongs together. */
+struct ws_conn {
+    ws_conn_cfg cfg;
+
+    /* Input: the host's current buffer, and the stash (in the handshake area) while it holds
+     * bytes that must outlive it (they arrived while the server waited for the host's
+     * decision); NULL otherwise. */
     uint8_t *in;
     size_t in_len;
     size_t in_pos;
-    bool eof;
-    bool fed; /* any bytes were ever fed */
-    ws_buf stash;
+    ws_buf *stash;
 
-    /* Opening handshake. The head buffer lives as long as the connection, so the request
-     * stays readable through ws_conn_request. */
-    ws_handshake hs;
-    uint8_t *head;
-    ws_header *headers;
-    const char *subprotocol;
-    size_t subprotocol_len;
+    ws_conn_hs *hsa; /* the opening handshake; NULL once released */
 
-    /* Frames in. */
+    /* Frames in: the decoder, the message in progress, the control slots (WS_CTL_SIZE
+     * bytes, or NULL in a heap connection that never needed them). */
     ws_frame_decoder dec;
-    bool end_due;       /* a frame with an empty payload still has its WS_FRAME_END to give */
-    uint8_t msg_opcode; /* WS_OP_TEXT / WS_OP_BINARY while a message is open, else 0 */
     uint64_t msg_len;
     size_t msg_frames;
-    bool msg_copied; /* whole_messages: some of the message is in msg */
-    ws_utf8 utf8;
-    uint8_t ctl[WS_CONTROL_PAYLOAD_MAX];
-    size_t ctl_len;
-    /* The latest ping whose pong did not fit in the output queue: answered once the host
-     * drains (RFC 6455 §5.5.3 allows answering only the most recent ping, not none). */
-    bool pong_owed;
-    uint8_t pong_data[WS_CONTROL_PAYLOAD_MAX];
-    size_t pong_len;
+    uint8_t *ctl;
     ws_buf msg;         /* whole_messages reassembly */
     struct ws_pmd *pmd; /* permessage-deflate once negotiated (conn_deflate.c), else NULL */
 
     /* Frames out. */
     ws_frame_encoder enc;
-    ws_outq out;         /* outq.c: bytes stay put until consumed */
-    uint8_t send_opcode; /* opcode of the fragmented message being sent, else 0 */
-    ws_utf8 send_utf8;
+    ws_outq out; /* outq.c: bytes stay put until consumed */
 
     /* Time (keepalive.c). All in the host's milliseconds; meaningful once clock_started. */
-    bool clock_started;
-    bool ping_outstanding;
     uint64_t now;
-    uint64_t started_at; /* handshake deadline base */
-    uint64_t last_rx;    /* last activity */
+    uint64_t last_rx; /* last activity */
     uint64_t next_ping;
     uint64_t ping_sent_at; /* of the outstanding ping */
     uint64_t close_sent_at;
     int64_t rtt;
-    uint8_t ping_data[WS_CONTROL_PAYLOAD_MAX];
-    size_t ping_len;
 
-    /* The server's decision about the request, and whether a host callback (request hook,
-     * keepalive hook) is running: calls made from inside one are checked against it. */
-    ws_decision decision;
-    bool hook_running; /* a request hook is running (not merely pending) */
-    bool in_callback;  /* any host callback is running */
     void *user;
 
-    /* Closing. */
-    bool close_sent;
-    bool close_received;
-    int error;       /* the cause reported with WS_EV_CLOSED */
-    int http_status; /* status of a failed or refused handshake */
-    uint16_t close_code;
-    uint16_t close_sent_code; /* the code of the close frame we sent (0: none) */
+    /* Closing: the reason reported with WS_EV_CLOSED. */
     const char *close_reason;
     size_t close_reason_len;
+
+    ws_utf8 utf8;       /* of the text message being received */
+    ws_utf8 send_utf8;  /* of the text message being sent in fragments */
+    uint32_t ping_hash; /* of the outstanding ping's payload, to match the pong (keepalive.c) */
+    int error;          /* the cause reported with WS_EV_CLOSED */
+    uint16_t close_code;
+    uint16_t close_sent_code; /* the code of the close frame we sent (0: none) */
+    int16_t http_status;      /* status of a failed or refused handshake */
+
+    uint8_t rx;          /* ws_rx_state */
+    uint8_t decision;    /* ws_decision: the server's decision about the request */
+    uint8_t msg_opcode;  /* WS_OP_TEXT / WS_OP_BINARY while a message is open, else 0 */
+    uint8_t send_opcode; /* opcode of the fragmented message being sent, else 0 */
+    uint8_t ctl_len;     /* of the split control frame being assembled in ctl */
+    uint8_t pong_len;    /* of the pong owed, in ctl + WS_CTL_PONG */
+    uint8_t ping_len;    /* of the outstanding ping */
+
+    bool heap;       /* created by ws_conn_new: buffers grow through cfg.realloc */
+    bool eof;        /* the host said the transport ended */
+    bool fed;        /* any bytes were ever fed */
+    bool end_due;    /* a frame with an empty payload still has its WS_FRAME_END to give */
+    bool msg_copied; /* whole_messages: some of the message is in msg */
+    bool msg_used;   /* msg was needed since the input last ran out */
+    /* The latest ping whose pong did not fit in the output queue: answered once the host
+     * drains (RFC 6455 §5.5.3 allows answering only the most recent ping, not none). */
+    bool pong_owed;
+    bool clock_started;
+    bool ping_outstanding;
+    /* Whether a host callback (request hook, keepalive hook) is running: calls made from
+     * inside one are checked against it. */
+    bool hook_running; /* a request hook is running (not merely pending) */
+    bool in_callback;  /* any host callback is running */
+    bool close_sent;
+    bool close_received;
 };
 
 /* A role left out of the build (WS_NO_CLIENT, WS_NO_SERVER) is refused by ws_conn_init. */
@@ -173,6 +220,9 @@ static inline ws_phase ws_conn_phase_of(const ws_conn *c)
 
 /* conn.c */
 void ws_conn_fail(ws_conn *c, int err);
+/* The control slots (WS_CTL_SIZE bytes), allocated on first use by a heap connection; NULL
+ * when the allocator fails. */
+uint8_t *ws_conn_ctl(ws_conn *c);
 void ws_conn_fail_handshake(ws_conn *c, int err, int status);
 /* A chunk of a data message's payload (as received, or inflated): validated, then handed
  * out (streaming) or collected (whole_messages). */

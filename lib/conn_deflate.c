@@ -21,6 +21,7 @@ struct ws_pmd {
     ws_deflater *def;
     char ext[WS_DEFLATE_HEADER_MAX]; /* the agreed parameters, for WS_EV_OPEN */
     size_t ext_len;
+    size_t min_size; /* cfg.deflate.min_size: the configuration goes with the handshake */
 
     /* Receive: the message being received has RSV1; the compressed bytes of its current
      * chunk that are not inflated yet (they lie in the host's buffer or the stash). */
@@ -91,11 +92,12 @@ static int ws_conn_deflate_setup(ws_conn *c, const ws_deflate_params *params)
     memset(m, 0, sizeof *m);
     c->pmd = m;
     m->params = *params;
+    m->min_size = c->hsa->cfg.deflate.min_size;
     m->scratch_cap = scratch;
     ws_conn_deflate_used(c);
     rc = ws_inflater_new(&m->inf, params, c->cfg.role, max, c->cfg.realloc, c->cfg.realloc_ud);
     if (rc == WS_OK)
-        rc = ws_deflater_new(&m->def, params, c->cfg.role, &c->cfg.deflate, c->cfg.realloc,
+        rc = ws_deflater_new(&m->def, params, c->cfg.role, &c->hsa->cfg.deflate, c->cfg.realloc,
                              c->cfg.realloc_ud);
     if (rc == WS_OK)
         rc = ws_deflate_params_write(params, m->ext, sizeof m->ext, &m->ext_len);
@@ -143,12 +145,12 @@ int ws_conn_deflate_accept(ws_conn *c, const ws_request *r, char *answer, size_t
 
     if (c->pmd != NULL)
         return WS_E_STATE; /* ws_conn_set_deflate is for ws_conn_start_open */
-    if (!c->cfg.deflate.enable || !ws_conn_deflate_usable(c) || r == NULL)
+    if (!c->hsa->cfg.deflate.enable || !ws_conn_deflate_usable(c) || r == NULL)
         return 0;
     /* An offer that cannot be accepted, or no room to set the codecs up: declined, and the
      * connection goes on without compression. */
-    if (ws_deflate_server_negotiate(&c->cfg.deflate, r->headers, r->header_count, answer, cap, &len,
-                                    &params) != 1)
+    if (ws_deflate_server_negotiate(&c->hsa->cfg.deflate, r->headers, r->header_count, answer, cap,
+                                    &len, &params) != 1)
         return 0;
     return ws_conn_deflate_setup(c, &params) == WS_OK ? 1 : 0;
 }
@@ -157,8 +159,8 @@ bool ws_conn_deflate_offer(const ws_conn *c, char *offer, size_t cap)
 {
     size_t len;
 
-    return c->cfg.deflate.enable && ws_conn_deflate_usable(c) &&
-           ws_deflate_client_offer(&c->cfg.deflate, offer, cap, &len) == WS_OK;
+    return c->hsa->cfg.deflate.enable && ws_conn_deflate_usable(c) &&
+           ws_deflate_client_offer(&c->hsa->cfg.deflate, offer, cap, &len) == WS_OK;
 }
 
 int ws_conn_deflate_check(ws_conn *c, const ws_response *r)
@@ -166,9 +168,9 @@ int ws_conn_deflate_check(ws_conn *c, const ws_response *r)
     ws_deflate_params params;
     int rc;
 
-    if (!c->cfg.deflate.enable || !ws_conn_deflate_usable(c))
+    if (!c->hsa->cfg.deflate.enable || !ws_conn_deflate_usable(c))
         return WS_OK; /* nothing offered: the handshake refused any answer */
-    rc = ws_deflate_client_check(&c->cfg.deflate, r->headers, r->header_count, &params);
+    rc = ws_deflate_client_check(&c->hsa->cfg.deflate, r->headers, r->header_count, &params);
     if (rc < 0)
         return WS_E_HTTP_EXTENSION;
     return rc == 1 ? ws_conn_deflate_setup(c, &params) : WS_OK;
@@ -348,7 +350,7 @@ static size_t ws_conn_deflate_need(size_t len)
 
 bool ws_conn_deflate_wants(const ws_conn *c, size_t len, unsigned flags)
 {
-    return c->pmd != NULL && !(flags & WS_SEND_NO_COMPRESS) && len >= c->cfg.deflate.min_size &&
+    return c->pmd != NULL && !(flags & WS_SEND_NO_COMPRESS) && len >= c->pmd->min_size &&
            ws_conn_deflate_need(len) <= c->cfg.max_output;
 }
 

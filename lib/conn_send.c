@@ -82,7 +82,7 @@ static int ws_conn_put_header(ws_conn *c, uint8_t *dst, uint8_t b0, size_t len, 
         n = 10;
     }
     if (ws_conn_is_client(c)) {
-        if (c->cfg.random == NULL || c->cfg.random(c->cfg.random_ud, key, 4) != 0)
+        if (c->enc.random == NULL || c->enc.random(c->enc.random_ud, key, 4) != 0)
             return WS_E_RANDOM;
         dst[1] |= 0x80u;
         memcpy(dst + n, key, 4);
@@ -398,10 +398,12 @@ void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len)
         c->pong_owed = false; /* this answer supersedes any older one still owed */
         return;
     }
+    if (ws_conn_ctl(c) == NULL)
+        return; /* no memory to keep it in: an older pong owed still goes out */
     c->pong_owed = true;
-    c->pong_len = len;
+    c->pong_len = (uint8_t)len;
     if (len)
-        memcpy(c->pong_data, payload, len);
+        memcpy(c->ctl + WS_CTL_PONG, payload, len);
 }
 
 size_t ws_conn_output(const ws_conn *c, const uint8_t **data)
@@ -420,6 +422,7 @@ void ws_conn_consume(ws_conn *c, size_t n)
     /* Room was made: the pong owed to the latest ping goes out now, unless the connection
      * has ended (no frame may follow the close that ended it). */
     if (c->pong_owed && ws_conn_phase_of(c) != WS_PHASE_CLOSED &&
-        ws_conn_queue_frame(c, WS_OP_PONG, true, 0, c->pong_data, c->pong_len, false) == WS_OK)
+        ws_conn_queue_frame(c, WS_OP_PONG, true, 0, c->ctl + WS_CTL_PONG, c->pong_len, false) ==
+            WS_OK)
         c->pong_owed = false;
 }

@@ -27,6 +27,18 @@ static bool ws_activity_hooked(const ws_conn *c)
     return c->cfg.keepalive != NULL && c->cfg.keepalive->is_activity != NULL;
 }
 
+/* FNV-1a: the outstanding ping is remembered by its length and this hash of its payload, not
+ * a copy, and a pong matches it when both agree. */
+static uint32_t ws_ping_hash(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
 void ws_keepalive_start(ws_conn *c)
 {
     c->rtt = -1;
@@ -43,7 +55,7 @@ void ws_keepalive_on_event(ws_conn *c, const ws_event *ev)
     if (ev->type == WS_EV_PONG) {
         /* Any pong shows the peer is alive; only the answer to our ping gives the RTT. */
         if (c->ping_outstanding && ev->len == c->ping_len &&
-            (ev->len == 0 || memcmp(ev->data, c->ping_data, ev->len) == 0))
+            ws_ping_hash(ev->data, ev->len) == c->ping_hash)
             c->rtt = (int64_t)(c->now - c->ping_sent_at);
         c->ping_outstanding = false;
     }
@@ -96,8 +108,8 @@ static void ws_keepalive_ping(ws_conn *c, uint64_t now)
     if (!c->ping_outstanding) {
         c->ping_outstanding = true;
         c->ping_sent_at = now;
-        c->ping_len = len;
-        memcpy(c->ping_data, payload, len);
+        c->ping_len = (uint8_t)len;
+        c->ping_hash = ws_ping_hash(payload, len);
     }
 }
 
@@ -106,21 +118,23 @@ void ws_conn_set_time(ws_conn *c, uint64_t now_ms)
     c->now = now_ms;
     if (!c->clock_started) {
         c->clock_started = true;
-        c->started_at = c->last_rx = now_ms;
+        c->last_rx = now_ms;
+        if (c->hsa != NULL)
+            c->hsa->started_at = now_ms;
         c->next_ping = now_ms + c->cfg.ping_interval_ms;
     }
 }
 
 int ws_keepalive_due(ws_conn *c, uint64_t now_ms)
 {
-    const ws_config *cfg = &c->cfg;
+    const ws_conn_cfg *cfg = &c->cfg;
 
     if (ws_conn_finished(c))
         return WS_OK;
     switch (ws_conn_phase_of(c)) {
     case WS_PHASE_CONNECTING:
         if (c->rx != WS_RX_IDLE &&
-            ws_deadline_passed(c->started_at, cfg->handshake_timeout_ms, now_ms))
+            ws_deadline_passed(c->hsa->started_at, c->hsa->cfg.handshake_timeout_ms, now_ms))
             return WS_E_HANDSHAKE_TIMEOUT;
         return WS_OK;
     case WS_PHASE_OPEN:
@@ -144,7 +158,7 @@ int ws_keepalive_due(ws_conn *c, uint64_t now_ms)
 
 uint64_t ws_conn_next_deadline(const ws_conn *c)
 {
-    const ws_config *cfg = &c->cfg;
+    const ws_conn_cfg *cfg = &c->cfg;
     uint64_t best = UINT64_MAX;
 
     if (ws_conn_finished(c))
@@ -154,7 +168,7 @@ uint64_t ws_conn_next_deadline(const ws_conn *c)
     switch (ws_conn_phase_of(c)) {
     case WS_PHASE_CONNECTING:
         if (c->rx != WS_RX_IDLE)
-            ws_deadline_min(&best, c->started_at, cfg->handshake_timeout_ms);
+            ws_deadline_min(&best, c->hsa->started_at, c->hsa->cfg.handshake_timeout_ms);
         break;
     case WS_PHASE_OPEN:
         if (c->ping_outstanding)

@@ -590,6 +590,9 @@ static void test_server_handshake_with_pipelined_frame(void **state)
     assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
     assert_int_equal(ev.subprotocol_len, 4);
     assert_memory_equal(ev.subprotocol, "chat", 4);
+    /* The request is readable until WS_EV_OPEN has been returned. */
+    assert_non_null(ws_conn_request(c));
+    assert_memory_equal(ws_conn_request(c)->host, "example.com", 11);
     assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CHUNK);
     assert_int_equal(ev.len, 5);
     assert_memory_equal(ev.data, "early", 5);
@@ -601,11 +604,56 @@ static void test_server_handshake_with_pipelined_frame(void **state)
     assert_non_null(strstr(out, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
     assert_non_null(strstr(out, "Sec-WebSocket-Protocol: chat\r\n"));
     assert_int_equal(ws_conn_phase(c), WS_PHASE_OPEN);
-    /* The request stays readable for the life of the connection. */
-    assert_non_null(ws_conn_request(c));
-    assert_memory_equal(ws_conn_request(c)->host, "example.com", 11);
+    /* Once the input is parsed, the handshake's memory is given back. */
+    assert_null(ws_conn_request(c));
     ws_conn_free(c);
     assert_int_equal(st.live, 0);
+}
+
+/* cfg.keep_request keeps the request for the life of the connection; without it, the
+ * handshake area is freed once the connection is open and idle. */
+static void test_server_keep_request(void **state)
+{
+    static const uint8_t hi[] = {0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2};
+    int keep;
+    (void)state;
+
+    for (keep = 0; keep < 2; keep++) {
+        alloc_stats st = {0, 0, 0};
+        ws_config cfg;
+        ws_conn *c;
+        uint8_t in[512];
+        size_t n = strlen(browser_request), before;
+        ws_event ev;
+
+        ws_config_init(&cfg, WS_ROLE_SERVER);
+        cfg.realloc = count_realloc;
+        cfg.realloc_ud = &st;
+        cfg.keep_request = keep != 0;
+        c = ws_conn_new(&cfg);
+        assert_non_null(c);
+        memcpy(in, browser_request, n);
+        assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+        assert_int_equal(ws_conn_accept(c, NULL), WS_OK);
+        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+        before = st.live;
+        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+        memcpy(in, hi, sizeof hi);
+        assert_int_equal(ws_conn_feed(c, in, sizeof hi), WS_OK);
+        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CHUNK);
+        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+        if (keep) {
+            assert_int_equal(st.live, before);
+            assert_non_null(ws_conn_request(c));
+            assert_memory_equal(ws_conn_request(c)->path, "/chat", 5);
+        } else {
+            assert_true(st.live + cfg.max_head_size < before);
+            assert_null(ws_conn_request(c));
+        }
+        ws_conn_free(c);
+        assert_int_equal(st.live, 0);
+    }
 }
 
 /* Every error is a value: a message, and the close code or HTTP status the peer gets. */
@@ -722,8 +770,10 @@ static void test_server_stash_overflow(void **state)
     assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
     assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
     assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
-    assert_int_equal(ws_conn_feed(c, flood, 1000), WS_OK);
-    assert_int_equal(ws_conn_feed(c, flood, 100), WS_E_HTTP_HEADERS_TOO_LARGE);
+    /* The request and the bytes queued behind it share the head buffer. */
+    assert_int_equal(ws_conn_feed(c, flood, 1000 - n), WS_OK);
+    assert_int_equal(ws_conn_feed(c, flood, 24), WS_OK);
+    assert_int_equal(ws_conn_feed(c, flood, 1), WS_E_HTTP_HEADERS_TOO_LARGE);
     assert_int_equal(ws_conn_accept(c, NULL), WS_E_STATE);
     assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
     assert_int_equal(ev.error, WS_E_HTTP_HEADERS_TOO_LARGE);
@@ -881,6 +931,30 @@ static void test_handoff(void **state)
     assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
     assert_int_equal(ev.http_status, 426);
     ws_conn_free(c);
+    hdrs[4].value = "13";
+
+    /* The rest waits in the head buffer behind the request: more than max_head_size is
+     * refused at once, more than the request left room for is answered with 431. */
+    {
+        static uint64_t mem[1 << 12];
+        static uint8_t big[300];
+        ws_config cfg;
+
+        ws_config_init(&cfg, WS_ROLE_SERVER);
+        cfg.max_head_size = 256;
+        cfg.max_headers = 16;
+        cfg.max_output = 1024;
+        c = ws_conn_init(mem, sizeof mem, &cfg);
+        assert_non_null(c);
+        assert_int_equal(ws_conn_handoff(c, "GET", 3, "/ws", 3, 1, hdrs, 5, big, 257),
+                         WS_E_HTTP_HEADERS_TOO_LARGE);
+        assert_int_equal(ws_conn_handoff(c, "GET", 3, "/ws", 3, 1, hdrs, 5, big, 200), WS_OK);
+        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+        assert_int_equal(ev.error, WS_E_HTTP_HEADERS_TOO_LARGE);
+        assert_int_equal(ev.http_status, 431);
+        take_output(c, out, sizeof out);
+        assert_non_null(strstr(out, "HTTP/1.1 431 "));
+    }
     assert_int_equal(st.live, 0);
 }
 
@@ -1319,7 +1393,9 @@ static void test_memory_bounded(void **state)
     assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
     while (ws_conn_next_event(c, &ev) != WS_EV_NONE && ev.type != WS_EV_CLOSED)
         ;
-    limit = ws_conn_storage_size(&cfg);
+    /* What fixed storage takes, and a heap output queue's blocks may take up to twice their
+     * share (their capacity counts, partly consumed or not yet filled: docs/connection.md). */
+    limit = ws_conn_storage_size(&cfg) + cfg.max_output + 512;
     assert_true(st.peak <= limit);
     ws_conn_free(c);
     assert_int_equal(st.live, 0);
@@ -1503,6 +1579,7 @@ int main(void)
         cmocka_unit_test(test_error_values),
         cmocka_unit_test(test_server_reject),
         cmocka_unit_test(test_server_stash_overflow),
+        cmocka_unit_test(test_server_keep_request),
         cmocka_unit_test(test_server_bad_request),
         cmocka_unit_test(test_plain_http_request),
         cmocka_unit_test(test_handoff),
