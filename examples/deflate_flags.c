@@ -74,6 +74,13 @@ void ex_deflate_apply(const ex_deflate *d, ws_config *cfg)
     z->client_no_context_takeover = d->client_no_context_takeover;
     if (d->level >= 0)
         z->level = d->level;
+    /* max_frame_size bounds the bytes on the wire, and data that does not compress grows a
+     * little when compressed: let a frame carry the compressed form of the largest message
+     * (the message limit still applies to the inflated bytes). */
+    if (z->enable && cfg->max_frame_size != 0 && cfg->max_message_size != 0 &&
+        cfg->max_message_size <= SIZE_MAX / 2 &&
+        cfg->max_frame_size < ws_deflater_bound((size_t)cfg->max_message_size))
+        cfg->max_frame_size = ws_deflater_bound((size_t)cfg->max_message_size);
 }
 
 void ex_deflate_usage(FILE *out)

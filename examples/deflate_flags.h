@@ -29,7 +29,10 @@ void ex_deflate_init(ex_deflate *d);
  * 0 when it is not one, -1 when val is missing or out of range. */
 int ex_deflate_arg(ex_deflate *d, const char *arg, const char *val);
 
-/* Fills cfg->deflate from d. Compression stays off when this build has no zlib. */
+/* Fills cfg->deflate from d (after cfg's limits are set, before ex_limits_apply).
+ * Compression stays off when this build has no zlib. With it on, max_frame_size is raised
+ * to ws_deflater_bound(max_message_size) when below: a message that does not compress
+ * grows a little on the wire. */
 void ex_deflate_apply(const ex_deflate *d, ws_config *cfg);
 
 void ex_deflate_usage(FILE *out);
