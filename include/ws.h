@@ -273,6 +273,26 @@ typedef struct ws_client_opts {
 
 typedef struct ws_conn ws_conn;
 
+/* permessage-deflate settings (RFC 7692): ws_config.deflate, and the negotiation and
+ * codec functions further down. */
+/* What the host allows and asks for. "Server" and "client" name the endpoint whose
+ * compressor a setting governs, whichever role this endpoint plays. */
+typedef struct ws_deflate_config {
+    bool enable; /* offer (client) or accept (server) permessage-deflate; default false */
+    /* The largest LZ77 window, as a power of two (8..15), each side's compressor may use;
+     * default 15 (32 KiB). A smaller window costs less memory and compresses less. */
+    uint8_t server_max_window_bits;
+    uint8_t client_max_window_bits;
+    /* Insist that the compressor of that side starts every message afresh (no context
+     * takeover): less memory between messages, less compression; default false. */
+    bool server_no_context_takeover;
+    bool client_no_context_takeover;
+    int level;     /* zlib compression level of this endpoint's compressor, 0..9; default 6 */
+    int mem_level; /* zlib memLevel of this endpoint's compressor, 1..9; default 8 */
+    /* Messages shorter than this are sent uncompressed (RSV1 clear); default 64. */
+    size_t min_size;
+} ws_deflate_config;
+
 /* Limits. One meaning of 0 throughout: a limit on what the peer sends (frame, message,
  * fragments, line lengths) or a deadline set to 0 is off; a buffer size (max_output,
  * max_head_size, max_headers) cannot be 0, and a configuration below its minimum is refused
@@ -330,6 +350,13 @@ typedef struct ws_config {
         int (*fn)(void *ud, ws_conn *c, const ws_request *r); /* see WS_HOOK_* */
         void *ud;
     } origin_hook, auth_hook;
+
+    /* permessage-deflate (RFC 7692; docs/deflate.md): a client offers it and a server
+     * accepts an offer when deflate.enable is set (ws_config_init: off, and the defaults of
+     * ws_deflate_config_init). Needs an allocator: a connection made by ws_conn_init uses
+     * it only when cfg.realloc is set (zlib's state is allocated through it), else it
+     * declines (server) or does not offer (client). Ignored in a build without zlib. */
+    ws_deflate_config deflate;
 } ws_config;
 
 /* Fills cfg with the defaults for role. */
@@ -431,7 +458,10 @@ int ws_conn_handoff(ws_conn *c, const char *method, size_t method_len, const cha
                     size_t target_len, int version_minor, const ws_header *headers,
                     size_t header_count, const uint8_t *rest, size_t rest_len);
 
-/* Client: queues the upgrade request. */
+/* Client: queues the upgrade request. With cfg.deflate.enable the request offers
+ * permessage-deflate (opts->extensions must then be NULL), and the 101's answer is held to
+ * the offer: an answer the offer does not allow ends the handshake with WS_EV_CLOSED and
+ * WS_E_HTTP_EXTENSION (the client fails the connection, RFC 6455 §9.1). */
 int ws_conn_connect(ws_conn *c, const ws_client_opts *opts);
 
 /* Starts a connection that is already open (e.g. a WebSocket over an HTTP/2 stream, RFC
@@ -440,16 +470,30 @@ int ws_conn_connect(ws_conn *c, const ws_client_opts *opts);
  * WS_E_INVALID when subprotocol is not a token or is longer than max_head_size. */
 int ws_conn_start_open(ws_conn *c, const char *subprotocol);
 
-/* Sends a whole message (WS_OP_TEXT or WS_OP_BINARY) as one frame. Returns WS_OK,
+/* Sends a whole message (WS_OP_TEXT or WS_OP_BINARY) as one frame, compressed when
+ * permessage-deflate is in use and len >= cfg.deflate.min_size (see ws_conn_send_ex).
+ * Returns WS_OK,
  * WS_E_BACKPRESSURE (the queue is too full now: nothing queued, drain and retry),
  * WS_E_MESSAGE_TOO_BIG (the frame would not fit in max_output even with the queue empty:
  * send it in fragments), WS_E_CLOSED, WS_E_STATE (not open, or a fragmented send is in
  * progress), WS_E_INVALID_UTF8 (text check on), WS_E_RANDOM or WS_E_INVALID. */
 int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len);
 
+/* ws_conn_send with flags: WS_SEND_NO_COMPRESS sends this message uncompressed (RSV1
+ * clear) even when permessage-deflate is in use, e.g. for a message that mixes a secret
+ * with text an attacker chooses, or data that is already compressed. A compressed message
+ * needs room for ws_deflater_bound(len) bytes in the output queue: WS_E_BACKPRESSURE while
+ * the queue lacks it; when even an empty queue would lack it the message goes uncompressed.
+ * Unknown flags: WS_E_INVALID. */
+#define WS_SEND_NO_COMPRESS 0x1u
+int ws_conn_send_ex(ws_conn *c, ws_opcode opcode, const void *data, size_t len, unsigned flags);
+
 /* Sends one fragment: the first call of a message gives its opcode, later calls pass
  * WS_OP_CONTINUATION (or the same opcode); final ends the message. Text is checked across
- * fragments when check_outgoing_utf8 is on. Errors as ws_conn_send. */
+ * fragments when check_outgoing_utf8 is on. With permessage-deflate in use the first
+ * fragment decides for the whole message: it is compressed when that first fragment is at
+ * least cfg.deflate.min_size bytes (each fragment is then flushed, so the peer can inflate
+ * what it received so far). Errors as ws_conn_send. */
 int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t len, bool final);
 
 /* Queues a ping or an unsolicited pong (payload at most 125 bytes). */
@@ -1055,24 +1099,6 @@ const ws_response *ws_handshake_response(const ws_handshake *hs);
  * See docs/deflate.md for when to turn it on and what it costs per connection.
  * ====================================================================================== */
 
-/* What the host allows and asks for. "Server" and "client" name the endpoint whose
- * compressor a setting governs, whichever role this endpoint plays. */
-typedef struct ws_deflate_config {
-    bool enable; /* offer (client) or accept (server) permessage-deflate; default false */
-    /* The largest LZ77 window, as a power of two (8..15), each side's compressor may use;
-     * default 15 (32 KiB). A smaller window costs less memory and compresses less. */
-    uint8_t server_max_window_bits;
-    uint8_t client_max_window_bits;
-    /* Insist that the compressor of that side starts every message afresh (no context
-     * takeover): less memory between messages, less compression; default false. */
-    bool server_no_context_takeover;
-    bool client_no_context_takeover;
-    int level;     /* zlib compression level of this endpoint's compressor, 0..9; default 6 */
-    int mem_level; /* zlib memLevel of this endpoint's compressor, 1..9; default 8 */
-    /* Messages shorter than this are sent uncompressed (RSV1 clear); default 64. */
-    size_t min_size;
-} ws_deflate_config;
-
 /* Fills cfg with the defaults above (enable false). */
 void ws_deflate_config_init(ws_deflate_config *cfg);
 
@@ -1126,6 +1152,27 @@ int ws_deflate_client_offer(const ws_deflate_config *cfg, char *out, size_t cap,
  * permessage-deflate answer, or WS_E_INVALID / WS_E_UNSUPPORTED. */
 int ws_deflate_client_check(const ws_deflate_config *cfg, const ws_header *headers, size_t count,
                             ws_deflate_params *params);
+
+/* The connection's use of it (ws_config.deflate). Per connection, once negotiated: a
+ * receive side (zlib's inflate state and a 32 KiB window, about 40 KiB; plus a 4 KiB
+ * scratch buffer for inflated chunks in streaming mode) and a send side (zlib's deflate
+ * state: about 2^(window+2) + 2^(memLevel+9) bytes, 262 KiB with the defaults, 9 KiB at
+ * window 8 / memLevel 1). With no context takeover a side keeps its zlib state between
+ * messages (reset, not set up again) and ws_conn_tick releases it once the connection
+ * has moved no message for WS_DEFLATE_IDLE_MS. Figures per setting: docs/deflate.md. */
+#define WS_DEFLATE_IDLE_MS 2000u
+
+/* True, with *out filled (out may be NULL), when permessage-deflate is in use on c: from
+ * WS_EV_OPEN on, in both roles. */
+bool ws_conn_deflate_params(const ws_conn *c, ws_deflate_params *out);
+
+/* For a connection started with ws_conn_start_open (RFC 8441, RFC 9220) whose host
+ * negotiated permessage-deflate itself: call before ws_conn_start_open on a fresh
+ * connection. The compressor's level and memLevel come from cfg.deflate. Returns WS_OK,
+ * WS_E_STATE (not fresh, or already set), WS_E_INVALID (params out of range, NULL),
+ * WS_E_NOMEM, or WS_E_UNSUPPORTED (a build without zlib, or a fixed-memory connection
+ * without cfg.realloc). */
+int ws_conn_set_deflate(ws_conn *c, const ws_deflate_params *params);
 
 /* What one ws_inflater_step or ws_deflater_step did, when it did not fail. */
 enum {

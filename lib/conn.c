@@ -4,6 +4,7 @@
  * the close handshake, and protocol errors at their place in the stream).
  */
 #include "conn.h"
+#include "deflate.h"
 #include "frame.h"
 #include "handshake.h"
 
@@ -34,6 +35,7 @@ void ws_config_init(ws_config *cfg, ws_role role)
     cfg->check_outgoing_utf8 = true;
     cfg->handshake_timeout_ms = 10000;
     cfg->close_timeout_ms = 5000;
+    ws_deflate_config_init(&cfg->deflate);
 }
 
 static bool ws_config_valid(const ws_config *cfg)
@@ -45,6 +47,8 @@ static bool ws_config_valid(const ws_config *cfg)
     if (cfg->role == WS_ROLE_CLIENT && cfg->random == NULL)
         return false;
     if (cfg->trusted_hosts == NULL && cfg->trusted_host_count > 0)
+        return false;
+    if (cfg->deflate.enable && !ws_deflate_config_valid(&cfg->deflate))
         return false;
     /* Reassembly needs a bound for its buffer: "no limit" is for streaming only. */
     if (cfg->whole_messages && cfg->max_message_size == 0)
@@ -214,7 +218,10 @@ void ws_conn_free(ws_conn *c)
     ws_realloc_fn rf;
     void *ud;
 
-    if (c == NULL || !c->heap)
+    if (c == NULL)
+        return;
+    ws_conn_deflate_free(c); /* fixed-memory connections too: it came from cfg.realloc */
+    if (!c->heap)
         return;
     rf = c->cfg.realloc;
     ud = c->cfg.realloc_ud;
@@ -293,7 +300,8 @@ int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len)
     if (c->rx == WS_RX_DONE || c->rx == WS_RX_CLOSED_EVENT)
         return WS_E_CLOSED;
     /* A client's bytes are the answer to its request: none before ws_conn_connect. */
-    if (c->in_pos < c->in_len || c->in_callback || c->rx == WS_RX_IDLE)
+    if (c->in_pos < c->in_len || c->in_callback || c->rx == WS_RX_IDLE ||
+        ws_conn_inflate_pending(c))
         return WS_E_STATE;
     if (len > 0 && buf == NULL)
         return WS_E_INVALID;
@@ -346,9 +354,8 @@ static void ws_event_clear(ws_event *ev, ws_event_type type)
 }
 
 /* A payload event: data is never NULL. */
-static ws_event_type ws_event_data(ws_event *ev, ws_event_type type, uint8_t opcode,
-                                   const uint8_t *data, size_t len, bool frame_final,
-                                   bool message_final)
+ws_event_type ws_event_data(ws_event *ev, ws_event_type type, uint8_t opcode, const uint8_t *data,
+                            size_t len, bool frame_final, bool message_final)
 {
     ws_event_clear(ev, type);
     ev->opcode = opcode;
@@ -633,6 +640,8 @@ static ws_event_type ws_conn_handshake_step(ws_conn *c, ws_event *ev)
         ws_conn_server_head(c, rc);
         return ws_conn_request_event(c, ev);
     }
+    if (rc == WS_OK)
+        rc = ws_conn_deflate_check(c, ws_handshake_response(&c->hs));
     if (rc == WS_OK) {
         const ws_response *r = ws_handshake_response(&c->hs);
         c->subprotocol = r->subprotocol;
@@ -661,6 +670,11 @@ static bool ws_conn_fragments_ok(const ws_conn *c, size_t frames, uint64_t len)
 /* Checks a data frame's header against the message in progress (RFC 6455 §5.4). */
 static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
 {
+    uint64_t max;
+    int rc = ws_conn_deflate_frame(c, h);
+
+    if (rc != WS_OK)
+        return rc;
     if (h->opcode == WS_OP_CONTINUATION) {
         if (c->msg_opcode == 0)
             return WS_E_UNEXPECTED_CONTINUATION;
@@ -677,7 +691,10 @@ static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
         c->msg.off = c->msg.len = 0;
         ws_utf8_init(&c->utf8);
     }
-    if (c->cfg.max_message_size != 0 && h->length > c->cfg.max_message_size - c->msg_len)
+    /* Compressed, the limit is on the inflated size (checked as it inflates); the wire
+     * size is only held to what the limit could take compressed. */
+    max = ws_conn_deflate_wire_limit(c, c->cfg.max_message_size);
+    if (max != 0 && (c->msg_len > max || h->length > max - c->msg_len))
         return WS_E_MESSAGE_TOO_BIG;
     if (h->length > UINT64_MAX - c->msg_len)
         return WS_E_MESSAGE_TOO_BIG;
@@ -744,8 +761,8 @@ static int ws_conn_collect(ws_conn *c, const uint8_t *p, size_t n)
 }
 
 /* A chunk of a data frame: validated, then handed out (streaming) or collected. */
-static ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, bool frame_end,
-                                        ws_event *ev)
+ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, bool frame_end,
+                                 ws_event *ev)
 {
     static const uint8_t empty[1] = {0};
     bool fin = frame_end && c->dec.header.fin;
@@ -806,7 +823,7 @@ static ws_event_type ws_conn_whole_data_frame(ws_conn *c, const ws_frame_header 
 {
     int rc;
 
-    if (h->fin && h->opcode != WS_OP_CONTINUATION && c->msg_opcode == 0 &&
+    if (h->fin && h->opcode != WS_OP_CONTINUATION && c->msg_opcode == 0 && h->rsv == 0 &&
         (c->cfg.max_message_size == 0 || n <= c->cfg.max_message_size) &&
         (h->opcode != WS_OP_TEXT || ws_utf8_valid(p, n)))
         return ws_event_data(ev, c->cfg.whole_messages ? WS_EV_MESSAGE : WS_EV_CHUNK, h->opcode, p,
@@ -816,6 +833,8 @@ static ws_event_type ws_conn_whole_data_frame(ws_conn *c, const ws_frame_header 
         ws_conn_fail(c, rc);
         return WS_EV_NONE;
     }
+    if (ws_conn_rx_compressed(c))
+        return ws_conn_inflate_chunk(c, p, n, true, ev);
     return ws_conn_data_chunk(c, p, n, true, ev);
 }
 
@@ -827,11 +846,17 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
     const ws_frame_header *h = &c->dec.header;
     int r;
 
+    if (ws_conn_inflate_pending(c))
+        return ws_conn_inflate_continue(c, ev);
     if (n == 0 && !c->end_due)
         return WS_EV_NONE;
     if (!c->end_due && ws_frame_decode_whole(&c->dec, p, n, &used, &chunk, &chunk_len)) {
         ws_conn_advance(c, used);
         if (h->opcode & 0x8) {
+            if (h->rsv != 0) {
+                ws_conn_fail(c, WS_E_RESERVED_BITS);
+                return WS_EV_NONE;
+            }
             memcpy(c->ctl, chunk, chunk_len);
             c->ctl_len = chunk_len;
             return ws_conn_control_frame(c, h->opcode, ev);
@@ -849,6 +874,8 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
         c->end_due = h->length == 0; /* an empty payload still ends with WS_FRAME_END */
         if (h->opcode & 0x8) {
             c->ctl_len = 0;
+            if (h->rsv != 0)
+                ws_conn_fail(c, WS_E_RESERVED_BITS);
         } else {
             int rc = ws_conn_begin_data_frame(c, h);
             if (rc != WS_OK)
@@ -865,6 +892,8 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
             c->ctl_len += chunk_len;
             return r == WS_FRAME_END ? ws_conn_control_frame(c, h->opcode, ev) : WS_EV_NONE;
         }
+        if (ws_conn_rx_compressed(c))
+            return ws_conn_inflate_chunk(c, chunk, chunk_len, r == WS_FRAME_END, ev);
         return ws_conn_data_chunk(c, chunk, chunk_len, r == WS_FRAME_END, ev);
     default: /* WS_FRAME_NEED_MORE: all bytes were taken into the header */
         return WS_EV_NONE;
@@ -898,7 +927,7 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
             return WS_EV_NONE;
         case WS_RX_HANDSHAKE:
         case WS_RX_FRAMES:
-            if (!ws_conn_input_pending(c) && !c->end_due) {
+            if (!ws_conn_input_pending(c) && !c->end_due && !ws_conn_inflate_pending(c)) {
                 if (c->eof) {
                     ws_conn_fail(c, WS_E_EOF);
                     continue;
@@ -935,6 +964,7 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
             ev->subprotocol_len = c->subprotocol_len;
             if (ws_conn_is_client(c))
                 ev->response = ws_handshake_response(&c->hs);
+            ev->extensions = ws_conn_deflate_extensions(c, &ev->extensions_len);
             return WS_EV_OPEN;
         case WS_RX_FAIL_PENDING:
             ws_conn_fail(c, c->error);
@@ -976,6 +1006,7 @@ void ws_conn_tick(ws_conn *c, uint64_t now_ms)
     ws_conn_set_time(c, now_ms);
     if (c->in_callback) /* no deadline acts from inside a host callback */
         return;
+    ws_conn_deflate_tick(c, now_ms);
     err = ws_keepalive_due(c, now_ms);
     if (err == WS_E_HANDSHAKE_TIMEOUT)
         ws_conn_handshake_timeout(c);
@@ -1029,6 +1060,9 @@ static void ws_conn_remember_subprotocol(ws_conn *c, const char *proto)
 
 int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
 {
+    static const ws_accept_opts none;
+    char answer[WS_DEFLATE_HEADER_MAX];
+    ws_accept_opts o;
     int rc;
 
     /* Not before every hook has allowed the request and the host has seen it. */
@@ -1038,9 +1072,15 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
     /* The connection implements no extension yet, so it cannot agree to one. */
     if (opts != NULL && opts->extensions != NULL)
         return WS_E_HTTP_EXTENSION;
-    rc = ws_conn_queue_answer(c, ws_conn_write_accept, opts);
-    if (rc != WS_OK)
+    /* permessage-deflate (cfg.deflate) is answered here, while the request is at hand. */
+    o = opts != NULL ? *opts : none;
+    if (ws_conn_deflate_accept(c, ws_handshake_request(&c->hs), answer, sizeof answer) == 1)
+        o.extensions = answer;
+    rc = ws_conn_queue_answer(c, ws_conn_write_accept, &o);
+    if (rc != WS_OK) {
+        ws_conn_deflate_free(c);
         return rc;
+    }
     ws_conn_remember_subprotocol(c, opts ? opts->subprotocol : NULL);
     c->decision = WS_DEC_DONE;
     c->rx = WS_RX_OPEN_EVENT;
@@ -1090,6 +1130,8 @@ static int ws_conn_write_request(ws_conn *c, uint8_t *out, size_t cap, size_t *l
 
 int ws_conn_connect(ws_conn *c, const ws_client_opts *opts)
 {
+    char offer[WS_DEFLATE_HEADER_MAX];
+    ws_client_opts o;
     int rc;
 
     if (!ws_conn_is_client(c) || c->rx != WS_RX_IDLE || c->in_callback)
@@ -1098,7 +1140,10 @@ int ws_conn_connect(ws_conn *c, const ws_client_opts *opts)
         return WS_E_INVALID;
     if (opts->extensions != NULL)
         return WS_E_HTTP_EXTENSION; /* as in ws_conn_accept */
-    rc = ws_conn_queue_answer(c, ws_conn_write_request, opts);
+    o = *opts;
+    if (ws_conn_deflate_offer(c, offer, sizeof offer))
+        o.extensions = offer; /* cfg.deflate: the 101's answer is checked against it */
+    rc = ws_conn_queue_answer(c, ws_conn_write_request, &o);
     if (rc != WS_OK)
         return rc;
     c->rx = WS_RX_HANDSHAKE;

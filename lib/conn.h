@@ -90,7 +90,8 @@ struct ws_conn {
     bool pong_owed;
     uint8_t pong_data[WS_CONTROL_PAYLOAD_MAX];
     size_t pong_len;
-    ws_buf msg; /* whole_messages reassembly */
+    ws_buf msg;         /* whole_messages reassembly */
+    struct ws_pmd *pmd; /* permessage-deflate once negotiated (conn_deflate.c), else NULL */
 
     /* Frames out. */
     ws_frame_encoder enc;
@@ -172,6 +173,42 @@ static inline ws_phase ws_conn_phase_of(const ws_conn *c)
 /* conn.c */
 void ws_conn_fail(ws_conn *c, int err);
 void ws_conn_fail_handshake(ws_conn *c, int err, int status);
+/* A chunk of a data message's payload (as received, or inflated): validated, then handed
+ * out (streaming) or collected (whole_messages). */
+ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, bool frame_end,
+                                 ws_event *ev);
+ws_event_type ws_event_data(ws_event *ev, ws_event_type type, uint8_t opcode, const uint8_t *data,
+                            size_t len, bool frame_final, bool message_final);
+
+/* conn_deflate.c: permessage-deflate on the connection. */
+typedef struct ws_pmd ws_pmd;
+void ws_conn_deflate_free(ws_conn *c);
+/* Server, deciding: negotiates from r and sets the codecs up; 1 with answer written (for
+ * the 101), 0 declined (no offer, none acceptable, no allocator, no memory). */
+int ws_conn_deflate_accept(ws_conn *c, const ws_request *r, char *answer, size_t cap);
+/* Client: writes the offer for cfg.deflate; false when none is to be made. */
+bool ws_conn_deflate_offer(const ws_conn *c, char *offer, size_t cap);
+/* Client: holds the 101's answer to the offer; WS_OK (in use or not), WS_E_HTTP_EXTENSION,
+ * WS_E_NOMEM. */
+int ws_conn_deflate_check(ws_conn *c, const ws_response *r);
+/* The agreed parameters as text for WS_EV_OPEN, or NULL. */
+const char *ws_conn_deflate_extensions(const ws_conn *c, size_t *len);
+/* A frame header's RSV bits against the message: WS_OK or WS_E_RESERVED_BITS (1002). */
+int ws_conn_deflate_frame(ws_conn *c, const ws_frame_header *h);
+bool ws_conn_rx_compressed(const ws_conn *c);
+bool ws_conn_inflate_pending(const ws_conn *c);
+uint64_t ws_conn_deflate_wire_limit(const ws_conn *c, uint64_t max);
+ws_event_type ws_conn_inflate_chunk(ws_conn *c, const uint8_t *p, size_t n, bool frame_end,
+                                    ws_event *ev);
+ws_event_type ws_conn_inflate_continue(ws_conn *c, ws_event *ev);
+/* Send: whether a message (or first fragment) of len bytes goes compressed; whether a
+ * compressed fragmented message is under way; compress and queue one frame. */
+bool ws_conn_deflate_wants(const ws_conn *c, size_t len, unsigned flags);
+bool ws_conn_deflate_sending(const ws_conn *c);
+int ws_conn_deflate_send(ws_conn *c, uint8_t opcode, const uint8_t *data, size_t len, bool first,
+                         bool fin);
+/* ws_conn_tick: releases idle zlib state that carries nothing between messages. */
+void ws_conn_deflate_tick(ws_conn *c, uint64_t now_ms);
 
 /* keepalive.c: deadlines only; it never ends a connection itself (conn.c acts on what
  * ws_keepalive_due reports), so the dependency goes one way. */
@@ -184,8 +221,8 @@ void ws_keepalive_on_event(ws_conn *c, const ws_event *ev);
 
 /* conn_send.c */
 int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need);
-int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, const uint8_t *payload, size_t len,
-                        bool control);
+int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, uint8_t rsv, const uint8_t *payload,
+                        size_t len, bool control);
 void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t reason_len);
 void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len);
 

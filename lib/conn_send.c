@@ -36,8 +36,8 @@ int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need)
     return WS_OK;
 }
 
-int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, const uint8_t *payload, size_t len,
-                        bool control)
+int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, uint8_t rsv, const uint8_t *payload,
+                        size_t len, bool control)
 {
     size_t pending = c->out.len - c->out.off;
     size_t limit = c->cfg.max_output + (control ? WS_CONN_CONTROL_SLACK : 0);
@@ -56,7 +56,7 @@ int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, const uint8_t *pay
     if (rc != WS_OK)
         return rc;
     dst = c->out.p + c->out.len;
-    hlen = ws_frame_encode(&c->enc, dst, opcode, fin, 0, len, key);
+    hlen = ws_frame_encode(&c->enc, dst, opcode, fin, rsv, len, key);
     if (hlen < 0)
         return hlen;
     if (len > 0) {
@@ -87,7 +87,7 @@ void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t r
     if (n < 0) /* a reason cut mid-character: send the code alone */
         n = ws_close_build(payload, code, NULL, 0);
     if (n >= 0)
-        (void)ws_conn_queue_frame(c, WS_OP_CLOSE, true, payload, (size_t)n, true);
+        (void)ws_conn_queue_frame(c, WS_OP_CLOSE, true, 0, payload, (size_t)n, true);
 }
 
 /* Whether data and control frames may be sent now. */
@@ -102,11 +102,16 @@ static int ws_conn_send_allowed(const ws_conn *c)
 
 int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len)
 {
+    return ws_conn_send_ex(c, opcode, data, len, 0);
+}
+
+int ws_conn_send_ex(ws_conn *c, ws_opcode opcode, const void *data, size_t len, unsigned flags)
+{
     int rc = ws_conn_send_allowed(c);
 
     if (rc != WS_OK)
         return rc;
-    if (opcode != WS_OP_TEXT && opcode != WS_OP_BINARY)
+    if ((opcode != WS_OP_TEXT && opcode != WS_OP_BINARY) || (flags & ~WS_SEND_NO_COMPRESS))
         return WS_E_INVALID;
     if (len > 0 && data == NULL)
         return WS_E_INVALID;
@@ -115,13 +120,16 @@ int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len)
     if (opcode == WS_OP_TEXT && c->cfg.check_outgoing_utf8 &&
         !ws_utf8_valid((const uint8_t *)data, len))
         return WS_E_INVALID_UTF8;
-    return ws_conn_queue_frame(c, (uint8_t)opcode, true, (const uint8_t *)data, len, false);
+    if (ws_conn_deflate_wants(c, len, flags))
+        return ws_conn_deflate_send(c, (uint8_t)opcode, (const uint8_t *)data, len, true, true);
+    return ws_conn_queue_frame(c, (uint8_t)opcode, true, 0, (const uint8_t *)data, len, false);
 }
 
 int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t len, bool final)
 {
     int rc = ws_conn_send_allowed(c);
     uint8_t msg_opcode, frame_opcode;
+    bool compress;
     ws_utf8 utf8;
 
     if (rc != WS_OK)
@@ -133,12 +141,14 @@ int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t
             return WS_E_INVALID;
         msg_opcode = (uint8_t)opcode;
         frame_opcode = (uint8_t)opcode;
+        compress = ws_conn_deflate_wants(c, len, 0); /* the first fragment decides */
         ws_utf8_init(&utf8);
     } else {
         if (opcode != WS_OP_CONTINUATION && opcode != c->send_opcode)
             return WS_E_INVALID;
         msg_opcode = c->send_opcode;
         frame_opcode = WS_OP_CONTINUATION;
+        compress = ws_conn_deflate_sending(c);
         utf8 = c->send_utf8;
     }
     /* Text is checked on a copy of the state, committed only once the frame is queued. */
@@ -147,7 +157,11 @@ int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t
             (final && ws_utf8_finish(&utf8) != WS_OK))
             return WS_E_INVALID_UTF8;
     }
-    rc = ws_conn_queue_frame(c, frame_opcode, final, (const uint8_t *)data, len, false);
+    if (compress)
+        rc = ws_conn_deflate_send(c, frame_opcode, (const uint8_t *)data, len,
+                                  frame_opcode != WS_OP_CONTINUATION, final);
+    else
+        rc = ws_conn_queue_frame(c, frame_opcode, final, 0, (const uint8_t *)data, len, false);
     if (rc != WS_OK)
         return rc;
     c->send_utf8 = utf8;
@@ -163,7 +177,7 @@ static int ws_conn_send_control(ws_conn *c, uint8_t opcode, const void *data, si
         return rc;
     if (len > WS_CONTROL_PAYLOAD_MAX || (len > 0 && data == NULL))
         return WS_E_INVALID;
-    return ws_conn_queue_frame(c, opcode, true, (const uint8_t *)data, len, false);
+    return ws_conn_queue_frame(c, opcode, true, 0, (const uint8_t *)data, len, false);
 }
 
 int ws_conn_ping(ws_conn *c, const void *data, size_t len)
@@ -187,7 +201,7 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
     n = ws_close_build(payload, code, reason, reason_len);
     if (n < 0)
         return n;
-    rc = ws_conn_queue_frame(c, WS_OP_CLOSE, true, payload, (size_t)n, true);
+    rc = ws_conn_queue_frame(c, WS_OP_CLOSE, true, 0, payload, (size_t)n, true);
     if (rc != WS_OK)
         return rc;
     c->close_sent = true;
@@ -198,7 +212,7 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
 
 void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len)
 {
-    if (ws_conn_queue_frame(c, WS_OP_PONG, true, payload, len, false) == WS_OK) {
+    if (ws_conn_queue_frame(c, WS_OP_PONG, true, 0, payload, len, false) == WS_OK) {
         c->pong_owed = false; /* this answer supersedes any older one still owed */
         return;
     }
@@ -224,6 +238,6 @@ void ws_conn_consume(ws_conn *c, size_t n)
     /* Room was made: the pong owed to the latest ping goes out now, unless the connection
      * has ended (no frame may follow the close that ended it). */
     if (c->pong_owed && ws_conn_phase_of(c) != WS_PHASE_CLOSED &&
-        ws_conn_queue_frame(c, WS_OP_PONG, true, c->pong_data, c->pong_len, false) == WS_OK)
+        ws_conn_queue_frame(c, WS_OP_PONG, true, 0, c->pong_data, c->pong_len, false) == WS_OK)
         c->pong_owed = false;
 }

@@ -108,7 +108,7 @@ struct ws_inflater {
     ws_zmem mem; /* first: see ws_codec_alloc */
     z_stream zs;
     bool active;     /* zs is initialised (holds zlib state) */
-    bool reset_each; /* the peer has no context takeover: release zlib between messages */
+    bool reset_each; /* the peer has no context takeover: reset zlib between messages */
     bool stream_end; /* the peer ended its deflate stream (BFINAL) inside this message */
     int wbits;
     size_t max;      /* inflated bytes allowed per message */
@@ -141,19 +141,16 @@ int ws_inflater_new(ws_inflater **out, const ws_deflate_params *params, ws_role 
     return WS_OK;
 }
 
-/* The message is complete: get ready for the next one, releasing zlib's state when the
- * peer starts each message afresh, and forgetting a stream the peer ended. */
+/* The message is complete: get ready for the next one, resetting zlib's state (kept, not
+ * set up again: that costs several times more) when the peer starts each message afresh,
+ * and forgetting a stream the peer ended. ws_inflater_trim releases it when idle. */
 static int ws_inflater_end_message(ws_inflater *z)
 {
     z->total = 0;
     z->in_total = 0;
     z->tail_fed = 0;
-    if (z->active && z->reset_each) {
-        inflateEnd(&z->zs);
-        z->active = false;
-    } else if (z->active && z->stream_end) {
+    if (z->active && (z->reset_each || z->stream_end))
         (void)inflateReset(&z->zs);
-    }
     z->stream_end = false;
     return WS_DEFLATE_END;
 }
@@ -248,6 +245,16 @@ int ws_inflater_step(ws_inflater *z, const uint8_t *in, size_t in_len, bool last
     return ws_inflater_end_message(z);
 }
 
+bool ws_inflater_trim(ws_inflater *z)
+{
+    if (z == NULL || !z->active || !z->reset_each || z->total != 0 || z->in_total != 0 ||
+        z->tail_fed != 0 || z->error != WS_OK)
+        return false;
+    inflateEnd(&z->zs);
+    z->active = false;
+    return true;
+}
+
 size_t ws_inflater_memory(const ws_inflater *z)
 {
     return z != NULL ? z->mem.live : 0;
@@ -268,7 +275,8 @@ struct ws_deflater {
     ws_zmem mem; /* first: see ws_codec_alloc */
     z_stream zs;
     bool active;     /* zs is initialised */
-    bool reset_each; /* no context takeover: release zlib between messages */
+    bool reset_each; /* no context takeover: reset zlib between messages */
+    bool in_message; /* a message was started and not ended */
     int wbits;
     int level;
     int mem_level;
@@ -323,10 +331,9 @@ static int ws_deflater_end_message(ws_deflater *z, uint8_t *out, size_t n, size_
         z->error = WS_E_STATE;
         return z->error;
     }
-    if (z->reset_each && z->active) {
-        deflateEnd(&z->zs);
-        z->active = false;
-    }
+    if (z->reset_each && z->active)
+        (void)deflateReset(&z->zs);
+    z->in_message = false;
     return WS_DEFLATE_END;
 }
 
@@ -347,6 +354,7 @@ int ws_deflater_step(ws_deflater *z, const uint8_t *in, size_t in_len, bool last
             return WS_E_NOMEM;
         z->active = true;
     }
+    z->in_message = true;
     memcpy(out, z->hold, z->hold_len);
     out_pos = z->hold_len;
     z->hold_len = 0;
@@ -400,6 +408,22 @@ size_t ws_deflater_bound(size_t len)
     if (len > SIZE_MAX / 2)
         return SIZE_MAX;
     return len + (len + 7) / 8 + (len + 63) / 64 + 32;
+}
+
+bool ws_deflater_trim(ws_deflater *z)
+{
+    if (z == NULL || !z->active || !z->reset_each || z->in_message || z->error != WS_OK)
+        return false;
+    deflateEnd(&z->zs);
+    z->active = false;
+    return true;
+}
+
+void ws_deflater_forget(ws_deflater *z)
+{
+    if (z == NULL || z->in_message || !z->active)
+        return;
+    (void)deflateReset(&z->zs);
 }
 
 size_t ws_deflater_memory(const ws_deflater *z)

@@ -190,6 +190,14 @@ static int ws_pmd_write(char *out, size_t cap, size_t *out_len, bool snct, bool 
     return WS_OK;
 }
 
+int ws_deflate_params_write(const ws_deflate_params *p, char *out, size_t cap, size_t *out_len)
+{
+    return ws_pmd_write(
+        out, cap, out_len, p->server_no_context_takeover, p->client_no_context_takeover,
+        p->server_max_window_bits < WS_DEFLATE_WBITS_MAX ? p->server_max_window_bits : 0u,
+        p->client_max_window_bits < WS_DEFLATE_WBITS_MAX ? p->client_max_window_bits : 0u, false);
+}
+
 /* ---- server ------------------------------------------------------------------------------ */
 
 /* Whether cfg can accept offer e; fills *p with what would be agreed. */

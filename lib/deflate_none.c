@@ -91,3 +91,20 @@ void ws_deflater_free(ws_deflater *z)
 {
     (void)z;
 }
+
+bool ws_inflater_trim(ws_inflater *z)
+{
+    (void)z;
+    return false;
+}
+
+bool ws_deflater_trim(ws_deflater *z)
+{
+    (void)z;
+    return false;
+}
+
+void ws_deflater_forget(ws_deflater *z)
+{
+    (void)z;
+}

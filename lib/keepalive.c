@@ -91,7 +91,7 @@ static void ws_keepalive_ping(ws_conn *c, uint64_t now)
             payload[i] = (uint8_t)(now >> (56 - 8 * i));
     }
     /* A full output queue skips this ping; the next interval tries again. */
-    if (ws_conn_queue_frame(c, WS_OP_PING, true, payload, len, false) != WS_OK)
+    if (ws_conn_queue_frame(c, WS_OP_PING, true, 0, payload, len, false) != WS_OK)
         return;
     if (!c->ping_outstanding) {
         c->ping_outstanding = true;
