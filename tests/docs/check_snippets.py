@@ -96,6 +96,8 @@ def compile_one(name, kind, code, link, glue=None):
             args += pkg_config("--cflags", "cmocka")
     except (RuntimeError, KeyError) as e:
         return False, f"{glue}: {e}", out
+    # libws.a's own dependencies (zlib when built with permessage-deflate), from meson.
+    extra += os.environ.get("LIBWS_LINK", "").split()
     args += ["-o", out, LIB] + extra if link else ["-c", "-o", out + ".o"]
     if kind != "program":
         # A fragment computes what the surrounding program would use.
