@@ -533,19 +533,53 @@ static void measure(void (*fn)(const corpus *, const setting *, packed *, result
     r->recv_ns = recv[runs / 2];
 }
 
+/* --dump DIR: writes each stream to DIR/w2.msgs and DIR/ticks.msgs (every message as a
+ * 4-byte little-endian length and its bytes) for deflate_node.mjs, the Node ws reference. */
+static int dump(const char *dir, const corpus *corpora)
+{
+    static const char *const names[2] = {"w2", "ticks"};
+    size_t k, i, off;
+
+    for (k = 0; k < 2; k++) {
+        char path[4096];
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/%s.msgs", dir, names[k]);
+        f = fopen(path, "wb");
+        if (f == NULL) {
+            perror(path);
+            return 1;
+        }
+        for (i = 0, off = 0; i < corpora[k].count; off += corpora[k].len[i], i++) {
+            uint8_t n[4] = {(uint8_t)corpora[k].len[i], (uint8_t)(corpora[k].len[i] >> 8),
+                            (uint8_t)(corpora[k].len[i] >> 16), (uint8_t)(corpora[k].len[i] >> 24)};
+            fwrite(n, 1, 4, f);
+            fwrite(corpora[k].data + off, 1, corpora[k].len[i], f);
+        }
+        if (fclose(f) != 0) {
+            perror(path);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     size_t count = 100000, k, i;
     int runs = 3, a;
     corpus corpora[2];
+    const char *dump_dir = NULL;
 
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--messages") == 0 && a + 1 < argc)
             count = (size_t)strtoul(argv[++a], NULL, 10);
         else if (strcmp(argv[a], "--runs") == 0 && a + 1 < argc)
             runs = atoi(argv[++a]);
+        else if (strcmp(argv[a], "--dump") == 0 && a + 1 < argc)
+            dump_dir = argv[++a];
         else {
-            fprintf(stderr, "usage: bench_deflate [--messages N] [--runs N (1-16)]\n");
+            fprintf(stderr, "usage: bench_deflate [--messages N] [--runs N (1-16)] [--dump DIR]\n");
             return 2;
         }
     }
@@ -555,6 +589,8 @@ int main(int argc, char **argv)
     }
     gen_w2(&corpora[0], count);
     gen_ticks(&corpora[1], count);
+    if (dump_dir != NULL)
+        return dump(dump_dir, corpora);
     printf("permessage-deflate: %zu messages per stream, server to client, each compressed "
            "whole; times are the median of %d runs (wall clock); zlib %s\n",
            count, runs, zlibVersion());

@@ -3,6 +3,8 @@
 # Arguments go to the benchmark: --runs N, --only W1,W4, --impl memcpy,libws,stream,wslay,
 # --quick, --no-verify, --no-handshake. Figures only: it never fails a build.
 #   tests/bench/run.sh deflate [--messages N] [--runs N]   the permessage-deflate benchmark
+#   tests/bench/run.sh deflate-node [--messages N] [--runs N]   its Node ws reference (the same
+#       messages through ws's PerMessageDeflate; tests/interop/install-peers.sh installs ws)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,9 +18,11 @@ else
 fi
 program=bench
 which=""
-if [ "${1:-}" = deflate ]; then
+node_ref=false
+if [ "${1:-}" = deflate ] || [ "${1:-}" = deflate-node ]; then
     program=bench_deflate
-    which=" deflate"
+    which=" $1"
+    [ "$1" = deflate-node ] && node_ref=true
     shift
 fi
 ninja -C "$build" "tests/bench/$program" >/dev/null
@@ -33,4 +37,19 @@ if command -v lscpu >/dev/null; then
         | sed 's/  */ /g'
 fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+if $node_ref; then
+    messages=100000 runs=3
+    while [ $# -gt 0 ]; do
+        case "$1" in
+        --messages) messages=$2; shift 2 ;;
+        --runs) runs=$2; shift 2 ;;
+        *) echo "usage: tests/bench/run.sh deflate-node [--messages N] [--runs N]" >&2; exit 2 ;;
+        esac
+    done
+    dir=$(mktemp -d)
+    trap 'rm -rf "$dir"' EXIT
+    "$build/tests/bench/$program" --messages "$messages" --dump "$dir"
+    node "$root/tests/bench/deflate_node.mjs" "$dir" "$runs"
+    exit
+fi
 exec "$build/tests/bench/$program" "$@"
