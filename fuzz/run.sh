@@ -38,6 +38,7 @@ fuzz_bus              1024 bus
 fuzz_http_parser      4096 http
 fuzz_deflate_negotiate 1024 http,deflate
 fuzz_deflate_data     8192 deflate
+fuzz_conn_deflate     8192 frame,deflate
 "
 
 if [ $# -gt 0 ]; then

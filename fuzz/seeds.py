@@ -581,6 +581,59 @@ def seeds_deflate():
     for name, (mode, plan, limit, body) in sorted(hostile.items()):
         write(h, "raw-" + name, bytes([mode, 0, 0x3f, 0, 0]) + plan + limit + body)
 
+    # fuzz_conn_deflate. Round trip: 0, delivery bits, level/memLevel, min_size, flags,
+    # windows, split plan, then operations: op (bit 0: server sends; 2: text; 3+4:
+    # fragmented; 4 alone: uncompressed; 5: idle tick; 6: pump), length (2 bytes), bytes.
+    # Hostile: 1, settings, flags, windows, limit (2 bytes), split plan, then frames: first
+    # byte, payload length (1 byte), payload.
+    h = "fuzz_conn_deflate"
+
+    def op(code, data):
+        return bytes([code]) + struct.pack(">H", len(data)) + data
+
+    def frame(b0, payload):
+        return bytes([b0, len(payload)]) + payload
+
+    conn_rt = {
+        "json-both-ways": (0, 0x06, 66, 0, 0, 0x77, split(5, 60),
+                           op(0x40, json) + op(0x41, json * 3) + op(0x44, json) + op(0x45, b"")),
+        "fragments-and-opt-out": (0, 0x02, 6, 16, 1, 0x70, split(1, 2, 3),
+                                  op(0x58, json * 4) + op(0x51, json) + op(0x59, json * 2) +
+                                  op(0x60, json) + op(0x61, json)),
+        "smallest-windows": (0, 0x04, 9, 0, 3, 0x00, WHOLE,
+                             op(0x44, json * 10) + op(0x45, json * 10) + op(0x20, json) +
+                             op(0x40, bytes(2000))),
+    }
+    for name, (mode, whole, level, minimum, flags, windows, plan, body) in sorted(conn_rt.items()):
+        write(h, "rt-" + name, bytes([mode, whole, level, minimum, flags, windows]) + plan + body)
+    T1, C0, C1 = 0x81, 0x00, 0x80
+    conn_hostile = {
+        "hello-twice": (0, 0x77, b"\x01\x00", split(3),
+                        frame(T1 | 0x40, bytes.fromhex("f248cdc9c90700")) +
+                        frame(T1 | 0x40, bytes.fromhex("f200110000"))),
+        "fragmented-hello": (2, 0x77, b"\x00\x10", split(1),
+                             frame(0x01 | 0x40, bytes.fromhex("f248cd")) +
+                             frame(0x89, b"ping") + frame(C1, bytes.fromhex("c9c90700"))),
+        "rsv1-continuation": (0, 0x77, b"\x00\x10", WHOLE,
+                              frame(0x01 | 0x40, bytes.fromhex("f248cd")) +
+                              frame(C1 | 0x40, bytes.fromhex("c9c90700"))),
+        "rsv1-ping": (0, 0x77, b"\x00\x10", WHOLE, frame(0x89 | 0x40, b"x")),
+        "bomb": (2, 0x77, b"\x00\x40", split(7), frame(0x82 | 0x40, deflate_raw(bytes(60000)))),
+        "bomb-streaming": (0, 0x77, b"\x00\x40", split(2, 9),
+                           frame(0x02 | 0x40, deflate_raw(bytes(30000))[:100]) +
+                           frame(C1, deflate_raw(bytes(30000))[100:])),
+        "bad-text": (0, 0x77, b"\x00\x40", WHOLE,
+                     frame(T1 | 0x40, bytes.fromhex("000300fcff4865ff"))),
+        "no-takeover-reference": (0, 0x73, b"\x00\x40", WHOLE,
+                                  frame(T1 | 0x40, bytes.fromhex("f248cdc9c90700")) +
+                                  frame(T1 | 0x40, bytes.fromhex("f200110000"))),
+        "alloc-fails": (0x80, 0x77, b"\x03\x00\x40", WHOLE,
+                        frame(T1 | 0x40, deflate_raw(json * 3))),
+    }
+    for name, (settings, windows, limit, plan, body) in sorted(conn_hostile.items()):
+        flags = 3 if name == "no-takeover-reference" else 0
+        write(h, "raw-" + name, bytes([1, settings, flags, windows]) + limit + plan + body)
+
 
 def main():
     seeds_utf8()

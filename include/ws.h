@@ -45,13 +45,16 @@ extern "C" {
  *                           http_status and response when the server refused
  *   ws_conn_send, ws_conn_tick, ws_conn_close, ws_conn_free as a server
  * Optional: request hooks and ws_conn_resume, keepalive hooks, ws_conn_handoff (from an
- * HTTP server of your own), ws_conn_start_open (HTTP/2 or HTTP/3 streams).
+ * HTTP server of your own), ws_conn_start_open (HTTP/2 or HTTP/3 streams; with
+ * ws_conn_set_deflate), permessage-deflate (cfg.deflate, ws_conn_deflate_params,
+ * ws_conn_send_ex with WS_SEND_NO_COMPRESS; docs/deflate.md).
  *
  * The header, in order: errors and common types; the connection and the types it shares
  * with the handshake; then the layers it is made of, each usable alone: UTF-8 validation,
  * masking, the frame codec, close payloads, SHA-1 and base64, HTTP heads (header lists, the
- * HTTP/1.1 head parser), the opening handshake (server, client, URLs), and the ready-made
- * policies (origin checks, trusted hosts, token auth, SHA-256).
+ * HTTP/1.1 head parser), the opening handshake (server, client, URLs), permessage-deflate
+ * (the connection's calls, negotiation, codecs), and the ready-made policies (origin
+ * checks, trusted hosts, token auth, SHA-256).
  * ====================================================================================== */
 
 /* ======================================================================================
@@ -409,7 +412,8 @@ typedef struct ws_event {
     const ws_response *response; /* client OPEN, and CLOSED after a refused handshake */
     const char *subprotocol;     /* OPEN: negotiated subprotocol, NULL when none */
     size_t subprotocol_len;
-    const char *extensions; /* OPEN: negotiated extensions, NULL when none */
+    const char *extensions; /* OPEN: negotiated extensions (permessage-deflate and the
+                               agreed parameters), NULL when none */
     size_t extensions_len;
 } ws_event;
 

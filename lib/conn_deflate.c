@@ -242,8 +242,10 @@ static ws_event_type ws_conn_inflated_whole(ws_conn *c, const uint8_t *out, size
         }
         memcpy(c->msg.p + c->msg.len, out, n);
     }
-    if (opcode == WS_OP_TEXT && (ws_utf8_feed(&c->utf8, c->msg.p + c->msg.len, n, NULL) != WS_OK ||
-                                 (end && ws_utf8_finish(&c->utf8) != WS_OK))) {
+    /* msg.p is NULL until a message has a byte */
+    if (opcode == WS_OP_TEXT &&
+        (ws_utf8_feed(&c->utf8, n > 0 ? c->msg.p + c->msg.len : NULL, n, NULL) != WS_OK ||
+         (end && ws_utf8_finish(&c->utf8) != WS_OK))) {
         ws_conn_fail(c, WS_E_INVALID_UTF8);
         return WS_EV_NONE;
     }
