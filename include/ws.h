@@ -358,7 +358,8 @@ typedef struct ws_config {
      * accepts an offer when deflate.enable is set (ws_config_init: off, and the defaults of
      * ws_deflate_config_init). Needs an allocator: a connection made by ws_conn_init uses
      * it only when cfg.realloc is set (zlib's state is allocated through it), else it
-     * declines (server) or does not offer (client). Ignored in a build without zlib. */
+     * declines (server) or does not offer (client). Ignored in a build without zlib. With
+     * enable set, settings out of range make the configuration invalid. */
     ws_deflate_config deflate;
 } ws_config;
 
@@ -1163,7 +1164,8 @@ int ws_deflate_client_check(const ws_deflate_config *cfg, const ws_header *heade
  * state: about 2^(window+2) + 2^(memLevel+9) bytes, 262 KiB with the defaults, 9 KiB at
  * window 8 / memLevel 1). With no context takeover a side keeps its zlib state between
  * messages (reset, not set up again) and ws_conn_tick releases it once the connection
- * has moved no message for WS_DEFLATE_IDLE_MS. Figures per setting: docs/deflate.md. */
+ * has moved no message for WS_DEFLATE_IDLE_MS (ws_conn_next_deadline includes that time
+ * while there is such state to release). Figures per setting: docs/deflate.md. */
 #define WS_DEFLATE_IDLE_MS 2000u
 
 /* True, with *out filled (out may be NULL), when permessage-deflate is in use on c: from

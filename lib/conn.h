@@ -207,8 +207,10 @@ bool ws_conn_deflate_wants(const ws_conn *c, size_t len, unsigned flags);
 bool ws_conn_deflate_sending(const ws_conn *c);
 int ws_conn_deflate_send(ws_conn *c, uint8_t opcode, const uint8_t *data, size_t len, bool first,
                          bool fin);
-/* ws_conn_tick: releases idle zlib state that carries nothing between messages. */
+/* ws_conn_tick: releases idle zlib state that carries nothing between messages; and when
+ * that will be due (UINT64_MAX: nothing to release), for ws_conn_next_deadline. */
 void ws_conn_deflate_tick(ws_conn *c, uint64_t now_ms);
+uint64_t ws_conn_deflate_deadline(const ws_conn *c);
 
 /* keepalive.c: deadlines only; it never ends a connection itself (conn.c acts on what
  * ws_keepalive_due reports), so the dependency goes one way. */

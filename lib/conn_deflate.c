@@ -36,11 +36,19 @@ struct ws_pmd {
     uint8_t *tx; /* compressed payload of the frame being queued */
     size_t tx_cap;
 
-    uint64_t last_used;               /* c->now when a message last moved through a codec */
+    uint64_t last_used; /* c->now when a message last moved through a codec */
+    bool stamped;       /* last_used is a time of the host\'s clock (it had started) */
     uint8_t tiny[WS_DEFLATE_OUT_MIN]; /* whole mode: the last bytes before the limit */
     size_t scratch_cap;               /* 0 in whole-message mode */
     uint8_t scratch[];                /* streaming mode: inflated chunks */
 };
+
+/* A message moved: the idle time counts from now. */
+static void ws_conn_deflate_used(ws_conn *c)
+{
+    c->pmd->last_used = c->now;
+    c->pmd->stamped = c->clock_started;
+}
 
 static bool ws_conn_deflate_usable(const ws_conn *c)
 {
@@ -84,7 +92,7 @@ static int ws_conn_deflate_setup(ws_conn *c, const ws_deflate_params *params)
     c->pmd = m;
     m->params = *params;
     m->scratch_cap = scratch;
-    m->last_used = c->now;
+    ws_conn_deflate_used(c);
     rc = ws_inflater_new(&m->inf, params, c->cfg.role, max, c->cfg.realloc, c->cfg.realloc_ud);
     if (rc == WS_OK)
         rc = ws_deflater_new(&m->def, params, c->cfg.role, &c->cfg.deflate, c->cfg.realloc,
@@ -285,8 +293,10 @@ ws_event_type ws_conn_inflate_continue(ws_conn *c, ws_event *ev)
             ws_conn_fail(c, rc);
             return WS_EV_NONE;
         }
-        m->rx_in += used;
-        m->rx_in_len -= used;
+        if (used > 0) { /* rx_in is NULL for an empty payload */
+            m->rx_in += used;
+            m->rx_in_len -= used;
+        }
         /* NEED_INPUT and END: every byte of the chunk was used. */
         frame_done = rc != WS_DEFLATE_MORE;
         if (frame_done) {
@@ -296,7 +306,7 @@ ws_event_type ws_conn_inflate_continue(ws_conn *c, ws_event *ev)
         }
         if (rc == WS_DEFLATE_END) {
             m->rx_compressed = false;
-            m->last_used = c->now;
+            ws_conn_deflate_used(c);
         }
         if (m->scratch_cap == 0)
             t = ws_conn_inflated_whole(c, out, made, rc == WS_DEFLATE_END, ev);
@@ -391,7 +401,7 @@ int ws_conn_deflate_send(ws_conn *c, uint8_t opcode, const uint8_t *data, size_t
         return rc;
     }
     m->tx_compressing = !fin;
-    m->last_used = c->now;
+    ws_conn_deflate_used(c);
     if (m->tx_cap > WS_PMD_TX_KEEP) {
         c->cfg.realloc(c->cfg.realloc_ud, m->tx, 0);
         m->tx = NULL;
@@ -402,11 +412,34 @@ int ws_conn_deflate_send(ws_conn *c, uint8_t opcode, const uint8_t *data, size_t
 
 /* ---- idle ----------------------------------------------------------------------------- */
 
+/* Whether a side holds zlib state that carries nothing to the next message. */
+static bool ws_conn_deflate_trimmable(const ws_pmd *m)
+{
+    return ws_inflater_can_trim(m->inf) || ws_deflater_can_trim(m->def);
+}
+
+uint64_t ws_conn_deflate_deadline(const ws_conn *c)
+{
+    const ws_pmd *m = c->pmd;
+
+    if (m == NULL || !m->stamped || !ws_conn_deflate_trimmable(m) ||
+        m->last_used > UINT64_MAX - WS_DEFLATE_IDLE_MS)
+        return UINT64_MAX;
+    return m->last_used + WS_DEFLATE_IDLE_MS;
+}
+
 void ws_conn_deflate_tick(ws_conn *c, uint64_t now_ms)
 {
     ws_pmd *m = c->pmd;
 
-    if (m == NULL || now_ms - m->last_used < WS_DEFLATE_IDLE_MS || now_ms < m->last_used)
+    if (m == NULL)
+        return;
+    if (!m->stamped) { /* messages moved before the clock started: count from now */
+        m->last_used = now_ms;
+        m->stamped = true;
+        return;
+    }
+    if (now_ms < m->last_used || now_ms - m->last_used < WS_DEFLATE_IDLE_MS)
         return;
     /* Only a side that starts every message afresh has nothing worth keeping. */
     (void)ws_inflater_trim(m->inf);

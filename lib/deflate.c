@@ -245,10 +245,15 @@ int ws_inflater_step(ws_inflater *z, const uint8_t *in, size_t in_len, bool last
     return ws_inflater_end_message(z);
 }
 
+bool ws_inflater_can_trim(const ws_inflater *z)
+{
+    return z != NULL && z->active && z->reset_each && z->total == 0 && z->in_total == 0 &&
+           z->tail_fed == 0 && z->error == WS_OK;
+}
+
 bool ws_inflater_trim(ws_inflater *z)
 {
-    if (z == NULL || !z->active || !z->reset_each || z->total != 0 || z->in_total != 0 ||
-        z->tail_fed != 0 || z->error != WS_OK)
+    if (!ws_inflater_can_trim(z))
         return false;
     inflateEnd(&z->zs);
     z->active = false;
@@ -410,9 +415,14 @@ size_t ws_deflater_bound(size_t len)
     return len + (len + 7) / 8 + (len + 63) / 64 + 32;
 }
 
+bool ws_deflater_can_trim(const ws_deflater *z)
+{
+    return z != NULL && z->active && z->reset_each && !z->in_message && z->error == WS_OK;
+}
+
 bool ws_deflater_trim(ws_deflater *z)
 {
-    if (z == NULL || !z->active || !z->reset_each || z->in_message || z->error != WS_OK)
+    if (!ws_deflater_can_trim(z))
         return false;
     deflateEnd(&z->zs);
     z->active = false;

@@ -27,6 +27,9 @@ int ws_deflate_params_write(const ws_deflate_params *p, char *out, size_t cap, s
  * Return true when something was released. */
 bool ws_inflater_trim(ws_inflater *z);
 bool ws_deflater_trim(ws_deflater *z);
+/* Whether the trim functions would release something now. */
+bool ws_inflater_can_trim(const ws_inflater *z);
+bool ws_deflater_can_trim(const ws_deflater *z);
 
 /* A whole message was compressed but could not be sent: drop the history it left, so the
  * next message refers to nothing the peer has not seen. No-op in the middle of a message. */

@@ -108,3 +108,15 @@ void ws_deflater_forget(ws_deflater *z)
 {
     (void)z;
 }
+
+bool ws_inflater_can_trim(const ws_inflater *z)
+{
+    (void)z;
+    return false;
+}
+
+bool ws_deflater_can_trim(const ws_deflater *z)
+{
+    (void)z;
+    return false;
+}

@@ -1415,6 +1415,9 @@ static void test_memory_per_setting(void **state)
             pump(&pr, pr.cl, pr.sv, &pr.rsv);
             pump(&pr, pr.sv, pr.cl, &pr.rcl);
             busy = st.live;
+            /* the host is told when to come back, only when there is something to give back */
+            assert_int_equal(ws_conn_next_deadline(pr.sv),
+                             i > 0 && settings[i].nct ? 1 + WS_DEFLATE_IDLE_MS : UINT64_MAX);
             ws_conn_tick(pr.sv, 1 + WS_DEFLATE_IDLE_MS - 1);
             assert_int_equal(st.live, busy); /* not idle for long enough yet */
             ws_conn_tick(pr.sv, 1 + WS_DEFLATE_IDLE_MS);
@@ -1422,6 +1425,7 @@ static void test_memory_per_setting(void **state)
                 assert_true(st.live < busy);
             else
                 assert_int_equal(st.live, busy);
+            assert_int_equal(ws_conn_next_deadline(pr.sv), UINT64_MAX); /* nothing left */
             print_message("# conn memory, permessage-deflate %s, %s: %zu B open, %zu B peak, %zu "
                           "B after a message each way, %zu B idle\n",
                           settings[i].name, whole ? "whole messages" : "streaming", at_open,
