@@ -42,7 +42,9 @@ function ticks(n) {
 // binary, 1 MiB of repeated text, and 256 KiB of periodic binary.
 function workload() {
   const periodic = Buffer.alloc(256 << 10);
-  for (let i = 0; i < periodic.length; i++) periodic[i] = (i * 7) & 255;
+  // A period of 100 bytes: within reach of the smallest window (zlib's window 9 matches
+  // at most 250 bytes back).
+  for (let i = 0; i < periodic.length; i++) periodic[i] = ((i % 100) * 7) & 255;
   return [
     ...ticks(20).map((b) => [b, false]),
     [Buffer.from('hi'), false],
