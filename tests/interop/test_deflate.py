@@ -333,11 +333,33 @@ async def raw_checks(results, port, limited_port):
     await results.run("raw: the server still echoes after all that", still_serving())
 
 
+async def flag_checks(results, echo_path, client_path):
+    """The examples refuse deflate flags out of range, and list them in --help."""
+    for prog, args in [(client_path, ["--server-max-window-bits", "7", "ws://127.0.0.1:1/"]),
+                       (client_path, ["--client-max-window-bits", "16", "ws://127.0.0.1:1/"]),
+                       (client_path, ["--deflate-level", "10", "ws://127.0.0.1:1/"]),
+                       (echo_path, ["--server-max-window-bits", "08x"]),
+                       (echo_path, ["--client-max-window-bits"])]:
+        name = f"{os.path.basename(prog)} {' '.join(args[:2])}: refused with the usage"
+        status, out, err = await run_program([prog, *args], timeout=10)
+        results.check(name, status not in (0, None) and "usage:" in err,
+                      f"status {status}, stderr {err[:200]!r}")
+    for prog in (echo_path, client_path):
+        status, out, err = await run_program([prog, "--help"], timeout=10)
+        results.check(f"{os.path.basename(prog)} --help lists --no-deflate and the four "
+                      "parameters", status == 0 and all(
+                          f in out for f in ("--no-deflate", "--server-max-window-bits",
+                                             "--client-max-window-bits",
+                                             "--server-no-context-takeover",
+                                             "--client-no-context-takeover")), out[-400:])
+
+
 async def main(results):
     if len(sys.argv) != 3:
         results.check("usage: PATH/TO/echo-server PATH/TO/ws-client given", False)
         return
     echo_path, client_path = sys.argv[1], sys.argv[2]
+    await flag_checks(results, echo_path, client_path)
     await python_client(results, echo_path)
     await python_server(results, client_path)
     server = await EchoServer(echo_path).start()
