@@ -1174,7 +1174,9 @@ bool ws_conn_deflate_params(const ws_conn *c, ws_deflate_params *out);
 
 /* For a connection started with ws_conn_start_open (RFC 8441, RFC 9220) whose host
  * negotiated permessage-deflate itself: call before ws_conn_start_open on a fresh
- * connection. The compressor's level and memLevel come from cfg.deflate. Returns WS_OK,
+ * connection (ws_conn_connect and ws_conn_accept then return WS_E_STATE: a handshake
+ * negotiates for itself). The compressor's level and memLevel come from cfg.deflate.
+ * Returns WS_OK,
  * WS_E_STATE (not fresh, or already set), WS_E_INVALID (params out of range, NULL),
  * WS_E_NOMEM, or WS_E_UNSUPPORTED (a build without zlib, or a fixed-memory connection
  * without cfg.realloc). */

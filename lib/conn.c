@@ -301,7 +301,7 @@ int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len)
         return WS_E_CLOSED;
     /* A client's bytes are the answer to its request: none before ws_conn_connect. */
     if (c->in_pos < c->in_len || c->in_callback || c->rx == WS_RX_IDLE ||
-        ws_conn_inflate_pending(c))
+        (c->pmd != NULL && ws_conn_inflate_pending(c)))
         return WS_E_STATE;
     if (len > 0 && buf == NULL)
         return WS_E_INVALID;
@@ -671,7 +671,8 @@ static bool ws_conn_fragments_ok(const ws_conn *c, size_t frames, uint64_t len)
 static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
 {
     uint64_t max;
-    int rc = ws_conn_deflate_frame(c, h);
+    /* RSV bits: only permessage-deflate lets any through the decoder (conn_deflate.c) */
+    int rc = h->rsv != 0 || c->pmd != NULL ? ws_conn_deflate_frame(c, h) : WS_OK;
 
     if (rc != WS_OK)
         return rc;
@@ -693,7 +694,8 @@ static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
     }
     /* Compressed, the limit is on the inflated size (checked as it inflates); the wire
      * size is only held to what the limit could take compressed. */
-    max = ws_conn_deflate_wire_limit(c, c->cfg.max_message_size);
+    max = c->pmd != NULL ? ws_conn_deflate_wire_limit(c, c->cfg.max_message_size)
+                         : c->cfg.max_message_size;
     if (max != 0 && (c->msg_len > max || h->length > max - c->msg_len))
         return WS_E_MESSAGE_TOO_BIG;
     if (h->length > UINT64_MAX - c->msg_len)
@@ -833,7 +835,7 @@ static ws_event_type ws_conn_whole_data_frame(ws_conn *c, const ws_frame_header 
         ws_conn_fail(c, rc);
         return WS_EV_NONE;
     }
-    if (ws_conn_rx_compressed(c))
+    if (c->pmd != NULL && ws_conn_rx_compressed(c))
         return ws_conn_inflate_chunk(c, p, n, true, ev);
     return ws_conn_data_chunk(c, p, n, true, ev);
 }
@@ -846,7 +848,7 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
     const ws_frame_header *h = &c->dec.header;
     int r;
 
-    if (ws_conn_inflate_pending(c))
+    if (c->pmd != NULL && ws_conn_inflate_pending(c))
         return ws_conn_inflate_continue(c, ev);
     if (n == 0 && !c->end_due)
         return WS_EV_NONE;
@@ -892,7 +894,7 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
             c->ctl_len += chunk_len;
             return r == WS_FRAME_END ? ws_conn_control_frame(c, h->opcode, ev) : WS_EV_NONE;
         }
-        if (ws_conn_rx_compressed(c))
+        if (c->pmd != NULL && ws_conn_rx_compressed(c))
             return ws_conn_inflate_chunk(c, chunk, chunk_len, r == WS_FRAME_END, ev);
         return ws_conn_data_chunk(c, chunk, chunk_len, r == WS_FRAME_END, ev);
     default: /* WS_FRAME_NEED_MORE: all bytes were taken into the header */
@@ -927,7 +929,8 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
             return WS_EV_NONE;
         case WS_RX_HANDSHAKE:
         case WS_RX_FRAMES:
-            if (!ws_conn_input_pending(c) && !c->end_due && !ws_conn_inflate_pending(c)) {
+            if (!ws_conn_input_pending(c) && !c->end_due &&
+                !(c->pmd != NULL && ws_conn_inflate_pending(c))) {
                 if (c->eof) {
                     ws_conn_fail(c, WS_E_EOF);
                     continue;
@@ -1074,7 +1077,10 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
         return WS_E_HTTP_EXTENSION;
     /* permessage-deflate (cfg.deflate) is answered here, while the request is at hand. */
     o = opts != NULL ? *opts : none;
-    if (ws_conn_deflate_accept(c, ws_handshake_request(&c->hs), answer, sizeof answer) == 1)
+    rc = ws_conn_deflate_accept(c, ws_handshake_request(&c->hs), answer, sizeof answer);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
         o.extensions = answer;
     rc = ws_conn_queue_answer(c, ws_conn_write_accept, &o);
     if (rc != WS_OK) {
@@ -1140,6 +1146,8 @@ int ws_conn_connect(ws_conn *c, const ws_client_opts *opts)
         return WS_E_INVALID;
     if (opts->extensions != NULL)
         return WS_E_HTTP_EXTENSION; /* as in ws_conn_accept */
+    if (c->pmd != NULL)
+        return WS_E_STATE; /* ws_conn_set_deflate is for ws_conn_start_open */
     o = *opts;
     if (ws_conn_deflate_offer(c, offer, sizeof offer))
         o.extensions = offer; /* cfg.deflate: the 101's answer is checked against it */

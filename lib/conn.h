@@ -184,7 +184,8 @@ ws_event_type ws_event_data(ws_event *ev, ws_event_type type, uint8_t opcode, co
 typedef struct ws_pmd ws_pmd;
 void ws_conn_deflate_free(ws_conn *c);
 /* Server, deciding: negotiates from r and sets the codecs up; 1 with answer written (for
- * the 101), 0 declined (no offer, none acceptable, no allocator, no memory). */
+ * the 101), 0 declined (no offer, none acceptable, no allocator, no memory), WS_E_STATE
+ * after ws_conn_set_deflate. */
 int ws_conn_deflate_accept(ws_conn *c, const ws_request *r, char *answer, size_t cap);
 /* Client: writes the offer for cfg.deflate; false when none is to be made. */
 bool ws_conn_deflate_offer(const ws_conn *c, char *offer, size_t cap);

@@ -141,6 +141,8 @@ int ws_conn_deflate_accept(ws_conn *c, const ws_request *r, char *answer, size_t
     ws_deflate_params params;
     size_t len;
 
+    if (c->pmd != NULL)
+        return WS_E_STATE; /* ws_conn_set_deflate is for ws_conn_start_open */
     if (!c->cfg.deflate.enable || !ws_conn_deflate_usable(c) || r == NULL)
         return 0;
     /* An offer that cannot be accepted, or no room to set the codecs up: declined, and the

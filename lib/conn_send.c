@@ -120,7 +120,7 @@ int ws_conn_send_ex(ws_conn *c, ws_opcode opcode, const void *data, size_t len, 
     if (opcode == WS_OP_TEXT && c->cfg.check_outgoing_utf8 &&
         !ws_utf8_valid((const uint8_t *)data, len))
         return WS_E_INVALID_UTF8;
-    if (ws_conn_deflate_wants(c, len, flags))
+    if (c->pmd != NULL && ws_conn_deflate_wants(c, len, flags))
         return ws_conn_deflate_send(c, (uint8_t)opcode, (const uint8_t *)data, len, true, true);
     return ws_conn_queue_frame(c, (uint8_t)opcode, true, 0, (const uint8_t *)data, len, false);
 }
@@ -141,14 +141,14 @@ int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t
             return WS_E_INVALID;
         msg_opcode = (uint8_t)opcode;
         frame_opcode = (uint8_t)opcode;
-        compress = ws_conn_deflate_wants(c, len, 0); /* the first fragment decides */
+        compress = c->pmd != NULL && ws_conn_deflate_wants(c, len, 0); /* the first decides */
         ws_utf8_init(&utf8);
     } else {
         if (opcode != WS_OP_CONTINUATION && opcode != c->send_opcode)
             return WS_E_INVALID;
         msg_opcode = c->send_opcode;
         frame_opcode = WS_OP_CONTINUATION;
-        compress = ws_conn_deflate_sending(c);
+        compress = c->pmd != NULL && ws_conn_deflate_sending(c);
         utf8 = c->send_utf8;
     }
     /* Text is checked on a copy of the state, committed only once the frame is queued. */

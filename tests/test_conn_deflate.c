@@ -608,6 +608,36 @@ static void test_big_bomb(void **state)
     run_stream(&p, true, 1u << 20, &in, NULL, 0, got, &code);
     assert_int_equal(code, 1009);
     assert_string_equal(got, "CLOSED:1009:-29");
+    /* It fails in the middle of its one frame, as soon as the limit is crossed: fed in
+     * 512-byte reads, long before the frame's end. */
+    {
+        int whole;
+        for (whole = 0; whole < 2; whole++) {
+            ws_conn *c = open_server(whole != 0, 1u << 20, &p);
+            uint8_t *copy = malloc(in.len); /* feeding unmasks in place */
+            size_t pos = 0;
+            ws_event ev;
+            bool closed = false;
+
+            assert_non_null(copy);
+            memcpy(copy, in.p, in.len);
+            while (pos < in.len && !closed) {
+                size_t k = in.len - pos < 512 ? in.len - pos : 512;
+                assert_int_equal(ws_conn_feed(c, copy + pos, k), WS_OK);
+                pos += k;
+                while (ws_conn_next_event(c, &ev) != WS_EV_NONE)
+                    if (ev.type == WS_EV_CLOSED) {
+                        assert_int_equal(ev.error, WS_E_MESSAGE_TOO_BIG);
+                        closed = true;
+                    }
+            }
+            assert_true(closed);
+            print_message("# 64 MiB bomb (%zu B compressed): 1009 after %zu B read\n", in.len, pos);
+            assert_true(pos < in.len / 8);
+            ws_conn_free(c);
+            free(copy);
+        }
+    }
     dbuf_free(&in);
 }
 
@@ -1466,6 +1496,31 @@ static void test_set_deflate(void **state)
     assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
     assert_int_equal(ws_conn_set_deflate(c, &p), WS_E_STATE); /* too late */
     ws_conn_free(c);
+
+    /* not with a handshake: it negotiates for itself */
+    {
+        ws_client_opts o;
+        ws_event ev;
+        char req[512];
+
+        ws_config_init(&cfg, WS_ROLE_CLIENT);
+        cfg.random = zero_random;
+        c = ws_conn_new(&cfg);
+        assert_int_equal(ws_conn_set_deflate(c, &p), WS_OK);
+        memset(&o, 0, sizeof o);
+        o.url = "ws://example.com/";
+        assert_int_equal(ws_conn_connect(c, &o), WS_E_STATE);
+        ws_conn_free(c);
+        ws_config_init(&cfg, WS_ROLE_SERVER);
+        cfg.deflate.enable = true;
+        c = ws_conn_new(&cfg);
+        assert_int_equal(ws_conn_set_deflate(c, &p), WS_OK);
+        snprintf(req, sizeof req, "%s\r\n", REQUEST_HEAD);
+        assert_int_equal(ws_conn_feed(c, (uint8_t *)req, strlen(req)), WS_OK);
+        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+        assert_int_equal(ws_conn_accept(c, NULL), WS_E_STATE);
+        ws_conn_free(c);
+    }
 }
 
 /* A connection in caller storage uses permessage-deflate only with an allocator. */
