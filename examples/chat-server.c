@@ -28,6 +28,7 @@
 #define _GNU_SOURCE
 #include "cluster.h"
 #include "common.h"
+#include "deflate_flags.h"
 #include "rooms.h"
 #include "ws.h"
 
@@ -111,6 +112,7 @@ struct options {
     const char *print_ticket; /* subject to mint a ticket for, or NULL */
     ex_limits limits;         /* --max-frame, --max-message ... */
     ex_trusted trusted;       /* --trusted-host */
+    ex_deflate deflate;       /* --no-deflate, the permessage-deflate parameters */
 };
 
 struct server {
@@ -166,6 +168,7 @@ static void usage(FILE *out)
             "                         seconds (default 3600), print it and exit\n"
             "  --print-token SUBJECT  print a token for SUBJECT valid for --ttl seconds\n"
             "                         (default 3600) and exit\n");
+    ex_deflate_usage(out);
     ex_trusted_usage(out);
     ex_limits_usage(out); /* --max-message here: default 64K */
 }
@@ -977,6 +980,17 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->tickets = true;
             continue;
         }
+        switch (ex_deflate_arg(&o->deflate, arg, val)) {
+        case -1:
+            return -1;
+        case 1:
+            continue;
+        case 2:
+            i++;
+            continue;
+        default:
+            break;
+        }
         if (val == NULL)
             return -1;
         i++;
@@ -1053,6 +1067,7 @@ static void configure(struct server *srv, const struct options *o)
     cfg->http_requests = true; /* the page */
     cfg->ping_interval_ms = o->ping_interval_ms;
     cfg->pong_timeout_ms = o->pong_timeout_ms;
+    ex_deflate_apply(&o->deflate, cfg); /* on unless --no-deflate */
     ex_limits_apply(&o->limits, cfg);
 
     /* Same-origin is on by default; the listed origins are allowed besides. */
@@ -1237,6 +1252,7 @@ int main(int argc, char **argv)
     opt.pong_timeout_ms = 10000;
     opt.ttl = 3600;
     opt.heartbeat_ms = 1000;
+    ex_deflate_init(&opt.deflate);
     opt.allow = calloc((size_t)argc, sizeof *opt.allow);
     if (opt.allow == NULL || parse_args(argc, argv, &opt) < 0) {
         usage(stderr);

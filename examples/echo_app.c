@@ -23,6 +23,7 @@ static void usage(FILE *out, const char *prog, bool tls, const ex_echo_usage *ow
     fprintf(out, "  --verbose            log each connection's open and close to stderr\n");
     if (own)
         fputs(own->help, out);
+    ex_deflate_usage(out);
     ex_trusted_usage(out);
     ex_limits_usage(out);
 }
@@ -36,6 +37,7 @@ int ex_echo_parse(const char *prog, bool tls, const ex_echo_usage *own, int argc
     o->host = "127.0.0.1";
     o->port = 9001;
     o->max_message = 16u * 1024u * 1024u;
+    ex_deflate_init(&o->deflate);
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -63,6 +65,10 @@ int ex_echo_parse(const char *prog, bool tls, const ex_echo_usage *own, int argc
             if (!ex_parse_size(val, &o->max_message))
                 break;
             i++;
+        } else if ((rc = ex_deflate_arg(&o->deflate, arg, val)) != 0) {
+            if (rc < 0)
+                break;
+            i += rc - 1;
         } else if ((rc = ex_limits_arg(&o->limits, arg, val)) != 0 ||
                    (rc = ex_trusted_arg(&o->trusted, arg, val)) != 0) {
             if (rc < 0)
@@ -86,7 +92,8 @@ int ex_echo_config(ex_echo_opts *o, ws_config *cfg, size_t *piece)
     cfg->max_frame_size = o->max_message;
     cfg->whole_messages = false; /* stream: echo each chunk as it arrives */
     cfg->realloc = ex_realloc;
-    ex_limits_apply(&o->limits, cfg); /* --max-frame etc. over the defaults above */
+    ex_deflate_apply(&o->deflate, cfg); /* on unless --no-deflate */
+    ex_limits_apply(&o->limits, cfg);   /* --max-frame etc. over the defaults above */
     ex_trusted_apply(&o->trusted, o->host, cfg);
     if (ws_conn_storage_size(cfg) == 0) {
         fprintf(stderr, "echo server: those limits make no valid configuration\n");
@@ -127,8 +134,11 @@ bool ex_echo_event(ex_echo *e, ws_conn *ws, const ws_event *ev)
     case WS_EV_OPEN:
         if (e->verbose) {
             const ws_request *req = ws_conn_request(ws);
-            fprintf(stderr, "[%s] open %.*s\n", e->peer, req != NULL ? (int)req->target_len : 0,
-                    req != NULL ? req->target : "");
+            char deflate[160];
+            ex_deflate_describe(ws, deflate, sizeof deflate);
+            fprintf(stderr, "[%s] open %.*s (%s)\n", e->peer,
+                    req != NULL ? (int)req->target_len : 0, req != NULL ? req->target : "",
+                    deflate);
         }
         break;
     case WS_EV_CHUNK:

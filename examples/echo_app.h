@@ -7,6 +7,7 @@
 #define EXAMPLES_ECHO_APP_H
 
 #include "common.h"
+#include "deflate_flags.h"
 #include "ws.h"
 
 #include <stdbool.h>
@@ -23,6 +24,7 @@ typedef struct ex_echo_opts {
     const char *cert, *key; /* wss:// when both are given */
     ex_limits limits;       /* --max-frame, --max-fragments ... over the defaults */
     ex_trusted trusted;     /* --trusted-host */
+    ex_deflate deflate;     /* --no-deflate, the permessage-deflate parameters */
 } ex_echo_opts;
 
 /* Options a program takes on top of the shared ones (taken out of argv before parsing),

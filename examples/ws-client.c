@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "backoff.h"
 #include "common.h"
+#include "deflate_flags.h"
 #include "tls.h"
 #include "ws.h"
 
@@ -53,6 +54,7 @@ struct options {
     const char *ca_file; /* wss://: trust this CA file instead of the system's */
     bool insecure;       /* wss://: no certificate or host name check */
     ex_limits limits;    /* --max-frame, --max-fragments ... */
+    ex_deflate deflate;  /* --no-deflate, the permessage-deflate parameters */
 };
 
 struct app {
@@ -101,6 +103,7 @@ static void usage(FILE *out)
                  "  --ca-file FILE       wss://: trust the CAs in FILE (PEM), not the system's\n"
                  "  --insecure           wss://: skip certificate and host name checks (tests)\n"
                  "exit status: 0 clean close, 1 connection or protocol error, 2 usage\n");
+    ex_deflate_usage(out);
     ex_limits_usage(out);
 }
 
@@ -158,6 +161,7 @@ static bool parse_args(int argc, char **argv, struct options *o)
         const char *arg = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes_value = true;
+        int rc;
 
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             usage(stdout);
@@ -176,6 +180,10 @@ static bool parse_args(int argc, char **argv, struct options *o)
         } else if (strcmp(arg, "--reconnect") == 0) {
             o->reconnect = true;
             takes_value = false;
+        } else if ((rc = ex_deflate_arg(&o->deflate, arg, val)) != 0) {
+            if (rc < 0)
+                return false;
+            takes_value = rc == 2;
         } else if (arg[0] == '-' && arg[1] == '-' && val == NULL) {
             return false;
         } else if (strcmp(arg, "--send") == 0) {
@@ -346,6 +354,7 @@ static void on_closed(struct app *a, const ws_event *ev)
 
 static void on_open(struct app *a, const ws_event *ev)
 {
+    char deflate[160];
     size_t i;
 
     a->opened = true;
@@ -356,6 +365,8 @@ static void on_open(struct app *a, const ws_event *ev)
     if (ev->subprotocol != NULL)
         fprintf(stderr, " (subprotocol %.*s)", (int)ev->subprotocol_len, ev->subprotocol);
     fprintf(stderr, "\n");
+    ex_deflate_describe(a->ws, deflate, sizeof deflate);
+    fprintf(stderr, "%s\n", deflate);
     if (a->opt->reconnect)
         fprintf(stderr, "ws-client: state open\n");
     for (i = 0; i < a->opt->on_open_count; i++) {
@@ -751,6 +762,7 @@ int main(int argc, char **argv)
     opt.max_message = 16u * 1024u * 1024u;
     opt.backoff_min_ms = 250;
     opt.backoff_max_ms = 10000;
+    ex_deflate_init(&opt.deflate);
     if (!parse_args(argc, argv, &opt)) {
         usage(stderr);
         return 2;
@@ -774,6 +786,7 @@ int main(int argc, char **argv)
     cfg.realloc = ex_realloc;
     cfg.ping_interval_ms = opt.ping_interval_ms;
     cfg.pong_timeout_ms = opt.pong_timeout_ms;
+    ex_deflate_apply(&opt.deflate, &cfg); /* offered unless --no-deflate */
     ex_limits_apply(&opt.limits, &cfg);
     if (ws_conn_storage_size(&cfg) == 0) {
         fprintf(stderr, "ws-client: those limits make no valid configuration\n");

@@ -4,6 +4,13 @@
  * their keys and symbols) - through libws's ws_deflater / ws_inflater and through zlib
  * alone with the same parameters, for several settings. Prints bytes on the wire, time
  * per message each way, and the memory a connection holds. Figures only: never a verdict.
+ *
+ * Then the same streams through two ws_conn (a client and a server, in memory, no
+ * sockets): what a host sees with ws_config.deflate on - both directions (the client's
+ * masked messages received by the server, the server's sent to the client), the bytes on
+ * the wire, the time per message of ws_conn_send and of ws_conn_feed with the events
+ * pulled, and what each connection holds from the allocator: at its peak, between
+ * messages, and once ws_conn_tick has seen it idle for WS_DEFLATE_IDLE_MS.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -299,6 +306,213 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* ---- through the connection ------------------------------------------------------------ */
+
+#define CONN_PIECE 16384u /* bytes handed to ws_conn_feed at once, as a socket read would */
+
+typedef struct conn_result {
+    size_t up_wire, down_wire; /* client to server, server to client */
+    double client_send_ns, server_recv_ns, server_send_ns, client_recv_ns;
+    size_t server_peak, server_idle, server_after_tick; /* server connection, allocator bytes */
+    size_t client_peak, client_idle, client_after_tick;
+    bool ok;
+} conn_result;
+
+static int fixed_random(void *ud, uint8_t *buf, size_t len)
+{
+    uint64_t *rng = ud;
+    size_t i;
+    for (i = 0; i < len; i++)
+        buf[i] = (uint8_t)bench_rng_next(rng);
+    return 0;
+}
+
+/* Moves everything from's output to to's input; false when to refuses it. */
+static bool pass(ws_conn *from, ws_conn *to, uint8_t *scratch, size_t cap)
+{
+    const uint8_t *out;
+    size_t n;
+
+    while ((n = ws_conn_output(from, &out)) > 0) {
+        ws_event ev;
+        if (n > cap)
+            n = cap;
+        memcpy(scratch, out, n);
+        ws_conn_consume(from, n);
+        if (ws_conn_feed(to, scratch, n) != WS_OK)
+            return false;
+        while (ws_conn_next_event(to, &ev) != WS_EV_NONE) {
+            if (ev.type == WS_EV_REQUEST && ws_conn_accept(to, NULL) != WS_OK)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Sends every message of c from `from`, collecting its output (the wire) into wire. */
+static double conn_send(ws_conn *from, const corpus *c, uint8_t *wire, size_t *wire_len, bool *ok)
+{
+    size_t i, off, n;
+    double t0 = now_s();
+
+    *wire_len = 0;
+    for (i = 0, off = 0; i < c->count; off += c->len[i], i++) {
+        const uint8_t *out;
+        if (ws_conn_send(from, WS_OP_TEXT, c->data + off, c->len[i]) != WS_OK)
+            *ok = false;
+        while ((n = ws_conn_output(from, &out)) > 0) {
+            memcpy(wire + *wire_len, out, n);
+            *wire_len += n;
+            ws_conn_consume(from, n);
+        }
+    }
+    return (now_s() - t0) * 1e9 / (double)c->count;
+}
+
+/* Feeds the wire to `to` in CONN_PIECE reads and pulls the messages; checks their sizes. */
+static double conn_receive(ws_conn *to, const corpus *c, const uint8_t *wire, size_t wire_len,
+                           uint8_t *scratch, bool *ok)
+{
+    size_t off = 0, got = 0;
+    double t0 = now_s();
+
+    while (off < wire_len) {
+        size_t n = wire_len - off < CONN_PIECE ? wire_len - off : CONN_PIECE;
+        ws_event ev;
+        memcpy(scratch, wire + off, n); /* unmasked in place: the wire stays as it was */
+        off += n;
+        if (ws_conn_feed(to, scratch, n) != WS_OK)
+            *ok = false;
+        while (ws_conn_next_event(to, &ev) != WS_EV_NONE) {
+            if (ev.type != WS_EV_MESSAGE || got >= c->count || ev.len != c->len[got])
+                *ok = false;
+            got++;
+        }
+    }
+    if (got != c->count)
+        *ok = false;
+    return (now_s() - t0) * 1e9 / (double)c->count;
+}
+
+/* One run: a client and a server connection with deflate set as s (or off), the stream
+ * up (client sends, server receives) and down (server sends, client receives). */
+static void run_conn(const corpus *c, const setting *s, uint8_t *wire, conn_result *r)
+{
+    ws_config sc, cc;
+    counting ms = {0, 0}, mc = {0, 0};
+    uint64_t rng = 11;
+    ws_conn *server, *client;
+    ws_client_opts opts;
+    ws_deflate_params p;
+    uint8_t *scratch = xmalloc(CONN_PIECE > 65536 ? CONN_PIECE : 65536);
+    size_t len;
+
+    ws_config_init(&sc, WS_ROLE_SERVER);
+    ws_config_init(&cc, WS_ROLE_CLIENT);
+    sc.whole_messages = cc.whole_messages = true;
+    sc.max_message_size = cc.max_message_size = 1u << 20;
+    sc.realloc = cc.realloc = count_realloc;
+    sc.realloc_ud = &ms;
+    cc.realloc_ud = &mc;
+    cc.random = fixed_random;
+    cc.random_ud = &rng;
+    if (s != NULL) {
+        ws_deflate_config *d[2] = {&sc.deflate, &cc.deflate};
+        int k;
+        for (k = 0; k < 2; k++) {
+            ws_deflate_config_init(d[k]);
+            d[k]->enable = true;
+            d[k]->server_max_window_bits = d[k]->client_max_window_bits = s->window;
+            d[k]->server_no_context_takeover = d[k]->client_no_context_takeover = s->no_takeover;
+            d[k]->level = s->level;
+            d[k]->mem_level = s->mem_level;
+        }
+    }
+    server = ws_conn_new(&sc);
+    client = ws_conn_new(&cc);
+    memset(&opts, 0, sizeof opts);
+    opts.url = "ws://bench.example/";
+    r->ok = server != NULL && client != NULL && ws_conn_connect(client, &opts) == WS_OK &&
+            pass(client, server, scratch, 65536) && pass(server, client, scratch, 65536);
+    if (r->ok) {
+        ws_event ev;
+        while (ws_conn_next_event(client, &ev) != WS_EV_NONE)
+            ;
+        while (ws_conn_next_event(server, &ev) != WS_EV_NONE)
+            ;
+        /* Both ends agree on what the setting asks for (or on nothing). */
+        if (s == NULL
+                ? ws_conn_deflate_params(server, &p) || ws_conn_deflate_params(client, &p)
+                : !ws_conn_deflate_params(server, &p) || p.server_max_window_bits != s->window ||
+                      p.server_no_context_takeover != s->no_takeover ||
+                      !ws_conn_deflate_params(client, &p) || p.client_max_window_bits != s->window)
+            r->ok = false;
+        r->client_send_ns = conn_send(client, c, wire, &len, &r->ok);
+        r->up_wire = len;
+        r->server_recv_ns = conn_receive(server, c, wire, len, scratch, &r->ok);
+        r->server_send_ns = conn_send(server, c, wire, &len, &r->ok);
+        r->down_wire = len;
+        r->client_recv_ns = conn_receive(client, c, wire, len, scratch, &r->ok);
+        r->server_peak = ms.peak;
+        r->server_idle = ms.live;
+        r->client_peak = mc.peak;
+        r->client_idle = mc.live;
+        ws_conn_tick(server, 1000000);
+        ws_conn_tick(client, 1000000);
+        ws_conn_tick(server, 1000000 + WS_DEFLATE_IDLE_MS + 1);
+        ws_conn_tick(client, 1000000 + WS_DEFLATE_IDLE_MS + 1);
+        r->server_after_tick = ms.live;
+        r->client_after_tick = mc.live;
+    }
+    ws_conn_free(server);
+    ws_conn_free(client);
+    free(scratch);
+}
+
+static void conn_tables(const corpus *corpora, int runs)
+{
+    size_t k, i;
+
+    printf("\nThrough the connection: a ws_conn client and server in memory, whole messages, "
+           "%u B reads; both ends with the same setting; memory is what each connection "
+           "holds from the allocator (its buffers included): at its peak, between messages, "
+           "and after ws_conn_tick saw it idle for %u ms\n",
+           CONN_PIECE, (unsigned)WS_DEFLATE_IDLE_MS);
+    for (k = 0; k < 2; k++) {
+        const corpus *c = &corpora[k];
+        uint8_t *wire = xmalloc(c->bytes + c->count * 64 + 4096);
+
+        printf("\n%s (%zu messages, %zu payload bytes)\n", c->name, c->count, c->bytes);
+        printf("  %-62s %10s %10s %9s %9s %9s %9s %26s %26s\n", "setting", "up B", "down B",
+               "c send", "s recv", "s send", "c recv", "server B peak/idle/ticked",
+               "client B peak/idle/ticked");
+        for (i = 0; i <= SETTING_COUNT; i++) {
+            const setting *s = i == 0 ? NULL : &settings[i - 1];
+            double t[4][16];
+            conn_result r;
+            int run, j;
+
+            for (run = 0; run < runs; run++) {
+                memset(&r, 0, sizeof r);
+                run_conn(c, s, wire, &r);
+                t[0][run] = r.client_send_ns;
+                t[1][run] = r.server_recv_ns;
+                t[2][run] = r.server_send_ns;
+                t[3][run] = r.client_recv_ns;
+            }
+            for (j = 0; j < 4; j++)
+                qsort(t[j], (size_t)runs, sizeof t[j][0], cmp_double);
+            printf("  %-62s %10zu %10zu %9.0f %9.0f %9.0f %9.0f %8zu/%8zu/%-8zu %8zu/%8zu/%-8zu"
+                   "%s\n",
+                   s == NULL ? "permessage-deflate off" : s->name, r.up_wire, r.down_wire,
+                   t[0][runs / 2], t[1][runs / 2], t[2][runs / 2], t[3][runs / 2], r.server_peak,
+                   r.server_idle, r.server_after_tick, r.client_peak, r.client_idle,
+                   r.client_after_tick, r.ok ? "" : "  FAILED");
+        }
+        free(wire);
+    }
+}
+
 /* The median of runs for the times; sizes and memory are the same every run. */
 static void measure(void (*fn)(const corpus *, const setting *, packed *, result *),
                     const corpus *c, const setting *s, packed *pk, int runs, result *r)
@@ -319,19 +533,53 @@ static void measure(void (*fn)(const corpus *, const setting *, packed *, result
     r->recv_ns = recv[runs / 2];
 }
 
+/* --dump DIR: writes each stream to DIR/w2.msgs and DIR/ticks.msgs (every message as a
+ * 4-byte little-endian length and its bytes) for deflate_node.mjs, the Node ws reference. */
+static int dump(const char *dir, const corpus *corpora)
+{
+    static const char *const names[2] = {"w2", "ticks"};
+    size_t k, i, off;
+
+    for (k = 0; k < 2; k++) {
+        char path[4096];
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/%s.msgs", dir, names[k]);
+        f = fopen(path, "wb");
+        if (f == NULL) {
+            perror(path);
+            return 1;
+        }
+        for (i = 0, off = 0; i < corpora[k].count; off += corpora[k].len[i], i++) {
+            uint8_t n[4] = {(uint8_t)corpora[k].len[i], (uint8_t)(corpora[k].len[i] >> 8),
+                            (uint8_t)(corpora[k].len[i] >> 16), (uint8_t)(corpora[k].len[i] >> 24)};
+            fwrite(n, 1, 4, f);
+            fwrite(corpora[k].data + off, 1, corpora[k].len[i], f);
+        }
+        if (fclose(f) != 0) {
+            perror(path);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     size_t count = 100000, k, i;
     int runs = 3, a;
     corpus corpora[2];
+    const char *dump_dir = NULL;
 
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--messages") == 0 && a + 1 < argc)
             count = (size_t)strtoul(argv[++a], NULL, 10);
         else if (strcmp(argv[a], "--runs") == 0 && a + 1 < argc)
             runs = atoi(argv[++a]);
+        else if (strcmp(argv[a], "--dump") == 0 && a + 1 < argc)
+            dump_dir = argv[++a];
         else {
-            fprintf(stderr, "usage: bench_deflate [--messages N] [--runs N (1-16)]\n");
+            fprintf(stderr, "usage: bench_deflate [--messages N] [--runs N (1-16)] [--dump DIR]\n");
             return 2;
         }
     }
@@ -341,6 +589,8 @@ int main(int argc, char **argv)
     }
     gen_w2(&corpora[0], count);
     gen_ticks(&corpora[1], count);
+    if (dump_dir != NULL)
+        return dump(dump_dir, corpora);
     printf("permessage-deflate: %zu messages per stream, server to client, each compressed "
            "whole; times are the median of %d runs (wall clock); zlib %s\n",
            count, runs, zlibVersion());
@@ -372,6 +622,9 @@ int main(int argc, char **argv)
         }
         free(pk.data);
         free(pk.len);
+    }
+    conn_tables(corpora, runs);
+    for (k = 0; k < 2; k++) {
         free(corpora[k].data);
         free(corpora[k].len);
     }

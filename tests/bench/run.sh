@@ -11,6 +11,8 @@
 #                                                          the send-path benchmark
 #   tests/bench/run.sh send --callgrind [--only S1] [--role server]   instructions per message
 #                                                          and per wire byte, under callgrind
+#   tests/bench/run.sh deflate-node [--messages N] [--runs N]   its Node ws reference (the same
+#       messages through ws's PerMessageDeflate; tests/interop/install-peers.sh installs ws)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,9 +26,11 @@ else
 fi
 program=bench
 which=""
-if [ "${1:-}" = deflate ]; then
+node_ref=false
+if [ "${1:-}" = deflate ] || [ "${1:-}" = deflate-node ]; then
     program=bench_deflate
-    which=" deflate"
+    which=" $1"
+    [ "$1" = deflate-node ] && node_ref=true
     shift
 elif [ "${1:-}" = send ]; then
     program=bench_send
@@ -162,5 +166,20 @@ if $instructions; then
     echo
     rm -rf "$cg"
     trap - EXIT
+fi
+if $node_ref; then
+    messages=100000 runs=3
+    while [ $# -gt 0 ]; do
+        case "$1" in
+        --messages) messages=$2; shift 2 ;;
+        --runs) runs=$2; shift 2 ;;
+        *) echo "usage: tests/bench/run.sh deflate-node [--messages N] [--runs N]" >&2; exit 2 ;;
+        esac
+    done
+    dir=$(mktemp -d)
+    trap 'rm -rf "$dir"' EXIT
+    "$build/tests/bench/$program" --messages "$messages" --dump "$dir"
+    node "$root/tests/bench/deflate_node.mjs" "$dir" "$runs"
+    exit
 fi
 exec "$build/tests/bench/$program" ${args[@]+"${args[@]}"}

@@ -536,9 +536,11 @@ main(async (results) => {
     limited = await new EchoServer(path, '--max-message', '1000').start();
     const url = server.url;
 
-    await results.run('open: permessage-deflate offered by ws is declined', () =>
+    // The example turns permessage-deflate on (test_deflate.mjs checks the wire): every
+    // check below with a ws client runs compressed.
+    await results.run('open: permessage-deflate offered by ws is accepted', () =>
       withClient(url, async (c) => {
-        expect(c.ws.extensions === '', `extensions '${c.ws.extensions}'`);
+        expect(c.ws.extensions === 'permessage-deflate', `extensions '${c.ws.extensions}'`);
         await echo(c, Buffer.from('plain'), false);
       }));
     for (const n of SIZES) {
