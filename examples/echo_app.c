@@ -144,7 +144,7 @@ bool ex_echo_event(ex_echo *e, ws_conn *ws, const ws_event *ev)
     case WS_EV_CHUNK:
     case WS_EV_MESSAGE:
         /* Echo the chunk as a fragment of the same message. */
-        ex_pending_set(&e->echo, ev->opcode, ev->data, ev->len,
+        ex_pending_set(&e->echo, (uint8_t)ev->opcode, ev->data, ev->len,
                        ev->type == WS_EV_MESSAGE || ev->message_final, e->piece);
         return ex_echo_retry(e, ws);
     case WS_EV_CLOSED:

@@ -381,7 +381,7 @@ static void on_open(struct app *a, const ws_event *ev)
 static void on_message(struct app *a, const ws_event *ev)
 {
     if (a->opt->mode == MODE_ECHO) {
-        send_message(a, ev->opcode, ev->data, ev->len);
+        send_message(a, (uint8_t)ev->opcode, ev->data, ev->len);
         return;
     }
     if (ev->opcode == WS_OP_TEXT) {

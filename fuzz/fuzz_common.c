@@ -378,7 +378,7 @@ static void fz_events_chunk(fz_events *s, const ws_event *ev)
     FZ_CHECK(ev->len > 0 || ev->message_final);
     FZ_CHECK(!ev->message_final || ev->frame_final);
     if (s->msg_opcode == 0) {
-        s->msg_opcode = ev->opcode;
+        s->msg_opcode = (uint8_t)ev->opcode;
         s->msg_frames = 0;
         s->msg.len = 0;
         s->msg_checked = 0;

@@ -78,12 +78,12 @@ static void fz_pump(fz_side *from, fz_side *to, fz_split *plan)
         while (ws_conn_next_event(to->c, &ev) != WS_EV_NONE) {
             FZ_CHECK(ev.type == WS_EV_CHUNK || ev.type == WS_EV_MESSAGE);
             if (ev.type == WS_EV_MESSAGE) {
-                fz_log_msg(&to->got, ev.opcode, ev.data, ev.len);
+                fz_log_msg(&to->got, (uint8_t)ev.opcode, ev.data, ev.len);
                 continue;
             }
             fz_buf_put(&to->partial, ev.data, ev.len);
             if (ev.message_final) {
-                fz_log_msg(&to->got, ev.opcode, to->partial.p, to->partial.len);
+                fz_log_msg(&to->got, (uint8_t)ev.opcode, to->partial.p, to->partial.len);
                 to->partial.len = 0;
             }
         }

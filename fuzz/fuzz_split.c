@@ -90,7 +90,7 @@ static void fz_record(fz_run *run, const ws_event *ev)
     switch (ev->type) {
     case WS_EV_CHUNK:
         if (run->msg_opcode == 0)
-            run->msg_opcode = ev->opcode;
+            run->msg_opcode = (uint8_t)ev->opcode;
         fz_buf_put(&run->msg, ev->data, ev->len);
         if (ev->message_final) {
             fz_log_bytes(log, 'M', &run->msg_opcode, 1);

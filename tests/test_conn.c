@@ -136,7 +136,7 @@ static void record(recorder *r, ws_conn *c, const ws_event *ev)
         if (ev->len)
             memcpy(r->msg + r->msg_len, ev->data, ev->len);
         r->msg_len += ev->len;
-        r->msg_op = ev->opcode;
+        r->msg_op = (uint8_t)ev->opcode;
         if (!ev->message_final)
             break;
         /* fall through */
@@ -144,7 +144,7 @@ static void record(recorder *r, ws_conn *c, const ws_event *ev)
         if (ev->type == WS_EV_MESSAGE) {
             memcpy(r->msg, ev->data, ev->len);
             r->msg_len = ev->len;
-            r->msg_op = ev->opcode;
+            r->msg_op = (uint8_t)ev->opcode;
         }
         put(r->text, TRANSCRIPT_MAX, "%s:", op_name(r->msg_op));
         put_bytes(r->text, TRANSCRIPT_MAX, r->msg, r->msg_len);

@@ -104,7 +104,7 @@ static void record(recorder *r, const ws_event *ev)
     case WS_EV_CHUNK:
         assert_non_null(ev->data);
         dbuf_put(&r->msg, ev->data, ev->len);
-        r->op = ev->opcode;
+        r->op = (uint8_t)ev->opcode;
         r->chunks++;
         if (ev->len > r->max_chunk)
             r->max_chunk = ev->len;
@@ -116,7 +116,7 @@ static void record(recorder *r, const ws_event *ev)
     case WS_EV_MESSAGE:
         assert_non_null(ev->data);
         assert_int_equal(r->msg.len, 0);
-        put_msg(r->text, "", ev->opcode, ev->data, ev->len);
+        put_msg(r->text, "", (uint8_t)ev->opcode, ev->data, ev->len);
         break;
     case WS_EV_PING:
         put(r->text, "PING|");

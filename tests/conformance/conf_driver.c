@@ -594,7 +594,7 @@ static void rec_chunk(cf_rec *r, const ws_event *ev)
         rec_fail(r, "a streamed payload not in the fed buffer (copied?)");
     if (!r->in_msg) {
         sum_reset(&r->msg);
-        r->msg_op = ev->opcode;
+        r->msg_op = (uint8_t)ev->opcode;
         r->in_msg = true;
         r->echo_len = 0;
     }
@@ -618,7 +618,7 @@ static void rec_whole(cf_rec *r, const ws_event *ev)
         rec_fail(r, "WS_EV_MESSAGE not final");
     if (ev->opcode != WS_OP_TEXT && ev->opcode != WS_OP_BINARY)
         rec_fail(r, "message without a data opcode");
-    r->msg_op = ev->opcode;
+    r->msg_op = (uint8_t)ev->opcode;
     sum_reset(&r->msg);
     sum_add(&r->msg, r->pt, ev->data, ev->len);
     rec_message(r, "");
