@@ -38,7 +38,7 @@ struct ws_uv {
     uint64_t stage_deadline;
     uint8_t *wbuf; /* output handed to uv_write: a copy, see write_out */
     size_t wcap;
-    ws_layer layer; /* layer.self NULL: plain TCP */
+    ws_layer layer;  /* layer.self NULL: plain TCP */
     size_t inflight; /* bytes of libws's output handed to uv_write, consumed in on_write */
     size_t in_size;
     uint8_t *raw; /* with a layer: the socket's bytes, handed to the layer at once */
