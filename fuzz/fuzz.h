@@ -188,4 +188,8 @@ size_t fz_drain(ws_conn *c, size_t n, fz_output *o, fz_buf *log);
  * frames (WS_CONN_CONTROL_SLACK in lib/conn.h). */
 size_t fz_output_bound(const ws_config *cfg);
 
+/* The bound on a heap connection's live bytes: what fixed storage takes, plus as much again
+ * for the output queue, whose blocks may take twice their share (docs/connection.md). */
+size_t fz_heap_bound(const ws_config *cfg);
+
 #endif /* WS_FUZZ_H */

@@ -110,7 +110,7 @@ static void fz_bound(fz_api *a)
         FZ_CHECK(iov[0].base == d && iov[0].len == first);
     FZ_CHECK(bytes <= fz_output_bound(&a->cfg));
     if (a->storage == NULL)
-        FZ_CHECK(a->alloc.live_bytes <= ws_conn_storage_size(&a->cfg));
+        FZ_CHECK(a->alloc.live_bytes <= fz_heap_bound(&a->cfg));
     /* What was handed out is still there, unchanged, whatever happened since. */
     if (a->snap_p != NULL) {
         FZ_CHECK(d == a->snap_p && first >= a->snap_len);

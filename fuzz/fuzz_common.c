@@ -648,6 +648,11 @@ size_t fz_output_bound(const ws_config *cfg)
     return cfg->max_output + WS_CONN_CONTROL_SLACK;
 }
 
+size_t fz_heap_bound(const ws_config *cfg)
+{
+    return ws_conn_storage_size(cfg) + cfg->max_output + 512;
+}
+
 bool fz_is_token(const char *p, size_t n)
 {
     size_t i;

@@ -50,7 +50,7 @@ static void fz_check_bounds(fz_host *h)
 
     FZ_CHECK(ws_conn_output(h->c, &d) <= fz_output_bound(&h->cfg));
     if (h->storage == NULL)
-        FZ_CHECK(h->alloc.live_bytes <= ws_conn_storage_size(&h->cfg));
+        FZ_CHECK(h->alloc.live_bytes <= fz_heap_bound(&h->cfg));
 }
 
 static void fz_decide(fz_host *h, const ws_event *ev)

@@ -17,6 +17,16 @@
 #include "alloc_count.h"
 #include "ws.h"
 
+#ifdef WS_NO_DEFAULT_ALLOC
+/* Without a default allocator, every configuration here names the C library's. */
+static void test_config_init(ws_config *cfg, ws_role role)
+{
+    ws_config_init(cfg, role);
+    cfg->realloc = plain_realloc;
+}
+#define ws_config_init test_config_init
+#endif
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static int zero_random(void *ud, uint8_t *buf, size_t len)
@@ -1540,6 +1550,7 @@ static void test_fixed_memory(void **state)
     ws_config_init(&cfg, WS_ROLE_SERVER);
     cfg.deflate.enable = true;
     cfg.max_output = 64u * 1024u; /* fixed storage holds max_output: not the 16 MiB default */
+    cfg.realloc = NULL;           /* caller storage and no allocator */
     assert_true(ws_conn_storage_size(&cfg) <= sizeof mem);
     c = ws_conn_init(mem, sizeof mem, &cfg);
     assert_non_null(c);

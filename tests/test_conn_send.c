@@ -30,7 +30,7 @@ static int test_random(void *ud, uint8_t *buf, size_t len)
 
 static uint32_t rnd_state = 1;
 
-/* An open connection on the counting allocator (st NULL: the default one). */
+/* An open connection on the counting allocator (st NULL: the C library's). */
 static ws_conn *open_conn(ws_role role, alloc_stats *st, bool whole)
 {
     ws_config cfg;
@@ -40,10 +40,8 @@ static ws_conn *open_conn(ws_role role, alloc_stats *st, bool whole)
     cfg.whole_messages = whole;
     cfg.random = test_random;
     cfg.random_ud = &rnd_state;
-    if (st != NULL) {
-        cfg.realloc = count_realloc;
-        cfg.realloc_ud = st;
-    }
+    cfg.realloc = st != NULL ? count_realloc : plain_realloc;
+    cfg.realloc_ud = st;
     c = ws_conn_new(&cfg);
     assert_non_null(c);
     assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
@@ -349,7 +347,8 @@ static void test_output_stays_put(void **state)
 
     memset(big, 'b', sizeof big);
     memset(first, 'f', sizeof first);
-    assert_int_equal(ws_prepared_new(&shared_pm, WS_OP_BINARY, big, 1000, NULL, NULL), WS_OK);
+    assert_int_equal(ws_prepared_new(&shared_pm, WS_OP_BINARY, big, 1000, plain_realloc, NULL),
+                     WS_OK);
     for (fixed = 0; fixed < 2; fixed++) {
         for (i = 0; i < sizeof acts / sizeof acts[0]; i++) {
             alloc_stats st = {0, 0, 0};
@@ -397,7 +396,7 @@ static void test_output_iov(void **state)
     memset(payload, 'x', sizeof payload);
     payload[0] = 'A';
     payload[sizeof payload - 1] = 'Z';
-    assert_int_equal(ws_prepared_new(&pm, WS_OP_TEXT, payload, 4000, NULL, NULL), WS_OK);
+    assert_int_equal(ws_prepared_new(&pm, WS_OP_TEXT, payload, 4000, plain_realloc, NULL), WS_OK);
     for (role = 0; role < 2; role++) {
         ws_conn *c = open_conn((ws_role)role, NULL, false);
         uint8_t *all, *walked;
@@ -461,7 +460,7 @@ static void test_release_when_empty(void **state)
     size_t idle = st.live;
     (void)state;
 
-    assert_int_equal(ws_prepared_new(&pm, WS_OP_BINARY, payload, 1000, NULL, NULL), WS_OK);
+    assert_int_equal(ws_prepared_new(&pm, WS_OP_BINARY, payload, 1000, plain_realloc, NULL), WS_OK);
     assert_int_equal(ws_conn_send_binary(c, payload, 10), WS_OK);
     assert_true(st.live > idle);
     drain(c);
@@ -738,7 +737,8 @@ static void test_no_allocation_per_message(void **state)
         ws_prepared *pm;
         size_t calls, k, bytes = 0, pending = 0;
 
-        assert_int_equal(ws_prepared_new(&pm, WS_OP_BINARY, payload, t->len, NULL, NULL), WS_OK);
+        assert_int_equal(ws_prepared_new(&pm, WS_OP_BINARY, payload, t->len, plain_realloc, NULL),
+                         WS_OK);
         calls = st.calls;
         for (k = 0; k < t->count; k++) {
             assert_int_equal(send_one(c, t->kind, pm, payload, t->len), WS_OK);

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "glue/ws_libevent.h"
+#include "../alloc_count.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,6 +62,7 @@ static size_t run(bool at_open, char *got, size_t cap)
     finished = 0;
     abort_on_open = at_open;
     ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.realloc = plain_realloc; /* also in a -Ddefault_alloc=false build */
     ws_levent_config_init(&glue);
     glue.on_event = on_event;
     glue.on_finish = on_finish;
