@@ -813,6 +813,12 @@ static int ws_conn_collect(ws_conn *c, const uint8_t *p, size_t n)
 ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, bool frame_end,
                                  ws_event *ev)
 {
+    return ws_conn_data_piece(c, p, n, frame_end, false, ev);
+}
+
+ws_event_type ws_conn_data_piece(ws_conn *c, const uint8_t *p, size_t n, bool frame_end,
+                                 bool ascii, ws_event *ev)
+{
     static const uint8_t empty[1] = {0};
     bool fin = frame_end && c->dec.header.fin;
     uint8_t opcode = c->msg_opcode;
@@ -821,7 +827,7 @@ ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, bool fr
     if (p == NULL) /* an empty payload: hosts get a valid pointer all the same */
         p = empty;
 
-    if (opcode == WS_OP_TEXT) {
+    if (opcode == WS_OP_TEXT && !ascii) {
         size_t bad = 0;
         if (ws_utf8_feed(&c->utf8, p, n, &bad) != WS_OK) {
             err = WS_E_INVALID_UTF8;

@@ -126,7 +126,9 @@ WS_FAST_NOINLINE ws_event_type ws_conn_fast_frames(ws_conn *c, ws_event *ev)
             ws_conn_fail(c, rc);
             t = WS_EV_NONE;
         } else {
-            t = ws_conn_data_chunk(c, p, len, true, ev);
+            /* Text that is all ASCII, at a character boundary, needs no UTF-8 step. */
+            bool ascii = c->msg_opcode == WS_OP_TEXT && c->utf8.state == 0 && ws_fast_ascii(p, len);
+            t = ws_conn_data_piece(c, p, len, true, ascii, ev);
         }
         if (t != WS_EV_NONE) {
             /* As ws_conn_next_event_general: a pong (RTT) or the host's activity hook. */
