@@ -816,8 +816,8 @@ ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, bool fr
     return ws_conn_data_piece(c, p, n, frame_end, false, ev);
 }
 
-ws_event_type ws_conn_data_piece(ws_conn *c, const uint8_t *p, size_t n, bool frame_end,
-                                 bool ascii, ws_event *ev)
+ws_event_type ws_conn_data_piece(ws_conn *c, const uint8_t *p, size_t n, bool frame_end, bool ascii,
+                                 ws_event *ev)
 {
     static const uint8_t empty[1] = {0};
     bool fin = frame_end && c->dec.header.fin;

@@ -230,8 +230,8 @@ ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, bool fr
                                  ws_event *ev);
 /* ws_conn_data_chunk for a chunk that the caller found all ASCII while the message's UTF-8
  * state was at a character boundary (ascii true): such text needs no further check. */
-ws_event_type ws_conn_data_piece(ws_conn *c, const uint8_t *p, size_t n, bool frame_end,
-                                 bool ascii, ws_event *ev);
+ws_event_type ws_conn_data_piece(ws_conn *c, const uint8_t *p, size_t n, bool frame_end, bool ascii,
+                                 ws_event *ev);
 /* Checks a data frame's header against the message in progress and counts it in. */
 int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h);
 /* A complete control frame, payload p[0..n) (not NULL): its event, a pong queued for a ping,
