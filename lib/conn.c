@@ -810,12 +810,6 @@ static int ws_conn_collect(ws_conn *c, const uint8_t *p, size_t n)
 }
 
 /* A chunk of a data frame: validated, then handed out (streaming) or collected. */
-ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, bool frame_end,
-                                 ws_event *ev)
-{
-    return ws_conn_data_piece(c, p, n, frame_end, false, ev);
-}
-
 ws_event_type ws_conn_data_piece(ws_conn *c, const uint8_t *p, size_t n, bool frame_end, bool ascii,
                                  ws_event *ev)
 {
