@@ -1,6 +1,7 @@
 /*
  * The receive fast path's rarer endings (lib/conn_fast.h has the path and what it takes):
- * longer payloads, text that is not all ASCII, the keepalive activity hook.
+ * longer payloads, text that is not all ASCII, the keepalive activity hook; and the second
+ * way, for fragments and whole pings/pongs (ws_conn_fast_frames).
  */
 #include "conn_fast.h"
 

@@ -7,8 +7,10 @@
  * decoded here, the payload unmasked in place and, for text, checked as UTF-8 while it is
  * unmasked (a word of ASCII costs one OR), and the event is filled.
  *
+ * Fragments and whole pings/pongs take a second way, ws_conn_fast_frames (conn_fast.c),
+ * which hands them to the general path's own message-state and control-frame code.
  * Anything else is left for the general path in conn.c, which decodes the same bytes and
- * reports errors at their byte: control frames, fragments, RSV bits (permessage-deflate),
+ * reports errors at their byte: close frames, RSV bits (permessage-deflate),
  * 64-bit lengths, frames cut by the end of the input, every rule broken. The one case found
  * after the payload was unmasked, text that is not valid UTF-8, is masked again first, so
  * the general path sees the frame exactly as it arrived. Nothing of the connection changes
