@@ -708,7 +708,7 @@ static bool ws_conn_fragments_ok(const ws_conn *c, size_t frames, uint64_t len)
 }
 
 /* Checks a data frame's header against the message in progress (RFC 6455 §5.4). */
-static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
+int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
 {
     uint64_t max;
     /* RSV bits: only permessage-deflate lets any through the decoder (conn_deflate.c) */
@@ -747,8 +747,8 @@ static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
 /* A complete control frame, payload p[0..n): in the input, or in the control slot when it
  * arrived in pieces. Either stays valid until the next call (a close's reason until
  * WS_EV_CLOSED, which comes before the input is given back). */
-static ws_event_type ws_conn_control_frame(ws_conn *c, uint8_t opcode, const uint8_t *p, size_t n,
-                                           ws_event *ev)
+ws_event_type ws_conn_control_frame(ws_conn *c, uint8_t opcode, const uint8_t *p, size_t n,
+                                    ws_event *ev)
 {
     static const uint8_t empty[1] = {0};
     uint16_t code;
@@ -810,7 +810,7 @@ static int ws_conn_collect(ws_conn *c, const uint8_t *p, size_t n)
 }
 
 /* A chunk of a data frame: validated, then handed out (streaming) or collected. */
-ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, bool frame_end,
+ws_event_type ws_conn_data_piece(ws_conn *c, const uint8_t *p, size_t n, bool frame_end, bool ascii,
                                  ws_event *ev)
 {
     static const uint8_t empty[1] = {0};
@@ -821,7 +821,7 @@ ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, bool fr
     if (p == NULL) /* an empty payload: hosts get a valid pointer all the same */
         p = empty;
 
-    if (opcode == WS_OP_TEXT) {
+    if (opcode == WS_OP_TEXT && !ascii) {
         size_t bad = 0;
         if (ws_utf8_feed(&c->utf8, p, n, &bad) != WS_OK) {
             err = WS_E_INVALID_UTF8;

@@ -226,8 +226,21 @@ uint8_t *ws_conn_ctl(ws_conn *c);
 void ws_conn_fail_handshake(ws_conn *c, int err, int status);
 /* A chunk of a data message's payload (as received, or inflated): validated, then handed
  * out (streaming) or collected (whole_messages). */
-ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, bool frame_end,
+/* ws_conn_data_piece with ascii true: for a chunk that the caller found all ASCII while the
+ * message's UTF-8 state was at a character boundary, which needs no further check. */
+ws_event_type ws_conn_data_piece(ws_conn *c, const uint8_t *p, size_t n, bool frame_end, bool ascii,
                                  ws_event *ev);
+static inline ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n,
+                                               bool frame_end, ws_event *ev)
+{
+    return ws_conn_data_piece(c, p, n, frame_end, false, ev);
+}
+/* Checks a data frame's header against the message in progress and counts it in. */
+int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h);
+/* A complete control frame, payload p[0..n) (not NULL): its event, a pong queued for a ping,
+ * a close echoed. */
+ws_event_type ws_conn_control_frame(ws_conn *c, uint8_t opcode, const uint8_t *p, size_t n,
+                                    ws_event *ev);
 ws_event_type ws_event_data(ws_event *ev, ws_event_type type, uint8_t opcode, const uint8_t *data,
                             size_t len, bool frame_final, bool message_final);
 

@@ -7,8 +7,10 @@
  * decoded here, the payload unmasked in place and, for text, checked as UTF-8 while it is
  * unmasked (a word of ASCII costs one OR), and the event is filled.
  *
+ * Fragments and whole pings/pongs take a second way, ws_conn_fast_frames (conn_fast.c),
+ * which hands them to the general path's own message-state and control-frame code.
  * Anything else is left for the general path in conn.c, which decodes the same bytes and
- * reports errors at their byte: control frames, fragments, RSV bits (permessage-deflate),
+ * reports errors at their byte: close frames, RSV bits (permessage-deflate),
  * 64-bit lengths, frames cut by the end of the input, every rule broken. The one case found
  * after the payload was unmasked, text that is not valid UTF-8, is masked again first, so
  * the general path sees the frame exactly as it arrived. Nothing of the connection changes
@@ -117,6 +119,11 @@ ws_event_type ws_conn_next_event_general(ws_conn *c, ws_event *ev);
  * goes, as it came, to the general path. */
 ws_event_type ws_conn_fast_rest(ws_conn *c, ws_event *ev, size_t len, bool unmasked);
 
+/* conn_fast.c: the second fast way, for the frames of a fragmented message and for pings and
+ * pongs that lie wholly in the input, one after another while they give no event; anything
+ * else (and every frame after a failure) goes to ws_conn_next_event_general. */
+ws_event_type ws_conn_fast_frames(ws_conn *c, ws_event *ev);
+
 /*
  * The next event when a plain frame starts the input; anything else goes, with nothing
  * changed, to ws_conn_next_event_general. Inline in ws_conn_next_event, every call a tail
@@ -136,13 +143,14 @@ static inline ws_event_type ws_conn_fast_event(ws_conn *c, ws_event *ev)
      * still owed its end, end_due, also leaves the decoder in FD_PAYLOAD), no fragmented
      * message open, no stashed bytes that come first, and no inflated bytes of a compressed
      * message still to deliver (permessage-deflate, conn_deflate.c). */
-    if (c->rx != WS_RX_FRAMES || d->state != FD_HEADER || d->hdr_len != 0 || c->msg_opcode != 0 ||
-        c->stash != NULL || avail < 2 || (c->pmd != NULL && ws_conn_inflate_pending(c)))
+    if (c->rx != WS_RX_FRAMES || d->state != FD_HEADER || d->hdr_len != 0 || c->stash != NULL ||
+        avail < 2 || (c->pmd != NULL && ws_conn_inflate_pending(c)))
         return ws_conn_next_event_general(c, ev);
     p = c->in + c->in_pos; /* in is not NULL: there are bytes */
-    /* FIN, no RSV bit, text or binary: byte 0 is 0x81 or 0x82. */
-    if ((unsigned)(p[0] - (WS_FIN | WS_OP_TEXT)) > WS_OP_BINARY - WS_OP_TEXT)
-        return ws_conn_next_event_general(c, ev);
+    /* FIN, no RSV bit, text or binary: byte 0 is 0x81 or 0x82; fragments and small control
+     * frames go the second way, ws_conn_fast_frames. */
+    if ((unsigned)(p[0] - (WS_FIN | WS_OP_TEXT)) > WS_OP_BINARY - WS_OP_TEXT || c->msg_opcode != 0)
+        return ws_conn_fast_frames(c, ev);
     opcode = p[0] & WS_OPCODE_BITS;
     b1 = p[1];
     /* The mask bit the role expects; a masked header has the 4-byte key. */
