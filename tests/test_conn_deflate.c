@@ -1617,21 +1617,28 @@ typedef struct pm_target {
     bool compressed; /* the prepared message's compressed form is the one to go out */
 } pm_target;
 
-/* Server connections with and without what the compressed form needs, for a form made
- * with window 10: each gets the prepared message between two messages of its own, and a
- * client with the same params reads the three; RSV1 marks exactly the compressed form. */
+/* Server connections with and without what the compressed form needs, for forms made with
+ * window 10: each gets the prepared message between two messages of its own, and a client
+ * with the same params reads the three; RSV1 marks exactly the compressed form. The window
+ * is capped to what the message needs (2000 and 300 bytes: 10 as asked; 100 and 0 bytes: 8)
+ * and the form then fits the connections with smaller windows too. */
 static void test_prepared_compressed_broadcast(void **state)
 {
-    static const pm_target targets[] = {
-        {true, {true, false, 15, 15}, true},   /* server resets, any window: compressed */
-        {true, {true, true, 10, 15}, true},    /* the window agreed is the form's */
-        {true, {true, false, 9, 15}, false},   /* a smaller window: plain */
-        {true, {true, true, 8, 8}, false},     /* the smallest window: plain */
-        {true, {false, false, 15, 15}, false}, /* context takeover: plain */
-        {true, {false, true, 15, 10}, false},  /* only the client resets: plain */
-        {false, {false, false, 15, 15}, false},
+    typedef struct target {
+        bool deflate;
+        ws_deflate_params p;
+    } target;
+    static const target targets[] = {
+        {true, {true, false, 15, 15}},   /* server resets, any window */
+        {true, {true, true, 10, 15}},    /* the window agreed is the form's */
+        {true, {true, false, 9, 15}},    /* a smaller window */
+        {true, {true, true, 8, 8}},      /* the smallest window */
+        {true, {false, false, 15, 15}},  /* context takeover: plain */
+        {true, {false, true, 15, 10}},   /* only the client resets: plain */
+        {false, {false, false, 15, 15}}, /* no permessage-deflate: plain */
     };
     static const size_t sizes[] = {2000, 300, 100, 0}; /* shared, and copied (< 256) */
+    static const unsigned windows[] = {10, 10, 8, 8};  /* the form's window for each size */
     char msg[2000];
     size_t i, k;
     (void)state;
@@ -1669,11 +1676,14 @@ static void test_prepared_compressed_broadcast(void **state)
             uint8_t heads[4];
             char want[TMAX] = "";
             recorder r;
+            bool z = targets[i].deflate && targets[i].p.server_no_context_takeover &&
+                     windows[k] <= targets[i].p.server_max_window_bits;
 
             memset(&r, 0, sizeof r);
             take_output(c[i], &out[i]);
             assert_int_equal(frame_heads(&out[i], heads, sizeof heads), 3);
-            assert_int_equal(heads[1], FIN | WS_OP_TEXT | (targets[i].compressed ? RSV1 : 0));
+
+            assert_int_equal(heads[1], FIN | WS_OP_TEXT | (z ? RSV1 : 0));
             peer_reads(WS_ROLE_CLIENT, p, &out[i], &r);
             put_msg(want, "", WS_OP_TEXT, (const uint8_t *)msg, 500);
             put_msg(want, "", WS_OP_TEXT, (const uint8_t *)msg, sizes[k]);
@@ -1721,7 +1731,7 @@ static void test_prepared_compressed_client(void **state)
         {true, {false, true, 15, 11}, false}, /* window below the form's 12 */
         {true, {true, false, 15, 15}, false}, /* the server resets, the client does not */
     };
-    char msg[1500];
+    char msg[3000]; /* needs a window of 12 */
     ws_prepared *pm;
     size_t i;
     (void)state;
