@@ -49,8 +49,9 @@ extern "C" {
  * HTTP server of your own), ws_conn_start_open (HTTP/2 or HTTP/3 streams; with
  * ws_conn_set_deflate), permessage-deflate (cfg.deflate, ws_conn_deflate_params,
  * ws_conn_send_ex with WS_SEND_NO_COMPRESS; docs/deflate.md).
- * Broadcast: ws_prepared_new once, ws_conn_send_prepared on each connection, then
- * ws_prepared_free; large payloads without a copy: ws_conn_send_nocopy.
+ * Broadcast: ws_prepared_new once (ws_prepared_compress for a compressed form),
+ * ws_conn_send_prepared on each connection, then ws_prepared_free; large payloads without
+ * a copy: ws_conn_send_nocopy.
  *
  * The header, in order: errors and common types; the connection and the types it shares
  * with the handshake; then the layers it is made of, each usable alone: UTF-8 validation,
@@ -565,25 +566,26 @@ int ws_prepared_new(ws_prepared **out, ws_opcode opcode, const void *data, size_
                     ws_realloc_fn realloc, void *realloc_ud);
 
 /* Adds to pm a compressed form (permessage-deflate, RFC 7692), made once here: the message
- * deflated on its own - fresh history, a window of 2^window_bits bytes (8..15), zlib level
- * 0..9 - with the 00 00 FF FF tail removed, in one final frame with RSV1 set. Its bytes are
- * shared by the connections like the plain ones and freed with them; zlib's state is
- * allocated through pm's allocator and released before this returns. ws_conn_send_prepared
- * sends the compressed form on a connection exactly when permessage-deflate is in use on
- * it, its own compressor starts every message afresh - server role: server_no_context_
- * takeover agreed; client role: client_no_context_takeover - and window_bits is at most the
- * window agreed for its compressor (server_max_window_bits for a server, client_max_window_
- * bits for a client). Anywhere else (no permessage-deflate, context takeover, a smaller
- * window) it sends the plain form, uncompressed, as without this call: a peer holding our
- * compressor's history would otherwise see bytes that history does not have, and a peer
- * may inflate with a window no larger than the one it agreed to. The connection's own
- * compressor is not used, and cfg.deflate.min_size does not apply. A server that wants the
- * compressed form used everywhere sets cfg.deflate.server_no_context_takeover and
- * compresses with a window no larger than the smallest server_max_window_bits it accepts
- * (window_bits 8 fits every peer; a larger window compresses better). The compressed form
- * may be larger than the plain one for data that does not compress. Returns WS_OK,
- * WS_E_INVALID (pm NULL, window or level out of range), WS_E_STATE (pm already has one),
- * WS_E_NOMEM (pm unchanged) or WS_E_UNSUPPORTED (a build without zlib). */
+ * deflated on its own - fresh history, zlib level 0..9, a window of at most 2^window_bits
+ * bytes (8..15; capped to what the message needs: 8 up to 250 bytes, then the smallest w
+ * with 2^w - 262 >= len) - with the 00 00 FF FF tail removed, in one final frame with RSV1
+ * set. Its bytes are shared by the connections like the plain ones and freed with them;
+ * zlib's state is allocated through pm's allocator and released before this returns.
+ * ws_conn_send_prepared sends the compressed form on a connection exactly when
+ * permessage-deflate is in use on it, its own compressor starts every message afresh
+ * (server role: server_no_context_takeover agreed; client role:
+ * client_no_context_takeover), and the form's window is at most the one agreed for that
+ * compressor (server_max_window_bits for a server, client_max_window_bits for a client).
+ * Anywhere else it sends the plain form, uncompressed, as without this call: with context
+ * takeover the peer would hold bytes in its history that the connection's compressor does
+ * not know, and a peer keeps no more history than the window it agreed to. The
+ * connection's own compressor is never used for a prepared message, and cfg.deflate.min_size
+ * does not apply. For the compressed form on every connection a server sets
+ * cfg.deflate.server_no_context_takeover and passes a window no larger than the smallest
+ * server_max_window_bits it agrees to. The form may be a few bytes larger than the
+ * message for data that does not compress. Returns WS_OK, WS_E_INVALID (pm NULL, window
+ * or level out of range), WS_E_STATE (pm already has one), WS_E_NOMEM (pm unchanged) or
+ * WS_E_UNSUPPORTED (a build without zlib). */
 int ws_prepared_compress(ws_prepared *pm, unsigned window_bits, int level);
 
 /* Queues pm on c (errors as ws_conn_send). pm may be freed right after. */
