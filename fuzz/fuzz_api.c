@@ -371,7 +371,7 @@ static void fz_lent_done(void *ud, const void *data)
 }
 
 /* The other sends of a whole message: the text and binary helpers, a send without a copy,
- * a prepared message (new, kept, or dropped). Takes copy. */
+ * a prepared message (new, compressed or not, kept, or dropped). Takes copy. */
 static void fz_send_other(fz_api *a, fz_reader *r, uint8_t o, uint8_t *copy, size_t n,
                           ws_phase before)
 {
@@ -396,6 +396,13 @@ static void fz_send_other(fz_api *a, fz_reader *r, uint8_t o, uint8_t *copy, siz
             rc = ws_prepared_new(&a->pm, (ws_opcode)o, copy, n, NULL, NULL);
             FZ_CHECK(rc == WS_OK || rc == WS_E_INVALID || rc == WS_E_INVALID_UTF8);
             FZ_CHECK((rc == WS_OK) == (a->pm != NULL));
+            if (a->pm != NULL && (how & 8u)) { /* with a compressed form, window 8..15 */
+                rc = ws_prepared_compress(a->pm, 8u + ((how >> 4) & 7u), 6);
+                FZ_CHECK(rc == (ws_deflate_available() ? WS_OK : WS_E_UNSUPPORTED) ||
+                         rc == WS_E_NOMEM);
+                if (rc == WS_OK)
+                    FZ_CHECK(ws_prepared_compress(a->pm, 15, 6) == WS_E_STATE);
+            }
         }
         free(copy);
         if (a->pm != NULL) {

@@ -49,8 +49,9 @@ extern "C" {
  * HTTP server of your own), ws_conn_start_open (HTTP/2 or HTTP/3 streams; with
  * ws_conn_set_deflate), permessage-deflate (cfg.deflate, ws_conn_deflate_params,
  * ws_conn_send_ex with WS_SEND_NO_COMPRESS; docs/deflate.md).
- * Broadcast: ws_prepared_new once, ws_conn_send_prepared on each connection, then
- * ws_prepared_free; large payloads without a copy: ws_conn_send_nocopy.
+ * Broadcast: ws_prepared_new once (ws_prepared_compress for a compressed form),
+ * ws_conn_send_prepared on each connection, then ws_prepared_free; large payloads without
+ * a copy: ws_conn_send_nocopy.
  *
  * The header, in order: errors and common types; the connection and the types it shares
  * with the handshake; then the layers it is made of, each usable alone: UTF-8 validation,
@@ -552,9 +553,10 @@ int ws_conn_send_nocopy(ws_conn *c, ws_opcode opcode, const void *data, size_t l
  * number of server connections without encoding or copying it again: each queue references
  * the shared bytes, which are freed once the creator has called ws_prepared_free and every
  * connection has consumed (or dropped) its copy. A client connection masks it into its own
- * queue (a copy with a fresh key). Prepared messages are sent uncompressed (RSV1 clear),
- * also on connections that negotiated permessage-deflate. The reference count is not
- * atomic: a prepared message and the connections it is queued on belong to one thread. */
+ * queue (a copy with a fresh key). A prepared message is sent uncompressed (RSV1 clear),
+ * also on connections that negotiated permessage-deflate, unless ws_prepared_compress gave
+ * it a compressed form that the connection may send (see there). The reference count is
+ * not atomic: a prepared message and the connections it is queued on belong to one thread. */
 typedef struct ws_prepared ws_prepared;
 
 /* Encodes a message (WS_OP_TEXT, checked as UTF-8, or WS_OP_BINARY); data is copied.
@@ -562,6 +564,29 @@ typedef struct ws_prepared ws_prepared;
  * and *out, or WS_E_INVALID, WS_E_INVALID_UTF8 or WS_E_NOMEM. */
 int ws_prepared_new(ws_prepared **out, ws_opcode opcode, const void *data, size_t len,
                     ws_realloc_fn realloc, void *realloc_ud);
+
+/* Adds to pm a compressed form (permessage-deflate, RFC 7692), made once here: the message
+ * deflated on its own - fresh history, zlib level 0..9, a window of at most 2^window_bits
+ * bytes (8..15; capped to what the message needs: 8 up to 250 bytes, then the smallest w
+ * with 2^w - 262 >= len) - with the 00 00 FF FF tail removed, in one final frame with RSV1
+ * set. Its bytes are shared by the connections like the plain ones and freed with them;
+ * zlib's state is allocated through pm's allocator and released before this returns.
+ * ws_conn_send_prepared sends the compressed form on a connection exactly when
+ * permessage-deflate is in use on it, its own compressor starts every message afresh
+ * (server role: server_no_context_takeover agreed; client role:
+ * client_no_context_takeover), and the form's window is at most the one agreed for that
+ * compressor (server_max_window_bits for a server, client_max_window_bits for a client).
+ * Anywhere else it sends the plain form, uncompressed, as without this call: with context
+ * takeover the peer would hold bytes in its history that the connection's compressor does
+ * not know, and a peer keeps no more history than the window it agreed to. The
+ * connection's own compressor is never used for a prepared message, and cfg.deflate.min_size
+ * does not apply. For the compressed form on every connection a server sets
+ * cfg.deflate.server_no_context_takeover and passes a window no larger than the smallest
+ * server_max_window_bits it agrees to. The form may be a few bytes larger than the
+ * message for data that does not compress. Returns WS_OK, WS_E_INVALID (pm NULL, window
+ * or level out of range), WS_E_STATE (pm already has one), WS_E_NOMEM (pm unchanged) or
+ * WS_E_UNSUPPORTED (a build without zlib). */
+int ws_prepared_compress(ws_prepared *pm, unsigned window_bits, int level);
 
 /* Queues pm on c (errors as ws_conn_send). pm may be freed right after. */
 int ws_conn_send_prepared(ws_conn *c, ws_prepared *pm);

@@ -281,8 +281,10 @@ int ws_conn_send_nocopy(ws_conn *c, ws_opcode opcode, const void *data, size_t l
 int ws_conn_send_prepared(ws_conn *c, ws_prepared *pm)
 {
     ws_outq_ref ref;
+    ws_deflate_params params;
     const uint8_t *payload;
     size_t len;
+    bool z;
     int rc;
 
     if (pm == NULL)
@@ -292,14 +294,18 @@ int ws_conn_send_prepared(ws_conn *c, ws_prepared *pm)
         return rc;
     if (c->send_opcode != 0)
         return WS_E_STATE;
-    payload = ws_prepared_payload(pm, &len);
+    /* The compressed form where this connection may send it, else the plain one. */
+    z = c->pmd != NULL && ws_conn_deflate_params(c, &params) &&
+        ws_prepared_fits(pm, &params, ws_conn_is_client(c));
+    payload = ws_prepared_payload(pm, z, &len);
     if (ws_conn_is_client(c) || len < WS_NOCOPY_MIN)
-        return ws_conn_queue_frame(c, ws_prepared_opcode(pm), true, 0, payload, len, false);
+        return ws_conn_queue_frame(c, ws_prepared_opcode(pm), true, z ? WS_RSV1 : 0, payload, len,
+                                   false);
     /* The frame, header included, is shared: only a reference record is queued. */
     rc = ws_conn_out_room(c, len, false);
     if (rc != WS_OK)
         return rc;
-    ws_prepared_wire(pm, &ref);
+    ws_prepared_wire(pm, z, &ref);
     if (ws_outq_reserve(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud, 0, true, false, &rc) == NULL)
         return rc;
     ws_prepared_hold(pm);

@@ -1584,6 +1584,259 @@ static void test_fixed_memory(void **state)
     dbuf_free(&r.msg);
 }
 
+/* ---- prepared messages with a compressed form ------------------------------------------ */
+
+/* A connection of role already open, with params when not NULL, allocating through st. */
+static ws_conn *open_counted(ws_role role, const ws_deflate_params *p, alloc_stats *st)
+{
+    ws_config cfg;
+    ws_conn *c;
+    ws_event ev;
+
+    ws_config_init(&cfg, role);
+    cfg.random = zero_random;
+    cfg.realloc = count_realloc;
+    cfg.realloc_ud = st;
+    c = ws_conn_new(&cfg);
+    assert_non_null(c);
+    if (p != NULL)
+        assert_int_equal(ws_conn_set_deflate(c, p), WS_OK);
+    assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    return c;
+}
+
+/* What a connection of role with params (or none) makes of out. */
+static void peer_reads(ws_role role, const ws_deflate_params *p, const dbuf *out, recorder *r)
+{
+    alloc_stats st = {0};
+    ws_conn *c = open_counted(role, p, &st);
+    uint8_t *copy = malloc(out->len + 1);
+
+    assert_non_null(copy);
+    if (out->len)
+        memcpy(copy, out->p, out->len);
+    assert_int_equal(ws_conn_feed(c, copy, out->len), WS_OK);
+    drain(c, r);
+    ws_conn_free(c);
+    free(copy);
+}
+
+typedef struct pm_target {
+    bool deflate;
+    ws_deflate_params p;
+    bool compressed; /* the prepared message's compressed form is the one to go out */
+} pm_target;
+
+/* Server connections with and without what the compressed form needs, for forms made with
+ * window 10: each gets the prepared message between two messages of its own, and a client
+ * with the same params reads the three; RSV1 marks exactly the compressed form. The window
+ * is capped to what the message needs (2000 and 300 bytes: 10 as asked; 100 and 0 bytes: 8)
+ * and the form then fits the connections with smaller windows too. */
+static void test_prepared_compressed_broadcast(void **state)
+{
+    typedef struct target {
+        bool deflate;
+        ws_deflate_params p;
+    } target;
+    static const target targets[] = {
+        {true, {true, false, 15, 15}},   /* server resets, any window */
+        {true, {true, true, 10, 15}},    /* the window agreed is the form's */
+        {true, {true, false, 9, 15}},    /* a smaller window */
+        {true, {true, true, 8, 8}},      /* the smallest window */
+        {true, {false, false, 15, 15}},  /* context takeover: plain */
+        {true, {false, true, 15, 10}},   /* only the client resets: plain */
+        {false, {false, false, 15, 15}}, /* no permessage-deflate: plain */
+    };
+    static const size_t sizes[] = {2000, 300, 100, 0}; /* shared, and copied (< 256) */
+    static const unsigned windows[] = {10, 10, 8, 8};  /* the form's window for each size */
+    char msg[2000];
+    size_t i, k;
+    (void)state;
+
+    for (i = 0; i < sizeof msg; i++)
+        msg[i] = "{\"px\":1.25,\"q\":7}"[i % 17];
+    for (k = 0; k < COUNT(sizes); k++) {
+        alloc_stats pst = {0}, cst[COUNT(targets)];
+        ws_conn *c[COUNT(targets)];
+        ws_prepared *pm;
+        dbuf out[COUNT(targets)];
+        size_t calls;
+
+        memset(cst, 0, sizeof cst);
+        memset(out, 0, sizeof out);
+        assert_int_equal(ws_prepared_new(&pm, WS_OP_TEXT, msg, sizes[k], count_realloc, &pst),
+                         WS_OK);
+        assert_int_equal(ws_prepared_compress(pm, 10, 6), WS_OK);
+        calls = pst.calls;
+        for (i = 0; i < COUNT(targets); i++) {
+            size_t before;
+            c[i] = open_counted(WS_ROLE_SERVER, targets[i].deflate ? &targets[i].p : NULL, &cst[i]);
+            assert_int_equal(ws_conn_send(c[i], WS_OP_TEXT, msg, 500), WS_OK);
+            before = cst[i].live;
+            assert_int_equal(ws_conn_send_prepared(c[i], pm), WS_OK);
+            /* No compressor was set up for it: a few bytes of queue at most. */
+            assert_true(cst[i].live - before < 4096);
+            assert_int_equal(ws_conn_send(c[i], WS_OP_TEXT, msg, 400), WS_OK);
+        }
+        /* Made once: nothing more through the message's allocator per recipient. */
+        assert_int_equal(pst.calls, calls);
+        ws_prepared_free(pm); /* the connections may still hold it */
+        for (i = 0; i < COUNT(targets); i++) {
+            const ws_deflate_params *p = targets[i].deflate ? &targets[i].p : NULL;
+            uint8_t heads[4];
+            char want[TMAX] = "";
+            recorder r;
+            bool z = targets[i].deflate && targets[i].p.server_no_context_takeover &&
+                     windows[k] <= targets[i].p.server_max_window_bits;
+
+            memset(&r, 0, sizeof r);
+            take_output(c[i], &out[i]);
+            assert_int_equal(frame_heads(&out[i], heads, sizeof heads), 3);
+
+            assert_int_equal(heads[1], FIN | WS_OP_TEXT | (z ? RSV1 : 0));
+            peer_reads(WS_ROLE_CLIENT, p, &out[i], &r);
+            put_msg(want, "", WS_OP_TEXT, (const uint8_t *)msg, 500);
+            put_msg(want, "", WS_OP_TEXT, (const uint8_t *)msg, sizes[k]);
+            put_msg(want, "", WS_OP_TEXT, (const uint8_t *)msg, 400);
+            assert_string_equal(r.text, want);
+            dbuf_free(&r.msg);
+        }
+        for (i = 0; i < COUNT(targets); i++) {
+            ws_conn_free(c[i]);
+            assert_int_equal(cst[i].live, 0);
+            dbuf_free(&out[i]);
+        }
+        assert_int_equal(pst.live, 0);
+    }
+}
+
+/* The form is made once, through the message's allocator, and much smaller than a
+ * connection's compressor: zlib's state comes and goes inside ws_prepared_compress. */
+static void test_prepared_compress_memory(void **state)
+{
+    alloc_stats pst = {0};
+    char msg[4000];
+    ws_prepared *pm;
+    size_t live;
+    (void)state;
+
+    memset(msg, 'x', sizeof msg);
+    assert_int_equal(ws_prepared_new(&pm, WS_OP_BINARY, msg, sizeof msg, count_realloc, &pst),
+                     WS_OK);
+    live = pst.live;
+    assert_int_equal(ws_prepared_compress(pm, 15, 9), WS_OK);
+    assert_true(pst.peak > 64 * 1024);  /* zlib's deflate state was there ... */
+    assert_true(pst.live - live < 100); /* ... and only the compressed frame stays */
+    assert_int_equal(ws_prepared_compress(pm, 15, 9), WS_E_STATE);
+    ws_prepared_free(pm);
+    assert_int_equal(pst.live, 0);
+}
+
+/* Client role: the compressed form masked into the queue, RSV1 set, where the client's own
+ * compressor resets and its window allows; the server reads it. */
+static void test_prepared_compressed_client(void **state)
+{
+    static const pm_target targets[] = {
+        {true, {false, true, 15, 12}, true},
+        {true, {false, true, 15, 11}, false}, /* window below the form's 12 */
+        {true, {true, false, 15, 15}, false}, /* the server resets, the client does not */
+    };
+    char msg[3000]; /* needs a window of 12 */
+    ws_prepared *pm;
+    size_t i;
+    (void)state;
+
+    for (i = 0; i < sizeof msg; i++)
+        msg[i] = (char)('a' + i % 7);
+    assert_int_equal(ws_prepared_new(&pm, WS_OP_BINARY, msg, sizeof msg, NULL, NULL), WS_OK);
+    assert_int_equal(ws_prepared_compress(pm, 12, 6), WS_OK);
+    for (i = 0; i < COUNT(targets); i++) {
+        alloc_stats st = {0};
+        ws_conn *c = open_counted(WS_ROLE_CLIENT, &targets[i].p, &st);
+        dbuf out = {0};
+        char want[TMAX] = "";
+        recorder r;
+
+        memset(&r, 0, sizeof r);
+        assert_int_equal(ws_conn_send_prepared(c, pm), WS_OK);
+        assert_int_equal(ws_conn_send(c, WS_OP_BINARY, msg, 700), WS_OK);
+        take_output(c, &out);
+        assert_int_equal(out.p[0], FIN | WS_OP_BINARY | (targets[i].compressed ? RSV1 : 0));
+        assert_true(out.p[1] & 0x80); /* masked */
+        /* compressed: far shorter than the message */
+        assert_true(targets[i].compressed == ((out.p[1] & 0x7f) < 126));
+        peer_reads(WS_ROLE_SERVER, &targets[i].p, &out, &r);
+        put_msg(want, "", WS_OP_BINARY, (const uint8_t *)msg, sizeof msg);
+        put_msg(want, "", WS_OP_BINARY, (const uint8_t *)msg, 700);
+        assert_string_equal(r.text, want);
+        dbuf_free(&r.msg);
+        dbuf_free(&out);
+        ws_conn_free(c);
+    }
+    ws_prepared_free(pm);
+}
+
+/* count_realloc that fails its fail_at-th call that allocates (0: never). */
+typedef struct fail_alloc {
+    alloc_stats st;
+    size_t n, fail_at;
+} fail_alloc;
+
+static void *failing_realloc(void *ud, void *ptr, size_t size)
+{
+    fail_alloc *f = (fail_alloc *)ud;
+
+    if (size != 0 && ++f->n == f->fail_at)
+        return NULL;
+    return count_realloc(&f->st, ptr, size);
+}
+
+/* Bad arguments, and an allocator failing at each call: WS_E_NOMEM leaves the message as it
+ * was (sent plain) and nothing leaks. */
+static void test_prepared_compress_checks(void **state)
+{
+    static const ws_deflate_params p = {true, true, 15, 15};
+    char msg[600];
+    ws_prepared *pm;
+    size_t fail_at;
+    (void)state;
+
+    memset(msg, 'q', sizeof msg);
+    assert_int_equal(ws_prepared_compress(NULL, 15, 6), WS_E_INVALID);
+    assert_int_equal(ws_prepared_new(&pm, WS_OP_TEXT, msg, sizeof msg, NULL, NULL), WS_OK);
+    assert_int_equal(ws_prepared_compress(pm, 7, 6), WS_E_INVALID);
+    assert_int_equal(ws_prepared_compress(pm, 16, 6), WS_E_INVALID);
+    assert_int_equal(ws_prepared_compress(pm, 15, -1), WS_E_INVALID);
+    assert_int_equal(ws_prepared_compress(pm, 15, 10), WS_E_INVALID);
+    ws_prepared_free(pm);
+    for (fail_at = 1;; fail_at++) {
+        fail_alloc st = {{0}, 0, 0};
+        alloc_stats cst = {0};
+        ws_conn *c;
+        dbuf out = {0};
+        int rc;
+
+        assert_int_equal(ws_prepared_new(&pm, WS_OP_TEXT, msg, sizeof msg, failing_realloc, &st),
+                         WS_OK);
+        st.fail_at = st.n + fail_at;
+        rc = ws_prepared_compress(pm, 15, 6);
+        st.fail_at = 0;
+        c = open_counted(WS_ROLE_SERVER, &p, &cst);
+        assert_int_equal(ws_conn_send_prepared(c, pm), WS_OK);
+        ws_prepared_free(pm);
+        take_output(c, &out);
+        assert_int_equal(out.p[0], FIN | WS_OP_TEXT | (rc == WS_OK ? RSV1 : 0));
+        ws_conn_free(c);
+        dbuf_free(&out);
+        assert_int_equal(st.st.live, 0);
+        if (rc == WS_OK)
+            break;
+        assert_int_equal(rc, WS_E_NOMEM);
+    }
+    assert_true(fail_at > 2); /* the buffer and zlib's state both could fail */
+}
+
 /* A build without zlib: the same API, and nothing is ever negotiated. */
 static void test_without_zlib(void **state)
 {
@@ -1621,6 +1874,14 @@ static void test_without_zlib(void **state)
     assert_int_equal(client_answer(c, "", &ev), WS_EV_OPEN);
     assert_false(ws_conn_deflate_params(c, NULL));
     ws_conn_free(c);
+
+    /* A prepared message has no compressed form here: it stays plain. */
+    {
+        ws_prepared *pm;
+        assert_int_equal(ws_prepared_new(&pm, WS_OP_TEXT, "hello", 5, NULL, NULL), WS_OK);
+        assert_int_equal(ws_prepared_compress(pm, 15, 6), WS_E_UNSUPPORTED);
+        ws_prepared_free(pm);
+    }
 }
 
 int main(void)
@@ -1645,6 +1906,10 @@ int main(void)
         cmocka_unit_test(test_memory_per_setting),
         cmocka_unit_test(test_set_deflate),
         cmocka_unit_test(test_fixed_memory),
+        cmocka_unit_test(test_prepared_compressed_broadcast),
+        cmocka_unit_test(test_prepared_compress_memory),
+        cmocka_unit_test(test_prepared_compressed_client),
+        cmocka_unit_test(test_prepared_compress_checks),
     };
     const struct CMUnitTest without_zlib[] = {
         cmocka_unit_test(test_without_zlib),

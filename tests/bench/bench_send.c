@@ -214,7 +214,8 @@ static void run_memcpy(send_run *r)
     sink_write(&r->out, flush_buf, used);
 }
 
-static ws_conn *open_conn(ws_role role)
+/* An open connection of role, with permessage-deflate agreed as p says when not NULL. */
+static ws_conn *open_conn_deflate(ws_role role, const ws_deflate_params *p)
 {
     ws_config cfg;
     ws_conn *c;
@@ -223,9 +224,15 @@ static ws_conn *open_conn(ws_role role)
     cfg.random = kernel_random;
     cfg.check_outgoing_utf8 = true;
     c = ws_conn_new(&cfg);
-    if (c == NULL || ws_conn_start_open(c, NULL) != WS_OK)
+    if (c == NULL || (p != NULL && ws_conn_set_deflate(c, p) != WS_OK) ||
+        ws_conn_start_open(c, NULL) != WS_OK)
         exit(1);
     return c;
+}
+
+static ws_conn *open_conn(ws_role role)
+{
+    return open_conn_deflate(role, NULL);
 }
 
 /* The host's write: every run of the queue, then consumed. */
@@ -383,13 +390,19 @@ static double run_once(const send_workload *w, ws_role role, int impl, bool veri
 
 /* ---- broadcast ----------------------------------------------------------------------------- */
 
-/* One message to n server connections, count times: prepared once per message, or sent
- * (encoded and copied) to each. Returns seconds. */
-double bench_broadcast(size_t n, size_t count, size_t len, bool prepared);
-__attribute__((noinline)) double bench_broadcast(size_t n, size_t count, size_t len, bool prepared)
+/* How a broadcast reaches its recipients: sent (encoded, and copied) to each; prepared once
+ * per message; and, on connections with permessage-deflate (no context takeover, window
+ * 15), prepared and compressed once, or compressed by each connection. */
+enum { BC_SEND, BC_PREPARED, BC_ZPREPARED, BC_ZSEND };
+
+/* One message to n server connections, count times, the way kind says. Returns seconds. */
+double bench_broadcast(size_t n, size_t count, size_t len, int kind);
+__attribute__((noinline)) double bench_broadcast(size_t n, size_t count, size_t len, int kind)
 {
+    static const ws_deflate_params nct = {true, true, 15, 15};
     ws_conn **c = calloc(n, sizeof *c);
     size_t *queued = calloc(n, sizeof *queued);
+    bool prepared = kind == BC_PREPARED || kind == BC_ZPREPARED;
     sink s;
     double t0, t1;
     size_t i, k;
@@ -398,12 +411,14 @@ __attribute__((noinline)) double bench_broadcast(size_t n, size_t count, size_t 
         exit(1);
     sink_init(&s, false, WS_ROLE_SERVER);
     for (k = 0; k < n; k++)
-        c[k] = open_conn(WS_ROLE_SERVER);
+        c[k] = open_conn_deflate(WS_ROLE_SERVER, kind >= BC_ZPREPARED ? &nct : NULL);
     t0 = now_seconds();
     for (i = 0; i < count; i++) {
         const uint8_t *p = pool[i % SEND_POOL];
         ws_prepared *pm = NULL;
         if (prepared && ws_prepared_new(&pm, WS_OP_TEXT, p, len, NULL, NULL) != WS_OK)
+            exit(1);
+        if (kind == BC_ZPREPARED && ws_prepared_compress(pm, 15, 6) != WS_OK)
             exit(1);
         for (k = 0; k < n; k++) {
             int rc = prepared ? ws_conn_send_prepared(c[k], pm)
@@ -437,7 +452,8 @@ typedef struct options {
     const char *role; /* "server", "client" or NULL for both */
     bool once;        /* one timed run of each selection, no verification (callgrind) */
     bool no_broadcast;
-    const char *one_broadcast; /* "N,LEN,prepared|send": that broadcast alone (callgrind) */
+    /* "N,LEN,KIND", KIND send, prepared, zprepared or zsend: that broadcast alone (callgrind) */
+    const char *one_broadcast;
 } options;
 
 static bool in_list(const char *list, const char *name)
@@ -519,26 +535,30 @@ static void run_broadcast(const options *o)
     static const size_t lens[] = {16, 1024};
     size_t li, ni;
     send_workload w = {"B", "broadcast", 0, 0, WS_OP_TEXT};
+    bool z = ws_deflate_available();
 
     printf("\n| broadcast (server role) | message | recipients | prepared ns/recipient | "
-           "send ns/recipient |\n|---|--:|--:|--:|--:|\n");
+           "send ns/recipient | deflate: prepared+compressed once | deflate: send (each "
+           "compresses) |\n|---|--:|--:|--:|--:|--:|--:|\n");
     for (li = 0; li < 2; li++) {
-        double prev_p = 0, prev_s = 0;
         size_t count = BROADCAST_COUNT;
         w.len = 1024;
         make_pool(&w); /* JSON of 1 KiB; the 16-byte messages send its first bytes */
         for (ni = 0; ni < 3; ni++) {
-            double tp[16], ts[16];
-            int k, runs = o->once ? 1 : o->runs;
-            for (k = 0; k < runs; k++) {
-                tp[k] = bench_broadcast(ns[ni], count, lens[li], true);
-                ts[k] = bench_broadcast(ns[ni], count, lens[li], false);
+            double t[4][16], med[4] = {0, 0, 0, 0};
+            int k, kind, runs = o->once ? 1 : o->runs;
+            for (kind = BC_SEND; kind <= BC_ZSEND; kind++) {
+                /* compressing per connection is slow: a tenth of the messages */
+                size_t cnt = kind == BC_ZSEND ? count / 10 : count;
+                if (kind >= BC_ZPREPARED && !z)
+                    continue;
+                for (k = 0; k < runs; k++)
+                    t[kind][k] = bench_broadcast(ns[ni], cnt, lens[li], kind);
+                qsort(t[kind], (size_t)runs, sizeof t[kind][0], cmp_double);
+                med[kind] = t[kind][runs / 2] * 1e9 / (double)(cnt * ns[ni]);
             }
-            qsort(tp, (size_t)runs, sizeof tp[0], cmp_double);
-            qsort(ts, (size_t)runs, sizeof ts[0], cmp_double);
-            prev_p = tp[runs / 2] * 1e9 / (double)(count * ns[ni]);
-            prev_s = ts[runs / 2] * 1e9 / (double)(count * ns[ni]);
-            printf("| %s | %zu B | %zu | %.1f | %.1f |\n", "B", lens[li], ns[ni], prev_p, prev_s);
+            printf("| %s | %zu B | %zu | %.1f | %.1f | %.1f | %.1f |\n", "B", lens[li], ns[ni],
+                   med[BC_PREPARED], med[BC_SEND], med[BC_ZPREPARED], med[BC_ZSEND]);
         }
     }
 }
@@ -580,8 +600,17 @@ int main(int argc, char **argv)
             len > 1024)
             return 2;
         make_pool(&w);
-        printf("broadcast %lu B to %lu: %.1f ms\n", len, n,
-               bench_broadcast(n, BROADCAST_COUNT, len, strcmp(kind, "prepared") == 0) * 1e3);
+        static const char *const kinds[] = {"send", "prepared", "zprepared", "zsend"};
+        int k = 0;
+        unsigned long count = BROADCAST_COUNT;
+        while (k < 4 && strcmp(kind, kinds[k]) != 0)
+            k++;
+        if (k == 4 || (k >= BC_ZPREPARED && !ws_deflate_available()))
+            return 2;
+        if (k == BC_ZSEND)
+            count /= 10; /* as in the table: compressing per connection is slow */
+        printf("broadcast %lu B to %lu (%s, %lu messages): %.1f ms\n", len, n, kind, count,
+               bench_broadcast(n, count, len, k) * 1e3);
         return 0;
     }
     printf("send path: flush every %u KiB queued; client masks from getrandom(2), 4 KiB "
