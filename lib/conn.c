@@ -861,6 +861,7 @@ ws_event_type ws_conn_data_chunk(ws_conn *c, const uint8_t *p, size_t n, bool fr
     return ws_event_data(ev, WS_EV_CHUNK, opcode, p, n, frame_end, fin);
 }
 
+#ifndef WS_SMALL
 /*
  * A whole data frame that arrived in one piece. The commonest case by far, an unfragmented
  * message that is valid and within the limits, is handed out straight away, without the
@@ -886,6 +887,7 @@ static ws_event_type ws_conn_whole_data_frame(ws_conn *c, const ws_frame_header 
         return ws_conn_inflate_chunk(c, p, n, true, ev);
     return ws_conn_data_chunk(c, p, n, true, ev);
 }
+#endif /* !WS_SMALL */
 
 static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
 {
@@ -899,6 +901,7 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
         return ws_conn_inflate_continue(c, ev);
     if (n == 0 && !c->end_due)
         return WS_EV_NONE;
+#ifndef WS_SMALL /* WS_SMALL (docs/size.md): frames go through the general decoder only */
     if (!c->end_due && ws_frame_decode_whole(&c->dec, p, n, &used, &chunk, &chunk_len)) {
         ws_conn_advance(c, used);
         if (h->opcode & 0x8) {
@@ -910,6 +913,7 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
         }
         return ws_conn_whole_data_frame(c, h, chunk, chunk_len, ev);
     }
+#endif
     r = ws_frame_decode(&c->dec, p, n, &used, &chunk, &chunk_len);
     ws_conn_advance(c, used);
     if (r < 0) {
@@ -1092,8 +1096,13 @@ ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
         ws_event_clear(ev, WS_EV_NONE);
         return WS_EV_NONE;
     }
+#ifdef WS_SMALL
+    /* WS_SMALL (docs/size.md): no one-step fast path; every event takes the general path. */
+    return ws_conn_next_event_general(c, ev);
+#else
     /* lib/conn_fast.h: a plain data frame in one step, else ws_conn_next_event_general. */
     return ws_conn_fast_event(c, ev);
+#endif
 }
 
 /* ---- handshake decisions ------------------------------------------------------------- */
