@@ -245,7 +245,8 @@ void ws_conn_free(ws_conn *c)
 
     if (c == NULL)
         return;
-    ws_conn_deflate_free(c); /* fixed-memory connections too: it came from cfg.realloc */
+    if (ws_conn_pmd(c) != NULL) /* fixed-memory connections too: it came from cfg.realloc */
+        ws_conn_deflate_free(c);
     rf = c->heap ? c->cfg.realloc : NULL;
     ud = c->cfg.realloc_ud;
     ws_outq_clear(&c->out, rf, ud); /* also releases what fixed storage references */
@@ -366,7 +367,7 @@ int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len)
         return WS_E_CLOSED;
     /* A client's bytes are the answer to its request: none before ws_conn_connect. */
     if (c->in_pos < c->in_len || c->in_callback || c->rx == WS_RX_IDLE ||
-        (c->pmd != NULL && ws_conn_inflate_pending(c)))
+        (ws_conn_pmd(c) != NULL && ws_conn_inflate_pending(c)))
         return WS_E_STATE;
     if (len > 0 && buf == NULL)
         return WS_E_INVALID;
@@ -712,7 +713,7 @@ static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
 {
     uint64_t max;
     /* RSV bits: only permessage-deflate lets any through the decoder (conn_deflate.c) */
-    int rc = h->rsv != 0 || c->pmd != NULL ? ws_conn_deflate_frame(c, h) : WS_OK;
+    int rc = h->rsv != 0 || ws_conn_pmd(c) != NULL ? ws_conn_deflate_frame(c, h) : WS_OK;
 
     if (rc != WS_OK)
         return rc;
@@ -734,8 +735,8 @@ static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
     }
     /* Compressed, the limit is on the inflated size (checked as it inflates); the wire
      * size is only held to what the limit could take compressed. */
-    max = c->pmd != NULL ? ws_conn_deflate_wire_limit(c, c->cfg.max_message_size)
-                         : c->cfg.max_message_size;
+    max = ws_conn_pmd(c) != NULL ? ws_conn_deflate_wire_limit(c, c->cfg.max_message_size)
+                                 : c->cfg.max_message_size;
     if (max != 0 && (c->msg_len > max || h->length > max - c->msg_len))
         return WS_E_MESSAGE_TOO_BIG;
     if (h->length > UINT64_MAX - c->msg_len)
@@ -883,7 +884,7 @@ static ws_event_type ws_conn_whole_data_frame(ws_conn *c, const ws_frame_header 
         ws_conn_fail(c, rc);
         return WS_EV_NONE;
     }
-    if (c->pmd != NULL && ws_conn_rx_compressed(c))
+    if (ws_conn_pmd(c) != NULL && ws_conn_rx_compressed(c))
         return ws_conn_inflate_chunk(c, p, n, true, ev);
     return ws_conn_data_chunk(c, p, n, true, ev);
 }
@@ -897,7 +898,7 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
     const ws_frame_header *h = &c->dec.header;
     int r;
 
-    if (c->pmd != NULL && ws_conn_inflate_pending(c))
+    if (ws_conn_pmd(c) != NULL && ws_conn_inflate_pending(c))
         return ws_conn_inflate_continue(c, ev);
     if (n == 0 && !c->end_due)
         return WS_EV_NONE;
@@ -953,7 +954,7 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
                        ? ws_conn_control_frame(c, h->opcode, c->ctl + WS_CTL_SPLIT, c->ctl_len, ev)
                        : WS_EV_NONE;
         }
-        if (c->pmd != NULL && ws_conn_rx_compressed(c))
+        if (ws_conn_pmd(c) != NULL && ws_conn_rx_compressed(c))
             return ws_conn_inflate_chunk(c, chunk, chunk_len, r == WS_FRAME_END, ev);
         return ws_conn_data_chunk(c, chunk, chunk_len, r == WS_FRAME_END, ev);
     default: /* WS_FRAME_NEED_MORE: all bytes were taken into the header */
@@ -989,7 +990,7 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
         case WS_RX_HANDSHAKE:
         case WS_RX_FRAMES:
             if (!ws_conn_input_pending(c) && !c->end_due &&
-                !(c->pmd != NULL && ws_conn_inflate_pending(c))) {
+                !(ws_conn_pmd(c) != NULL && ws_conn_inflate_pending(c))) {
                 if (c->eof) {
                     ws_conn_fail(c, WS_E_EOF);
                     continue;
@@ -1028,7 +1029,8 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
             ev->subprotocol_len = c->hsa->subprotocol_len;
             if (ws_conn_is_client(c))
                 ev->response = ws_handshake_response(&c->hsa->hs);
-            ev->extensions = ws_conn_deflate_extensions(c, &ev->extensions_len);
+            if (ws_conn_pmd(c) != NULL)
+                ev->extensions = ws_conn_deflate_extensions(c, &ev->extensions_len);
             return WS_EV_OPEN;
         case WS_RX_FAIL_PENDING:
             ws_conn_fail(c, c->error);
@@ -1070,7 +1072,8 @@ void ws_conn_tick(ws_conn *c, uint64_t now_ms)
     ws_conn_set_time(c, now_ms);
     if (c->in_callback) /* no deadline acts from inside a host callback */
         return;
-    ws_conn_deflate_tick(c, now_ms);
+    if (ws_conn_pmd(c) != NULL)
+        ws_conn_deflate_tick(c, now_ms);
     err = ws_keepalive_due(c, now_ms);
     if (err == WS_E_HANDSHAKE_TIMEOUT)
         ws_conn_handshake_timeout(c);

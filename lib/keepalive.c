@@ -176,7 +176,7 @@ uint64_t ws_conn_next_deadline(const ws_conn *c)
         ws_deadline_min(&best, c->last_rx, cfg->idle_timeout_ms);
         if (cfg->ping_interval_ms != 0 && c->next_ping < best)
             best = c->next_ping;
-        if (ws_conn_deflate_deadline(c) < best) /* idle zlib state to give back */
+        if (ws_conn_pmd(c) != NULL && ws_conn_deflate_deadline(c) < best) /* idle zlib state */
             best = ws_conn_deflate_deadline(c);
         break;
     case WS_PHASE_CLOSING:
