@@ -1152,14 +1152,19 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
         return WS_E_HTTP_EXTENSION;
     /* permessage-deflate (cfg.deflate) is answered here, while the request is at hand. */
     o = opts != NULL ? *opts : none;
+#ifdef WS_HAVE_DEFLATE
     rc = ws_conn_deflate_accept(c, ws_handshake_request(&c->hsa->hs), answer, sizeof answer);
+#else
+    rc = 0; /* without zlib permessage-deflate is never agreed */
+#endif
     if (rc < 0)
         return rc;
     if (rc == 1)
         o.extensions = answer;
     rc = ws_conn_queue_answer(c, ws_conn_write_accept, &o);
     if (rc != WS_OK) {
-        ws_conn_deflate_free(c);
+        if (ws_conn_pmd(c) != NULL)
+            ws_conn_deflate_free(c);
         return rc;
     }
     ws_conn_remember_subprotocol(c, opts ? opts->subprotocol : NULL);
