@@ -245,8 +245,9 @@ void ws_conn_free(ws_conn *c)
 
     if (c == NULL)
         return;
-    if (ws_conn_pmd(c) != NULL) /* fixed-memory connections too: it came from cfg.realloc */
-        ws_conn_deflate_free(c);
+#ifdef WS_HAVE_DEFLATE
+    ws_conn_deflate_free(c); /* fixed-memory connections too: it came from cfg.realloc */
+#endif
     rf = c->heap ? c->cfg.realloc : NULL;
     ud = c->cfg.realloc_ud;
     ws_outq_clear(&c->out, rf, ud); /* also releases what fixed storage references */
@@ -1029,8 +1030,9 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
             ev->subprotocol_len = c->hsa->subprotocol_len;
             if (ws_conn_is_client(c))
                 ev->response = ws_handshake_response(&c->hsa->hs);
-            if (ws_conn_pmd(c) != NULL)
-                ev->extensions = ws_conn_deflate_extensions(c, &ev->extensions_len);
+#ifdef WS_HAVE_DEFLATE /* else none: ws_event_clear */
+            ev->extensions = ws_conn_deflate_extensions(c, &ev->extensions_len);
+#endif
             return WS_EV_OPEN;
         case WS_RX_FAIL_PENDING:
             ws_conn_fail(c, c->error);
@@ -1072,8 +1074,9 @@ void ws_conn_tick(ws_conn *c, uint64_t now_ms)
     ws_conn_set_time(c, now_ms);
     if (c->in_callback) /* no deadline acts from inside a host callback */
         return;
-    if (ws_conn_pmd(c) != NULL)
-        ws_conn_deflate_tick(c, now_ms);
+#ifdef WS_HAVE_DEFLATE
+    ws_conn_deflate_tick(c, now_ms);
+#endif
     err = ws_keepalive_due(c, now_ms);
     if (err == WS_E_HANDSHAKE_TIMEOUT)
         ws_conn_handshake_timeout(c);
@@ -1163,8 +1166,9 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
         o.extensions = answer;
     rc = ws_conn_queue_answer(c, ws_conn_write_accept, &o);
     if (rc != WS_OK) {
-        if (ws_conn_pmd(c) != NULL)
-            ws_conn_deflate_free(c);
+#ifdef WS_HAVE_DEFLATE
+        ws_conn_deflate_free(c);
+#endif
         return rc;
     }
     ws_conn_remember_subprotocol(c, opts ? opts->subprotocol : NULL);

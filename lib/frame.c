@@ -215,14 +215,17 @@ static int ws_decode_split_header(ws_frame_decoder *d, const uint8_t *buf, size_
 
 static int ws_decode_header(ws_frame_decoder *d, const uint8_t *buf, size_t len, size_t *consumed)
 {
+#ifndef WS_SMALL /* WS_SMALL (docs/size.md): every header is gathered in d->hdr first */
+    size_t bad = 0;
+    int r;
+#endif
+
     if (len == 0)
         return WS_FRAME_NEED_MORE;
-#ifndef WS_SMALL /* WS_SMALL (docs/size.md): every header is gathered in d->hdr first */
+#ifndef WS_SMALL
     /* Fast path: a header that starts in this call and is wholly in buf is parsed there. */
     if (d->hdr_len == 0) {
-        size_t bad = 0;
-        int r = ws_parse_header(d, buf, len, &bad);
-
+        r = ws_parse_header(d, buf, len, &bad);
         if (r < 0) {
             *consumed = bad;
             return ws_fail(d, r);
