@@ -215,14 +215,11 @@ static int ws_decode_split_header(ws_frame_decoder *d, const uint8_t *buf, size_
 
 static int ws_decode_header(ws_frame_decoder *d, const uint8_t *buf, size_t len, size_t *consumed)
 {
-#ifndef WS_SMALL /* WS_SMALL (docs/size.md): every header is gathered in d->hdr first */
     size_t bad = 0;
     int r;
-#endif
 
     if (len == 0)
         return WS_FRAME_NEED_MORE;
-#ifndef WS_SMALL
     /* Fast path: a header that starts in this call and is wholly in buf is parsed there. */
     if (d->hdr_len == 0) {
         r = ws_parse_header(d, buf, len, &bad);
@@ -236,7 +233,6 @@ static int ws_decode_header(ws_frame_decoder *d, const uint8_t *buf, size_t len,
             return WS_FRAME_HEADER;
         }
     }
-#endif
     return ws_decode_split_header(d, buf, len, consumed);
 }
 
