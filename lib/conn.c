@@ -714,7 +714,11 @@ static int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
 {
     uint64_t max;
     /* RSV bits: only permessage-deflate lets any through the decoder (conn_deflate.c) */
-    int rc = h->rsv != 0 || ws_conn_pmd(c) != NULL ? ws_conn_deflate_frame(c, h) : WS_OK;
+#ifdef WS_HAVE_DEFLATE
+    int rc = h->rsv != 0 || c->pmd != NULL ? ws_conn_deflate_frame(c, h) : WS_OK;
+#else
+    int rc = h->rsv != 0 ? WS_E_RESERVED_BITS : WS_OK; /* never in use without zlib */
+#endif
 
     if (rc != WS_OK)
         return rc;
