@@ -1119,7 +1119,11 @@ ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
 
 static int ws_conn_write_accept(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg)
 {
+#ifdef WS_HAVE_DEFLATE
     return ws_handshake_accept(&c->hsa->hs, (const ws_accept_opts *)arg, out, cap, len);
+#else /* the only extension answer is permessage-deflate's */
+    return ws_hs_accept_plain(&c->hsa->hs, (const ws_accept_opts *)arg, out, cap, len);
+#endif
 }
 
 /* Finds the client's own spelling of the chosen subprotocol, in the head buffer, for
