@@ -245,7 +245,9 @@ void ws_conn_free(ws_conn *c)
 
     if (c == NULL)
         return;
+#ifdef WS_HAVE_DEFLATE
     ws_conn_deflate_free(c); /* fixed-memory connections too: it came from cfg.realloc */
+#endif
     rf = c->heap ? c->cfg.realloc : NULL;
     ud = c->cfg.realloc_ud;
     ws_outq_clear(&c->out, rf, ud); /* also releases what fixed storage references */
@@ -366,7 +368,7 @@ int ws_conn_feed(ws_conn *c, uint8_t *buf, size_t len)
         return WS_E_CLOSED;
     /* A client's bytes are the answer to its request: none before ws_conn_connect. */
     if (c->in_pos < c->in_len || c->in_callback || c->rx == WS_RX_IDLE ||
-        (c->pmd != NULL && ws_conn_inflate_pending(c)))
+        (ws_conn_pmd(c) != NULL && ws_conn_inflate_pending(c)))
         return WS_E_STATE;
     if (len > 0 && buf == NULL)
         return WS_E_INVALID;
@@ -712,7 +714,11 @@ int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
 {
     uint64_t max;
     /* RSV bits: only permessage-deflate lets any through the decoder (conn_deflate.c) */
+#ifdef WS_HAVE_DEFLATE
     int rc = h->rsv != 0 || c->pmd != NULL ? ws_conn_deflate_frame(c, h) : WS_OK;
+#else
+    int rc = h->rsv != 0 ? WS_E_RESERVED_BITS : WS_OK; /* never in use without zlib */
+#endif
 
     if (rc != WS_OK)
         return rc;
@@ -734,8 +740,8 @@ int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
     }
     /* Compressed, the limit is on the inflated size (checked as it inflates); the wire
      * size is only held to what the limit could take compressed. */
-    max = c->pmd != NULL ? ws_conn_deflate_wire_limit(c, c->cfg.max_message_size)
-                         : c->cfg.max_message_size;
+    max = ws_conn_pmd(c) != NULL ? ws_conn_deflate_wire_limit(c, c->cfg.max_message_size)
+                                 : c->cfg.max_message_size;
     if (max != 0 && (c->msg_len > max || h->length > max - c->msg_len))
         return WS_E_MESSAGE_TOO_BIG;
     if (h->length > UINT64_MAX - c->msg_len)
@@ -861,6 +867,7 @@ ws_event_type ws_conn_data_piece(ws_conn *c, const uint8_t *p, size_t n, bool fr
     return ws_event_data(ev, WS_EV_CHUNK, opcode, p, n, frame_end, fin);
 }
 
+#ifndef WS_SMALL
 /*
  * A whole data frame that arrived in one piece. The commonest case by far, an unfragmented
  * message that is valid and within the limits, is handed out straight away, without the
@@ -882,10 +889,11 @@ static ws_event_type ws_conn_whole_data_frame(ws_conn *c, const ws_frame_header 
         ws_conn_fail(c, rc);
         return WS_EV_NONE;
     }
-    if (c->pmd != NULL && ws_conn_rx_compressed(c))
+    if (ws_conn_pmd(c) != NULL && ws_conn_rx_compressed(c))
         return ws_conn_inflate_chunk(c, p, n, true, ev);
     return ws_conn_data_chunk(c, p, n, true, ev);
 }
+#endif /* !WS_SMALL */
 
 static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
 {
@@ -895,10 +903,11 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
     const ws_frame_header *h = &c->dec.header;
     int r;
 
-    if (c->pmd != NULL && ws_conn_inflate_pending(c))
+    if (ws_conn_pmd(c) != NULL && ws_conn_inflate_pending(c))
         return ws_conn_inflate_continue(c, ev);
     if (n == 0 && !c->end_due)
         return WS_EV_NONE;
+#ifndef WS_SMALL /* WS_SMALL (docs/size.md): frames go through the general decoder only */
     if (!c->end_due && ws_frame_decode_whole(&c->dec, p, n, &used, &chunk, &chunk_len)) {
         ws_conn_advance(c, used);
         if (h->opcode & 0x8) {
@@ -910,6 +919,7 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
         }
         return ws_conn_whole_data_frame(c, h, chunk, chunk_len, ev);
     }
+#endif
     r = ws_frame_decode(&c->dec, p, n, &used, &chunk, &chunk_len);
     ws_conn_advance(c, used);
     if (r < 0) {
@@ -949,7 +959,7 @@ static ws_event_type ws_conn_frame_step(ws_conn *c, ws_event *ev)
                        ? ws_conn_control_frame(c, h->opcode, c->ctl + WS_CTL_SPLIT, c->ctl_len, ev)
                        : WS_EV_NONE;
         }
-        if (c->pmd != NULL && ws_conn_rx_compressed(c))
+        if (ws_conn_pmd(c) != NULL && ws_conn_rx_compressed(c))
             return ws_conn_inflate_chunk(c, chunk, chunk_len, r == WS_FRAME_END, ev);
         return ws_conn_data_chunk(c, chunk, chunk_len, r == WS_FRAME_END, ev);
     default: /* WS_FRAME_NEED_MORE: all bytes were taken into the header */
@@ -985,7 +995,7 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
         case WS_RX_HANDSHAKE:
         case WS_RX_FRAMES:
             if (!ws_conn_input_pending(c) && !c->end_due &&
-                !(c->pmd != NULL && ws_conn_inflate_pending(c))) {
+                !(ws_conn_pmd(c) != NULL && ws_conn_inflate_pending(c))) {
                 if (c->eof) {
                     ws_conn_fail(c, WS_E_EOF);
                     continue;
@@ -1024,7 +1034,9 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
             ev->subprotocol_len = c->hsa->subprotocol_len;
             if (ws_conn_is_client(c))
                 ev->response = ws_handshake_response(&c->hsa->hs);
+#ifdef WS_HAVE_DEFLATE /* else none: ws_event_clear */
             ev->extensions = ws_conn_deflate_extensions(c, &ev->extensions_len);
+#endif
             return WS_EV_OPEN;
         case WS_RX_FAIL_PENDING:
             ws_conn_fail(c, c->error);
@@ -1066,7 +1078,9 @@ void ws_conn_tick(ws_conn *c, uint64_t now_ms)
     ws_conn_set_time(c, now_ms);
     if (c->in_callback) /* no deadline acts from inside a host callback */
         return;
+#ifdef WS_HAVE_DEFLATE
     ws_conn_deflate_tick(c, now_ms);
+#endif
     err = ws_keepalive_due(c, now_ms);
     if (err == WS_E_HANDSHAKE_TIMEOUT)
         ws_conn_handshake_timeout(c);
@@ -1092,15 +1106,26 @@ ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
         ws_event_clear(ev, WS_EV_NONE);
         return WS_EV_NONE;
     }
+#ifdef WS_SMALL
+    /* WS_SMALL (docs/size.md): no one-step fast path; every event takes the general path.
+     * (Named here so that a one-file build does not warn that it is unused.) */
+    (void)ws_conn_fast_event;
+    return ws_conn_next_event_general(c, ev);
+#else
     /* lib/conn_fast.h: a plain data frame in one step, else ws_conn_next_event_general. */
     return ws_conn_fast_event(c, ev);
+#endif
 }
 
 /* ---- handshake decisions ------------------------------------------------------------- */
 
 static int ws_conn_write_accept(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg)
 {
+#ifdef WS_HAVE_DEFLATE
     return ws_handshake_accept(&c->hsa->hs, (const ws_accept_opts *)arg, out, cap, len);
+#else /* the only extension answer is permessage-deflate's */
+    return ws_hs_accept_plain(&c->hsa->hs, (const ws_accept_opts *)arg, out, cap, len);
+#endif
 }
 
 /* Finds the client's own spelling of the chosen subprotocol, in the head buffer, for
@@ -1140,14 +1165,20 @@ int ws_conn_accept(ws_conn *c, const ws_accept_opts *opts)
         return WS_E_HTTP_EXTENSION;
     /* permessage-deflate (cfg.deflate) is answered here, while the request is at hand. */
     o = opts != NULL ? *opts : none;
+#ifdef WS_HAVE_DEFLATE
     rc = ws_conn_deflate_accept(c, ws_handshake_request(&c->hsa->hs), answer, sizeof answer);
+#else
+    rc = 0; /* without zlib permessage-deflate is never agreed */
+#endif
     if (rc < 0)
         return rc;
     if (rc == 1)
         o.extensions = answer;
     rc = ws_conn_queue_answer(c, ws_conn_write_accept, &o);
     if (rc != WS_OK) {
+#ifdef WS_HAVE_DEFLATE
         ws_conn_deflate_free(c);
+#endif
         return rc;
     }
     ws_conn_remember_subprotocol(c, opts ? opts->subprotocol : NULL);

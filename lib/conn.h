@@ -246,6 +246,13 @@ ws_event_type ws_event_data(ws_event *ev, ws_event_type type, uint8_t opcode, co
 
 /* conn_deflate.c: permessage-deflate on the connection. */
 typedef struct ws_pmd ws_pmd;
+/* c->pmd where a hook is called: without zlib (WS_HAVE_DEFLATE undefined) permessage-deflate
+ * is never in use, so a constant NULL lets the compiler drop the hooks and their calls. */
+#ifdef WS_HAVE_DEFLATE
+#define ws_conn_pmd(c) ((c)->pmd)
+#else
+#define ws_conn_pmd(c) ((ws_pmd *)NULL)
+#endif
 void ws_conn_deflate_free(ws_conn *c);
 /* Server, deciding: negotiates from r and sets the codecs up; 1 with answer written (for
  * the 101), 0 declined (no offer, none acceptable, no allocator, no memory), WS_E_STATE

@@ -239,7 +239,7 @@ int ws_conn_send_ex(ws_conn *c, ws_opcode opcode, const void *data, size_t len, 
         return rc;
     if (flags & ~WS_SEND_NO_COMPRESS)
         return WS_E_INVALID;
-    if (c->pmd != NULL && ws_conn_deflate_wants(c, len, flags))
+    if (ws_conn_pmd(c) != NULL && ws_conn_deflate_wants(c, len, flags))
         return ws_conn_deflate_send(c, (uint8_t)opcode, (const uint8_t *)data, len, true, true);
     return ws_conn_queue_frame(c, (uint8_t)opcode, true, 0, (const uint8_t *)data, len, false);
 }
@@ -329,14 +329,15 @@ int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t
             return WS_E_INVALID;
         msg_opcode = (uint8_t)opcode;
         frame_opcode = (uint8_t)opcode;
-        compress = c->pmd != NULL && ws_conn_deflate_wants(c, len, 0); /* the first decides */
+        compress =
+            ws_conn_pmd(c) != NULL && ws_conn_deflate_wants(c, len, 0); /* the first decides */
         ws_utf8_init(&utf8);
     } else {
         if (opcode != WS_OP_CONTINUATION && opcode != c->send_opcode)
             return WS_E_INVALID;
         msg_opcode = c->send_opcode;
         frame_opcode = WS_OP_CONTINUATION;
-        compress = c->pmd != NULL && ws_conn_deflate_sending(c);
+        compress = ws_conn_pmd(c) != NULL && ws_conn_deflate_sending(c);
         utf8 = c->send_utf8;
     }
     /* Text is checked on a copy of the state, committed only once the frame is queued. */

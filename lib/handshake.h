@@ -49,6 +49,12 @@ int ws_hs_extensions_offered(const ws_header *answer, size_t n, const ws_header 
 /* Checks headers a host wants sent: token names, field-text values, and none of the
  * names in the NULL-terminated list the builder writes itself. WS_OK or WS_E_INVALID. */
 int ws_hs_check_extra(const ws_header *h, size_t n, const char *const *reserved);
+#ifndef WS_HAVE_DEFLATE
+/* ws_handshake_accept for a connection that never answers an extension (no zlib): an
+ * answer in opts is refused (WS_E_HTTP_EXTENSION) without the extension parser. */
+int ws_hs_accept_plain(const ws_handshake *hs, const ws_accept_opts *opts, uint8_t *out, size_t cap,
+                       size_t *out_len);
+#endif
 
 /* A bounded output: writes stop at cap and set overflow. */
 typedef struct ws_hs_out {

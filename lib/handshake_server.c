@@ -502,8 +502,16 @@ static void ws_hs_put_refusal(ws_hs_out *o, int status, const ws_header *extra, 
     ws_hs_puts(o, "\r\n");
 }
 
-int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint8_t *out,
-                        size_t cap, size_t *out_len)
+/* The 101 of ws_handshake_accept; offered checks opts->extensions against the request's
+ * offer (ws_hs_extensions_offered), or is NULL where no answer may be given at all. Inlined
+ * into each caller, so the function pointer is a constant there. */
+#ifdef __GNUC__
+__attribute__((always_inline))
+#endif
+static inline int
+ws_hs_accept(const ws_handshake *hs, const ws_accept_opts *opts,
+             int (*offered)(const ws_header *, size_t, const ws_header *, size_t), uint8_t *out,
+             size_t cap, size_t *out_len)
 {
     /* A 101 has no content: a length or coding would make a proxy read frames as a body. */
     static const char *const ours[] = {"Upgrade",
@@ -542,7 +550,9 @@ int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint
         answer.value_len = ext_len = strlen(opts->extensions);
         if (!ws_http_is_field_text(opts->extensions, ext_len))
             return WS_E_INVALID;
-        rc = ws_hs_extensions_offered(&answer, 1, hs->request.headers, hs->request.header_count);
+        if (offered == NULL)
+            return WS_E_HTTP_EXTENSION;
+        rc = offered(&answer, 1, hs->request.headers, hs->request.header_count);
         if (rc != WS_OK)
             return rc;
     }
@@ -563,6 +573,20 @@ int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint
     ws_hs_puts(&o, "\r\n");
     return ws_hs_out_done(&o, out_len);
 }
+
+int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint8_t *out,
+                        size_t cap, size_t *out_len)
+{
+    return ws_hs_accept(hs, opts, ws_hs_extensions_offered, out, cap, out_len);
+}
+
+#ifndef WS_HAVE_DEFLATE
+int ws_hs_accept_plain(const ws_handshake *hs, const ws_accept_opts *opts, uint8_t *out, size_t cap,
+                       size_t *out_len)
+{
+    return ws_hs_accept(hs, opts, NULL, out, cap, out_len);
+}
+#endif
 
 int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *headers,
                         size_t header_count, const char *body, size_t body_len, uint8_t *out,

@@ -176,8 +176,10 @@ uint64_t ws_conn_next_deadline(const ws_conn *c)
         ws_deadline_min(&best, c->last_rx, cfg->idle_timeout_ms);
         if (cfg->ping_interval_ms != 0 && c->next_ping < best)
             best = c->next_ping;
+#ifdef WS_HAVE_DEFLATE
         if (ws_conn_deflate_deadline(c) < best) /* idle zlib state to give back */
             best = ws_conn_deflate_deadline(c);
+#endif
         break;
     case WS_PHASE_CLOSING:
         ws_deadline_min(&best, c->close_sent_at, cfg->close_timeout_ms);
