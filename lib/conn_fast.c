@@ -64,7 +64,7 @@ static uint8_t *ws_fast_frame_header(ws_conn *c, size_t *plen)
     bool masked;
 
     if (c->rx != WS_RX_FRAMES || d->state != FD_HEADER || d->hdr_len != 0 || c->stash != NULL ||
-        c->end_due || c->pmd != NULL || avail < 2)
+        c->end_due || ws_conn_pmd(c) != NULL || avail < 2)
         return NULL;
     p = c->in + c->in_pos;
     b0 = p[0];

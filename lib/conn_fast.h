@@ -144,7 +144,7 @@ static inline ws_event_type ws_conn_fast_event(ws_conn *c, ws_event *ev)
      * message open, no stashed bytes that come first, and no inflated bytes of a compressed
      * message still to deliver (permessage-deflate, conn_deflate.c). */
     if (c->rx != WS_RX_FRAMES || d->state != FD_HEADER || d->hdr_len != 0 || c->stash != NULL ||
-        avail < 2 || (c->pmd != NULL && ws_conn_inflate_pending(c)))
+        avail < 2 || (ws_conn_pmd(c) != NULL && ws_conn_inflate_pending(c)))
         return ws_conn_next_event_general(c, ev);
     p = c->in + c->in_pos; /* in is not NULL: there are bytes */
     /* FIN, no RSV bit, text or binary: byte 0 is 0x81 or 0x82; fragments and small control
