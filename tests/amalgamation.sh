@@ -45,9 +45,9 @@ check "chat page embedded" python3 examples/embed.py examples/chat.html "$tmp/ch
 # OpenSSL and hiredis as in the Meson build.
 declare -A srcs=(
     [frame-demo]="examples/common.c"
-    [echo-server]="examples/echo_app.c examples/tls.c examples/common.c"
-    [ws-client]="examples/tls.c examples/common.c examples/backoff.c"
-    [chat-server]="examples/cluster.c examples/bus.c examples/rooms.c examples/common.c examples/backoff.c $tmp/chat_page.c"
+    [echo-server]="examples/echo_app.c examples/deflate_flags.c examples/tls.c examples/common.c"
+    [ws-client]="examples/tls.c examples/deflate_flags.c examples/common.c examples/backoff.c"
+    [chat-server]="examples/cluster.c examples/deflate_flags.c examples/bus.c examples/rooms.c examples/common.c examples/backoff.c $tmp/chat_page.c"
 )
 declare -A libs=([frame-demo]="" [echo-server]="-lssl -lcrypto" [ws-client]="-lssl -lcrypto"
     [chat-server]="-lhiredis")

@@ -1749,7 +1749,8 @@ static void test_prepared_compressed_client(void **state)
 
     for (i = 0; i < sizeof msg; i++)
         msg[i] = (char)('a' + i % 7);
-    assert_int_equal(ws_prepared_new(&pm, WS_OP_BINARY, msg, sizeof msg, NULL, NULL), WS_OK);
+    assert_int_equal(ws_prepared_new(&pm, WS_OP_BINARY, msg, sizeof msg, plain_realloc, NULL),
+                     WS_OK);
     assert_int_equal(ws_prepared_compress(pm, 12, 6), WS_OK);
     for (i = 0; i < COUNT(targets); i++) {
         alloc_stats st = {0};
@@ -1804,7 +1805,7 @@ static void test_prepared_compress_checks(void **state)
 
     memset(msg, 'q', sizeof msg);
     assert_int_equal(ws_prepared_compress(NULL, 15, 6), WS_E_INVALID);
-    assert_int_equal(ws_prepared_new(&pm, WS_OP_TEXT, msg, sizeof msg, NULL, NULL), WS_OK);
+    assert_int_equal(ws_prepared_new(&pm, WS_OP_TEXT, msg, sizeof msg, plain_realloc, NULL), WS_OK);
     assert_int_equal(ws_prepared_compress(pm, 7, 6), WS_E_INVALID);
     assert_int_equal(ws_prepared_compress(pm, 16, 6), WS_E_INVALID);
     assert_int_equal(ws_prepared_compress(pm, 15, -1), WS_E_INVALID);
@@ -1878,7 +1879,7 @@ static void test_without_zlib(void **state)
     /* A prepared message has no compressed form here: it stays plain. */
     {
         ws_prepared *pm;
-        assert_int_equal(ws_prepared_new(&pm, WS_OP_TEXT, "hello", 5, NULL, NULL), WS_OK);
+        assert_int_equal(ws_prepared_new(&pm, WS_OP_TEXT, "hello", 5, plain_realloc, NULL), WS_OK);
         assert_int_equal(ws_prepared_compress(pm, 15, 6), WS_E_UNSUPPORTED);
         ws_prepared_free(pm);
     }
