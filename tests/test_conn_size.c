@@ -180,10 +180,10 @@ int main(void)
 
     printf("# %u-bit size_t, %u-byte pointers\n", (unsigned)(sizeof(size_t) * 8),
            (unsigned)sizeof(void *));
-    printf("# sizeof(ws_conn) %u: configuration kept %u, frame decoder %u, output queue and "
+    printf("# sizeof(ws_conn) %u: configuration kept %u, frame decoder %u, output queue %u, "
            "message buffer bookkeeping %u\n",
            (unsigned)sizeof(ws_conn), (unsigned)sizeof(ws_conn_cfg),
-           (unsigned)sizeof(ws_frame_decoder), (unsigned)(2 * sizeof(ws_buf)));
+           (unsigned)sizeof(ws_frame_decoder), (unsigned)sizeof(ws_outq), (unsigned)sizeof(ws_buf));
     printf("# handshake area state sizeof(ws_conn_hs) %u: ws_handshake %u, ws_config %u\n",
            (unsigned)sizeof(ws_conn_hs), (unsigned)sizeof(ws_handshake),
            (unsigned)sizeof(ws_config));
