@@ -112,7 +112,7 @@ static void ws_buf_setup(ws_buf *b, uint8_t *p, size_t cap, size_t max)
 }
 
 /* Everything but the buffers, common to both ways of creating a connection. */
-static void ws_conn_setup(ws_conn *c, const ws_config *cfg, bool heap)
+static void ws_conn_setup(ws_conn *c, const ws_config *cfg, const ws_conn_heap *heap)
 {
     ws_conn_cfg *k = &c->cfg;
 
@@ -172,7 +172,7 @@ ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg)
         return NULL;
     ws_layout_of(cfg, &l);
     c = (ws_conn *)mem;
-    ws_conn_setup(c, cfg, false);
+    ws_conn_setup(c, cfg, NULL);
     p += l.conn;
     ws_conn_setup_handshake(c, p, cfg);
     p += l.hs;
@@ -203,6 +203,49 @@ static void *ws_libc_realloc(void *ud, void *ptr, size_t size)
 #define WS_DEFAULT_REALLOC NULL
 #endif
 
+/* All input is parsed and the connection is open: a heap connection gives back what it
+ * holds only for a while. The handshake area, once WS_EV_OPEN was returned (its pointers
+ * lived until this call). The reassembly buffer, between messages, at the end of the first
+ * input that did not need it, and only when it grew past its smallest size: a connection
+ * that keeps reassembling across reads keeps its buffer instead of allocating it for every
+ * read (the control slots, 250 bytes, stay for the same reason once allocated). */
+static void ws_conn_trim(ws_conn *c)
+{
+    if (c->hsa != NULL && !c->cfg.keep_request) {
+        c->cfg.realloc(c->cfg.realloc_ud, c->hsa, 0);
+        c->hsa = NULL;
+    }
+    if (c->msg_used) {
+        c->msg_used = false;
+    } else if (c->msg.cap > WS_MSG_KEEP && c->msg_opcode == 0) {
+        c->cfg.realloc(c->cfg.realloc_ud, c->msg.p, 0);
+        ws_buf_setup(&c->msg, NULL, 0, c->msg.max);
+    }
+}
+
+/* A buffer of a heap connection grows (doubling, from 256 bytes) to take need more bytes;
+ * ws_buf_reserve checked that they fit under its max. */
+static int ws_conn_buf_grow(ws_conn *c, ws_buf *b, size_t need)
+{
+    size_t want = b->len + need, cap = b->cap < 256 ? 256 : b->cap;
+    uint8_t *p;
+
+    while (cap < want)
+        cap = cap > b->max / 2 ? b->max : cap * 2;
+    if (cap > b->max)
+        cap = b->max;
+    p = c->cfg.realloc(c->cfg.realloc_ud, b->p, cap);
+    if (p == NULL)
+        return WS_E_NOMEM;
+    b->p = p;
+    b->cap = cap;
+    return WS_OK;
+}
+
+/* Only ws_conn_new refers to this table, so an image that creates its connections in
+ * caller storage (ws_conn_init) links none of what it points to. */
+static const ws_conn_heap ws_conn_heap_ops = {ws_conn_trim, ws_conn_buf_grow};
+
 ws_conn *ws_conn_new(const ws_config *cfg)
 {
     ws_conn *c;
@@ -227,12 +270,12 @@ ws_conn *ws_conn_new(const ws_config *cfg)
         return NULL;
     }
     c = (ws_conn *)(void *)p;
-    ws_conn_setup(c, cfg, true);
+    ws_conn_setup(c, cfg, &ws_conn_heap_ops);
     c->cfg.realloc = rf; /* buffers grow, and are freed, with the same allocator */
     c->cfg.realloc_ud = ud;
     /* Blocks are counted by their capacity, not their pending bytes: twice the storage lets
      * a frame that fits under max_output in bytes also find a block to go in. */
-    ws_outq_init(&c->out, NULL, 2 * ws_outq_storage(cfg->max_output));
+    ws_outq_init_heap(&c->out, 2 * ws_outq_storage(cfg->max_output));
     ws_buf_setup(&c->msg, NULL, 0, ws_conn_msg_max(cfg));
     ws_conn_setup_handshake(c, area, cfg);
     return c;
@@ -248,10 +291,10 @@ void ws_conn_free(ws_conn *c)
 #ifdef WS_HAVE_DEFLATE
     ws_conn_deflate_free(c); /* fixed-memory connections too: it came from cfg.realloc */
 #endif
-    rf = c->heap ? c->cfg.realloc : NULL;
+    rf = c->heap != NULL ? c->cfg.realloc : NULL;
     ud = c->cfg.realloc_ud;
     ws_outq_clear(&c->out, rf, ud); /* also releases what fixed storage references */
-    if (!c->heap)
+    if (c->heap == NULL)
         return;
     if (c->hsa)
         rf(ud, c->hsa, 0);
@@ -274,29 +317,9 @@ const ws_request *ws_conn_request(const ws_conn *c)
 
 uint8_t *ws_conn_ctl(ws_conn *c)
 {
-    if (c->ctl == NULL && c->heap)
+    if (c->ctl == NULL && c->heap != NULL)
         c->ctl = (uint8_t *)c->cfg.realloc(c->cfg.realloc_ud, NULL, WS_CTL_SIZE);
     return c->ctl;
-}
-
-/* All input is parsed and the connection is open: a heap connection gives back what it
- * holds only for a while. The handshake area, once WS_EV_OPEN was returned (its pointers
- * lived until this call). The reassembly buffer, between messages, at the end of the first
- * input that did not need it, and only when it grew past its smallest size: a connection
- * that keeps reassembling across reads keeps its buffer instead of allocating it for every
- * read (the control slots, 250 bytes, stay for the same reason once allocated). */
-static void ws_conn_trim(ws_conn *c)
-{
-    if (c->hsa != NULL && !c->cfg.keep_request) {
-        c->cfg.realloc(c->cfg.realloc_ud, c->hsa, 0);
-        c->hsa = NULL;
-    }
-    if (c->msg_used) {
-        c->msg_used = false;
-    } else if (c->msg.cap > WS_MSG_KEEP && c->msg_opcode == 0) {
-        c->cfg.realloc(c->cfg.realloc_ud, c->msg.p, 0);
-        ws_buf_setup(&c->msg, NULL, 0, c->msg.max);
-    }
 }
 
 /* ---- input --------------------------------------------------------------------------- */
@@ -1002,8 +1025,8 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
                 }
                 c->in = NULL;
                 c->in_len = c->in_pos = 0;
-                if (c->heap && c->rx == WS_RX_FRAMES)
-                    ws_conn_trim(c);
+                if (c->heap != NULL && c->rx == WS_RX_FRAMES)
+                    c->heap->trim(c);
                 ws_event_clear(ev, WS_EV_NONE);
                 return WS_EV_NONE;
             }

@@ -101,6 +101,15 @@ typedef struct ws_conn_hs {
  * idle; a bigger one is freed (ws_conn_trim). */
 #define WS_MSG_KEEP 256u
 
+/* What only a connection on the host's allocator (ws_conn_new) does, reached through this
+ * table (conn.c) rather than called: see ws_conn_heap_ops. */
+typedef struct ws_conn_heap {
+    /* Gives back, once all input is parsed, what the open connection holds only a while. */
+    void (*trim)(ws_conn *c);
+    /* Grows b to take need more bytes (they fit under its max). */
+    int (*grow)(ws_conn *c, ws_buf *b, size_t need);
+} ws_conn_heap;
+
 /* Fields are grouped by size (pointers and 64-bit values first, flags last) so that no
  * alignment padding is wasted on any target; the comments say what belongs together. */
 struct ws_conn {
@@ -138,6 +147,7 @@ struct ws_conn {
     int64_t rtt;
 
     void *user;
+    const ws_conn_heap *heap; /* ws_conn_new: buffers grow through cfg.realloc; else NULL */
 
     /* Closing: the reason reported with WS_EV_CLOSED. */
     const char *close_reason;
@@ -159,7 +169,6 @@ struct ws_conn {
     uint8_t pong_len;    /* of the pong owed, in ctl + WS_CTL_PONG */
     uint8_t ping_len;    /* of the outstanding ping */
 
-    bool heap;       /* created by ws_conn_new: buffers grow through cfg.realloc */
     bool eof;        /* the host said the transport ended */
     bool fed;        /* any bytes were ever fed */
     bool end_due;    /* a frame with an empty payload still has its WS_FRAME_END to give */

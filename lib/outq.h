@@ -46,22 +46,39 @@ typedef struct ws_outq_ref {
     void *ud;
 } ws_outq_ref;
 
-typedef struct ws_outq {
-    ws_outq_block *head;  /* oldest block, read by the host; NULL when no storage is held */
-    ws_outq_block *tail;  /* newest block, where appends go */
-    ws_outq_block *fixed; /* the one block over the caller's storage, or NULL (heap) */
-    size_t rd;            /* offset in head of the record being read */
-    size_t rd_done;       /* bytes of that record consumed */
-    size_t last;          /* offset in tail of its last record; WS_OUTQ_NONE when none */
-    size_t pending;       /* wire bytes queued and not consumed */
-    size_t held;          /* heap bytes the blocks take */
-    size_t budget;        /* what held may reach */
-    size_t hint;          /* the size a heap queue's next first block starts at */
+typedef struct ws_outq ws_outq;
+
+/* What only a heap queue does (outq.c), reached through this table, which only
+ * ws_outq_init_heap refers to: an image whose queues all live in caller storage links none
+ * of it. */
+typedef struct ws_outq_heap {
+    /* A fresh block for an append that does not fit in the tail (ws_outq_reserve). */
+    uint8_t *(*grow)(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool ref, bool control,
+                     int *rc);
+    /* Gives back the blocks read to their end once the next one is reached. */
+    void (*next_block)(ws_outq *q, ws_realloc_fn rf, void *ud);
+    /* Gives back every block (nothing is pending). */
+    void (*drop)(ws_outq *q, ws_realloc_fn rf, void *ud);
+} ws_outq_heap;
+
+struct ws_outq {
+    ws_outq_block *head; /* oldest block, read by the host; NULL when no storage is held */
+    ws_outq_block *tail; /* newest block, where appends go */
+    /* NULL: the queue is the one block over the caller's storage (head and tail, always);
+     * else it is on the heap, in blocks it allocates and frees through this table. */
+    const ws_outq_heap *heap;
+    size_t rd;      /* offset in head of the record being read */
+    size_t rd_done; /* bytes of that record consumed */
+    size_t last;    /* offset in tail of its last record; WS_OUTQ_NONE when none */
+    size_t pending; /* wire bytes queued and not consumed */
+    size_t held;    /* heap bytes the blocks take */
+    size_t budget;  /* what held may reach */
+    size_t hint;    /* the size a heap queue's next first block starts at */
     /* An append between ws_outq_reserve and ws_outq_commit. */
     ws_outq_block *res_block; /* where the bytes go (a fresh block is linked at commit) */
     size_t res_off;           /* offset of the bytes in it */
     bool res_extend;          /* they extend the last record */
-} ws_outq;
+};
 
 #define WS_OUTQ_NONE ((size_t)-1)
 
@@ -70,9 +87,10 @@ typedef struct ws_outq {
  * the bound of a heap queue alike. */
 size_t ws_outq_storage(size_t max_output);
 
-/* A queue in caller storage mem[0..size) (8-byte aligned), or on the heap when mem is NULL
- * (size is then the bound on its blocks). */
+/* A queue in caller storage mem[0..size) (8-byte aligned). */
 void ws_outq_init(ws_outq *q, void *mem, size_t size);
+/* A queue on the heap, its blocks taking at most size bytes. */
+void ws_outq_init_heap(ws_outq *q, size_t size);
 
 /* Room for n bytes at the end of the queue (followed, with ref, by a reference record).
  * Control appends may use the storage kept back for close frames and pongs. Returns where to
@@ -99,7 +117,7 @@ static inline uint8_t *ws_outq_tail_room(const ws_outq *q, size_t n, bool contro
     const ws_outq_block *b = q->tail;
 
     if (b == NULL || q->last == WS_OUTQ_NONE || ws_outq_rec_at(b, q->last)->ext != NULL ||
-        n > b->cap - b->wr || (b == q->fixed && !control && b->cap - b->wr - n < WS_OUTQ_RESERVE))
+        n > b->cap - b->wr || (q->heap == NULL && !control && b->cap - b->wr - n < WS_OUTQ_RESERVE))
         return NULL;
     return ws_outq_data(b) + b->wr;
 }
