@@ -556,11 +556,11 @@ ws_hs_accept(const ws_handshake *hs, const ws_accept_opts *opts,
     }
     if (opts->extensions != NULL) {
         ws_header answer = {"Sec-WebSocket-Extensions", 24, opts->extensions, 0};
+        if (offered == NULL) /* ws_hs_accept_plain: no answer may be given at all */
+            return WS_E_HTTP_EXTENSION;
         answer.value_len = ext_len = strlen(opts->extensions);
         if (!ws_http_is_field_text(opts->extensions, ext_len))
             return WS_E_INVALID;
-        if (offered == NULL)
-            return WS_E_HTTP_EXTENSION;
         rc = offered(&answer, 1, hs->request.headers, hs->request.header_count);
         if (rc != WS_OK)
             return rc;
