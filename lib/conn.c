@@ -1155,20 +1155,12 @@ static int ws_conn_write_accept(ws_conn *c, uint8_t *out, size_t cap, size_t *le
  * WS_EV_OPEN. */
 static void ws_conn_remember_subprotocol(ws_conn *c, const char *proto)
 {
-    const ws_request *r = ws_handshake_request(&c->hsa->hs);
-    ws_list_iter it;
-    const char *item;
-    size_t len;
+    size_t len = proto != NULL ? strlen(proto) : 0;
+    const char *item = ws_request_subprotocol_item(ws_handshake_request(&c->hsa->hs), proto, len);
 
-    if (proto == NULL)
-        return;
-    ws_list_iter_init(&it, r->headers, r->header_count, "Sec-WebSocket-Protocol");
-    while (ws_list_iter_next(&it, &item, &len)) {
-        if (len == strlen(proto) && memcmp(item, proto, len) == 0) {
-            c->hsa->subprotocol = item;
-            c->hsa->subprotocol_len = len;
-            return;
-        }
+    if (item != NULL) {
+        c->hsa->subprotocol = item;
+        c->hsa->subprotocol_len = len;
     }
 }
 

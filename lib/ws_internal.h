@@ -133,6 +133,10 @@ void ws_http_parser_setup(ws_http_parser *hs, ws_http_first_line_fn first_line,
                           const ws_http_limits *limits, uint8_t *buf, size_t cap,
                           ws_header *headers, size_t max_headers);
 
+/* http.c: the element of the request's Sec-WebSocket-Protocol lists that is proto[0..len),
+ * in the head (the client's own bytes), or NULL when the request does not offer it. */
+const char *ws_request_subprotocol_item(const ws_request *r, const char *proto, size_t len);
+
 /* The first ch in [p, end), or end. */
 static inline const char *ws_find_byte(const char *p, const char *end, char ch)
 {
