@@ -112,7 +112,7 @@ static void ws_buf_setup(ws_buf *b, uint8_t *p, size_t cap, size_t max)
 }
 
 /* Everything but the buffers, common to both ways of creating a connection. */
-static void ws_conn_setup(ws_conn *c, const ws_config *cfg, const ws_conn_heap *heap)
+static void ws_conn_setup(ws_conn *c, const ws_config *cfg)
 {
     ws_conn_cfg *k = &c->cfg;
 
@@ -132,7 +132,6 @@ static void ws_conn_setup(ws_conn *c, const ws_config *cfg, const ws_conn_heap *
     k->auto_pong = cfg->auto_pong;
     k->check_outgoing_utf8 = cfg->check_outgoing_utf8;
     k->keep_request = cfg->keep_request;
-    c->heap = heap;
     c->rx = cfg->role == WS_ROLE_SERVER ? WS_RX_HANDSHAKE : WS_RX_IDLE;
     ws_frame_decoder_init(&c->dec, cfg->role);
     c->dec.max_frame_size = cfg->max_frame_size;
@@ -172,7 +171,7 @@ ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg)
         return NULL;
     ws_layout_of(cfg, &l);
     c = (ws_conn *)mem;
-    ws_conn_setup(c, cfg, NULL);
+    ws_conn_setup(c, cfg);
     p += l.conn;
     ws_conn_setup_handshake(c, p, cfg);
     p += l.hs;
@@ -244,7 +243,10 @@ static int ws_conn_buf_grow(ws_conn *c, ws_buf *b, size_t need)
 
 /* Only ws_conn_new refers to this table, so an image that creates its connections in
  * caller storage (ws_conn_init) links none of what it points to. */
-static const ws_conn_heap ws_conn_heap_ops = {ws_conn_trim, ws_conn_buf_grow};
+static const ws_conn_heap ws_conn_heap_ops = {
+    {ws_outq_heap_grow, ws_outq_heap_next_block, ws_outq_heap_drop},
+    ws_conn_trim,
+    ws_conn_buf_grow};
 
 ws_conn *ws_conn_new(const ws_config *cfg)
 {
@@ -270,12 +272,12 @@ ws_conn *ws_conn_new(const ws_config *cfg)
         return NULL;
     }
     c = (ws_conn *)(void *)p;
-    ws_conn_setup(c, cfg, &ws_conn_heap_ops);
+    ws_conn_setup(c, cfg);
     c->cfg.realloc = rf; /* buffers grow, and are freed, with the same allocator */
     c->cfg.realloc_ud = ud;
     /* Blocks are counted by their capacity, not their pending bytes: twice the storage lets
      * a frame that fits under max_output in bytes also find a block to go in. */
-    ws_outq_init_heap(&c->out, 2 * ws_outq_storage(cfg->max_output));
+    ws_outq_init_heap(&c->out, 2 * ws_outq_storage(cfg->max_output), &ws_conn_heap_ops.outq);
     ws_buf_setup(&c->msg, NULL, 0, ws_conn_msg_max(cfg));
     ws_conn_setup_handshake(c, area, cfg);
     return c;
@@ -291,10 +293,10 @@ void ws_conn_free(ws_conn *c)
 #ifdef WS_HAVE_DEFLATE
     ws_conn_deflate_free(c); /* fixed-memory connections too: it came from cfg.realloc */
 #endif
-    rf = c->heap != NULL ? c->cfg.realloc : NULL;
+    rf = ws_conn_heap_of(c) != NULL ? c->cfg.realloc : NULL;
     ud = c->cfg.realloc_ud;
     ws_outq_clear(&c->out, rf, ud); /* also releases what fixed storage references */
-    if (c->heap == NULL)
+    if (ws_conn_heap_of(c) == NULL)
         return;
     if (c->hsa)
         rf(ud, c->hsa, 0);
@@ -317,7 +319,7 @@ const ws_request *ws_conn_request(const ws_conn *c)
 
 uint8_t *ws_conn_ctl(ws_conn *c)
 {
-    if (c->ctl == NULL && c->heap != NULL)
+    if (c->ctl == NULL && ws_conn_heap_of(c) != NULL)
         c->ctl = (uint8_t *)c->cfg.realloc(c->cfg.realloc_ud, NULL, WS_CTL_SIZE);
     return c->ctl;
 }
@@ -1025,8 +1027,8 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
                 }
                 c->in = NULL;
                 c->in_len = c->in_pos = 0;
-                if (c->heap != NULL && c->rx == WS_RX_FRAMES)
-                    c->heap->trim(c);
+                if (ws_conn_heap_of(c) != NULL && c->rx == WS_RX_FRAMES)
+                    ws_conn_heap_of(c)->trim(c);
                 ws_event_clear(ev, WS_EV_NONE);
                 return WS_EV_NONE;
             }

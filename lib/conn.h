@@ -102,8 +102,10 @@ typedef struct ws_conn_hs {
 #define WS_MSG_KEEP 256u
 
 /* What only a connection on the host's allocator (ws_conn_new) does, reached through this
- * table (conn.c) rather than called: see ws_conn_heap_ops. */
+ * table (conn.c) rather than called: see ws_conn_heap_ops. It begins with the output queue's
+ * table, which is where the connection keeps it (ws_conn_heap_of). */
 typedef struct ws_conn_heap {
+    ws_outq_heap outq; /* first: c->out.heap points here */
     /* Gives back, once all input is parsed, what the open connection holds only a while. */
     void (*trim)(ws_conn *c);
     /* Grows b to take need more bytes (they fit under its max). */
@@ -147,7 +149,6 @@ struct ws_conn {
     int64_t rtt;
 
     void *user;
-    const ws_conn_heap *heap; /* ws_conn_new: buffers grow through cfg.realloc; else NULL */
 
     /* Closing: the reason reported with WS_EV_CLOSED. */
     const char *close_reason;
@@ -186,6 +187,13 @@ struct ws_conn {
     bool close_sent;
     bool close_received;
 };
+
+/* The heap table of a connection created by ws_conn_new (its buffers grow through
+ * cfg.realloc), or NULL for one in caller storage. */
+static inline const ws_conn_heap *ws_conn_heap_of(const ws_conn *c)
+{
+    return (const ws_conn_heap *)(const void *)c->out.heap;
+}
 
 /* A role left out of the build (WS_NO_CLIENT, WS_NO_SERVER) is refused by ws_conn_init. */
 static inline bool ws_role_built(int role)

@@ -19,15 +19,15 @@ int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need)
     }
     if (need > b->max - b->len)
         return WS_E_BACKPRESSURE;
-    if (c->heap == NULL)
+    if (ws_conn_heap_of(c) == NULL)
         return WS_E_NOMEM; /* fixed storage is sized to max; not reached */
-    return c->heap->grow(c, b, need);
+    return ws_conn_heap_of(c)->grow(c, b, need);
 }
 
 /* The allocator the output queue grows with: none for fixed storage. */
 static ws_realloc_fn ws_conn_out_rf(const ws_conn *c)
 {
-    return c->heap != NULL ? c->cfg.realloc : NULL;
+    return ws_conn_heap_of(c) != NULL ? c->cfg.realloc : NULL;
 }
 
 /* Whether a frame of len payload bytes can be queued: WS_E_SEND_TOO_BIG when it never could,

@@ -242,8 +242,8 @@ void ws_outq_clear(ws_outq *q, ws_realloc_fn rf, void *ud)
 
 /* A fresh block for an append of n bytes (and a reference record with ref) that does not fit
  * in the tail, linked in at ws_outq_commit. */
-static uint8_t *ws_outq_heap_grow(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool ref,
-                                  bool control, int *rc)
+uint8_t *ws_outq_heap_grow(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool ref, bool control,
+                           int *rc)
 {
     ws_outq_block *b = q->tail;
     size_t at, end, want, avail, limit;
@@ -280,7 +280,7 @@ static uint8_t *ws_outq_heap_grow(ws_outq *q, ws_realloc_fn rf, void *ud, size_t
 }
 
 /* Blocks read to their end are given back as soon as the next one is reached. */
-static void ws_outq_heap_next_block(ws_outq *q, ws_realloc_fn rf, void *ud)
+void ws_outq_heap_next_block(ws_outq *q, ws_realloc_fn rf, void *ud)
 {
     while (q->pending > 0 && q->rd >= q->head->wr) {
         ws_outq_block *next = q->head->next;
@@ -291,7 +291,7 @@ static void ws_outq_heap_next_block(ws_outq *q, ws_realloc_fn rf, void *ud)
     }
 }
 
-static void ws_outq_heap_drop(ws_outq *q, ws_realloc_fn rf, void *ud)
+void ws_outq_heap_drop(ws_outq *q, ws_realloc_fn rf, void *ud)
 {
     while (q->head != NULL) {
         ws_outq_block *next = q->head->next;
@@ -302,13 +302,10 @@ static void ws_outq_heap_drop(ws_outq *q, ws_realloc_fn rf, void *ud)
     q->held = 0;
 }
 
-void ws_outq_init_heap(ws_outq *q, size_t size)
+void ws_outq_init_heap(ws_outq *q, size_t size, const ws_outq_heap *heap)
 {
-    static const ws_outq_heap heap = {ws_outq_heap_grow, ws_outq_heap_next_block,
-                                      ws_outq_heap_drop};
-
     memset(q, 0, sizeof *q);
     q->last = WS_OUTQ_NONE;
     q->budget = size;
-    q->heap = &heap;
+    q->heap = heap;
 }

@@ -48,9 +48,9 @@ typedef struct ws_outq_ref {
 
 typedef struct ws_outq ws_outq;
 
-/* What only a heap queue does (outq.c), reached through this table, which only
- * ws_outq_init_heap refers to: an image whose queues all live in caller storage links none
- * of it. */
+/* What only a heap queue does, reached through a table of these functions (outq.c) that
+ * the queue's creator hands ws_outq_init_heap: an image whose queues all live in caller
+ * storage refers to no such table and links none of it. */
 typedef struct ws_outq_heap {
     /* A fresh block for an append that does not fit in the tail (ws_outq_reserve). */
     uint8_t *(*grow)(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool ref, bool control,
@@ -89,8 +89,13 @@ size_t ws_outq_storage(size_t max_output);
 
 /* A queue in caller storage mem[0..size) (8-byte aligned). */
 void ws_outq_init(ws_outq *q, void *mem, size_t size);
-/* A queue on the heap, its blocks taking at most size bytes. */
-void ws_outq_init_heap(ws_outq *q, size_t size);
+/* A queue on the heap, its blocks taking at most size bytes; heap holds the functions
+ * below (or begins with them: the table may be the first member of a larger one). */
+void ws_outq_init_heap(ws_outq *q, size_t size, const ws_outq_heap *heap);
+uint8_t *ws_outq_heap_grow(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool ref, bool control,
+                           int *rc);
+void ws_outq_heap_next_block(ws_outq *q, ws_realloc_fn rf, void *ud);
+void ws_outq_heap_drop(ws_outq *q, ws_realloc_fn rf, void *ud);
 
 /* Room for n bytes at the end of the queue (followed, with ref, by a reference record).
  * Control appends may use the storage kept back for close frames and pongs. Returns where to
