@@ -208,7 +208,7 @@ static void *ws_libc_realloc(void *ud, void *ptr, size_t size)
  * input that did not need it, and only when it grew past its smallest size: a connection
  * that keeps reassembling across reads keeps its buffer instead of allocating it for every
  * read (the control slots, 250 bytes, stay for the same reason once allocated). */
-static void ws_conn_trim(ws_conn *c)
+void ws_conn_heap_trim(ws_conn *c)
 {
     if (c->hsa != NULL && !c->cfg.keep_request) {
         c->cfg.realloc(c->cfg.realloc_ud, c->hsa, 0);
@@ -224,7 +224,7 @@ static void ws_conn_trim(ws_conn *c)
 
 /* A buffer of a heap connection grows (doubling, from 256 bytes) to take need more bytes;
  * ws_buf_reserve checked that they fit under its max. */
-static int ws_conn_buf_grow(ws_conn *c, ws_buf *b, size_t need)
+int ws_conn_heap_grow(ws_conn *c, ws_buf *b, size_t need)
 {
     size_t want = b->len + need, cap = b->cap < 256 ? 256 : b->cap;
     uint8_t *p;
@@ -241,12 +241,13 @@ static int ws_conn_buf_grow(ws_conn *c, ws_buf *b, size_t need)
     return WS_OK;
 }
 
-/* Only ws_conn_new refers to this table, so an image that creates its connections in
- * caller storage (ws_conn_init) links none of what it points to. */
+/* Only ws_conn_new refers to this table, so a WS_SMALL image that creates its connections
+ * in caller storage (ws_conn_init) links none of what it points to (other builds call the
+ * functions directly: WS_CONN_HEAP, WS_OUTQ_HEAP). */
 static const ws_conn_heap ws_conn_heap_ops = {
     {ws_outq_heap_grow, ws_outq_heap_next_block, ws_outq_heap_drop},
-    ws_conn_trim,
-    ws_conn_buf_grow};
+    ws_conn_heap_trim,
+    ws_conn_heap_grow};
 
 ws_conn *ws_conn_new(const ws_config *cfg)
 {
@@ -1028,7 +1029,7 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
                 c->in = NULL;
                 c->in_len = c->in_pos = 0;
                 if (ws_conn_heap_of(c) != NULL && c->rx == WS_RX_FRAMES)
-                    ws_conn_heap_of(c)->trim(c);
+                    WS_CONN_HEAP(c, trim)(c);
                 ws_event_clear(ev, WS_EV_NONE);
                 return WS_EV_NONE;
             }

@@ -98,7 +98,7 @@ typedef struct ws_conn_hs {
 #define WS_CTL_SIZE  (2 * WS_CONTROL_PAYLOAD_MAX)
 
 /* A heap connection keeps a reassembly buffer of this size (the smallest it grows to) while
- * idle; a bigger one is freed (ws_conn_trim). */
+ * idle; a bigger one is freed (ws_conn_heap_trim). */
 #define WS_MSG_KEEP 256u
 
 /* What only a connection on the host's allocator (ws_conn_new) does, reached through this
@@ -194,6 +194,16 @@ static inline const ws_conn_heap *ws_conn_heap_of(const ws_conn *c)
 {
     return (const ws_conn_heap *)(const void *)c->out.heap;
 }
+
+/* The functions of the table (conn.c), and how the connection calls them: as WS_OUTQ_HEAP
+ * (outq.h) does, through the table with WS_SMALL and directly in other builds. */
+void ws_conn_heap_trim(ws_conn *c);
+int ws_conn_heap_grow(ws_conn *c, ws_buf *b, size_t need);
+#ifdef WS_SMALL
+#define WS_CONN_HEAP(c, fn) (ws_conn_heap_of(c)->fn)
+#else
+#define WS_CONN_HEAP(c, fn) ws_conn_heap_##fn
+#endif
 
 /* A role left out of the build (WS_NO_CLIENT, WS_NO_SERVER) is refused by ws_conn_init. */
 static inline bool ws_role_built(int role)

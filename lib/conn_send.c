@@ -21,7 +21,7 @@ int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need)
         return WS_E_BACKPRESSURE;
     if (ws_conn_heap_of(c) == NULL)
         return WS_E_NOMEM; /* fixed storage is sized to max; not reached */
-    return ws_conn_heap_of(c)->grow(c, b, need);
+    return WS_CONN_HEAP(c, grow)(c, b, need);
 }
 
 /* The allocator the output queue grows with: none for fixed storage. */
@@ -376,7 +376,8 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
     n = ws_close_build(payload, code, reason, reason_len);
     if (n < 0)
         return n;
-    rc = ws_conn_queue_frame(c, WS_OP_CLOSE, true, 0, payload, (size_t)n, true);
+    /* An empty close (no code) leaves payload unwritten: nothing of it is passed. */
+    rc = ws_conn_queue_frame(c, WS_OP_CLOSE, true, 0, n > 0 ? payload : NULL, (size_t)n, true);
     if (rc != WS_OK)
         return rc;
     c->close_sent = true;

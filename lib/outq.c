@@ -39,7 +39,7 @@ void ws_outq_init(ws_outq *q, void *mem, size_t size)
     b->next = NULL;
     b->cap = size - WS_OUTQ_HDR;
     b->wr = 0;
-    q->head = q->tail = b;
+    q->head = q->tail = q->fixed = b;
 }
 
 /* The end of an append at wr: n bytes (extending the last record, or in a record of their
@@ -73,20 +73,19 @@ uint8_t *ws_outq_reserve(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool 
         bool extend = n > 0 && ws_outq_can_extend(q);
         end = ws_outq_end(b->wr, extend, n, ref, &at);
         limit = b->cap;
-        if (q->heap == NULL && !control) /* the heap keeps the same reserve through held */
+        if (b == q->fixed && !control) /* the heap keeps the same reserve through held */
             limit = limit > WS_OUTQ_RESERVE ? limit - WS_OUTQ_RESERVE : 0;
         if (end <= limit) {
             q->res_block = b;
             q->res_off = at;
-            q->res_extend = extend;
             return ws_outq_data(b) + at;
         }
     }
-    if (q->heap == NULL || rf == NULL) {
+    if (q->fixed != NULL || rf == NULL) {
         *rc = WS_E_BACKPRESSURE; /* fixed storage starts over only once it is empty */
         return NULL;
     }
-    return q->heap->grow(q, rf, ud, n, ref, control, rc);
+    return WS_OUTQ_HEAP(q, grow)(q, rf, ud, n, ref, control, rc);
 }
 
 void ws_outq_commit(ws_outq *q, size_t n, const ws_outq_ref *ref)
@@ -106,7 +105,7 @@ void ws_outq_commit(ws_outq *q, size_t n, const ws_outq_ref *ref)
         q->held += WS_OUTQ_HDR + b->cap;
     }
     if (n > 0) {
-        if (q->res_extend) {
+        if (q->res_off == b->wr) { /* they extend the last record */
             ws_outq_rec_at(b, q->last)->len += n;
         } else {
             q->last = q->res_off - WS_OUTQ_REC;
@@ -184,10 +183,10 @@ size_t ws_outq_iov(const ws_outq *q, ws_iovec *iov, size_t max, size_t *bytes)
 /* Nothing is pending: a heap queue gives back every block, fixed storage starts over. */
 static void ws_outq_release(ws_outq *q, ws_realloc_fn rf, void *ud)
 {
-    if (q->heap != NULL)
-        q->heap->drop(q, rf, ud);
+    if (q->fixed != NULL)
+        q->fixed->wr = 0;
     else
-        q->head->wr = 0;
+        WS_OUTQ_HEAP(q, drop)(q, rf, ud);
     q->rd = q->rd_done = 0;
     q->last = WS_OUTQ_NONE;
 }
@@ -210,7 +209,7 @@ void ws_outq_consume(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n)
         /* A block read to its end (only ever in a heap queue: fixed storage is one block,
          * read to its end only when nothing is pending). */
         if (q->pending > 0 && q->rd >= q->head->wr)
-            q->heap->next_block(q, rf, ud);
+            WS_OUTQ_HEAP(q, next_block)(q, rf, ud);
     }
     if (q->pending == 0)
         ws_outq_release(q, rf, ud);
@@ -275,7 +274,6 @@ uint8_t *ws_outq_heap_grow(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, boo
     b->wr = 0;
     q->res_block = b;
     q->res_off = at;
-    q->res_extend = false;
     return ws_outq_data(b) + at;
 }
 

@@ -62,22 +62,22 @@ typedef struct ws_outq_heap {
 } ws_outq_heap;
 
 struct ws_outq {
-    ws_outq_block *head; /* oldest block, read by the host; NULL when no storage is held */
-    ws_outq_block *tail; /* newest block, where appends go */
-    /* NULL: the queue is the one block over the caller's storage (head and tail, always);
-     * else it is on the heap, in blocks it allocates and frees through this table. */
-    const ws_outq_heap *heap;
-    size_t rd;      /* offset in head of the record being read */
-    size_t rd_done; /* bytes of that record consumed */
-    size_t last;    /* offset in tail of its last record; WS_OUTQ_NONE when none */
-    size_t pending; /* wire bytes queued and not consumed */
-    size_t held;    /* heap bytes the blocks take */
-    size_t budget;  /* what held may reach */
-    size_t hint;    /* the size a heap queue's next first block starts at */
+    ws_outq_block *head;      /* oldest block, read by the host; NULL when no storage is held */
+    ws_outq_block *tail;      /* newest block, where appends go */
+    ws_outq_block *fixed;     /* the one block over the caller's storage, or NULL (heap) */
+    const ws_outq_heap *heap; /* a heap queue's functions (outq.c), or NULL (fixed) */
+    size_t rd;                /* offset in head of the record being read */
+    size_t rd_done;           /* bytes of that record consumed */
+    size_t last;              /* offset in tail of its last record; WS_OUTQ_NONE when none */
+    size_t pending;           /* wire bytes queued and not consumed */
+    size_t held;              /* heap bytes the blocks take */
+    size_t budget;            /* what held may reach */
+    size_t hint;              /* the size a heap queue's next first block starts at */
     /* An append between ws_outq_reserve and ws_outq_commit. */
     ws_outq_block *res_block; /* where the bytes go (a fresh block is linked at commit) */
-    size_t res_off;           /* offset of the bytes in it */
-    bool res_extend;          /* they extend the last record */
+    /* Offset of the bytes in it: where the last record ends when they extend it, else past
+     * the header of a record of their own (so ws_outq_commit tells which from it). */
+    size_t res_off;
 };
 
 #define WS_OUTQ_NONE ((size_t)-1)
@@ -96,6 +96,15 @@ uint8_t *ws_outq_heap_grow(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, boo
                            int *rc);
 void ws_outq_heap_next_block(ws_outq *q, ws_realloc_fn rf, void *ud);
 void ws_outq_heap_drop(ws_outq *q, ws_realloc_fn rf, void *ud);
+
+/* How the queue calls one of them: through q->heap with WS_SMALL (docs/size.md), so that an
+ * image which never creates a heap queue links none of them; directly in other builds,
+ * which keeps a load and an indirect call off a heap queue's sends and drains. */
+#ifdef WS_SMALL
+#define WS_OUTQ_HEAP(q, fn) ((q)->heap->fn)
+#else
+#define WS_OUTQ_HEAP(q, fn) ws_outq_heap_##fn
+#endif
 
 /* Room for n bytes at the end of the queue (followed, with ref, by a reference record).
  * Control appends may use the storage kept back for close frames and pongs. Returns where to
@@ -122,7 +131,7 @@ static inline uint8_t *ws_outq_tail_room(const ws_outq *q, size_t n, bool contro
     const ws_outq_block *b = q->tail;
 
     if (b == NULL || q->last == WS_OUTQ_NONE || ws_outq_rec_at(b, q->last)->ext != NULL ||
-        n > b->cap - b->wr || (q->heap == NULL && !control && b->cap - b->wr - n < WS_OUTQ_RESERVE))
+        n > b->cap - b->wr || (b == q->fixed && !control && b->cap - b->wr - n < WS_OUTQ_RESERVE))
         return NULL;
     return ws_outq_data(b) + b->wr;
 }
