@@ -101,9 +101,9 @@ typedef struct ws_conn_hs {
  * idle; a bigger one is freed (ws_conn_heap_trim). */
 #define WS_MSG_KEEP 256u
 
-/* What only a connection on the host's allocator (ws_conn_new) does, reached through this
- * table (conn.c) rather than called: see ws_conn_heap_ops. It begins with the output queue's
- * table, which is where the connection keeps it (ws_conn_heap_of). */
+/* What only a connection on the host's allocator (ws_conn_new) does, in a table (conn.c:
+ * ws_conn_heap_ops) that a WS_SMALL build calls it through (WS_CONN_HEAP). It begins with
+ * the output queue's table, which is where the connection keeps it (ws_conn_heap_of). */
 typedef struct ws_conn_heap {
     ws_outq_heap outq; /* first: c->out.heap points here */
     /* Gives back, once all input is parsed, what the open connection holds only a while. */

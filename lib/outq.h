@@ -48,9 +48,9 @@ typedef struct ws_outq_ref {
 
 typedef struct ws_outq ws_outq;
 
-/* What only a heap queue does, reached through a table of these functions (outq.c) that
- * the queue's creator hands ws_outq_init_heap: an image whose queues all live in caller
- * storage refers to no such table and links none of it. */
+/* What only a heap queue does (outq.c), in a table the queue's creator hands
+ * ws_outq_init_heap; a WS_SMALL build calls it through the table (WS_OUTQ_HEAP), so an image
+ * whose queues all live in caller storage refers to no such table and links none of it. */
 typedef struct ws_outq_heap {
     /* A fresh block for an append that does not fit in the tail (ws_outq_reserve). */
     uint8_t *(*grow)(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool ref, bool control,
