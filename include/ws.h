@@ -1009,7 +1009,8 @@ typedef struct ws_http_head {
 
 /* All fields are private; public so that the parser can live in caller memory. */
 typedef struct ws_http_parser {
-    bool response;
+    /* Parses the first line: the request line, or a response's status line. */
+    int (*first_line)(struct ws_http_parser *p, const char *line, size_t len);
     bool allow_bare_lf;
     uint8_t state;
     uint8_t line_state;

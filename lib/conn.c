@@ -112,7 +112,7 @@ static void ws_buf_setup(ws_buf *b, uint8_t *p, size_t cap, size_t max)
 }
 
 /* Everything but the buffers, common to both ways of creating a connection. */
-static void ws_conn_setup(ws_conn *c, const ws_config *cfg, bool heap)
+static void ws_conn_setup(ws_conn *c, const ws_config *cfg)
 {
     ws_conn_cfg *k = &c->cfg;
 
@@ -132,7 +132,6 @@ static void ws_conn_setup(ws_conn *c, const ws_config *cfg, bool heap)
     k->auto_pong = cfg->auto_pong;
     k->check_outgoing_utf8 = cfg->check_outgoing_utf8;
     k->keep_request = cfg->keep_request;
-    c->heap = heap;
     c->rx = cfg->role == WS_ROLE_SERVER ? WS_RX_HANDSHAKE : WS_RX_IDLE;
     ws_frame_decoder_init(&c->dec, cfg->role);
     c->dec.max_frame_size = cfg->max_frame_size;
@@ -172,7 +171,7 @@ ws_conn *ws_conn_init(void *mem, size_t size, const ws_config *cfg)
         return NULL;
     ws_layout_of(cfg, &l);
     c = (ws_conn *)mem;
-    ws_conn_setup(c, cfg, false);
+    ws_conn_setup(c, cfg);
     p += l.conn;
     ws_conn_setup_handshake(c, p, cfg);
     p += l.hs;
@@ -203,6 +202,53 @@ static void *ws_libc_realloc(void *ud, void *ptr, size_t size)
 #define WS_DEFAULT_REALLOC NULL
 #endif
 
+/* All input is parsed and the connection is open: a heap connection gives back what it
+ * holds only for a while. The handshake area, once WS_EV_OPEN was returned (its pointers
+ * lived until this call). The reassembly buffer, between messages, at the end of the first
+ * input that did not need it, and only when it grew past its smallest size: a connection
+ * that keeps reassembling across reads keeps its buffer instead of allocating it for every
+ * read (the control slots, 250 bytes, stay for the same reason once allocated). */
+void ws_conn_heap_trim(ws_conn *c)
+{
+    if (c->hsa != NULL && !c->cfg.keep_request) {
+        c->cfg.realloc(c->cfg.realloc_ud, c->hsa, 0);
+        c->hsa = NULL;
+    }
+    if (c->msg_used) {
+        c->msg_used = false;
+    } else if (c->msg.cap > WS_MSG_KEEP && c->msg_opcode == 0) {
+        c->cfg.realloc(c->cfg.realloc_ud, c->msg.p, 0);
+        ws_buf_setup(&c->msg, NULL, 0, c->msg.max);
+    }
+}
+
+/* A buffer of a heap connection grows (doubling, from 256 bytes) to take need more bytes;
+ * ws_buf_reserve checked that they fit under its max. */
+int ws_conn_heap_grow(ws_conn *c, ws_buf *b, size_t need)
+{
+    size_t want = b->len + need, cap = b->cap < 256 ? 256 : b->cap;
+    uint8_t *p;
+
+    while (cap < want)
+        cap = cap > b->max / 2 ? b->max : cap * 2;
+    if (cap > b->max)
+        cap = b->max;
+    p = c->cfg.realloc(c->cfg.realloc_ud, b->p, cap);
+    if (p == NULL)
+        return WS_E_NOMEM;
+    b->p = p;
+    b->cap = cap;
+    return WS_OK;
+}
+
+/* Only ws_conn_new refers to this table, so a WS_SMALL image that creates its connections
+ * in caller storage (ws_conn_init) links none of what it points to (other builds call the
+ * functions directly: WS_CONN_HEAP, WS_OUTQ_HEAP). */
+static const ws_conn_heap ws_conn_heap_ops = {
+    {ws_outq_heap_grow, ws_outq_heap_next_block, ws_outq_heap_drop},
+    ws_conn_heap_trim,
+    ws_conn_heap_grow};
+
 ws_conn *ws_conn_new(const ws_config *cfg)
 {
     ws_conn *c;
@@ -227,12 +273,12 @@ ws_conn *ws_conn_new(const ws_config *cfg)
         return NULL;
     }
     c = (ws_conn *)(void *)p;
-    ws_conn_setup(c, cfg, true);
+    ws_conn_setup(c, cfg);
     c->cfg.realloc = rf; /* buffers grow, and are freed, with the same allocator */
     c->cfg.realloc_ud = ud;
     /* Blocks are counted by their capacity, not their pending bytes: twice the storage lets
      * a frame that fits under max_output in bytes also find a block to go in. */
-    ws_outq_init(&c->out, NULL, 2 * ws_outq_storage(cfg->max_output));
+    ws_outq_init_heap(&c->out, 2 * ws_outq_storage(cfg->max_output), &ws_conn_heap_ops.outq);
     ws_buf_setup(&c->msg, NULL, 0, ws_conn_msg_max(cfg));
     ws_conn_setup_handshake(c, area, cfg);
     return c;
@@ -248,10 +294,10 @@ void ws_conn_free(ws_conn *c)
 #ifdef WS_HAVE_DEFLATE
     ws_conn_deflate_free(c); /* fixed-memory connections too: it came from cfg.realloc */
 #endif
-    rf = c->heap ? c->cfg.realloc : NULL;
+    rf = ws_conn_heap_of(c) != NULL ? c->cfg.realloc : NULL;
     ud = c->cfg.realloc_ud;
     ws_outq_clear(&c->out, rf, ud); /* also releases what fixed storage references */
-    if (!c->heap)
+    if (ws_conn_heap_of(c) == NULL)
         return;
     if (c->hsa)
         rf(ud, c->hsa, 0);
@@ -274,29 +320,9 @@ const ws_request *ws_conn_request(const ws_conn *c)
 
 uint8_t *ws_conn_ctl(ws_conn *c)
 {
-    if (c->ctl == NULL && c->heap)
+    if (c->ctl == NULL && ws_conn_heap_of(c) != NULL)
         c->ctl = (uint8_t *)c->cfg.realloc(c->cfg.realloc_ud, NULL, WS_CTL_SIZE);
     return c->ctl;
-}
-
-/* All input is parsed and the connection is open: a heap connection gives back what it
- * holds only for a while. The handshake area, once WS_EV_OPEN was returned (its pointers
- * lived until this call). The reassembly buffer, between messages, at the end of the first
- * input that did not need it, and only when it grew past its smallest size: a connection
- * that keeps reassembling across reads keeps its buffer instead of allocating it for every
- * read (the control slots, 250 bytes, stay for the same reason once allocated). */
-static void ws_conn_trim(ws_conn *c)
-{
-    if (c->hsa != NULL && !c->cfg.keep_request) {
-        c->cfg.realloc(c->cfg.realloc_ud, c->hsa, 0);
-        c->hsa = NULL;
-    }
-    if (c->msg_used) {
-        c->msg_used = false;
-    } else if (c->msg.cap > WS_MSG_KEEP && c->msg_opcode == 0) {
-        c->cfg.realloc(c->cfg.realloc_ud, c->msg.p, 0);
-        ws_buf_setup(&c->msg, NULL, 0, c->msg.max);
-    }
 }
 
 /* ---- input --------------------------------------------------------------------------- */
@@ -1002,8 +1028,8 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
                 }
                 c->in = NULL;
                 c->in_len = c->in_pos = 0;
-                if (c->heap && c->rx == WS_RX_FRAMES)
-                    ws_conn_trim(c);
+                if (ws_conn_heap_of(c) != NULL && c->rx == WS_RX_FRAMES)
+                    WS_CONN_HEAP(c, trim)(c);
                 ws_event_clear(ev, WS_EV_NONE);
                 return WS_EV_NONE;
             }
@@ -1132,20 +1158,12 @@ static int ws_conn_write_accept(ws_conn *c, uint8_t *out, size_t cap, size_t *le
  * WS_EV_OPEN. */
 static void ws_conn_remember_subprotocol(ws_conn *c, const char *proto)
 {
-    const ws_request *r = ws_handshake_request(&c->hsa->hs);
-    ws_list_iter it;
-    const char *item;
-    size_t len;
+    size_t len = proto != NULL ? strlen(proto) : 0;
+    const char *item = ws_request_subprotocol_item(ws_handshake_request(&c->hsa->hs), proto, len);
 
-    if (proto == NULL)
-        return;
-    ws_list_iter_init(&it, r->headers, r->header_count, "Sec-WebSocket-Protocol");
-    while (ws_list_iter_next(&it, &item, &len)) {
-        if (len == strlen(proto) && memcmp(item, proto, len) == 0) {
-            c->hsa->subprotocol = item;
-            c->hsa->subprotocol_len = len;
-            return;
-        }
+    if (item != NULL) {
+        c->hsa->subprotocol = item;
+        c->hsa->subprotocol_len = len;
     }
 }
 

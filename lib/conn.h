@@ -98,8 +98,19 @@ typedef struct ws_conn_hs {
 #define WS_CTL_SIZE  (2 * WS_CONTROL_PAYLOAD_MAX)
 
 /* A heap connection keeps a reassembly buffer of this size (the smallest it grows to) while
- * idle; a bigger one is freed (ws_conn_trim). */
+ * idle; a bigger one is freed (ws_conn_heap_trim). */
 #define WS_MSG_KEEP 256u
+
+/* What only a connection on the host's allocator (ws_conn_new) does, in a table (conn.c:
+ * ws_conn_heap_ops) that a WS_SMALL build calls it through (WS_CONN_HEAP). It begins with
+ * the output queue's table, which is where the connection keeps it (ws_conn_heap_of). */
+typedef struct ws_conn_heap {
+    ws_outq_heap outq; /* first: c->out.heap points here */
+    /* Gives back, once all input is parsed, what the open connection holds only a while. */
+    void (*trim)(ws_conn *c);
+    /* Grows b to take need more bytes (they fit under its max). */
+    int (*grow)(ws_conn *c, ws_buf *b, size_t need);
+} ws_conn_heap;
 
 /* Fields are grouped by size (pointers and 64-bit values first, flags last) so that no
  * alignment padding is wasted on any target; the comments say what belongs together. */
@@ -159,7 +170,6 @@ struct ws_conn {
     uint8_t pong_len;    /* of the pong owed, in ctl + WS_CTL_PONG */
     uint8_t ping_len;    /* of the outstanding ping */
 
-    bool heap;       /* created by ws_conn_new: buffers grow through cfg.realloc */
     bool eof;        /* the host said the transport ended */
     bool fed;        /* any bytes were ever fed */
     bool end_due;    /* a frame with an empty payload still has its WS_FRAME_END to give */
@@ -177,6 +187,23 @@ struct ws_conn {
     bool close_sent;
     bool close_received;
 };
+
+/* The heap table of a connection created by ws_conn_new (its buffers grow through
+ * cfg.realloc), or NULL for one in caller storage. */
+static inline const ws_conn_heap *ws_conn_heap_of(const ws_conn *c)
+{
+    return (const ws_conn_heap *)(const void *)c->out.heap;
+}
+
+/* The functions of the table (conn.c), and how the connection calls them: as WS_OUTQ_HEAP
+ * (outq.h) does, through the table with WS_SMALL and directly in other builds. */
+void ws_conn_heap_trim(ws_conn *c);
+int ws_conn_heap_grow(ws_conn *c, ws_buf *b, size_t need);
+#ifdef WS_SMALL
+#define WS_CONN_HEAP(c, fn) (ws_conn_heap_of(c)->fn)
+#else
+#define WS_CONN_HEAP(c, fn) ws_conn_heap_##fn
+#endif
 
 /* A role left out of the build (WS_NO_CLIENT, WS_NO_SERVER) is refused by ws_conn_init. */
 static inline bool ws_role_built(int role)

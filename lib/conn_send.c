@@ -8,9 +8,6 @@
 
 int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need)
 {
-    size_t want, cap;
-    uint8_t *p;
-
     if (b->cap - b->len >= need)
         return WS_OK;
     if (b->off > 0) { /* compact: what was drained makes room at the front */
@@ -22,26 +19,15 @@ int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need)
     }
     if (need > b->max - b->len)
         return WS_E_BACKPRESSURE;
-    if (!c->heap)
+    if (ws_conn_heap_of(c) == NULL)
         return WS_E_NOMEM; /* fixed storage is sized to max; not reached */
-    want = b->len + need;
-    cap = b->cap < 256 ? 256 : b->cap;
-    while (cap < want)
-        cap = cap > b->max / 2 ? b->max : cap * 2;
-    if (cap > b->max)
-        cap = b->max;
-    p = c->cfg.realloc(c->cfg.realloc_ud, b->p, cap);
-    if (p == NULL)
-        return WS_E_NOMEM;
-    b->p = p;
-    b->cap = cap;
-    return WS_OK;
+    return WS_CONN_HEAP(c, grow)(c, b, need);
 }
 
 /* The allocator the output queue grows with: none for fixed storage. */
 static ws_realloc_fn ws_conn_out_rf(const ws_conn *c)
 {
-    return c->heap ? c->cfg.realloc : NULL;
+    return ws_conn_heap_of(c) != NULL ? c->cfg.realloc : NULL;
 }
 
 /* Whether a frame of len payload bytes can be queued: WS_E_SEND_TOO_BIG when it never could,
@@ -390,7 +376,8 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
     n = ws_close_build(payload, code, reason, reason_len);
     if (n < 0)
         return n;
-    rc = ws_conn_queue_frame(c, WS_OP_CLOSE, true, 0, payload, (size_t)n, true);
+    /* An empty close (no code) leaves payload unwritten: nothing of it is passed. */
+    rc = ws_conn_queue_frame(c, WS_OP_CLOSE, true, 0, n > 0 ? payload : NULL, (size_t)n, true);
     if (rc != WS_OK)
         return rc;
     c->close_sent = true;

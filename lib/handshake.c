@@ -20,8 +20,9 @@ void ws_hs_init(ws_handshake *hs, ws_role role, const ws_http_limits *limits, ui
     hs->cap = buf != NULL ? cap : 0;
     hs->headers = headers;
     hs->max_headers = headers != NULL ? max_headers : 0;
-    ws_http_parser_init(&hs->http, role == WS_ROLE_CLIENT, &hs->limits, buf, hs->cap, headers,
-                        hs->max_headers);
+    ws_http_parser_setup(&hs->http,
+                         WS_ROLE_IS_CLIENT(role) ? ws_http_status_line : ws_http_request_line,
+                         &hs->limits, buf, hs->cap, headers, hs->max_headers);
 }
 
 int ws_hs_scan(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed,

@@ -186,8 +186,8 @@ int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts, ws
         return rc; /* still idle: the caller may retry with more room */
     ws_accept_key(key, sizeof key, hs->accept);
     /* The response is parsed in the room after the remembered offer. */
-    ws_http_parser_init(&hs->http, true, &hs->limits, hs->buf + hs->reserved,
-                        hs->cap - hs->reserved, hs->headers, hs->max_headers);
+    ws_http_parser_setup(&hs->http, ws_http_status_line, &hs->limits, hs->buf + hs->reserved,
+                         hs->cap - hs->reserved, hs->headers, hs->max_headers);
     hs->phase = WS_HS_HEAD;
     *out_len = len;
     return WS_OK;

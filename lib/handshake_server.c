@@ -482,24 +482,33 @@ static bool ws_status_bodyless(int status)
     return status == 204 || status == 205 || status == 304;
 }
 
-/* The head of a refusal, up to and including its empty line. */
-static void ws_hs_put_refusal(ws_hs_out *o, int status, const ws_header *extra, size_t n,
-                              size_t body_len, bool plain_text)
+/* A refusal, into out[0..cap): the head with the extra headers, then the body, body[0..len)
+ * and, with nl, a line end. The one writer of ws_handshake_reject and
+ * ws_handshake_error_response. */
+static int ws_hs_write_refusal(int status, const ws_header *extra, size_t n, const char *body,
+                               size_t len, bool nl, bool plain_text, uint8_t *out, size_t cap,
+                               size_t *out_len)
 {
-    ws_hs_puts(o, "HTTP/1.1 ");
-    ws_hs_put_uint(o, (size_t)status);
-    ws_hs_put(o, " ", 1);
-    ws_hs_puts(o, ws_reason_phrase(status));
-    ws_hs_puts(o, "\r\nConnection: close\r\n");
+    ws_hs_out o;
+
+    ws_hs_out_init(&o, out, cap);
+    ws_hs_puts(&o, "HTTP/1.1 ");
+    ws_hs_put_uint(&o, (size_t)status);
+    ws_hs_put(&o, " ", 1);
+    ws_hs_puts(&o, ws_reason_phrase(status));
+    ws_hs_puts(&o, "\r\nConnection: close\r\n");
     if (plain_text)
-        ws_hs_puts(o, "Content-Type: text/plain\r\n");
+        ws_hs_puts(&o, "Content-Type: text/plain\r\n");
     if (status != 204 && status != 304) {
-        ws_hs_puts(o, "Content-Length: ");
-        ws_hs_put_uint(o, body_len);
-        ws_hs_puts(o, "\r\n");
+        ws_hs_puts(&o, "Content-Length: ");
+        ws_hs_put_uint(&o, len + nl);
+        ws_hs_puts(&o, "\r\n");
     }
-    ws_hs_put_headers(o, extra, n);
-    ws_hs_puts(o, "\r\n");
+    ws_hs_put_headers(&o, extra, n);
+    ws_hs_puts(&o, "\r\n");
+    ws_hs_put(&o, body, len);
+    ws_hs_put(&o, "\n", nl);
+    return ws_hs_out_done(&o, out_len);
 }
 
 /* The 101 of ws_handshake_accept; offered checks opts->extensions against the request's
@@ -547,11 +556,11 @@ ws_hs_accept(const ws_handshake *hs, const ws_accept_opts *opts,
     }
     if (opts->extensions != NULL) {
         ws_header answer = {"Sec-WebSocket-Extensions", 24, opts->extensions, 0};
+        if (offered == NULL) /* ws_hs_accept_plain: no answer may be given at all */
+            return WS_E_HTTP_EXTENSION;
         answer.value_len = ext_len = strlen(opts->extensions);
         if (!ws_http_is_field_text(opts->extensions, ext_len))
             return WS_E_INVALID;
-        if (offered == NULL)
-            return WS_E_HTTP_EXTENSION;
         rc = offered(&answer, 1, hs->request.headers, hs->request.header_count);
         if (rc != WS_OK)
             return rc;
@@ -594,7 +603,6 @@ int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *hea
 {
     static const char *const ours[] = {"Connection", "Content-Length", "Transfer-Encoding", NULL};
     const ws_header *type;
-    ws_hs_out o;
     int rc;
 
     if (out_len == NULL || status < 200 || status > 599 || (body == NULL && body_len > 0) ||
@@ -606,11 +614,8 @@ int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *hea
     if (rc != WS_OK)
         return rc;
     (void)ws_hs_count(headers, header_count, "Content-Type", &type);
-
-    ws_hs_out_init(&o, out, cap);
-    ws_hs_put_refusal(&o, status, headers, header_count, body_len, body_len > 0 && type == NULL);
-    ws_hs_put(&o, body, body_len);
-    return ws_hs_out_done(&o, out_len);
+    return ws_hs_write_refusal(status, headers, header_count, body, body_len, false,
+                               body_len > 0 && type == NULL, out, cap, out_len);
 }
 
 int ws_handshake_error_response(const ws_handshake *hs, uint8_t *out, size_t cap, size_t *out_len)
@@ -619,8 +624,6 @@ int ws_handshake_error_response(const ws_handshake *hs, uint8_t *out, size_t cap
     static const ws_header version = {"Sec-WebSocket-Version", 21, "13", 2};
     const ws_header *extra = NULL;
     const char *message;
-    size_t message_len;
-    ws_hs_out o;
 
     if (out_len == NULL)
         return WS_E_INVALID;
@@ -631,11 +634,6 @@ int ws_handshake_error_response(const ws_handshake *hs, uint8_t *out, size_t cap
     else if (hs->status == 426)
         extra = &version;
     message = ws_strerror(hs->error);
-    message_len = strlen(message);
-
-    ws_hs_out_init(&o, out, cap);
-    ws_hs_put_refusal(&o, hs->status, extra, extra != NULL ? 1 : 0, message_len + 1, true);
-    ws_hs_put(&o, message, message_len);
-    ws_hs_put(&o, "\n", 1);
-    return ws_hs_out_done(&o, out_len);
+    return ws_hs_write_refusal(hs->status, extra, extra != NULL ? 1 : 0, message, strlen(message),
+                               true, true, out, cap, out_len);
 }

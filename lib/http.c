@@ -120,20 +120,25 @@ bool ws_list_iter_next(ws_list_iter *it, const char **item, size_t *item_len)
     return false;
 }
 
-bool ws_request_offers_subprotocol(const ws_request *r, const char *proto, size_t len)
+const char *ws_request_subprotocol_item(const ws_request *r, const char *proto, size_t len)
 {
     ws_list_iter it;
     const char *item;
     size_t item_len;
 
     if (r == NULL || len == 0)
-        return false;
+        return NULL;
     ws_list_iter_init(&it, r->headers, r->header_count, "Sec-WebSocket-Protocol");
     while (ws_list_iter_next(&it, &item, &item_len)) {
         if (ws_bytes_eq(item, item_len, proto, len))
-            return true;
+            return item;
     }
-    return false;
+    return NULL;
+}
+
+bool ws_request_offers_subprotocol(const ws_request *r, const char *proto, size_t len)
+{
+    return ws_request_subprotocol_item(r, proto, len) != NULL;
 }
 
 /* ---- Sec-WebSocket-Extensions ------------------------------------------------------- */

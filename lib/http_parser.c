@@ -182,7 +182,7 @@ static size_t ws_hs_copy_plain(uint8_t *dst, const uint8_t *src, size_t n)
 /* True while the scanner is inside a server's request line, whose limit is its own. */
 static bool ws_hs_in_request_line(const ws_http_parser *hs)
 {
-    return hs->line_state == WS_SCAN_FIRST && !hs->response;
+    return hs->line_state == WS_SCAN_FIRST && hs->first_line == ws_http_request_line;
 }
 
 /* The limit on the line being scanned. */
@@ -214,11 +214,15 @@ static int ws_hs_line_byte(ws_http_parser *hs, uint8_t c, enum ws_hs_scan state)
 
 /* "GET /chat HTTP/1.1": a method token, single spaces, a target without spaces or control
  * bytes (the scanner let none but HTAB through) and a version of one digit each side. */
-static int ws_http_request_line(ws_http_parser *hs, const char *line, size_t len)
+int ws_http_request_line(ws_http_parser *hs, const char *line, size_t len)
 {
     const char *end = line + len, *sp1, *sp2, *v;
     ws_http_head *h = &hs->head;
 
+    if (len == 0) { /* an empty line before the request line is ignored (RFC 9112 §2.2) */
+        hs->line_state = WS_SCAN_FIRST;
+        return WS_E_AGAIN;
+    }
     sp1 = memchr(line, ' ', len);
     if (sp1 == NULL || !ws_http_is_token(line, (size_t)(sp1 - line)))
         return WS_E_HTTP_SYNTAX;
@@ -240,7 +244,7 @@ static int ws_http_request_line(ws_http_parser *hs, const char *line, size_t len
 
 /* "HTTP/1.1 101 Switching Protocols": a version, a three-digit status from 100 to 599 and an
  * optional reason, whose space may go when the reason does. */
-static int ws_http_status_line(ws_http_parser *hs, const char *line, size_t len)
+int ws_http_status_line(ws_http_parser *hs, const char *line, size_t len)
 {
     ws_http_head *h = &hs->head;
     int status;
@@ -267,13 +271,7 @@ static int ws_hs_end_first_line(ws_http_parser *hs, size_t end)
     size_t len = end - hs->line_start;
 
     hs->line_start = hs->len;
-    if (hs->response)
-        return ws_http_status_line(hs, line, len);
-    if (len == 0) { /* an empty line before the request line is ignored (RFC 9112 §2.2) */
-        hs->line_state = WS_SCAN_FIRST;
-        return WS_E_AGAIN;
-    }
-    return ws_http_request_line(hs, line, len);
+    return hs->first_line(hs, line, len);
 }
 
 /* A header line ended just before buf[end]. Its bytes are known to be field text, so only
@@ -460,17 +458,19 @@ int ws_http_parser_feed(ws_http_parser *hs, const uint8_t *p, size_t len, size_t
     return rc;
 }
 
-void ws_http_parser_init(ws_http_parser *hs, bool response, const ws_http_limits *limits,
-                         uint8_t *buf, size_t cap, ws_header *headers, size_t max_headers)
+void ws_http_parser_setup(ws_http_parser *hs, ws_http_first_line_fn first_line,
+                          const ws_http_limits *limits, uint8_t *buf, size_t cap,
+                          ws_header *headers, size_t max_headers)
 {
     ws_http_limits defaults;
+    bool response = first_line != ws_http_request_line;
 
     if (limits == NULL) {
         ws_http_limits_init(&defaults);
         limits = &defaults;
     }
     memset(hs, 0, sizeof *hs);
-    hs->response = response;
+    hs->first_line = first_line;
     hs->state = WS_HTTP_READING;
     hs->line_state = WS_SCAN_FIRST;
     hs->allow_bare_lf = limits->allow_bare_lf;
@@ -483,6 +483,13 @@ void ws_http_parser_init(ws_http_parser *hs, bool response, const ws_http_limits
     hs->cap = buf != NULL ? cap : 0;
     hs->headers = headers;
     hs->max_headers = headers != NULL ? max_headers : 0;
+}
+
+void ws_http_parser_init(ws_http_parser *hs, bool response, const ws_http_limits *limits,
+                         uint8_t *buf, size_t cap, ws_header *headers, size_t max_headers)
+{
+    ws_http_parser_setup(hs, response ? ws_http_status_line : ws_http_request_line, limits, buf,
+                         cap, headers, max_headers);
 }
 
 const ws_http_head *ws_http_parser_head(const ws_http_parser *hs)

@@ -31,16 +31,15 @@ size_t ws_outq_storage(size_t max_output)
 
 void ws_outq_init(ws_outq *q, void *mem, size_t size)
 {
+    ws_outq_block *b = (ws_outq_block *)mem;
+
     memset(q, 0, sizeof *q);
     q->last = WS_OUTQ_NONE;
     q->budget = size;
-    if (mem != NULL) {
-        q->fixed = (ws_outq_block *)mem;
-        q->fixed->next = NULL;
-        q->fixed->cap = size - WS_OUTQ_HDR;
-        q->fixed->wr = 0;
-        q->head = q->tail = q->fixed;
-    }
+    b->next = NULL;
+    b->cap = size - WS_OUTQ_HDR;
+    b->wr = 0;
+    q->head = q->tail = q->fixed = b;
 }
 
 /* The end of an append at wr: n bytes (extending the last record, or in a record of their
@@ -67,7 +66,7 @@ uint8_t *ws_outq_reserve(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool 
                          int *rc)
 {
     ws_outq_block *b = q->tail;
-    size_t at, end, want, avail, limit;
+    size_t at, end, limit;
 
     *rc = WS_OK;
     if (b != NULL) {
@@ -79,7 +78,6 @@ uint8_t *ws_outq_reserve(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool 
         if (end <= limit) {
             q->res_block = b;
             q->res_off = at;
-            q->res_extend = extend;
             return ws_outq_data(b) + at;
         }
     }
@@ -87,35 +85,7 @@ uint8_t *ws_outq_reserve(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool 
         *rc = WS_E_BACKPRESSURE; /* fixed storage starts over only once it is empty */
         return NULL;
     }
-    end = ws_outq_end(0, false, n, ref, &at);
-    limit = control ? q->budget : q->budget - WS_OUTQ_RESERVE;
-    avail = limit > q->held ? limit - q->held : 0;
-    if (WS_OUTQ_HDR + end > avail) {
-        *rc = WS_E_BACKPRESSURE;
-        return NULL;
-    }
-    want = end;
-    if (!control) { /* control frames take exactly their size, out of the reserve */
-        /* Double the last block; a queue that emptied starts again at the size it had
-         * reached (up to WS_OUTQ_HINT_MAX), so a busy connection does not regrow each time. */
-        size_t grow = b != NULL ? 2 * (WS_OUTQ_HDR + b->cap)
-                                : WS_MAX(q->hint + WS_OUTQ_HDR, WS_OUTQ_BLOCK_MIN);
-        grow = WS_MIN(grow, WS_OUTQ_BLOCK_MAX) - WS_OUTQ_HDR;
-        want = WS_MIN(WS_MAX(end, grow), avail - WS_OUTQ_HDR);
-        q->hint = WS_MIN(WS_MAX(grow, q->hint), WS_OUTQ_HINT_MAX - WS_OUTQ_HDR);
-    }
-    b = (ws_outq_block *)rf(ud, NULL, WS_OUTQ_HDR + want);
-    if (b == NULL) {
-        *rc = WS_E_NOMEM;
-        return NULL;
-    }
-    b->next = NULL;
-    b->cap = want;
-    b->wr = 0;
-    q->res_block = b;
-    q->res_off = at;
-    q->res_extend = false;
-    return ws_outq_data(b) + at;
+    return WS_OUTQ_HEAP(q, grow)(q, rf, ud, n, ref, control, rc);
 }
 
 void ws_outq_commit(ws_outq *q, size_t n, const ws_outq_ref *ref)
@@ -135,7 +105,7 @@ void ws_outq_commit(ws_outq *q, size_t n, const ws_outq_ref *ref)
         q->held += WS_OUTQ_HDR + b->cap;
     }
     if (n > 0) {
-        if (q->res_extend) {
+        if (q->res_off == b->wr) { /* they extend the last record */
             ws_outq_rec_at(b, q->last)->len += n;
         } else {
             q->last = q->res_off - WS_OUTQ_REC;
@@ -213,17 +183,10 @@ size_t ws_outq_iov(const ws_outq *q, ws_iovec *iov, size_t max, size_t *bytes)
 /* Nothing is pending: a heap queue gives back every block, fixed storage starts over. */
 static void ws_outq_release(ws_outq *q, ws_realloc_fn rf, void *ud)
 {
-    if (q->fixed != NULL) {
+    if (q->fixed != NULL)
         q->fixed->wr = 0;
-    } else {
-        while (q->head != NULL) {
-            ws_outq_block *next = q->head->next;
-            rf(ud, q->head, 0);
-            q->head = next;
-        }
-        q->tail = NULL;
-        q->held = 0;
-    }
+    else
+        WS_OUTQ_HEAP(q, drop)(q, rf, ud);
     q->rd = q->rd_done = 0;
     q->last = WS_OUTQ_NONE;
 }
@@ -243,14 +206,10 @@ void ws_outq_consume(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n)
             r->done(r->ud, r->ext);
         q->rd = ws_outq_rec_next(r, q->rd);
         q->rd_done = 0;
-        /* Blocks read to their end are given back as soon as the next one is reached. */
-        while (q->pending > 0 && q->rd >= q->head->wr) {
-            ws_outq_block *next = q->head->next;
-            q->held -= WS_OUTQ_HDR + q->head->cap;
-            rf(ud, q->head, 0);
-            q->head = next;
-            q->rd = 0;
-        }
+        /* A block read to its end (only ever in a heap queue: fixed storage is one block,
+         * read to its end only when nothing is pending). */
+        if (q->pending > 0 && q->rd >= q->head->wr)
+            WS_OUTQ_HEAP(q, next_block)(q, rf, ud);
     }
     if (q->pending == 0)
         ws_outq_release(q, rf, ud);
@@ -276,4 +235,75 @@ void ws_outq_clear(ws_outq *q, ws_realloc_fn rf, void *ud)
     }
     q->pending = 0;
     ws_outq_release(q, rf, ud);
+}
+
+/* ---- the heap queue -------------------------------------------------------------------- */
+
+/* A fresh block for an append of n bytes (and a reference record with ref) that does not fit
+ * in the tail, linked in at ws_outq_commit. */
+uint8_t *ws_outq_heap_grow(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool ref, bool control,
+                           int *rc)
+{
+    ws_outq_block *b = q->tail;
+    size_t at, end, want, avail, limit;
+
+    end = ws_outq_end(0, false, n, ref, &at);
+    limit = control ? q->budget : q->budget - WS_OUTQ_RESERVE;
+    avail = limit > q->held ? limit - q->held : 0;
+    if (WS_OUTQ_HDR + end > avail) {
+        *rc = WS_E_BACKPRESSURE;
+        return NULL;
+    }
+    want = end;
+    if (!control) { /* control frames take exactly their size, out of the reserve */
+        /* Double the last block; a queue that emptied starts again at the size it had
+         * reached (up to WS_OUTQ_HINT_MAX), so a busy connection does not regrow each time. */
+        size_t grow = b != NULL ? 2 * (WS_OUTQ_HDR + b->cap)
+                                : WS_MAX(q->hint + WS_OUTQ_HDR, WS_OUTQ_BLOCK_MIN);
+        grow = WS_MIN(grow, WS_OUTQ_BLOCK_MAX) - WS_OUTQ_HDR;
+        want = WS_MIN(WS_MAX(end, grow), avail - WS_OUTQ_HDR);
+        q->hint = WS_MIN(WS_MAX(grow, q->hint), WS_OUTQ_HINT_MAX - WS_OUTQ_HDR);
+    }
+    b = (ws_outq_block *)rf(ud, NULL, WS_OUTQ_HDR + want);
+    if (b == NULL) {
+        *rc = WS_E_NOMEM;
+        return NULL;
+    }
+    b->next = NULL;
+    b->cap = want;
+    b->wr = 0;
+    q->res_block = b;
+    q->res_off = at;
+    return ws_outq_data(b) + at;
+}
+
+/* Blocks read to their end are given back as soon as the next one is reached. */
+void ws_outq_heap_next_block(ws_outq *q, ws_realloc_fn rf, void *ud)
+{
+    while (q->pending > 0 && q->rd >= q->head->wr) {
+        ws_outq_block *next = q->head->next;
+        q->held -= WS_OUTQ_HDR + q->head->cap;
+        rf(ud, q->head, 0);
+        q->head = next;
+        q->rd = 0;
+    }
+}
+
+void ws_outq_heap_drop(ws_outq *q, ws_realloc_fn rf, void *ud)
+{
+    while (q->head != NULL) {
+        ws_outq_block *next = q->head->next;
+        rf(ud, q->head, 0);
+        q->head = next;
+    }
+    q->tail = NULL;
+    q->held = 0;
+}
+
+void ws_outq_init_heap(ws_outq *q, size_t size, const ws_outq_heap *heap)
+{
+    memset(q, 0, sizeof *q);
+    q->last = WS_OUTQ_NONE;
+    q->budget = size;
+    q->heap = heap;
 }

@@ -46,22 +46,39 @@ typedef struct ws_outq_ref {
     void *ud;
 } ws_outq_ref;
 
-typedef struct ws_outq {
-    ws_outq_block *head;  /* oldest block, read by the host; NULL when no storage is held */
-    ws_outq_block *tail;  /* newest block, where appends go */
-    ws_outq_block *fixed; /* the one block over the caller's storage, or NULL (heap) */
-    size_t rd;            /* offset in head of the record being read */
-    size_t rd_done;       /* bytes of that record consumed */
-    size_t last;          /* offset in tail of its last record; WS_OUTQ_NONE when none */
-    size_t pending;       /* wire bytes queued and not consumed */
-    size_t held;          /* heap bytes the blocks take */
-    size_t budget;        /* what held may reach */
-    size_t hint;          /* the size a heap queue's next first block starts at */
+typedef struct ws_outq ws_outq;
+
+/* What only a heap queue does (outq.c), in a table the queue's creator hands
+ * ws_outq_init_heap; a WS_SMALL build calls it through the table (WS_OUTQ_HEAP), so an image
+ * whose queues all live in caller storage refers to no such table and links none of it. */
+typedef struct ws_outq_heap {
+    /* A fresh block for an append that does not fit in the tail (ws_outq_reserve). */
+    uint8_t *(*grow)(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool ref, bool control,
+                     int *rc);
+    /* Gives back the blocks read to their end once the next one is reached. */
+    void (*next_block)(ws_outq *q, ws_realloc_fn rf, void *ud);
+    /* Gives back every block (nothing is pending). */
+    void (*drop)(ws_outq *q, ws_realloc_fn rf, void *ud);
+} ws_outq_heap;
+
+struct ws_outq {
+    ws_outq_block *head;      /* oldest block, read by the host; NULL when no storage is held */
+    ws_outq_block *tail;      /* newest block, where appends go */
+    ws_outq_block *fixed;     /* the one block over the caller's storage, or NULL (heap) */
+    const ws_outq_heap *heap; /* a heap queue's functions (outq.c), or NULL (fixed) */
+    size_t rd;                /* offset in head of the record being read */
+    size_t rd_done;           /* bytes of that record consumed */
+    size_t last;              /* offset in tail of its last record; WS_OUTQ_NONE when none */
+    size_t pending;           /* wire bytes queued and not consumed */
+    size_t held;              /* heap bytes the blocks take */
+    size_t budget;            /* what held may reach */
+    size_t hint;              /* the size a heap queue's next first block starts at */
     /* An append between ws_outq_reserve and ws_outq_commit. */
     ws_outq_block *res_block; /* where the bytes go (a fresh block is linked at commit) */
-    size_t res_off;           /* offset of the bytes in it */
-    bool res_extend;          /* they extend the last record */
-} ws_outq;
+    /* Offset of the bytes in it: where the last record ends when they extend it, else past
+     * the header of a record of their own (so ws_outq_commit tells which from it). */
+    size_t res_off;
+};
 
 #define WS_OUTQ_NONE ((size_t)-1)
 
@@ -70,9 +87,24 @@ typedef struct ws_outq {
  * the bound of a heap queue alike. */
 size_t ws_outq_storage(size_t max_output);
 
-/* A queue in caller storage mem[0..size) (8-byte aligned), or on the heap when mem is NULL
- * (size is then the bound on its blocks). */
+/* A queue in caller storage mem[0..size) (8-byte aligned). */
 void ws_outq_init(ws_outq *q, void *mem, size_t size);
+/* A queue on the heap, its blocks taking at most size bytes; heap holds the functions
+ * below (or begins with them: the table may be the first member of a larger one). */
+void ws_outq_init_heap(ws_outq *q, size_t size, const ws_outq_heap *heap);
+uint8_t *ws_outq_heap_grow(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool ref, bool control,
+                           int *rc);
+void ws_outq_heap_next_block(ws_outq *q, ws_realloc_fn rf, void *ud);
+void ws_outq_heap_drop(ws_outq *q, ws_realloc_fn rf, void *ud);
+
+/* How the queue calls one of them: through q->heap with WS_SMALL (docs/size.md), so that an
+ * image which never creates a heap queue links none of them; directly in other builds,
+ * which keeps a load and an indirect call off a heap queue's sends and drains. */
+#ifdef WS_SMALL
+#define WS_OUTQ_HEAP(q, fn) ((q)->heap->fn)
+#else
+#define WS_OUTQ_HEAP(q, fn) ws_outq_heap_##fn
+#endif
 
 /* Room for n bytes at the end of the queue (followed, with ref, by a reference record).
  * Control appends may use the storage kept back for close frames and pongs. Returns where to

@@ -123,6 +123,20 @@ static inline bool ws_is_tchar(char ch)
 bool ws_http_is_token(const char *s, size_t len);
 bool ws_http_is_field_text(const char *s, size_t len);
 
+/* http_parser.c: the head parser with the first line parsed by first_line, one of the two
+ * below. ws_http_parser_init is this with the one it names; the handshake roles pass theirs,
+ * so that a one-role image links only the parser of the line it reads. */
+typedef int (*ws_http_first_line_fn)(ws_http_parser *hs, const char *line, size_t len);
+int ws_http_request_line(ws_http_parser *hs, const char *line, size_t len);
+int ws_http_status_line(ws_http_parser *hs, const char *line, size_t len);
+void ws_http_parser_setup(ws_http_parser *hs, ws_http_first_line_fn first_line,
+                          const ws_http_limits *limits, uint8_t *buf, size_t cap,
+                          ws_header *headers, size_t max_headers);
+
+/* http.c: the element of the request's Sec-WebSocket-Protocol lists that is proto[0..len),
+ * in the head (the client's own bytes), or NULL when the request does not offer it. */
+const char *ws_request_subprotocol_item(const ws_request *r, const char *proto, size_t len);
+
 /* The first ch in [p, end), or end. */
 static inline const char *ws_find_byte(const char *p, const char *end, char ch)
 {

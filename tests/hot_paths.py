@@ -16,6 +16,11 @@ ROOTS = [
     "ws_conn_tick", "ws_conn_next_deadline", "ws_frame_decode", "ws_frame_encode",
     "ws_frame_header_encode", "ws_mask", "ws_mask_copy", "ws_utf8_feed", "ws_utf8_valid",
     "ws_close_parse", "ws_close_build",
+    # What a heap connection reaches through its tables (lib/outq.h, lib/conn.h) from the
+    # sends, ws_conn_consume and ws_conn_next_event: with WS_SMALL indirect calls, which the
+    # relocations followed here do not show.
+    "ws_outq_heap_grow", "ws_outq_heap_next_block", "ws_outq_heap_drop", "ws_conn_heap_trim",
+    "ws_conn_heap_grow",
 ]
 # Once per connection: the handshake's parsing and writing.
 NOT_FOLLOWED = re.compile(r"^ws_(handshake|hs)_")
