@@ -766,8 +766,9 @@ int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
     }
     /* Compressed, the limit is on the inflated size (checked as it inflates); the wire
      * size is only held to what the limit could take compressed. */
-    max = ws_conn_pmd(c) != NULL ? ws_conn_deflate_wire_limit(c, c->cfg.max_message_size)
-                                 : c->cfg.max_message_size;
+    max = ws_conn_pmd(c) != NULL
+              ? ws_conn_deflate_wire_limit(c, c->cfg.max_message_size, c->msg_frames)
+              : c->cfg.max_message_size;
     if (max != 0 && (c->msg_len > max || h->length > max - c->msg_len))
         return WS_E_MESSAGE_TOO_BIG;
     if (h->length > UINT64_MAX - c->msg_len)

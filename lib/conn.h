@@ -296,7 +296,7 @@ const char *ws_conn_deflate_extensions(const ws_conn *c, size_t *len);
 int ws_conn_deflate_frame(ws_conn *c, const ws_frame_header *h);
 bool ws_conn_rx_compressed(const ws_conn *c);
 bool ws_conn_inflate_pending(const ws_conn *c);
-uint64_t ws_conn_deflate_wire_limit(const ws_conn *c, uint64_t max);
+uint64_t ws_conn_deflate_wire_limit(const ws_conn *c, uint64_t max, size_t frames);
 ws_event_type ws_conn_inflate_chunk(ws_conn *c, const uint8_t *p, size_t n, bool frame_end,
                                     ws_event *ev);
 ws_event_type ws_conn_inflate_continue(ws_conn *c, ws_event *ev);
@@ -327,6 +327,11 @@ int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need);
  * fit, WS_E_BACKPRESSURE when it does not fit now. */
 int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, uint8_t rsv, const uint8_t *payload,
                         size_t len, bool control);
+/* Queues one data frame (first byte b0) whose payload is made only once there is room for
+ * max_len bytes of it: make sets *payload and *len (at most max_len) or returns an error,
+ * which is returned with nothing queued. A refusal of room comes before make runs. */
+typedef int (*ws_frame_make_fn)(ws_conn *c, void *arg, const uint8_t **payload, size_t *len);
+int ws_conn_queue_made(ws_conn *c, uint8_t b0, size_t max_len, ws_frame_make_fn make, void *arg);
 /* Writes a handshake answer (request, response) straight into the output queue: write is
  * called with the room there is, and again with more after WS_E_BUFFER. */
 typedef int (*ws_answer_fn)(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg);

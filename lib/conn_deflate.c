@@ -14,6 +14,10 @@
 #define WS_PMD_WHOLE_STEP 16384u
 /* A send buffer larger than this is released after the message that needed it. */
 #define WS_PMD_TX_KEEP 16384u
+/* Wire bytes a compressed message may take per frame beyond ws_deflater_bound of its
+ * inflated limit: a sender that flushes each fragment adds an empty stored block (5 bytes)
+ * and the padded header of the next block; 16 covers that with room to spare. */
+#define WS_PMD_FRAME_SLACK 16u
 
 struct ws_pmd {
     ws_deflate_params params;
@@ -203,15 +207,20 @@ bool ws_conn_inflate_pending(const ws_conn *c)
     return c->pmd != NULL && c->pmd->rx_pending;
 }
 
-uint64_t ws_conn_deflate_wire_limit(const ws_conn *c, uint64_t max)
+uint64_t ws_conn_deflate_wire_limit(const ws_conn *c, uint64_t max, size_t frames)
 {
     /* A compressed message may be a little longer on the wire than inflated (stored
-     * blocks); its inflated size is what max_message_size bounds. */
+     * blocks), and each frame of it a little more (the flush that ends it, the header of
+     * the block after): its inflated size is what max_message_size bounds; the wire limit
+     * only keeps a message of blocks that inflate to nothing from running on. */
+    uint64_t limit;
+
     if (!ws_conn_rx_compressed(c) || max == 0)
         return max;
-    if (max >= SIZE_MAX / 2)
+    if (max >= SIZE_MAX / 2 || frames > (UINT64_MAX / 2) / WS_PMD_FRAME_SLACK)
         return UINT64_MAX;
-    return ws_deflater_bound((size_t)max);
+    limit = (uint64_t)ws_deflater_bound((size_t)max) + (uint64_t)frames * WS_PMD_FRAME_SLACK;
+    return limit;
 }
 
 /* Whole-message mode: inflated bytes go straight into the message buffer; the last few
@@ -359,21 +368,22 @@ bool ws_conn_deflate_sending(const ws_conn *c)
     return c->pmd != NULL && c->pmd->tx_compressing;
 }
 
-int ws_conn_deflate_send(ws_conn *c, uint8_t opcode, const uint8_t *data, size_t len, bool first,
-                         bool fin)
+/* One compressed frame in the making: what ws_conn_deflate_make compresses, and whether the
+ * compressor has moved on (from then on, a frame that does not go out costs the message). */
+typedef struct ws_pmd_job {
+    const uint8_t *data;
+    size_t len;
+    bool fin, touched;
+} ws_pmd_job;
+
+/* ws_frame_make_fn: compresses the job into m->tx, once the queue has room for its bound. */
+static int ws_conn_deflate_make(ws_conn *c, void *arg, const uint8_t **payload, size_t *len)
 {
+    ws_pmd_job *job = (ws_pmd_job *)arg;
     ws_pmd *m = c->pmd;
-    size_t need = ws_conn_deflate_need(len), queued = c->out.pending;
-    size_t in_pos = 0, out_len = 0;
+    size_t need = *len, in_pos = 0, out_len = 0;
     int rc;
 
-    /* Checked before anything is compressed: once the compressor has seen a message, the
-     * message must go out, or the peer's history and ours differ. */
-    if (need > c->cfg.max_output)
-        return WS_E_SEND_TOO_BIG;
-    if (queued > c->cfg.max_output - need)
-        return WS_E_BACKPRESSURE;
-    need -= WS_FRAME_HEADER_MAX;
     if (m->tx_cap < need) {
         uint8_t *p = (uint8_t *)c->cfg.realloc(c->cfg.realloc_ud, m->tx, need);
         if (p == NULL)
@@ -383,20 +393,45 @@ int ws_conn_deflate_send(ws_conn *c, uint8_t opcode, const uint8_t *data, size_t
     }
     do {
         size_t used, made;
-        rc = ws_deflater_step(m->def, data != NULL ? data + in_pos : NULL, len - in_pos, fin,
-                              m->tx + out_len, m->tx_cap - out_len, &used, &made);
+        rc = ws_deflater_step(m->def, job->data != NULL ? job->data + in_pos : NULL,
+                              job->len - in_pos, job->fin, m->tx + out_len, m->tx_cap - out_len,
+                              &used, &made);
         if (rc < 0)
-            return rc; /* WS_E_NOMEM before anything was consumed: nothing changed */
+            return rc; /* WS_E_NOMEM: nothing consumed unless touched says so */
+        job->touched = true;
         in_pos += used;
         out_len += made;
     } while (rc == WS_DEFLATE_MORE && m->tx_cap - out_len >= WS_DEFLATE_OUT_MIN);
     if (rc == WS_DEFLATE_MORE)
-        rc = WS_E_STATE; /* the bound was wrong: never seen */
-    else
-        rc = ws_conn_queue_frame(c, opcode, fin, first ? WS_RSV1 : 0, m->tx, out_len, false);
+        return WS_E_STATE; /* the bound was wrong: never seen */
+    *payload = m->tx;
+    *len = out_len;
+    return WS_OK;
+}
+
+int ws_conn_deflate_send(ws_conn *c, uint8_t opcode, const uint8_t *data, size_t len, bool first,
+                         bool fin)
+{
+    ws_pmd *m = c->pmd;
+    ws_pmd_job job;
+    int rc;
+
+    job.data = data;
+    job.len = len;
+    job.fin = fin;
+    job.touched = false;
+    /* The room for the frame's bound is taken before anything is compressed: once the
+     * compressor has seen a message, the frame must go out, or the peer's history and ours
+     * differ. So backpressure and a send too big leave the compressor untouched. */
+    rc = ws_conn_queue_made(c, (uint8_t)((fin ? 0x80u : 0u) | (first ? WS_RSV1 : 0u) | opcode),
+                            ws_conn_deflate_need(len) - WS_FRAME_HEADER_MAX, ws_conn_deflate_make,
+                            &job);
     if (rc != WS_OK) {
-        /* The compressor moved on without the peer. A whole message: forget its history.
-         * A fragment: the message cannot be finished; the connection fails. */
+        if (!job.touched)
+            return rc;
+        /* The compressor moved on without the peer (no random bytes for the mask, or the
+         * bound was wrong). A whole message: forget its history. A fragment: the message
+         * cannot be finished; the connection fails. */
         if (first && fin)
             ws_deflater_forget(m->def);
         else

@@ -77,8 +77,12 @@ static int ws_conn_put_header(ws_conn *c, uint8_t *dst, uint8_t b0, size_t len, 
     return n;
 }
 
-int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, uint8_t rsv, const uint8_t *payload,
-                        size_t len, bool control)
+/* Queues one frame of first byte b0 and len payload bytes. With make, the payload is not
+ * known yet: len is the most it may take, and make is called once the room is in hand
+ * (nothing runs before that, so a refusal leaves everything as it was) to give the payload
+ * and its real length, at most len. */
+static inline int ws_conn_frame_put(ws_conn *c, uint8_t b0, const uint8_t *payload, size_t len,
+                                    bool control, ws_frame_make_fn make, void *arg)
 {
     uint8_t key[4];
     uint8_t *dst;
@@ -96,7 +100,10 @@ int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, uint8_t rsv, const
         if (dst == NULL)
             return rc;
     }
-    hlen = ws_conn_put_header(c, dst, (uint8_t)((fin ? 0x80u : 0u) | rsv | opcode), len, key);
+    if (make != NULL && (rc = make(c, arg, &payload, &len)) != WS_OK)
+        hlen = rc;
+    else
+        hlen = ws_conn_put_header(c, dst, b0, len, key);
     if (hlen < 0) {
         if (!fast)
             ws_outq_cancel(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud);
@@ -113,6 +120,18 @@ int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, uint8_t rsv, const
     else
         ws_outq_commit(&c->out, (size_t)hlen + len, NULL);
     return WS_OK;
+}
+
+int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, uint8_t rsv, const uint8_t *payload,
+                        size_t len, bool control)
+{
+    return ws_conn_frame_put(c, (uint8_t)((fin ? 0x80u : 0u) | rsv | opcode), payload, len, control,
+                             NULL, NULL);
+}
+
+int ws_conn_queue_made(ws_conn *c, uint8_t b0, size_t max_len, ws_frame_make_fn make, void *arg)
+{
+    return ws_conn_frame_put(c, b0, NULL, max_len, false, make, arg);
 }
 
 /* Server role: queues the header of a final frame and a reference to its payload, which

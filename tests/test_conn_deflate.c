@@ -1206,6 +1206,225 @@ static void test_send_room(void **state)
     ws_conn_free(c);
 }
 
+/* A compressed fragment that meets a full queue is refused with WS_E_BACKPRESSURE and
+ * nothing changes: the connection stays open and the same fragment goes out once the host
+ * has written. Fixed storage only starts its queue over once it is empty, so the room is
+ * the queue's to say, not the count of pending bytes. */
+static void test_fragment_send_backpressure(void **state)
+{
+    static uint64_t mem[(256u * 1024u) / 8];
+    static uint8_t frag[100], pad[125];
+    ws_deflate_params p = CT;
+    ws_config cfg;
+    ws_conn *c;
+    ws_event ev;
+    dbuf out = {0}, all = {0};
+    recorder r;
+    char want[TMAX] = "";
+    const uint8_t *d;
+    size_t i, n, pings = 0;
+    (void)state;
+
+    for (i = 0; i < sizeof frag; i++)
+        frag[i] = (uint8_t)((i * 97 + 13) ^ (i * i)); /* compresses poorly */
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_output = 4096;
+    cfg.deflate.enable = true;
+    cfg.deflate.min_size = 0;
+    cfg.realloc = plain_realloc; /* zlib's state; the connection itself in mem */
+    assert_true(ws_conn_storage_size(&cfg) <= sizeof mem);
+    c = ws_conn_init(mem, sizeof mem, &cfg);
+    assert_non_null(c);
+    assert_int_equal(ws_conn_set_deflate(c, &p), WS_OK);
+    assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    assert_int_equal(ws_conn_send_fragment(c, WS_OP_BINARY, frag, sizeof frag, false), WS_OK);
+    take_output(c, &all);
+    while (ws_conn_ping(c, pad, sizeof pad) == WS_OK) /* fill the queue */
+        pings++;
+    assert_true(pings > 10);
+    n = ws_conn_output(c, &d);
+    assert_true(n > 10);
+    dbuf_put(&all, d, n - 10);
+    ws_conn_consume(c, n - 10); /* 10 bytes still to write: the queue is not empty */
+    assert_int_equal(ws_conn_send_fragment(c, WS_OP_CONTINUATION, frag, sizeof frag, false),
+                     WS_E_BACKPRESSURE);
+    assert_int_equal(ws_conn_phase(c), WS_PHASE_OPEN);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+    take_output(c, &all);
+    assert_int_equal(ws_conn_send_fragment(c, WS_OP_CONTINUATION, frag, sizeof frag, false), WS_OK);
+    assert_int_equal(ws_conn_send_fragment(c, WS_OP_CONTINUATION, frag, 10, true), WS_OK);
+    take_output(c, &all);
+    memset(&r, 0, sizeof r);
+    client_reads(&p, &all, &r);
+    dbuf_put(&out, frag, sizeof frag);
+    dbuf_put(&out, frag, sizeof frag);
+    dbuf_put(&out, frag, 10);
+    for (i = 0; i < pings; i++)
+        put(want, "PING|");
+    put_msg(want, "", WS_OP_BINARY, out.p, out.len);
+    assert_string_equal(r.text, want);
+    ws_conn_free(c);
+    dbuf_free(&out);
+    dbuf_free(&all);
+    dbuf_free(&r.msg);
+}
+
+static uint32_t xorshift(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+/* The same on the heap, whose queue counts the blocks it holds, at random: pings, partial
+ * writes and compressed fragments of random sizes; every fragment is either queued or
+ * refused with WS_E_BACKPRESSURE, the connection never fails, and the peer reads the pings
+ * and the whole message. */
+static void test_fragment_send_backpressure_heap(void **state)
+{
+    static uint8_t data[24000], pad[125];
+    ws_deflate_params p = CT;
+    ws_config cfg;
+    ws_conn *c;
+    ws_event ev;
+    dbuf all, sent;
+    recorder r;
+    static char want[TMAX];
+    uint32_t seed = 12345;
+    size_t i, trial, refused = 0;
+    (void)state;
+
+    for (i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)xorshift(&seed);
+    for (trial = 0; trial < 12; trial++) {
+        size_t pings = 0, step;
+        memset(&all, 0, sizeof all);
+        memset(&sent, 0, sizeof sent);
+        want[0] = '\0';
+        ws_config_init(&cfg, WS_ROLE_SERVER);
+        cfg.max_output = 4096 + xorshift(&seed) % 60000;
+        cfg.deflate.enable = true;
+        cfg.deflate.min_size = 0;
+        c = ws_conn_new(&cfg);
+        assert_non_null(c);
+        assert_int_equal(ws_conn_set_deflate(c, &p), WS_OK);
+        assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
+        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+        assert_int_equal(ws_conn_send_fragment(c, WS_OP_BINARY, data, 10, false), WS_OK);
+        dbuf_put(&sent, data, 10);
+        for (step = 0; step < 3000; step++) {
+            uint32_t a = xorshift(&seed) % 4;
+            if (a == 0 && pings < 600) {
+                if (ws_conn_ping(c, pad, xorshift(&seed) % 126) == WS_OK)
+                    pings++;
+            } else if (a == 1) {
+                const uint8_t *d;
+                size_t n = ws_conn_output(c, &d), k = n ? xorshift(&seed) % (n + 1) : 0;
+                dbuf_put(&all, d, k);
+                ws_conn_consume(c, k);
+            } else {
+                size_t n = xorshift(&seed) % (cfg.max_output / 3);
+                int rc = ws_conn_send_fragment(c, WS_OP_CONTINUATION, data, n, false);
+                if (rc == WS_OK) {
+                    dbuf_put(&sent, data, n);
+                } else {
+                    assert_int_equal(rc, WS_E_BACKPRESSURE);
+                    refused++;
+                }
+                assert_int_equal(ws_conn_phase(c), WS_PHASE_OPEN);
+            }
+        }
+        take_output(c, &all);
+        assert_int_equal(ws_conn_send_fragment(c, WS_OP_CONTINUATION, data, 0, true), WS_OK);
+        take_output(c, &all);
+        memset(&r, 0, sizeof r);
+        client_reads(&p, &all, &r);
+        for (i = 0; i < pings; i++)
+            put(want, "PING|");
+        put_msg(want, "", WS_OP_BINARY, sent.p, sent.len);
+        assert_string_equal(r.text, want);
+        ws_conn_free(c);
+        dbuf_free(&all);
+        dbuf_free(&sent);
+        dbuf_free(&r.msg);
+    }
+    print_message("# %zu fragments refused with WS_E_BACKPRESSURE\n", refused);
+    assert_true(refused > 10); /* the case under test did happen */
+}
+
+/* The limit is on the inflated size also for a message in many small compressed fragments,
+ * each of which ends in a flush: a message of exactly max_message_size random bytes in
+ * 64-byte fragments arrives whole (its wire size is about 1.25 times that), one byte more
+ * is refused with 1009. */
+static void test_fragmented_at_the_limit(void **state)
+{
+    enum { LIMIT = 100000, FRAG = 64 };
+    static uint8_t data[LIMIT + 1];
+    ws_deflate_params p = CT;
+    uint32_t seed = 777;
+    size_t i, extra;
+    (void)state;
+
+    for (i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)xorshift(&seed);
+    for (extra = 0; extra <= 1; extra++) {
+        for (i = 0; i < 2; i++) {
+            bool whole = i == 1;
+            size_t n = LIMIT + extra, off = 0;
+            ws_config cfg;
+            ws_conn *cl, *sv;
+            ws_event ev;
+            dbuf wire = {0};
+            recorder r;
+            char want[TMAX] = "";
+
+            ws_config_init(&cfg, WS_ROLE_CLIENT);
+            cfg.random = zero_random;
+            cfg.deflate.enable = true;
+            cfg.deflate.min_size = 0;
+            cfg.max_output = 1u << 22;
+            cl = ws_conn_new(&cfg);
+            assert_non_null(cl);
+            ws_config_init(&cfg, WS_ROLE_SERVER);
+            cfg.whole_messages = whole;
+            cfg.max_message_size = LIMIT;
+            sv = ws_conn_new(&cfg);
+            assert_non_null(sv);
+            assert_int_equal(ws_conn_set_deflate(cl, &p), WS_OK);
+            assert_int_equal(ws_conn_set_deflate(sv, &p), WS_OK);
+            assert_int_equal(ws_conn_start_open(cl, NULL), WS_OK);
+            assert_int_equal(ws_conn_start_open(sv, NULL), WS_OK);
+            assert_int_equal(ws_conn_next_event(cl, &ev), WS_EV_OPEN);
+            assert_int_equal(ws_conn_next_event(sv, &ev), WS_EV_OPEN);
+            while (off < n) {
+                size_t f = n - off < FRAG ? n - off : FRAG;
+                assert_int_equal(ws_conn_send_fragment(cl,
+                                                       off == 0 ? WS_OP_BINARY : WS_OP_CONTINUATION,
+                                                       data + off, f, off + f == n),
+                                 WS_OK);
+                off += f;
+            }
+            take_output(cl, &wire);
+            assert_true(wire.len > LIMIT + LIMIT / 8 + LIMIT / 64 + 32); /* past the bound */
+            memset(&r, 0, sizeof r);
+            assert_int_equal(ws_conn_feed(sv, wire.p, wire.len), WS_OK);
+            drain(sv, &r);
+            if (extra == 0) {
+                put_msg(want, "", WS_OP_BINARY, data, LIMIT);
+                assert_string_equal(r.text, want);
+            } else {
+                assert_non_null(strstr(r.text, "CLOSED:1009:"));
+            }
+            ws_conn_free(cl);
+            ws_conn_free(sv);
+            dbuf_free(&wire);
+            dbuf_free(&r.msg);
+        }
+    }
+}
+
 /* ---- client <-> server ----------------------------------------------------------------- */
 
 typedef struct pair {
@@ -1902,6 +2121,9 @@ int main(void)
         cmocka_unit_test(test_send_compression),
         cmocka_unit_test(test_send_rfc_examples),
         cmocka_unit_test(test_send_room),
+        cmocka_unit_test(test_fragment_send_backpressure),
+        cmocka_unit_test(test_fragment_send_backpressure_heap),
+        cmocka_unit_test(test_fragmented_at_the_limit),
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_one_side_off),
         cmocka_unit_test(test_memory_per_setting),
