@@ -5,6 +5,15 @@
  */
 #include "conn_fast.h"
 
+#ifdef WS_HAVE_DEFLATE
+WS_FAST_NOINLINE ws_event_type ws_conn_fast_pmd(ws_conn *c, ws_event *ev, size_t avail)
+{
+    if (ws_conn_inflate_pending(c))
+        return ws_conn_next_event_general(c, ev);
+    return ws_conn_fast_plain(c, ev, avail);
+}
+#endif
+
 /* Whether p[0..n) is all ASCII: four words a test. */
 static bool ws_fast_ascii(const uint8_t *p, size_t n)
 {
@@ -33,10 +42,18 @@ WS_FAST_NOINLINE ws_event_type ws_conn_fast_rest(ws_conn *c, ws_event *ev, size_
     size_t need = 2u + (masked ? 4u : 0u) + (len >= WS_LEN7_16BIT ? 2u : 0u);
     uint8_t *p = frame + need;
     ws_event_type t;
+    bool ascii = false; /* found all ASCII while unmasked here */
 
-    if (masked && !unmasked)
-        ws_mask_copy(p, p, len, p - 4, 0);
-    if (opcode == WS_OP_TEXT && !ws_fast_ascii(p, len) && !ws_utf8_valid(p, len)) {
+    if (masked && !unmasked) {
+        if (len < WS_FAST_SHORT) {
+            uint32_t k32;
+            memcpy(&k32, p - 4, 4);
+            ascii = (ws_fast_unmask_or(p, len, k32) & WS_FAST_HIGH_BITS) == 0;
+        } else {
+            ws_mask_copy(p, p, len, p - 4, 0);
+        }
+    }
+    if (opcode == WS_OP_TEXT && !ascii && !ws_fast_ascii(p, len) && !ws_utf8_valid(p, len)) {
         /* Masked again, the frame is as it came: the general path reports where it fails. */
         if (masked)
             ws_mask_copy(p, p, len, p - 4, 0);
