@@ -67,6 +67,21 @@ WS_FAST_NOINLINE ws_event_type ws_conn_fast_rest(ws_conn *c, ws_event *ev, size_
     return t;
 }
 
+WS_FAST_NOINLINE ws_event_type ws_conn_fast_len16(ws_conn *c, ws_event *ev, size_t avail)
+{
+    const uint8_t *p = c->in + c->in_pos;
+    size_t need = ws_conn_is_server(c) ? 8u : 4u, len;
+
+    if ((p[1] & WS_LEN7_BITS) != WS_LEN7_16BIT || avail < 4)
+        return ws_conn_next_event_general(c, ev);
+    len = ((size_t)p[2] << 8) | p[3];
+    /* Not in shortest form, cut by the end of the input, over a limit: the general path
+     * decides. */
+    if (len < WS_LEN7_16BIT || avail < need || len > avail - need || len > c->fast_max)
+        return ws_conn_next_event_general(c, ev);
+    return ws_conn_fast_rest(c, ev, len, false);
+}
+
 /* Decodes the frame at the start of the input into c->dec.header when it is one that
  * ws_conn_fast_frames takes: no RSV bit; a continuation, or text/binary without FIN (the
  * message state decides what is valid), or a ping/pong with FIN and at most 125 bytes; the

@@ -174,6 +174,12 @@ ws_event_type ws_conn_next_event_other(ws_conn *c, ws_event *ev);
  * goes, as it came, to the general path. */
 ws_event_type ws_conn_fast_rest(ws_conn *c, ws_event *ev, size_t len, bool unmasked);
 
+/* conn_fast.c: ws_conn_fast_plain's frames with a 16-bit length (text or binary, FIN, the
+ * mask bit checked): the length checked as ws_conn_fast_plain checks a 7-bit one, then
+ * ws_conn_fast_rest; a 64-bit length goes to the general path. Out of line, so that the
+ * common path needs no second length. */
+ws_event_type ws_conn_fast_len16(ws_conn *c, ws_event *ev, size_t avail);
+
 /* conn_fast.c: the second fast way, for the frames of a fragmented message and for pings and
  * pongs that lie wholly in the input, one after another while they give no event; anything
  * else (and every frame after a failure) goes to ws_conn_next_event_general. */
@@ -203,16 +209,10 @@ static inline ws_event_type ws_conn_fast_plain(ws_conn *c, ws_event *ev, size_t 
     masked = ws_conn_is_server(c);
     if ((b1 & WS_MASK_BIT) != (masked ? WS_MASK_BIT : 0u))
         return ws_conn_next_event_general(c, ev);
-    need = masked ? 6u : 2u;
     len = b1 & WS_LEN7_BITS;
-    if (len >= WS_LEN7_16BIT) {
-        if (len != WS_LEN7_16BIT || avail < 4)
-            return ws_conn_next_event_general(c, ev);
-        len = ((size_t)p[2] << 8) | p[3];
-        if (len < WS_LEN7_16BIT) /* not in shortest form: the general path decides */
-            return ws_conn_next_event_general(c, ev);
-        need += 2;
-    }
+    if (len >= WS_LEN7_16BIT) /* a 16- or 64-bit length follows */
+        return ws_conn_fast_len16(c, ev, avail);
+    need = masked ? 6u : 2u;
     /* fast_max stands for max_frame_size and max_message_size (ws_conn_setup). */
     if (avail < need || len > avail - need || len > c->fast_max)
         return ws_conn_next_event_general(c, ev);
