@@ -5,14 +5,16 @@
  */
 #include "conn_fast.h"
 
-#ifdef WS_HAVE_DEFLATE
 WS_FAST_NOINLINE ws_event_type ws_conn_fast_pmd(ws_conn *c, ws_event *ev, size_t avail)
 {
-    if (ws_conn_inflate_pending(c))
-        return ws_conn_next_event_general(c, ev);
-    return ws_conn_fast_plain(c, ev, avail);
-}
+#ifdef WS_HAVE_DEFLATE
+    if (!ws_conn_inflate_pending(c))
+        return ws_conn_fast_plain(c, ev, avail);
+#else
+    (void)avail; /* never called: without zlib there is no permessage-deflate */
 #endif
+    return ws_conn_next_event_general(c, ev);
+}
 
 /* Whether p[0..n) is all ASCII: four words a test. */
 static bool ws_fast_ascii(const uint8_t *p, size_t n)
