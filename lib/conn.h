@@ -150,20 +150,12 @@ struct ws_conn {
     uint16_t close_code;
     uint16_t close_sent_code; /* the code of the close frame we sent (0: none) */
     int16_t http_status;      /* status of a failed or refused handshake */
-    /* The longest payload the receive fast path may deliver (lib/conn_fast.h): the smaller of
-     * max_frame_size and max_message_size (0 counts as no limit) and 65535, the longest
-     * 16-bit length it decodes; one comparison then stands for both limits. */
-    uint16_t fast_max;
 
-    /* rx, msg_opcode, in_callback and end_due side by side: the receive fast path
-     * (lib/conn_fast.h) tests them together, which a compiler does in two comparisons. */
-    uint8_t rx;         /* ws_rx_state */
-    uint8_t msg_opcode; /* WS_OP_TEXT / WS_OP_BINARY while a message is open, else 0 */
-    /* Whether any host callback (request hook, keepalive hook) is running: calls made from
-     * inside one are checked against it. */
-    bool in_callback;
-    bool end_due;        /* a frame with an empty payload still has its WS_FRAME_END to give */
+    /* decision next to rx, which the handshake tests with it, and msg_opcode on its other
+     * side, which the receive fast path (lib/conn_fast.h) tests with it. */
     uint8_t decision;    /* ws_decision: the server's decision about the request */
+    uint8_t rx;          /* ws_rx_state */
+    uint8_t msg_opcode;  /* WS_OP_TEXT / WS_OP_BINARY while a message is open, else 0 */
     uint8_t send_opcode; /* opcode of the fragmented message being sent, else 0 */
     uint8_t ctl_len;     /* of the split control frame being assembled in ctl */
     uint8_t pong_len;    /* of the pong owed, in ctl + WS_CTL_PONG */
@@ -172,6 +164,7 @@ struct ws_conn {
     bool heap;       /* created by ws_conn_new: buffers grow through cfg.realloc */
     bool eof;        /* the host said the transport ended */
     bool fed;        /* any bytes were ever fed */
+    bool end_due;    /* a frame with an empty payload still has its WS_FRAME_END to give */
     bool msg_copied; /* whole_messages: some of the message is in msg */
     bool msg_used;   /* msg was needed since the input last ran out */
     /* The latest ping whose pong did not fit in the output queue: answered once the host
@@ -179,9 +172,19 @@ struct ws_conn {
     bool pong_owed;
     bool clock_started;
     bool ping_outstanding;
+    /* Whether a host callback (request hook, keepalive hook) is running: calls made from
+     * inside one are checked against it. */
     bool hook_running; /* a request hook is running (not merely pending) */
+    bool in_callback;  /* any host callback is running */
     bool close_sent;
     bool close_received;
+
+    /* The longest payload the receive fast path may deliver (lib/conn_fast.h): the smaller of
+     * max_frame_size and max_message_size (0 counts as no limit) and 65535, the longest
+     * 16-bit length it decodes; one comparison then stands for both limits. Last, in what
+     * was padding, so that no other field moves (the firmware build's code depends on where
+     * its fields lie). */
+    uint16_t fast_max;
 };
 
 /* A role left out of the build (WS_NO_CLIENT, WS_NO_SERVER) is refused by ws_conn_init. */

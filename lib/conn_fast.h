@@ -252,11 +252,10 @@ static inline ws_event_type ws_conn_fast_event(ws_conn *c, ws_event *ev)
     size_t avail = c->in_len - c->in_pos;
 
     /* Frames are read, no fragmented message is open and no host callback runs (each its
-     * own way in ws_conn_next_event_other); a new frame starts here: no empty payload still
-     * owed its end (end_due, tested here with the others next to it in ws_conn, though the
-     * decoder is then in FD_PAYLOAD too), no header in progress, no stashed bytes that come
-     * first. */
-    if (c->rx != WS_RX_FRAMES || c->msg_opcode != 0 || c->in_callback || c->end_due)
+     * own way in ws_conn_next_event_other); a new frame starts here: no header in progress
+     * (an empty payload still owed its end, end_due, also leaves the decoder in FD_PAYLOAD),
+     * no stashed bytes that come first. */
+    if (c->rx != WS_RX_FRAMES || c->msg_opcode != 0 || c->in_callback)
         return ws_conn_next_event_other(c, ev);
     if (d->state != FD_HEADER || d->hdr_len != 0 || c->stash != NULL || avail < 2)
         return ws_conn_next_event_general(c, ev);
