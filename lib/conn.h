@@ -151,10 +151,8 @@ struct ws_conn {
     uint16_t close_sent_code; /* the code of the close frame we sent (0: none) */
     int16_t http_status;      /* status of a failed or refused handshake */
 
-    /* decision next to rx, which the handshake tests with it, and msg_opcode on its other
-     * side, which the receive fast path (lib/conn_fast.h) tests with it. */
-    uint8_t decision;    /* ws_decision: the server's decision about the request */
     uint8_t rx;          /* ws_rx_state */
+    uint8_t decision;    /* ws_decision: the server's decision about the request */
     uint8_t msg_opcode;  /* WS_OP_TEXT / WS_OP_BINARY while a message is open, else 0 */
     uint8_t send_opcode; /* opcode of the fragmented message being sent, else 0 */
     uint8_t ctl_len;     /* of the split control frame being assembled in ctl */
