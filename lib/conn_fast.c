@@ -1,7 +1,8 @@
 /*
  * The receive fast path's rarer endings (lib/conn_fast.h has the path and what it takes):
- * longer payloads, text that is not all ASCII, the keepalive activity hook; and the second
- * way, for fragments and whole pings/pongs (ws_conn_fast_frames).
+ * payloads not of 8 to 16 bytes, 16-bit lengths, text that is not all ASCII, the keepalive
+ * activity hook, connections with permessage-deflate; and the second way, for fragments and
+ * whole pings/pongs (ws_conn_fast_frames).
  */
 #include "conn_fast.h"
 

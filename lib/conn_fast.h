@@ -5,7 +5,9 @@
  * 16-bit length in shortest form within the limits, the mask bit the role expects, no
  * fragmented message open, nothing stashed and no partial header pending. The header is
  * decoded here, the payload unmasked in place and, for text, checked as UTF-8 while it is
- * unmasked (a word of ASCII costs one OR), and the event is filled.
+ * unmasked (a word of ASCII costs one OR), and the event is filled: inline for a 7-bit
+ * length of 8 to 16 bytes, the size of many small messages; out of line (conn_fast.c) for
+ * other lengths, a 16-bit length, a connection with permessage-deflate.
  *
  * Fragments and whole pings/pongs take a second way, ws_conn_fast_frames (conn_fast.c),
  * which hands them to the general path's own message-state and control-frame code.
