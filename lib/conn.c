@@ -1114,10 +1114,6 @@ WS_FAST_NOINLINE ws_event_type ws_conn_next_event_other(ws_conn *c, ws_event *ev
         ws_event_clear(ev, WS_EV_NONE);
         return WS_EV_NONE;
     }
-    /* A fragmented message is open: its next frame may take the second fast way, unless
-     * a frame's payload is still coming in (the decoder past its header). */
-    if (c->dec.state == FD_HEADER && c->rx == WS_RX_FRAMES && c->msg_opcode != 0)
-        return ws_conn_fast_frames(c, ev);
     return ws_conn_next_event_general(c, ev);
 }
 #endif

@@ -165,8 +165,8 @@ static inline ws_event_type ws_fast_deliver(const ws_conn *c, ws_event *ev, cons
 /* conn.c: the general path of ws_conn_next_event (every event the fast path does not give). */
 ws_event_type ws_conn_next_event_general(ws_conn *c, ws_event *ev);
 
-/* conn.c: ws_conn_next_event when not in the frames state, while a fragmented message is
- * open (ws_conn_fast_frames), or from inside a host callback (no event). */
+/* conn.c: ws_conn_next_event when not in the frames state or from inside a host callback
+ * (no event). */
 ws_event_type ws_conn_next_event_other(ws_conn *c, ws_event *ev);
 
 /* conn_fast.c: the rarer endings of a plain frame at the start of the input, out of line so
@@ -212,8 +212,9 @@ static inline ws_event_type ws_conn_fast_plain(ws_conn *c, ws_event *ev, size_t 
     if ((b1 & WS_MASK_BIT) != (masked ? WS_MASK_BIT : 0u))
         return ws_conn_next_event_general(c, ev);
     len = b1 & WS_LEN7_BITS;
-    if (len >= WS_LEN7_16BIT) /* a 16- or 64-bit length follows */
-        return ws_conn_fast_len16(c, ev, avail);
+    if (len >= WS_LEN7_16BIT) /* a 16-bit length follows, or a 64-bit one (general path) */
+        return len == WS_LEN7_16BIT ? ws_conn_fast_len16(c, ev, avail)
+                                    : ws_conn_next_event_general(c, ev);
     need = masked ? 6u : 2u;
     /* fast_max stands for max_frame_size and max_message_size (ws_conn_setup). */
     if (avail < need || len > avail - need || len > c->fast_max)
@@ -253,13 +254,17 @@ static inline ws_event_type ws_conn_fast_event(ws_conn *c, ws_event *ev)
     const ws_frame_decoder *d = &c->dec;
     size_t avail = c->in_len - c->in_pos;
 
-    /* Frames are read, no fragmented message is open and no host callback runs (each its
-     * own way in ws_conn_next_event_other); a new frame starts here: no header in progress
-     * (an empty payload still owed its end, end_due, also leaves the decoder in FD_PAYLOAD),
-     * no stashed bytes that come first. */
-    if (c->rx != WS_RX_FRAMES || c->msg_opcode != 0 || c->in_callback)
+    /* Frames are read and no host callback runs (else ws_conn_next_event_other); a new frame
+     * starts here: no header in progress (an empty payload still owed its end, end_due, also
+     * leaves the decoder in FD_PAYLOAD); no fragmented message open (else the second fast
+     * way); no stashed bytes that come first. */
+    if (c->in_callback || c->rx != WS_RX_FRAMES)
         return ws_conn_next_event_other(c, ev);
-    if (d->state != FD_HEADER || d->hdr_len != 0 || c->stash != NULL || avail < 2)
+    if (d->state != FD_HEADER || d->hdr_len != 0)
+        return ws_conn_next_event_general(c, ev);
+    if (c->msg_opcode != 0)
+        return ws_conn_fast_frames(c, ev);
+    if (c->stash != NULL || avail < 2)
         return ws_conn_next_event_general(c, ev);
     if (ws_conn_pmd(c) != NULL)
         return ws_conn_fast_pmd(c, ev, avail);
