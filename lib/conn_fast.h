@@ -31,10 +31,8 @@ WS_INTERNAL_BEGIN
 
 #if defined(__GNUC__) || defined(__clang__)
 #define WS_FAST_NOINLINE __attribute__((noinline))
-#define WS_FAST_INLINE   __attribute__((always_inline)) inline
 #else
 #define WS_FAST_NOINLINE
-#define WS_FAST_INLINE inline
 #endif
 
 /* ws_fast_deliver clears an event from close_code on: nothing may sit between len and it. */
