@@ -136,6 +136,13 @@ static void ws_conn_setup(ws_conn *c, const ws_config *cfg)
     ws_frame_decoder_init(&c->dec, cfg->role);
     c->dec.max_frame_size = cfg->max_frame_size;
     c->dec.allow_nonminimal = cfg->allow_nonminimal_length;
+#ifndef WS_SMALL /* for the receive fast path (lib/conn_fast.h), which WS_SMALL leaves out */
+    c->fast_max = UINT16_MAX;
+    if (cfg->max_frame_size != 0 && cfg->max_frame_size < c->fast_max)
+        c->fast_max = (uint16_t)cfg->max_frame_size;
+    if (cfg->max_message_size != 0 && cfg->max_message_size < c->fast_max)
+        c->fast_max = (uint16_t)cfg->max_message_size;
+#endif
     ws_frame_encoder_init(&c->enc, cfg->role, cfg->random, cfg->random_ud);
     ws_keepalive_start(c);
 }
@@ -1127,19 +1134,31 @@ WS_FAST_NOINLINE ws_event_type ws_conn_next_event_general(ws_conn *c, ws_event *
     return t;
 }
 
-ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
+#ifndef WS_SMALL
+WS_FAST_NOINLINE ws_event_type ws_conn_next_event_other(ws_conn *c, ws_event *ev)
 {
     if (c->in_callback) { /* events are pulled by the host's loop, never from a callback */
         ws_event_clear(ev, WS_EV_NONE);
         return WS_EV_NONE;
     }
+    return ws_conn_next_event_general(c, ev);
+}
+#endif
+
+ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
+{
 #ifdef WS_SMALL
     /* WS_SMALL (docs/size.md): no one-step fast path; every event takes the general path.
      * (Named here so that a one-file build does not warn that it is unused.) */
     (void)ws_conn_fast_event;
+    if (c->in_callback) { /* events are pulled by the host's loop, never from a callback */
+        ws_event_clear(ev, WS_EV_NONE);
+        return WS_EV_NONE;
+    }
     return ws_conn_next_event_general(c, ev);
 #else
-    /* lib/conn_fast.h: a plain data frame in one step, else ws_conn_next_event_general. */
+    /* lib/conn_fast.h: a plain data frame in one step, else ws_conn_next_event_other or
+     * ws_conn_next_event_general. */
     return ws_conn_fast_event(c, ev);
 #endif
 }

@@ -186,6 +186,13 @@ struct ws_conn {
     bool in_callback;  /* any host callback is running */
     bool close_sent;
     bool close_received;
+
+    /* The longest payload the receive fast path may deliver (lib/conn_fast.h): the smaller of
+     * max_frame_size and max_message_size (0 counts as no limit) and 65535, the longest
+     * 16-bit length it decodes; one comparison then stands for both limits. Last, in what
+     * was padding, so that no other field moves (the firmware build's code depends on where
+     * its fields lie). */
+    uint16_t fast_max;
 };
 
 /* The heap table of a connection created by ws_conn_new (its buffers grow through

@@ -1,9 +1,21 @@
 /*
  * The receive fast path's rarer endings (lib/conn_fast.h has the path and what it takes):
- * longer payloads, text that is not all ASCII, the keepalive activity hook; and the second
- * way, for fragments and whole pings/pongs (ws_conn_fast_frames).
+ * payloads not of 8 to 16 bytes, 16-bit lengths, text that is not all ASCII, the keepalive
+ * activity hook, connections with permessage-deflate; and the second way, for fragments and
+ * whole pings/pongs (ws_conn_fast_frames).
  */
 #include "conn_fast.h"
+
+WS_FAST_NOINLINE ws_event_type ws_conn_fast_pmd(ws_conn *c, ws_event *ev, size_t avail)
+{
+#ifdef WS_HAVE_DEFLATE
+    if (!ws_conn_inflate_pending(c))
+        return ws_conn_fast_plain(c, ev, avail);
+#else
+    (void)avail; /* never called: without zlib there is no permessage-deflate */
+#endif
+    return ws_conn_next_event_general(c, ev);
+}
 
 /* Whether p[0..n) is all ASCII: four words a test. */
 static bool ws_fast_ascii(const uint8_t *p, size_t n)
@@ -33,10 +45,18 @@ WS_FAST_NOINLINE ws_event_type ws_conn_fast_rest(ws_conn *c, ws_event *ev, size_
     size_t need = 2u + (masked ? 4u : 0u) + (len >= WS_LEN7_16BIT ? 2u : 0u);
     uint8_t *p = frame + need;
     ws_event_type t;
+    bool ascii = false; /* found all ASCII while unmasked here */
 
-    if (masked && !unmasked)
-        ws_mask_copy(p, p, len, p - 4, 0);
-    if (opcode == WS_OP_TEXT && !ws_fast_ascii(p, len) && !ws_utf8_valid(p, len)) {
+    if (masked && !unmasked) {
+        if (len < WS_FAST_SHORT) {
+            uint32_t k32;
+            memcpy(&k32, p - 4, 4);
+            ascii = (ws_fast_unmask_or(p, len, k32) & WS_FAST_HIGH_BITS) == 0;
+        } else {
+            ws_mask_copy(p, p, len, p - 4, 0);
+        }
+    }
+    if (opcode == WS_OP_TEXT && !ascii && !ws_fast_ascii(p, len) && !ws_utf8_valid(p, len)) {
         /* Masked again, the frame is as it came: the general path reports where it fails. */
         if (masked)
             ws_mask_copy(p, p, len, p - 4, 0);
@@ -48,6 +68,21 @@ WS_FAST_NOINLINE ws_event_type ws_conn_fast_rest(ws_conn *c, ws_event *ev, size_
     if (c->cfg.keepalive != NULL)
         ws_keepalive_on_event(c, ev);
     return t;
+}
+
+WS_FAST_NOINLINE ws_event_type ws_conn_fast_len16(ws_conn *c, ws_event *ev, size_t avail)
+{
+    const uint8_t *p = c->in + c->in_pos;
+    size_t need = ws_conn_is_server(c) ? 8u : 4u, len;
+
+    if ((p[1] & WS_LEN7_BITS) != WS_LEN7_16BIT || avail < 4)
+        return ws_conn_next_event_general(c, ev);
+    len = ((size_t)p[2] << 8) | p[3];
+    /* Not in shortest form, cut by the end of the input, over a limit: the general path
+     * decides. */
+    if (len < WS_LEN7_16BIT || avail < need || len > avail - need || len > c->fast_max)
+        return ws_conn_next_event_general(c, ev);
+    return ws_conn_fast_rest(c, ev, len, false);
 }
 
 /* Decodes the frame at the start of the input into c->dec.header when it is one that

@@ -1611,6 +1611,159 @@ static void test_zero_means_no_limit(void **state)
     assert_null(ws_conn_init(conn_mem, sizeof conn_mem, &cfg));
 }
 
+/* Opens a connection of role straight into the frames state, with the given limits (0: the
+ * default frame limit, 64 KiB messages). */
+static ws_conn *open_plain(ws_role role, bool whole, uint64_t max_frame, uint64_t max_message)
+{
+    ws_config cfg;
+    ws_conn *c;
+    ws_event ev;
+
+    ws_config_init(&cfg, role);
+    cfg.random = zero_random;
+    cfg.whole_messages = whole;
+    cfg.max_output = 65536;
+    if (max_frame)
+        cfg.max_frame_size = max_frame;
+    /* Reassembly takes a buffer of max_message_size from the storage: bounded here. */
+    cfg.max_message_size = max_message ? max_message : 65536;
+    c = ws_conn_init(conn_mem, sizeof conn_mem, &cfg);
+    assert_non_null(c);
+    assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+    return c;
+}
+
+/* One whole frame (FIN, opcode op) of p[0..n) as the peer of role sends it, with a key that
+ * changes with n, so that the tail of every length meets every key byte. */
+static size_t put_plain_frame(uint8_t *out, ws_role receiver, uint8_t op, const uint8_t *p,
+                              size_t n)
+{
+    ws_frame_header h;
+    int hl;
+
+    memset(&h, 0, sizeof h);
+    h.fin = true;
+    h.opcode = op;
+    h.length = n;
+    h.masked = receiver == WS_ROLE_SERVER;
+    h.mask[0] = (uint8_t)(0x91 + n);
+    h.mask[1] = (uint8_t)(0x3c ^ n);
+    h.mask[2] = (uint8_t)(0xe5 - n);
+    h.mask[3] = (uint8_t)(0x07 + 3 * n);
+    hl = ws_frame_header_encode(out, &h);
+    assert_true(hl > 0);
+    memcpy(out + hl, p, n);
+    if (h.masked)
+        ws_mask(out + hl, n, h.mask, 0);
+    return (size_t)hl + n;
+}
+
+/*
+ * The receive fast path (lib/conn_fast.h) at every length up to past its short limit, both
+ * roles, both modes: binary of every byte value, ASCII text, text with a 2-byte character at
+ * each place, text with a bad byte at each place, each message followed by another in the
+ * same input so that the position after it counts too.
+ */
+static void test_fast_path_lengths(void **state)
+{
+    static uint8_t in[1024], msg[200];
+    static const uint8_t after[3] = {'e', 'n', 'd'};
+    int role, whole;
+    size_t n, k, i;
+    (void)state;
+
+    for (role = 0; role < 2; role++) {
+        ws_role r = role ? WS_ROLE_CLIENT : WS_ROLE_SERVER;
+        for (whole = 0; whole < 2; whole++) {
+            for (n = 0; n <= 140; n++) {
+                /* kind 0: binary; 1: ASCII text; 2: a 2-byte character at k; 3: 0xff at k */
+                int kind;
+                for (kind = 0; kind < 4; kind++) {
+                    for (k = 0; k < (kind >= 2 ? n : 1); k++) {
+                        ws_conn *c;
+                        ws_event ev;
+                        ws_event_type t;
+                        uint8_t op = kind == 0 ? WS_OP_BINARY : WS_OP_TEXT;
+                        size_t len;
+                        if (kind == 2 && k + 1 >= n)
+                            continue;
+                        for (i = 0; i < n; i++)
+                            msg[i] = kind == 0 ? (uint8_t)(i * 37u + n) : (uint8_t)('a' + i % 26);
+                        if (kind == 2) {
+                            msg[k] = 0xc3;
+                            msg[k + 1] = 0xa9;
+                        } else if (kind == 3) {
+                            msg[k] = 0xff;
+                        }
+                        c = open_plain(r, whole != 0, 0, 0);
+                        len = put_plain_frame(in, r, op, msg, n);
+                        len += put_plain_frame(in + len, r, WS_OP_TEXT, after, sizeof after);
+                        assert_int_equal(ws_conn_feed(c, in, len), WS_OK);
+                        if (kind == 3) {
+                            /* The valid prefix may come as a chunk first (streaming). */
+                            while ((t = ws_conn_next_event(c, &ev)) == WS_EV_CHUNK) {
+                                assert_true(ev.len <= k);
+                                assert_memory_equal(ev.data, msg, ev.len);
+                            }
+                            assert_int_equal(t, WS_EV_CLOSED);
+                            assert_int_equal(ev.error, WS_E_INVALID_UTF8);
+                            assert_int_equal(ev.close_code, WS_CLOSE_INVALID_PAYLOAD);
+                            continue;
+                        }
+                        t = ws_conn_next_event(c, &ev);
+                        assert_int_equal(t, whole ? WS_EV_MESSAGE : WS_EV_CHUNK);
+                        assert_int_equal(ev.opcode, op);
+                        assert_true(ev.frame_final && ev.message_final);
+                        assert_int_equal(ev.len, n);
+                        if (n > 0)
+                            assert_memory_equal(ev.data, msg, n);
+                        assert_int_equal(ev.close_code, 0);
+                        assert_null(ev.reason);
+                        t = ws_conn_next_event(c, &ev);
+                        assert_int_equal(t, whole ? WS_EV_MESSAGE : WS_EV_CHUNK);
+                        assert_int_equal(ev.len, sizeof after);
+                        assert_memory_equal(ev.data, after, sizeof after);
+                        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The limits at the fast path's sizes: a frame or message of exactly the limit is delivered,
+ * one byte more fails with 1009 when its header arrives, for each of the two limits. */
+static void test_fast_path_limits(void **state)
+{
+    static uint8_t in[512], msg[300];
+    size_t lim, n;
+    int which;
+    (void)state;
+
+    memset(msg, 'x', sizeof msg);
+    for (which = 0; which < 2; which++) {
+        for (lim = 1; lim <= 260; lim += (lim < 20 ? 1 : 61)) {
+            for (n = lim; n <= lim + 1; n++) {
+                ws_conn *c =
+                    open_plain(WS_ROLE_SERVER, true, which == 0 ? lim : 0, which == 1 ? lim : 0);
+                ws_event ev;
+                size_t len = put_plain_frame(in, WS_ROLE_SERVER, WS_OP_TEXT, msg, n);
+                assert_int_equal(ws_conn_feed(c, in, len), WS_OK);
+                if (n == lim) {
+                    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_MESSAGE);
+                    assert_int_equal(ev.len, n);
+                } else {
+                    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+                    assert_int_equal(ev.error,
+                                     which == 0 ? WS_E_FRAME_TOO_BIG : WS_E_MESSAGE_TOO_BIG);
+                    assert_int_equal(ev.close_code, WS_CLOSE_TOO_BIG);
+                }
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1638,6 +1791,8 @@ int main(void)
         cmocka_unit_test(test_close_before_pending_error),
         cmocka_unit_test(test_trusted_hosts),
         cmocka_unit_test(test_zero_means_no_limit),
+        cmocka_unit_test(test_fast_path_lengths),
+        cmocka_unit_test(test_fast_path_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
