@@ -213,14 +213,13 @@ uint64_t ws_conn_deflate_wire_limit(const ws_conn *c, uint64_t max, size_t frame
      * blocks), and each frame of it a little more (the flush that ends it, the header of
      * the block after): its inflated size is what max_message_size bounds; the wire limit
      * only keeps a message of blocks that inflate to nothing from running on. */
-    uint64_t limit;
+    uint64_t slack = (uint64_t)frames * WS_PMD_FRAME_SLACK;
 
     if (!ws_conn_rx_compressed(c) || max == 0)
         return max;
-    if (max >= SIZE_MAX / 2 || frames > (UINT64_MAX / 2) / WS_PMD_FRAME_SLACK)
+    if (max >= SIZE_MAX / 2 || slack / WS_PMD_FRAME_SLACK != frames || slack > UINT64_MAX / 2)
         return UINT64_MAX;
-    limit = (uint64_t)ws_deflater_bound((size_t)max) + (uint64_t)frames * WS_PMD_FRAME_SLACK;
-    return limit;
+    return (uint64_t)ws_deflater_bound((size_t)max) + slack;
 }
 
 /* Whole-message mode: inflated bytes go straight into the message buffer; the last few
