@@ -129,12 +129,21 @@ int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, uint8_t rsv, const
                              NULL, NULL);
 }
 
-#ifdef WS_HAVE_DEFLATE /* only compression makes a payload late; without it, one caller */
 int ws_conn_queue_made(ws_conn *c, uint8_t b0, size_t max_len, ws_frame_make_fn make, void *arg)
 {
+#ifdef WS_HAVE_DEFLATE
     return ws_conn_frame_put(c, b0, NULL, max_len, false, make, arg);
-}
+#else
+    /* Only compression makes a payload late, and without zlib no connection compresses
+     * (c->pmd stays NULL): the plain send path keeps ws_conn_frame_put to itself. */
+    (void)c;
+    (void)b0;
+    (void)max_len;
+    (void)make;
+    (void)arg;
+    return WS_E_UNSUPPORTED;
 #endif
+}
 
 /* Server role: queues the header of a final frame and a reference to its payload, which
  * ref->done releases once consumed. */
