@@ -1134,14 +1134,21 @@ WS_FAST_NOINLINE ws_event_type ws_conn_next_event_general(ws_conn *c, ws_event *
     return t;
 }
 
-#ifndef WS_SMALL
-WS_FAST_NOINLINE ws_event_type ws_conn_next_event_other(ws_conn *c, ws_event *ev)
+/* The general path, unless a host callback is running: events are pulled by the host's
+ * loop, never from a callback. */
+static inline ws_event_type ws_conn_next_event_checked(ws_conn *c, ws_event *ev)
 {
-    if (c->in_callback) { /* events are pulled by the host's loop, never from a callback */
+    if (c->in_callback) {
         ws_event_clear(ev, WS_EV_NONE);
         return WS_EV_NONE;
     }
     return ws_conn_next_event_general(c, ev);
+}
+
+#ifndef WS_SMALL
+WS_FAST_NOINLINE ws_event_type ws_conn_next_event_other(ws_conn *c, ws_event *ev)
+{
+    return ws_conn_next_event_checked(c, ev);
 }
 #endif
 
@@ -1151,11 +1158,7 @@ ws_event_type ws_conn_next_event(ws_conn *c, ws_event *ev)
     /* WS_SMALL (docs/size.md): no one-step fast path; every event takes the general path.
      * (Named here so that a one-file build does not warn that it is unused.) */
     (void)ws_conn_fast_event;
-    if (c->in_callback) { /* events are pulled by the host's loop, never from a callback */
-        ws_event_clear(ev, WS_EV_NONE);
-        return WS_EV_NONE;
-    }
-    return ws_conn_next_event_general(c, ev);
+    return ws_conn_next_event_checked(c, ev);
 #else
     /* lib/conn_fast.h: a plain data frame in one step, else ws_conn_next_event_other or
      * ws_conn_next_event_general. */

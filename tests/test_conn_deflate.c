@@ -1206,6 +1206,25 @@ static void test_send_room(void **state)
     ws_conn_free(c);
 }
 
+/* What a client with params reads from wire: pings pings, then one binary message of
+ * msg[0..len). */
+static void assert_client_reads(const ws_deflate_params *p, const dbuf *wire, size_t pings,
+                                const uint8_t *msg, size_t len)
+{
+    static char want[TMAX];
+    recorder r;
+    size_t i;
+
+    memset(&r, 0, sizeof r);
+    want[0] = '\0';
+    client_reads(p, wire, &r);
+    for (i = 0; i < pings; i++)
+        put(want, "PING|");
+    put_msg(want, "", WS_OP_BINARY, msg, len);
+    assert_string_equal(r.text, want);
+    dbuf_free(&r.msg);
+}
+
 /* A compressed fragment that meets a full queue is refused with WS_E_BACKPRESSURE and
  * nothing changes: the connection stays open and the same fragment goes out once the host
  * has written. Fixed storage only starts its queue over once it is empty, so the room is
@@ -1219,8 +1238,6 @@ static void test_fragment_send_backpressure(void **state)
     ws_conn *c;
     ws_event ev;
     dbuf out = {0}, all = {0};
-    recorder r;
-    char want[TMAX] = "";
     const uint8_t *d;
     size_t i, n, pings = 0;
     (void)state;
@@ -1255,19 +1272,13 @@ static void test_fragment_send_backpressure(void **state)
     assert_int_equal(ws_conn_send_fragment(c, WS_OP_CONTINUATION, frag, sizeof frag, false), WS_OK);
     assert_int_equal(ws_conn_send_fragment(c, WS_OP_CONTINUATION, frag, 10, true), WS_OK);
     take_output(c, &all);
-    memset(&r, 0, sizeof r);
-    client_reads(&p, &all, &r);
     dbuf_put(&out, frag, sizeof frag);
     dbuf_put(&out, frag, sizeof frag);
     dbuf_put(&out, frag, 10);
-    for (i = 0; i < pings; i++)
-        put(want, "PING|");
-    put_msg(want, "", WS_OP_BINARY, out.p, out.len);
-    assert_string_equal(r.text, want);
+    assert_client_reads(&p, &all, pings, out.p, out.len);
     ws_conn_free(c);
     dbuf_free(&out);
     dbuf_free(&all);
-    dbuf_free(&r.msg);
 }
 
 static uint32_t xorshift(uint32_t *s)
@@ -1290,8 +1301,6 @@ static void test_fragment_send_backpressure_heap(void **state)
     ws_conn *c;
     ws_event ev;
     dbuf all, sent;
-    recorder r;
-    static char want[TMAX];
     uint32_t seed = 12345;
     size_t i, trial, refused = 0;
     (void)state;
@@ -1302,7 +1311,6 @@ static void test_fragment_send_backpressure_heap(void **state)
         size_t pings = 0, step;
         memset(&all, 0, sizeof all);
         memset(&sent, 0, sizeof sent);
-        want[0] = '\0';
         ws_config_init(&cfg, WS_ROLE_SERVER);
         cfg.max_output = 4096 + xorshift(&seed) % 60000;
         cfg.deflate.enable = true;
@@ -1339,16 +1347,10 @@ static void test_fragment_send_backpressure_heap(void **state)
         take_output(c, &all);
         assert_int_equal(ws_conn_send_fragment(c, WS_OP_CONTINUATION, data, 0, true), WS_OK);
         take_output(c, &all);
-        memset(&r, 0, sizeof r);
-        client_reads(&p, &all, &r);
-        for (i = 0; i < pings; i++)
-            put(want, "PING|");
-        put_msg(want, "", WS_OP_BINARY, sent.p, sent.len);
-        assert_string_equal(r.text, want);
+        assert_client_reads(&p, &all, pings, sent.p, sent.len);
         ws_conn_free(c);
         dbuf_free(&all);
         dbuf_free(&sent);
-        dbuf_free(&r.msg);
     }
     print_message("# %zu fragments refused with WS_E_BACKPRESSURE\n", refused);
     assert_true(refused > 10); /* the case under test did happen */
