@@ -50,6 +50,11 @@ static bool ws_config_valid(const ws_config *cfg)
         return false;
     if (cfg->trusted_hosts == NULL && cfg->trusted_host_count > 0)
         return false;
+#ifdef WS_NO_REQUEST_HOOKS
+    /* Left out of this build (docs/size.md): refused, never silently not applied. */
+    if (cfg->origin_hook.fn != NULL || cfg->auth_hook.fn != NULL || cfg->trusted_host_count > 0)
+        return false;
+#endif
     if (cfg->deflate.enable && !ws_deflate_config_valid(&cfg->deflate))
         return false;
     /* Reassembly needs a bound for its buffer: "no limit" is for streaming only. */
@@ -540,6 +545,7 @@ static int ws_conn_reject_as(ws_conn *c, int err, int status, const ws_header *h
     return WS_OK;
 }
 
+#ifndef WS_NO_REQUEST_HOOKS
 /* Rejects the pending request on behalf of a hook: the verdict is a status, or a policy
  * code (WS_E_ORIGIN ... WS_E_FORBIDDEN) answered with its status and reported as the error
  * of WS_EV_CLOSED. 401 asks for a bearer token. */
@@ -607,6 +613,8 @@ static void ws_conn_run_hooks(ws_conn *c)
     }
 }
 
+#endif /* !WS_NO_REQUEST_HOOKS */
+
 /* WS_EV_REQUEST once every hook has allowed the request, or WS_EV_HTTP_REQUEST for a plain
  * HTTP request the host asked to see. */
 static ws_event_type ws_conn_request_event(ws_conn *c, ws_event *ev)
@@ -627,6 +635,7 @@ static ws_event_type ws_conn_request_event(ws_conn *c, ws_event *ev)
     }
 }
 
+#ifndef WS_NO_REQUEST_HOOKS
 /* A request for a host this server does not answer for (cfg.trusted_hosts): a page that
  * rebound a name of its own to our address, most likely. */
 static bool ws_conn_misdirected(const ws_conn *c, const ws_request *r)
@@ -637,6 +646,8 @@ static bool ws_conn_misdirected(const ws_conn *c, const ws_request *r)
            !ws_host_trusted(cfg->trusted_hosts, cfg->trusted_host_count, r->host, r->host_len);
 }
 
+#endif
+
 /* A server's request head is complete (read or handed off) with verdict rc: wait for the
  * hooks and the host, or answer the error and end. */
 static void ws_conn_server_head(ws_conn *c, int rc)
@@ -645,6 +656,12 @@ static void ws_conn_server_head(ws_conn *c, int rc)
         rc != WS_OK && c->hsa->cfg.http_requests ? ws_hs_plain_request(&c->hsa->hs) : NULL;
 
     c->rx = WS_RX_AWAIT_DECISION;
+#ifdef WS_NO_REQUEST_HOOKS /* no trusted hosts, no hooks: the host decides */
+    if (rc == WS_OK) {
+        c->decision = WS_DEC_REQUEST_DUE;
+        return;
+    }
+#else
     if ((rc == WS_OK && ws_conn_misdirected(c, ws_handshake_request(&c->hsa->hs))) ||
         (plain != NULL && ws_conn_misdirected(c, plain))) {
         static const char body[] = "Host is not one this server answers for\n";
@@ -660,6 +677,7 @@ static void ws_conn_server_head(ws_conn *c, int rc)
         ws_conn_run_hooks(c);
         return;
     }
+#endif
     if (plain != NULL) {
         c->decision = WS_DEC_PLAIN_DUE; /* the hooks guard upgrades, not pages */
         return;
@@ -671,6 +689,11 @@ static void ws_conn_server_head(ws_conn *c, int rc)
 
 int ws_conn_resume(ws_conn *c, int verdict)
 {
+#ifdef WS_NO_REQUEST_HOOKS /* no hook can be pending */
+    (void)c;
+    (void)verdict;
+    return WS_E_STATE;
+#else
     /* Only a hook that returned WS_HOOK_PENDING waits; one still running has not. */
     if (c->rx != WS_RX_AWAIT_DECISION || c->in_callback ||
         (c->decision != WS_DEC_ORIGIN_HOOK && c->decision != WS_DEC_AUTH_HOOK))
@@ -682,6 +705,7 @@ int ws_conn_resume(ws_conn *c, int verdict)
         ws_conn_hook_reject(c, verdict == WS_HOOK_PENDING ? 500 : verdict);
     }
     return WS_OK;
+#endif
 }
 
 void ws_conn_set_user(ws_conn *c, void *user)

@@ -26,7 +26,7 @@ check "amalgamation compiles with gcc, warnings as errors" \
     gcc "${flags[@]}" -c "$amal/libws.c" -o "$tmp/libws.o" || exit 1
 
 # The size options of docs/size.md compile, and a build with one role left out refuses it.
-for opt in WS_NO_CLIENT WS_NO_SERVER WS_NO_ERROR_STRINGS WS_SMALL; do
+for opt in WS_NO_CLIENT WS_NO_SERVER WS_NO_ERROR_STRINGS WS_SMALL WS_NO_REQUEST_HOOKS; do
     check "amalgamation compiles with -D$opt (gcc and clang)" \
         bash -c "gcc ${flags[*]} -D$opt -c '$amal/libws.c' -o '$tmp/libws-$opt.o' &&
                  clang ${flags[*]} -D$opt -c '$amal/libws.c' -o '$tmp/libws-clang-$opt.o'"
@@ -60,15 +60,22 @@ done
 check "frame-demo runs" "$tmp/frame-demo"
 
 # The unit tests against the amalgamation, each case a TAP line: as built by default, and
-# with WS_SMALL (the rolled SHA-1 and the table-less UTF-8 and token checks must agree).
-for variant in default WS_SMALL; do
-    obj=$tmp/libws.o label=""
-    [ "$variant" = default ] || { obj=$tmp/libws-$variant.o label=" ($variant)"; }
+# with WS_SMALL (the rolled SHA-1 and the table-less UTF-8 and token checks must agree) and
+# WS_NO_REQUEST_HOOKS (the tests of the hooks then check that they are refused); the Meson
+# build-small of tests/run.sh runs WS_SMALL with the hooks.
+check "amalgamation compiles with -DWS_SMALL -DWS_NO_REQUEST_HOOKS" \
+    gcc "${flags[@]}" -DWS_SMALL -DWS_NO_REQUEST_HOOKS -c "$amal/libws.c" -o "$tmp/libws-nohooks.o"
+for variant in default "WS_SMALL WS_NO_REQUEST_HOOKS"; do
+    obj=$tmp/libws.o label="" defs=()
+    if [ "$variant" != default ]; then
+        obj=$tmp/libws-nohooks.o label=" ($variant)"
+        read -ra defs <<<"-D${variant// / -D}"
+    fi
     for src in tests/test_*.c; do
         name=$(basename "$src" .c)
         check "$name builds against the amalgamation$label" \
-            gcc -I"$amal" -Ilib "${flags[@]}" -Wno-missing-field-initializers -o "$tmp/$name" \
-            "$src" "$obj" -lcmocka -lz || continue
+            gcc -I"$amal" -Ilib "${flags[@]}" "${defs[@]}" -Wno-missing-field-initializers \
+            -o "$tmp/$name" "$src" "$obj" -lcmocka -lz || continue
         if ! CMOCKA_MESSAGE_OUTPUT=TAP "$tmp/$name" >"$tmp/tap" 2>&1; then
             status=1
             grep -q '^not ok' "$tmp/tap" ||

@@ -69,9 +69,9 @@ fi
 # session on it.
 small=build-cortex-m4-small
 if [ ! -d "$small/meson-private" ]; then
-    check "meson setup with -Droles=server -Derror_strings=false -Dsmall=true" \
+    check "meson setup with -Droles=server -Derror_strings=false -Dsmall=true -Drequest_hooks=false" \
         meson setup "$small" --cross-file tests/cross/cortex-m4.ini --werror -Droles=server \
-        -Derror_strings=false -Dsmall=true
+        -Derror_strings=false -Dsmall=true -Drequest_hooks=false
 fi
 if check "Cortex-M4 build with the size options" nice ninja -C "$small" &&
     check "examples/baremetal links against it" \

@@ -40,13 +40,14 @@ configs=(
     "server only, codes only|-DWS_NO_CLIENT -DWS_NO_ERROR_STRINGS|main"
     "server only, small|-DWS_NO_CLIENT -DWS_SMALL|main"
     "server only, small, codes only|-DWS_NO_CLIENT -DWS_SMALL -DWS_NO_ERROR_STRINGS|main"
+    "server only, small, codes only, no hooks|-DWS_NO_CLIENT -DWS_SMALL -DWS_NO_ERROR_STRINGS -DWS_NO_REQUEST_HOOKS|main"
     "client only|-DWS_NO_SERVER|"
     "client only, small, codes only|-DWS_NO_SERVER -DWS_SMALL -DWS_NO_ERROR_STRINGS|"
     "frame codec alone (default)||frame_only"
     "frame codec alone, small|-DWS_SMALL|frame_only"
 )
 echo "# $(arm-none-eabi-gcc --version | head -n 1)"
-printf '# %-34s %14s %14s %12s\n' "configuration" "libws linked" "whole library" "image text" \
+printf '# %-42s %14s %14s %12s\n' "configuration" "libws linked" "whole library" "image text" \
     >"$tmp/table"
 i=0
 for entry in "${configs[@]}"; do
@@ -82,10 +83,10 @@ for entry in "${configs[@]}"; do
             status=1
         fi
     fi
-    printf '# %-34s %14s %14s %12s\n' "$name" "$linked" "$whole" "$image" >>"$tmp/table"
+    printf '# %-42s %14s %14s %12s\n' "$name" "$linked" "$whole" "$image" >>"$tmp/table"
     case "$name" in
     "frame codec alone (default)") codec=$linked ;;
-    "server only, small, codes only") smallest=$linked ;;
+    "server only, small, codes only, no hooks") smallest=$linked ;;
     esac
 done
 cat "$tmp/table"

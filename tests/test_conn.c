@@ -1512,6 +1512,7 @@ static void test_close_before_pending_error(void **state)
     assert_memory_equal(o, "\x88\x02\x03\xe8", 4);
 }
 
+#ifndef WS_NO_REQUEST_HOOKS
 /* DNS rebinding: a page at attacker.example:8080 whose name now points at our address
  * sends Host and Origin that agree, so the same-origin check passes; the trusted host list
  * refuses it with 421 before any hook runs. A request for a trusted name goes through. */
@@ -1574,6 +1575,67 @@ static void test_trusted_hosts(void **state)
     cfg.trusted_hosts = NULL; /* a count without a list is a configuration error */
     assert_null(ws_conn_init(conn_mem, sizeof conn_mem, &cfg));
 }
+#else  /* WS_NO_REQUEST_HOOKS */
+static int allow_all(void *ud, ws_conn *c, const ws_request *r)
+{
+    (void)ud;
+    (void)c;
+    (void)r;
+    return WS_HOOK_ALLOW;
+}
+
+/* -Drequest_hooks=false: a configuration that asks for a hook or a trusted host list is
+ * refused, never run without them; the host decides at WS_EV_REQUEST, with the same
+ * policies called by itself. */
+static void test_request_hooks_left_out(void **state)
+{
+    static const char *const trusted[] = {"localhost"};
+    static const char rebound[] = "GET /chat HTTP/1.1\r\n"
+                                  "Host: attacker.example:8080\r\n"
+                                  "Upgrade: websocket\r\n"
+                                  "Connection: Upgrade\r\n"
+                                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                  "Sec-WebSocket-Version: 13\r\n\r\n";
+    ws_config cfg;
+    ws_conn *c;
+    ws_event ev;
+    uint8_t in[512];
+    const uint8_t *o;
+    int i;
+    (void)state;
+
+    for (i = 0; i < 3; i++) {
+        ws_config_init(&cfg, WS_ROLE_SERVER);
+        cfg.max_output = 4096;
+        if (i == 0)
+            cfg.origin_hook.fn = allow_all;
+        else if (i == 1)
+            cfg.auth_hook.fn = allow_all;
+        else {
+            cfg.trusted_hosts = trusted;
+            cfg.trusted_host_count = 1;
+        }
+        assert_int_equal(ws_conn_storage_size(&cfg), 0);
+        assert_null(ws_conn_init(conn_mem, sizeof conn_mem, &cfg));
+        assert_null(ws_conn_new(&cfg));
+    }
+    ws_config_init(&cfg, WS_ROLE_SERVER);
+    cfg.max_output = 4096;
+    c = ws_conn_init(conn_mem, sizeof conn_mem, &cfg);
+    assert_non_null(c);
+    memcpy(in, rebound, sizeof rebound - 1);
+    assert_int_equal(ws_conn_feed(c, in, sizeof rebound - 1), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_REQUEST);
+    assert_int_equal(ws_conn_resume(c, WS_HOOK_ALLOW), WS_E_STATE); /* nothing pending */
+    assert_false(ws_host_trusted(trusted, 1, ev.request->host, ev.request->host_len));
+    assert_int_equal(ws_conn_reject(c, 421, NULL, 0, NULL, 0), WS_OK);
+    assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_CLOSED);
+    assert_int_equal(ev.http_status, 421);
+    assert_int_equal(ev.error, WS_E_HTTP_REJECTED);
+    assert_true(ws_conn_output(c, &o) > 13);
+    assert_memory_equal(o, "HTTP/1.1 421 ", 13);
+}
+#endif /* WS_NO_REQUEST_HOOKS */
 
 /* 0 means "no limit" for every size limit of a message: frame, message, fragments. */
 static void test_zero_means_no_limit(void **state)
@@ -1789,7 +1851,11 @@ int main(void)
         cmocka_unit_test(test_client_feed_before_connect),
         cmocka_unit_test(test_start_open_copies_subprotocol),
         cmocka_unit_test(test_close_before_pending_error),
+#ifndef WS_NO_REQUEST_HOOKS
         cmocka_unit_test(test_trusted_hosts),
+#else
+        cmocka_unit_test(test_request_hooks_left_out),
+#endif
         cmocka_unit_test(test_zero_means_no_limit),
         cmocka_unit_test(test_fast_path_lengths),
         cmocka_unit_test(test_fast_path_limits),

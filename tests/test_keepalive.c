@@ -334,6 +334,7 @@ static void test_handshake_and_close_timeouts(void **state)
     assert_int_equal(ev.close_code, 1006);
 }
 
+#ifndef WS_NO_REQUEST_HOOKS /* a build without them refuses them (test_conn.c) */
 /* ---- request hooks ------------------------------------------------------------------- */
 
 typedef struct hook_log {
@@ -492,6 +493,7 @@ static void test_host_rejects_while_pending(void **state)
     assert_int_equal(next(c, &ev), WS_EV_CLOSED);
     assert_int_equal(ev.http_status, 503);
 }
+#endif /* !WS_NO_REQUEST_HOOKS */
 
 int main(void)
 {
@@ -503,11 +505,13 @@ int main(void)
         cmocka_unit_test(test_idle_counts_only_heartbeats),
         cmocka_unit_test(test_ping_hooks),
         cmocka_unit_test(test_handshake_and_close_timeouts),
+#ifndef WS_NO_REQUEST_HOOKS
         cmocka_unit_test(test_origin_hook_rejects),
         cmocka_unit_test(test_auth_pending_then_allowed),
         cmocka_unit_test(test_auth_pending_then_rejected),
         cmocka_unit_test(test_host_rejects_while_pending),
         cmocka_unit_test(test_decision_timeout_answers_503),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

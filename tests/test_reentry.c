@@ -294,6 +294,12 @@ static void run_case(const reentry_case *tc)
         cfg.ping_interval_ms = 100;
     }
     c = ws_conn_init(storage, sizeof storage, &cfg);
+#ifdef WS_NO_REQUEST_HOOKS /* left out of this build: a configuration with one is refused */
+    if (tc->hook == H_ORIGIN || tc->hook == H_AUTH) {
+        assert_null(c);
+        return;
+    }
+#endif
     assert_non_null(c);
     ws_conn_tick(c, 0);
     memcpy(in, request, n);

@@ -762,6 +762,7 @@ static void test_auth_hook_misconfigured(void **state)
     assert_int_equal(ws_token_auth_hook(&a, NULL, NULL), 500);
 }
 
+#ifndef WS_NO_REQUEST_HOOKS /* a build without them refuses them (test_conn.c) */
 /* ---- through a server connection ------------------------------------------------------ */
 
 static void *host_realloc(void *ud, void *ptr, size_t size)
@@ -963,6 +964,7 @@ static void test_conn_async_hook(void **state)
         ws_conn_free(c);
     }
 }
+#endif /* !WS_NO_REQUEST_HOOKS */
 
 int main(void)
 {
@@ -982,9 +984,11 @@ int main(void)
         cmocka_unit_test(test_auth_hook_tickets),
         cmocka_unit_test(test_auth_hook_signed_single_use),
         cmocka_unit_test(test_auth_hook_misconfigured),
+#ifndef WS_NO_REQUEST_HOOKS
         cmocka_unit_test(test_conn_hooks_allow),
         cmocka_unit_test(test_conn_hooks_reject),
         cmocka_unit_test(test_conn_async_hook),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
