@@ -917,12 +917,12 @@ ws_event_type ws_conn_data_piece(ws_conn *c, const uint8_t *p, size_t n, bool fr
             p = c->msg.p ? c->msg.p : empty;
             n = c->msg.len;
         }
-        return ws_event_data(ev, WS_EV_MESSAGE, opcode, p, n, true, true);
+    } else if (n == 0 && !fin) {
+        return WS_EV_NONE; /* streaming: an empty chunk is only worth an event at the end */
     }
-    /* Streaming: an empty chunk is only worth an event when it ends the message. */
-    if (n == 0 && !fin)
-        return WS_EV_NONE;
-    return ws_event_data(ev, WS_EV_CHUNK, opcode, p, n, frame_end, fin);
+    /* A whole message gets here only at its end: frame_end and fin are both true. */
+    return ws_event_data(ev, c->cfg.whole_messages ? WS_EV_MESSAGE : WS_EV_CHUNK, opcode, p, n,
+                         frame_end, fin);
 }
 
 #ifndef WS_SMALL
@@ -1046,10 +1046,6 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
 
     for (;;) {
         switch (c->rx) {
-        case WS_RX_IDLE:
-            ws_conn_drop_input(c);
-            ws_event_clear(ev, WS_EV_NONE);
-            return WS_EV_NONE;
         case WS_RX_HANDSHAKE:
         case WS_RX_FRAMES:
             if (!ws_conn_input_pending(c) && !c->end_due &&
@@ -1101,8 +1097,7 @@ static ws_event_type ws_conn_next_event_step(ws_conn *c, ws_event *ev)
             continue;
         case WS_RX_CLOSED_EVENT:
             return ws_conn_closed_event(c, ev);
-        case WS_RX_DONE:
-        default:
+        default: /* WS_RX_IDLE (a client before ws_conn_connect), WS_RX_DONE */
             ws_conn_drop_input(c);
             ws_event_clear(ev, WS_EV_NONE);
             return WS_EV_NONE;
