@@ -204,7 +204,7 @@ static int ws_decode_payload(ws_frame_decoder *d, uint8_t *buf, size_t len, size
         return WS_FRAME_NEED_MORE;
     }
     if (d->header.masked && n != 0)
-        d->mask_offset = ws_mask(buf, n, d->header.mask, d->mask_offset);
+        d->mask_offset = ws_mask_copy(buf, buf, n, d->header.mask, d->mask_offset);
     d->remaining -= n;
     *consumed = n;
     *chunk = buf;
