@@ -66,38 +66,32 @@ enum utf8_state {
 #define R_F4          ROW(U_F4,   F,    F,    F,    F,  F,  F,  F)
 
 #ifdef WS_SMALL
-/* WS_SMALL (docs/size.md): the twelve distinct rows, and the byte's class found by
- * comparisons instead of a 2 KiB table indexed by the byte. A row here is eight 4-bit
- * fields, field j the index (state / 6) of the state a byte leads to from the state of index
- * j, so that a step is a 32-bit shift: a 64-bit one is a run-time helper call per byte on a
- * Cortex-M0+. FAIL's index, 8, ends the walk. */
+/* WS_SMALL (docs/size.md): no table indexed by the byte. A state is kept as its index
+ * (state / 6); FAIL's, 8, ends the walk. Only a continuation byte (80..BF) can lead to more
+ * than one state, by one of three rows, each eight 4-bit fields: field j the index of the
+ * state the byte leads to from the state of index j, so that a step is a 32-bit shift (a
+ * 64-bit one is a run-time helper call per byte on a Cortex-M0+). Any other byte is valid
+ * only at a character boundary, and where it leads is found by comparisons. */
 #undef ROW
 #define ROW(accept, need1, need2, need3, e0, ed, f0, f4)                                           \
     ((uint32_t)(accept) / 6u | (uint32_t)(need1) / 6u << 4 | (uint32_t)(need2) / 6u << 8 |       \
      (uint32_t)(need3) / 6u << 12 | (uint32_t)(e0) / 6u << 16 | (uint32_t)(ed) / 6u << 20 |      \
      (uint32_t)(f0) / 6u << 24 | (uint32_t)(f4) / 6u << 28)
-static const uint32_t utf8_class_row[] = {
-    R_ASCII, R_80_8F, R_90_9F, R_A0_BF, R_BAD, R_C2_DF,
-    R_E0,    R_E1_EF, R_ED,    R_F0,    R_F1_F3, R_F4,
-};
+/* Indexed by bits 4-5 of the byte: 8x, 9x, Ax, Bx. */
+static const uint32_t utf8_cont_row[] = {R_80_8F, R_90_9F, R_A0_BF, R_A0_BF};
 
-static uint32_t utf8_row_of(uint8_t b)
+/* The state index a byte that is no continuation byte leads to from a character boundary. */
+static uint32_t utf8_lead(uint8_t b)
 {
-    unsigned k;
-
     if (b < 0x80u)
-        k = 0;
-    else if (b < 0xC0u)
-        k = b < 0x90u ? 1u : b < 0xA0u ? 2u : 3u;
-    else if (b < 0xC2u || b > 0xF4u)
-        k = 4;
-    else if (b < 0xE0u)
-        k = 5;
-    else if (b < 0xF0u)
-        k = b == 0xE0u ? 6u : b == 0xEDu ? 8u : 7u;
-    else
-        k = b == 0xF0u ? 9u : b == 0xF4u ? 11u : 10u;
-    return utf8_class_row[k];
+        return U_ACCEPT / 6u;
+    if (b < 0xC2u || b > 0xF4u)
+        return U_FAIL / 6u;
+    if (b < 0xE0u)
+        return U_NEED1 / 6u;
+    if (b < 0xF0u)
+        return b == 0xE0u ? U_E0 / 6u : b == 0xEDu ? U_ED / 6u : U_NEED2 / 6u;
+    return b == 0xF0u ? U_F0 / 6u : b == 0xF4u ? U_F4 / 6u : U_NEED3 / 6u;
 }
 #else
 #define X4(r) r, r, r, r
@@ -537,16 +531,25 @@ UTF8_INLINE int utf8_feed_with(ws_utf8 *v, const uint8_t *p, size_t len, size_t 
     size_t i;
 
     (void)prefix;
-    if (!utf8_state_ok(s))
-        return utf8_fail(v, bad_offset, 0);
     k = (s * 43u) >> 8; /* s / 6, exact for s <= 48, without a division */
-    for (i = 0; i < len; i++) {
-        k = (utf8_row_of(p[i]) >> (k * 4u)) & 15u;
-        if (k == U_FAIL / 6u)
-            return utf8_fail(v, bad_offset, i);
+    i = 0;
+    if (s < U_FAIL && k * 6u == s) { /* else not a state this file writes: fails at 0 */
+        for (; i < len; i++) {
+            uint8_t b = p[i];
+
+            if ((b & 0xC0u) == 0x80u)
+                k = (utf8_cont_row[(b >> 4) & 3u] >> (k * 4u)) & 15u;
+            else
+                k = k != U_ACCEPT ? U_FAIL / 6u : utf8_lead(b);
+            if (k == U_FAIL / 6u)
+                break;
+        }
+        if (i == len) {
+            v->state = k * 6u;
+            return WS_OK;
+        }
     }
-    v->state = k * 6u;
-    return WS_OK;
+    return utf8_fail(v, bad_offset, i);
 }
 #else
 /* ws_utf8_feed, with prefix (when not NULL) taking over long stretches at character
