@@ -45,11 +45,10 @@ static void ws_store_be32(uint8_t *p, uint32_t v)
 
 static void ws_sha1_init(ws_sha1_ctx *c)
 {
-    c->h[0] = 0x67452301u;
-    c->h[1] = 0xEFCDAB89u;
-    c->h[2] = 0x98BADCFEu;
-    c->h[3] = 0x10325476u;
-    c->h[4] = 0xC3D2E1F0u;
+    static const uint32_t ws_sha1_iv[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u,
+                                           0xC3D2E1F0u};
+
+    memcpy(c->h, ws_sha1_iv, sizeof ws_sha1_iv);
     c->block_len = 0;
     c->total = 0;
 }
