@@ -174,10 +174,6 @@ static int ws_decode_header(ws_frame_decoder *d, const uint8_t *buf, size_t len,
         h = d->hdr;
     }
     r = ws_parse_header(d, h, avail, &at);
-    if (r < 0) {
-        *consumed = at - before;
-        return ws_fail(d, r);
-    }
     if (r == WS_FRAME_NEED_MORE) {
         /* All of buf is header, and less than a whole one (when h is d->hdr, it is there). */
         memmove(d->hdr, h, avail);
@@ -185,7 +181,9 @@ static int ws_decode_header(ws_frame_decoder *d, const uint8_t *buf, size_t len,
         *consumed = len;
         return WS_FRAME_NEED_MORE;
     }
-    *consumed = at - before;
+    *consumed = at - before; /* up to the offending byte, or the header's end */
+    if (r < 0)
+        return ws_fail(d, r);
     ws_begin_payload(d);
     return WS_FRAME_HEADER;
 }
