@@ -87,11 +87,11 @@ static void ws_sha1_block(ws_sha1_ctx *c)
         b = a;
         a = tmp;
     }
-    c->h[0] += a;
-    c->h[1] += b;
-    c->h[2] += cc;
-    c->h[3] += d;
-    c->h[4] += e;
+    {
+        const uint32_t v[5] = {a, b, cc, d, e};
+        for (i = 0; i < 5; i++)
+            c->h[i] += v[i];
+    }
 }
 #else
 /* One 64-byte block, unrolled: the round function and constant are fixed for each run of
