@@ -14,13 +14,14 @@ static const char ws_accept_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
  * them into one buffer of unbounded size. */
 typedef struct ws_sha1_ctx {
     uint32_t h[5];
+    size_t block_len;
 #ifdef WS_SMALL
     uint32_t w[16]; /* the block being filled, as big-endian words */
+    size_t total;   /* bytes hashed so far: what one call can pass, the most hashed here */
 #else
     uint8_t block[WS_SHA1_BLOCK];
-#endif
-    size_t block_len;
     uint64_t total; /* bytes hashed so far */
+#endif
 } ws_sha1_ctx;
 
 static uint32_t ws_rol32(uint32_t x, unsigned n)
@@ -220,7 +221,7 @@ static void ws_sha1_update(ws_sha1_ctx *c, const uint8_t *p, size_t len)
 {
     size_t i;
 
-    c->total += (uint64_t)len;
+    c->total += len;
     for (i = 0; i < len; i++)
         ws_sha1_byte(c, p[i]);
 }
@@ -234,7 +235,7 @@ static void ws_sha1_final(ws_sha1_ctx *c, uint8_t out[WS_SHA1_SIZE])
     ws_sha1_byte(c, 0x80);
     while (c->block_len != WS_SHA1_BLOCK - 8)
         ws_sha1_byte(c, 0);
-    c->w[14] = (uint32_t)(c->total >> 29);
+    c->w[14] = (uint32_t)((uint64_t)c->total >> 29);
     c->w[15] = (uint32_t)c->total << 3;
     ws_sha1_block(c);
     for (i = 0; i < WS_SHA1_SIZE; i++)
