@@ -201,7 +201,7 @@ static int ws_decode_payload(ws_frame_decoder *d, uint8_t *buf, size_t len, size
     } else if (len == 0) {
         return WS_FRAME_NEED_MORE;
     }
-    if (d->header.masked && n != 0)
+    if (d->header.masked) /* n may be 0 (the end of an empty frame): nothing is touched */
         d->mask_offset = ws_mask_copy(buf, buf, n, d->header.mask, d->mask_offset);
     d->remaining -= n;
     *consumed = n;
