@@ -80,18 +80,27 @@ enum utf8_state {
 /* Indexed by bits 4-5 of the byte: 8x, 9x, Ax, Bx. */
 static const uint32_t utf8_cont_row[] = {R_80_8F, R_90_9F, R_A0_BF, R_A0_BF};
 
+/* Where a byte E0..FF leads from a character boundary, as a state index, two bytes to a
+ * table byte (the even one in the low half). */
+#define L2(even, odd) (uint8_t)((even) / 6u | (odd) / 6u << 4)
+static const uint8_t utf8_lead_e0[16] = {
+    /* E0..EF */
+    L2(U_E0, N2), L2(N2, N2), L2(N2, N2), L2(N2, N2),
+    L2(N2, N2),   L2(N2, N2), L2(N2, U_ED), L2(N2, N2),
+    /* F0..FF */
+    L2(U_F0, N3), L2(N3, N3), L2(U_F4, F), L2(F, F),
+    L2(F, F),     L2(F, F),   L2(F, F),    L2(F, F),
+};
+#undef L2
+
 /* The state index a byte that is no continuation byte leads to from a character boundary. */
 static uint32_t utf8_lead(uint8_t b)
 {
     if (b < 0x80u)
         return U_ACCEPT / 6u;
-    if (b < 0xC2u || b > 0xF4u)
-        return U_FAIL / 6u;
     if (b < 0xE0u)
-        return U_NEED1 / 6u;
-    if (b < 0xF0u)
-        return b == 0xE0u ? U_E0 / 6u : b == 0xEDu ? U_ED / 6u : U_NEED2 / 6u;
-    return b == 0xF0u ? U_F0 / 6u : b == 0xF4u ? U_F4 / 6u : U_NEED3 / 6u;
+        return b < 0xC2u ? U_FAIL / 6u : U_NEED1 / 6u;
+    return (utf8_lead_e0[(b >> 1) & 15u] >> ((b & 1u) * 4u)) & 15u;
 }
 #else
 #define X4(r) r, r, r, r
