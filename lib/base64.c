@@ -38,8 +38,8 @@ size_t ws_base64_encode(char *out, const uint8_t *in, size_t len)
             v |= (uint32_t)in[i + 1] << 8;
         if (len - i > 2)
             v |= in[i + 2];
-        for (j = 0; j < 4; j++)
-            out[o++] = j <= len - i ? ws_b64_char(v >> (18 - 6 * j)) : '=';
+        for (j = 0; j < 4; j++, v <<= 6)
+            out[o++] = j <= len - i ? ws_b64_char(v >> 18) : '=';
     }
     return o;
 }
