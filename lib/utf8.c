@@ -67,11 +67,13 @@ enum utf8_state {
 
 #ifdef WS_SMALL
 /* WS_SMALL (docs/size.md): no table indexed by the byte. A state is kept as its index
- * (state / 6); FAIL's, 8, ends the walk. Only a continuation byte (80..BF) can lead to more
- * than one state, by one of three rows, each eight 4-bit fields: field j the index of the
- * state the byte leads to from the state of index j, so that a step is a 32-bit shift (a
- * 64-bit one is a run-time helper call per byte on a Cortex-M0+). Any other byte is valid
- * only at a character boundary, and where it leads is found by comparisons. */
+ * (state / 6), in the walk and in ws_utf8 between feeds (0 is still the boundary; a failed
+ * text holds U_FAIL, no index); FAIL's index, 8, ends the walk. Only a continuation byte
+ * (80..BF) can lead to more than one state, by one of three rows, each eight 4-bit fields:
+ * field j the index of the state the byte leads to from the state of index j, so that a step
+ * is a 32-bit shift (a 64-bit one is a run-time helper call per byte on a Cortex-M0+). Any
+ * other byte is valid only at a character boundary, and where it leads is found by a
+ * comparison or, for E0..FF, a table of 4-bit states. */
 #undef ROW
 #define ROW(accept, need1, need2, need3, e0, ed, f0, f4)                                           \
     ((uint32_t)(accept) / 6u | (uint32_t)(need1) / 6u << 4 | (uint32_t)(need2) / 6u << 8 |       \
@@ -508,6 +510,7 @@ static int utf8_fail(ws_utf8 *v, size_t *bad_offset, size_t bad)
     return WS_E_INVALID_UTF8;
 }
 
+#ifndef WS_SMALL
 /* Whether s is a state this file writes and not FAIL: one of 0, 6, ... 42. On an Arm core
  * without a divide instruction (Cortex-M0+), s % 6 would be a division helper call on every
  * feed; there (s * 43) >> 8, which is s / 6 for every s below 48, multiplied back tells a
@@ -521,6 +524,7 @@ static inline bool utf8_state_ok(uint32_t s)
     return s < U_FAIL && s % UTF8_STATE_BITS == 0;
 #endif
 }
+#endif
 
 /* Each feed function gets its own copy of the loop with its prefix function built in, so
  * short texts pay nothing for the choice. */
@@ -536,13 +540,11 @@ static inline bool utf8_state_ok(uint32_t s)
 UTF8_INLINE int utf8_feed_with(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset,
                                utf8_prefix_fn prefix)
 {
-    uint32_t s = v->state, k;
-    size_t i;
+    uint32_t k = v->state; /* here the state's index */
+    size_t i = 0;
 
     (void)prefix;
-    k = (s * 43u) >> 8; /* s / 6, exact for s <= 48, without a division */
-    i = 0;
-    if (s < U_FAIL && k * 6u == s) { /* else not a state this file writes: fails at 0 */
+    if (k < U_FAIL / 6u) { /* else failed, or not a state this file writes: fails at 0 */
         for (; i < len; i++) {
             uint8_t b = p[i];
 
@@ -554,7 +556,7 @@ UTF8_INLINE int utf8_feed_with(ws_utf8 *v, const uint8_t *p, size_t len, size_t 
                 break;
         }
         if (i == len) {
-            v->state = k * 6u;
+            v->state = k;
             return WS_OK;
         }
     }
