@@ -71,9 +71,9 @@ static uint64_t ws_read_be(const uint8_t *p, size_t ext)
 }
 
 /*
- * Parses the header in h[0..avail), which may be incomplete. Returns WS_FRAME_HEADER (the
- * header is complete and stored in d->header, and *at is its size), WS_FRAME_NEED_MORE, or
- * an error with *at set to the index of the offending byte.
+ * Parses the header in h[0..avail), which may be incomplete (avail is at least 1). Returns
+ * WS_FRAME_HEADER (the header is complete and stored in d->header, and *at is its size),
+ * WS_FRAME_NEED_MORE, or an error with *at set to the index of the offending byte.
  */
 static int ws_parse_header(ws_frame_decoder *d, const uint8_t *h, size_t avail, size_t *at)
 {
@@ -83,8 +83,6 @@ static int ws_parse_header(ws_frame_decoder *d, const uint8_t *h, size_t avail, 
     uint64_t length;
     int err;
 
-    if (avail < 1)
-        return WS_FRAME_NEED_MORE;
     b0 = h[0];
     control = ws_opcode_is_control(b0 & WS_OPCODE_BITS);
     *at = 0;
