@@ -7,31 +7,46 @@
 
 #include <limits.h>
 
-static const char ws_b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 #ifdef WS_SMALL
-/* WS_SMALL (docs/size.md): one loop over the bits, a digit whenever six are in hand. */
+/* The digit of the 6-bit value v, without the 64-byte alphabet. */
+static char ws_b64_char(uint32_t v)
+{
+    uint32_t c;
+
+    v &= 63u;
+    if (v >= 62)
+        return v == 62 ? '+' : '/';
+    c = v + 'A'; /* A-Z */
+    if (v >= 26)
+        c += 'a' - 'A' - 26; /* a-z */
+    if (v >= 52)
+        c -= 'a' + 26 - '0'; /* 0-9 */
+    return (char)c;
+}
+
+/* WS_SMALL (docs/size.md): one loop over groups of up to three bytes, each written as four
+ * characters: a digit for each 6 bits that hold input, then '='. */
 size_t ws_base64_encode(char *out, const uint8_t *in, size_t len)
 {
-    uint32_t acc = 0; /* only its low `bits` bits are still to be written */
-    unsigned bits = 0;
     size_t i, o = 0;
+    unsigned j;
 
-    for (i = 0; i < len; i++) {
-        acc = (acc << 8) | in[i];
-        for (bits += 8; bits >= 6;) {
-            bits -= 6;
-            out[o++] = ws_b64_alphabet[(acc >> bits) & 63u];
-        }
+    for (i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+
+        if (len - i > 1)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (len - i > 2)
+            v |= in[i + 2];
+        for (j = 0; j < 4; j++, v <<= 6)
+            out[o++] = j <= len - i ? ws_b64_char(v >> 18) : '=';
     }
-    if (bits > 0)
-        out[o++] = ws_b64_alphabet[(acc << (6 - bits)) & 63u];
-    while ((o & 3u) != 0)
-        out[o++] = '=';
     return o;
 }
 #else
+static const char ws_b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
 size_t ws_base64_encode(char *out, const uint8_t *in, size_t len)
 {
     size_t i = 0, o = 0;

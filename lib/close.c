@@ -43,11 +43,11 @@ int ws_close_build(uint8_t out[WS_CONTROL_PAYLOAD_MAX], unsigned code, const cha
 {
     if (code == 0 || code == WS_CLOSE_NO_STATUS)
         return reason_len == 0 ? 0 : WS_E_INVALID;
-    if (!ws_close_code_valid(code) || reason_len > WS_CLOSE_REASON_MAX)
+    if (!ws_close_code_valid(code) || reason_len > WS_CLOSE_REASON_MAX ||
+        (reason_len != 0 && reason == NULL))
         return WS_E_INVALID;
-    if (reason_len != 0 && reason == NULL)
-        return WS_E_INVALID;
-    if (reason_len != 0 && !ws_utf8_valid((const uint8_t *)reason, reason_len))
+    /* An empty reason is valid UTF-8 (and reason may then be NULL: nothing is read). */
+    if (!ws_utf8_valid((const uint8_t *)reason, reason_len))
         return WS_E_INVALID_UTF8;
     out[0] = (uint8_t)(code >> 8);
     out[1] = (uint8_t)code;

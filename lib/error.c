@@ -64,11 +64,11 @@
     X(WS_E_AUTH_EXPIRED, 0, 401, "credentials expired")                                            \
     X(WS_E_FORBIDDEN, 0, 403, "not allowed")
 
-/* The close codes and HTTP statuses the list uses, each by its index. */
+/* The close codes and HTTP statuses the list uses, each by its index in one table: the close
+ * codes first, then the statuses (their 0 too), sixteen in all. */
 enum { WS_CC_0, WS_CC_1001, WS_CC_1002, WS_CC_1006, WS_CC_1007, WS_CC_1009 };
-static const uint16_t ws_close_codes[] = {0, 1001, 1002, 1006, 1007, 1009};
 enum {
-    WS_ST_0,
+    WS_ST_0 = WS_CC_1009 + 1,
     WS_ST_400,
     WS_ST_401,
     WS_ST_403,
@@ -79,10 +79,12 @@ enum {
     WS_ST_431,
     WS_ST_505
 };
-static const uint16_t ws_http_statuses[] = {0, 400, 401, 403, 405, 414, 421, 426, 431, 505};
+static const uint16_t ws_error_values[] = {0,   1001, 1002, 1006, 1007, 1009, 0,   400,
+                                           401, 403,  405,  414,  421,  426,  431, 505};
+typedef char ws_error_values_fit[WS_ST_505 <= 15 ? 1 : -1];
 
 /* One byte a code, indexed by -code: the close code's index in the high nibble, the
- * status's in the low one (codes left unused are 0: neither). */
+ * status's in the low one (a byte of 0, for codes left unused, gives 0 for both). */
 #define WS_CLASS(code, close_code, http_status, message)                                           \
     [-(code)] = (uint8_t)(WS_CC_##close_code << 4 | WS_ST_##http_status),
 static const uint8_t ws_error_class[] = {WS_ERROR_LIST(WS_CLASS)};
@@ -95,10 +97,19 @@ static const uint8_t ws_error_class[] = {WS_ERROR_LIST(WS_CLASS)};
 static const char *const ws_messages[WS_ERROR_COUNT] = {WS_ERROR_LIST(WS_MESSAGE)};
 #endif
 
-/* The class byte of err, 0 for a value that is no code. */
-static unsigned ws_error_class_of(int err)
+/* Out of line: inlined into both callers (as gcc -Os does), it is larger. */
+#if defined(__GNUC__) || defined(__clang__)
+#define WS_ERROR_NOINLINE __attribute__((noinline))
+#else
+#define WS_ERROR_NOINLINE
+#endif
+
+/* The close code (shift 4) or HTTP status (shift 0) of err: 0 for a value that is no code. */
+WS_ERROR_NOINLINE static unsigned ws_error_value(int err, unsigned shift)
 {
-    return err <= 0 && err > -(int)WS_ERROR_COUNT ? ws_error_class[-err] : 0u;
+    unsigned cls = err <= 0 && err > -(int)WS_ERROR_COUNT ? ws_error_class[-err] : 0u;
+
+    return ws_error_values[(cls >> shift) & 15u];
 }
 
 const char *ws_strerror(int err)
@@ -113,10 +124,10 @@ const char *ws_strerror(int err)
 
 uint16_t ws_error_close_code(int err)
 {
-    return ws_close_codes[ws_error_class_of(err) >> 4];
+    return (uint16_t)ws_error_value(err, 4);
 }
 
 int ws_error_http_status(int err)
 {
-    return ws_http_statuses[ws_error_class_of(err) & 15u];
+    return (int)ws_error_value(err, 0);
 }

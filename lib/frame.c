@@ -24,12 +24,6 @@ static size_t ws_ext_len_size(unsigned len7)
     return 0;
 }
 
-/* The whole header size, known once byte 1 (mask bit and 7-bit length) has arrived. */
-static size_t ws_header_need(uint8_t b1)
-{
-    return 2u + ws_ext_len_size(b1 & WS_LEN7_BITS) + ((b1 & WS_MASK_BIT) ? 4u : 0u);
-}
-
 /*
  * Header validation. Each rule is checked at the byte it depends on, and a frame that
  * breaks several rules reports the first failing check in this order:
@@ -48,10 +42,11 @@ static size_t ws_header_need(uint8_t b1)
  *            9. WS_E_CONTROL_TOO_LONG    (extended length over 125)
  *           10. WS_E_FRAME_TOO_BIG       (before any mask key or payload byte is needed)
  *
- * The checks look only at the bytes present, so the result and its position are the same
- * whether the header is parsed straight from the caller's buffer or from d->hdr.
+ * A 7-bit length (at most 125) goes through steps 9 and 10 at byte 1, where step 9 cannot
+ * fail. The checks look only at the bytes present, so the result and its position are the
+ * same whether the header is parsed straight from the caller's buffer or from d->hdr.
  */
-static int ws_check_byte0(const ws_frame_decoder *d, uint8_t b0)
+static int ws_check_byte0(const ws_frame_decoder *d, unsigned b0)
 {
     unsigned opcode = b0 & WS_OPCODE_BITS;
 
@@ -61,23 +56,6 @@ static int ws_check_byte0(const ws_frame_decoder *d, uint8_t b0)
         return WS_E_RESERVED_BITS;
     if (ws_opcode_is_control(opcode) && !(b0 & WS_FIN))
         return WS_E_CONTROL_FRAGMENTED;
-    return WS_OK;
-}
-
-static int ws_check_byte1(const ws_frame_decoder *d, uint8_t b0, uint8_t b1)
-{
-    bool masked = (b1 & WS_MASK_BIT) != 0;
-    unsigned len7 = b1 & WS_LEN7_BITS;
-
-    if (d->role == WS_ROLE_SERVER && !masked)
-        return WS_E_UNMASKED;
-    if (d->role == WS_ROLE_CLIENT && masked)
-        return WS_E_MASKED;
-    if (ws_opcode_is_control(b0 & WS_OPCODE_BITS) && len7 > WS_CONTROL_PAYLOAD_MAX &&
-        !d->allow_nonminimal)
-        return WS_E_CONTROL_TOO_LONG;
-    if (len7 < WS_LEN7_16BIT && ws_too_big(d, len7))
-        return WS_E_FRAME_TOO_BIG;
     return WS_OK;
 }
 
@@ -92,68 +70,67 @@ static uint64_t ws_read_be(const uint8_t *p, size_t ext)
     return v;
 }
 
-static int ws_check_ext_length(const ws_frame_decoder *d, uint8_t b0, uint64_t length, size_t ext)
-{
-    uint64_t shortest_min = ext == 2 ? WS_LEN7_16BIT : 0x10000u;
-
-    if (length < shortest_min && !d->allow_nonminimal)
-        return WS_E_LENGTH_NONMINIMAL;
-    if (ws_opcode_is_control(b0 & WS_OPCODE_BITS) && length > WS_CONTROL_PAYLOAD_MAX)
-        return WS_E_CONTROL_TOO_LONG;
-    if (ws_too_big(d, length))
-        return WS_E_FRAME_TOO_BIG;
-    return WS_OK;
-}
-
 /*
- * Parses the header in h[0..avail), which may be incomplete. Returns WS_FRAME_HEADER (the
- * header is complete and stored in d->header), WS_FRAME_NEED_MORE, or an error with *bad set
- * to the index of the offending byte.
+ * Parses the header in h[0..avail), which may be incomplete (avail is at least 1). Returns
+ * WS_FRAME_HEADER (the header is complete and stored in d->header, and *at is its size),
+ * WS_FRAME_NEED_MORE, or an error with *at set to the index of the offending byte.
  */
-static int ws_parse_header(ws_frame_decoder *d, const uint8_t *h, size_t avail, size_t *bad)
+static int ws_parse_header(ws_frame_decoder *d, const uint8_t *h, size_t avail, size_t *at)
 {
+    unsigned b0, b1;
+    bool control;
     size_t ext, need;
     uint64_t length;
     int err;
 
-    if (avail < 1)
-        return WS_FRAME_NEED_MORE;
-    *bad = 0;
-    if ((err = ws_check_byte0(d, h[0])) != WS_OK)
+    b0 = h[0];
+    control = ws_opcode_is_control(b0 & WS_OPCODE_BITS);
+    *at = 0;
+    if ((err = ws_check_byte0(d, b0)) != WS_OK)
         return err;
     if (avail < 2)
         return WS_FRAME_NEED_MORE;
-    *bad = 1;
-    if ((err = ws_check_byte1(d, h[0], h[1])) != WS_OK)
-        return err;
-    ext = ws_ext_len_size(h[1] & WS_LEN7_BITS);
-    if (ext == 8 && avail > 2) {
-        *bad = 2;
-        if (h[2] & 0x80u)
-            return WS_E_LENGTH_MSB;
-    }
-    if (avail < 2 + ext)
-        return WS_FRAME_NEED_MORE;
-    length = h[1] & WS_LEN7_BITS;
+    b1 = h[1];
+    *at = 1;
+    if (d->role == WS_ROLE_SERVER && !(b1 & WS_MASK_BIT))
+        return WS_E_UNMASKED;
+    if (d->role == WS_ROLE_CLIENT && (b1 & WS_MASK_BIT))
+        return WS_E_MASKED;
+    length = b1 & WS_LEN7_BITS;
+    ext = ws_ext_len_size((unsigned)length);
     if (ext != 0) {
-        *bad = 1 + ext;
+        if (control && !d->allow_nonminimal)
+            return WS_E_CONTROL_TOO_LONG;
+        if (ext == 8 && avail > 2) {
+            *at = 2;
+            if (h[2] & 0x80u)
+                return WS_E_LENGTH_MSB;
+        }
+        if (avail < 2 + ext)
+            return WS_FRAME_NEED_MORE;
+        *at = 1 + ext;
         length = ws_read_be(h + 2, ext);
-        if ((err = ws_check_ext_length(d, h[0], length, ext)) != WS_OK)
-            return err;
+        if (length < (ext == 2 ? WS_LEN7_16BIT : 0x10000u) && !d->allow_nonminimal)
+            return WS_E_LENGTH_NONMINIMAL;
     }
-    need = ws_header_need(h[1]);
+    if (control && length > WS_CONTROL_PAYLOAD_MAX)
+        return WS_E_CONTROL_TOO_LONG;
+    if (ws_too_big(d, length))
+        return WS_E_FRAME_TOO_BIG;
+    need = 2 + ext + ((b1 & WS_MASK_BIT) ? 4u : 0u);
     if (avail < need)
         return WS_FRAME_NEED_MORE;
 
-    d->header.fin = (h[0] & WS_FIN) != 0;
-    d->header.rsv = (uint8_t)(h[0] & WS_RSV_ALL);
-    d->header.opcode = (uint8_t)(h[0] & WS_OPCODE_BITS);
-    d->header.masked = (h[1] & WS_MASK_BIT) != 0;
+    d->header.fin = (b0 & WS_FIN) != 0;
+    d->header.rsv = (uint8_t)(b0 & WS_RSV_ALL);
+    d->header.opcode = (uint8_t)(b0 & WS_OPCODE_BITS);
+    d->header.masked = (b1 & WS_MASK_BIT) != 0;
     d->header.length = length;
     if (d->header.masked)
         memcpy(d->header.mask, h + 2 + ext, 4);
     else
         memset(d->header.mask, 0, 4);
+    *at = need;
     return WS_FRAME_HEADER;
 }
 
@@ -164,7 +141,6 @@ static void ws_begin_payload(ws_frame_decoder *d)
     d->remaining = d->header.length;
     d->mask_offset = 0;
     d->hdr_len = 0;
-    d->hdr_need = 0;
 }
 
 static int ws_fail(ws_frame_decoder *d, int err)
@@ -175,98 +151,73 @@ static int ws_fail(ws_frame_decoder *d, int err)
 }
 
 /*
- * A header split across calls: bytes are stashed in d->hdr, but never more than the header
- * needs, so payload stays in the caller's buffer. Positions are counted in d->hdr, and the
- * bytes stashed by earlier calls were reported consumed by them.
+ * A header that starts in this call is parsed where it lies in buf. One split across calls
+ * is gathered in d->hdr: what came before, then as much of buf as a header can take (the
+ * payload bytes among them are not reported consumed, so they stay the caller's). Positions
+ * are counted from the header's first byte, and the bytes stashed by earlier calls were
+ * reported consumed by them.
  */
-static int ws_decode_split_header(ws_frame_decoder *d, const uint8_t *buf, size_t len,
-                                  size_t *consumed)
-{
-    size_t before = d->hdr_len;
-    size_t used = 0;
-    size_t bad = 0;
-    int r;
-
-    for (;;) {
-        size_t want = d->hdr_len < 2 ? 2u : d->hdr_need;
-        size_t n = WS_MIN(want - d->hdr_len, len - used);
-
-        memcpy(d->hdr + d->hdr_len, buf + used, n);
-        d->hdr_len = (uint8_t)(d->hdr_len + n);
-        used += n;
-        r = ws_parse_header(d, d->hdr, d->hdr_len, &bad);
-        if (r < 0) {
-            *consumed = bad - before;
-            return ws_fail(d, r);
-        }
-        if (r == WS_FRAME_HEADER) {
-            *consumed = used;
-            ws_begin_payload(d);
-            return WS_FRAME_HEADER;
-        }
-        if (d->hdr_len >= 2)
-            d->hdr_need = (uint8_t)ws_header_need(d->hdr[1]);
-        if (used == len) {
-            *consumed = len;
-            return WS_FRAME_NEED_MORE;
-        }
-    }
-}
-
 static int ws_decode_header(ws_frame_decoder *d, const uint8_t *buf, size_t len, size_t *consumed)
 {
-    size_t bad = 0;
+    size_t before = d->hdr_len, avail = len, at = 0;
+    const uint8_t *h = buf;
     int r;
 
     if (len == 0)
         return WS_FRAME_NEED_MORE;
-    /* Fast path: a header that starts in this call and is wholly in buf is parsed there. */
-    if (d->hdr_len == 0) {
-        r = ws_parse_header(d, buf, len, &bad);
-        if (r < 0) {
-            *consumed = bad;
-            return ws_fail(d, r);
-        }
-        if (r == WS_FRAME_HEADER) {
-            *consumed = ws_header_need(buf[1]);
-            ws_begin_payload(d);
-            return WS_FRAME_HEADER;
-        }
+    if (before != 0) {
+        avail = WS_MIN(len, WS_FRAME_HEADER_MAX - before);
+        memcpy(d->hdr + before, buf, avail);
+        avail += before;
+        h = d->hdr;
     }
-    return ws_decode_split_header(d, buf, len, consumed);
+    r = ws_parse_header(d, h, avail, &at);
+    if (r == WS_FRAME_NEED_MORE) {
+        /* All of buf is header, and less than a whole one (when h is d->hdr, it is there). */
+        memmove(d->hdr, h, avail);
+        d->hdr_len = (uint8_t)avail;
+        *consumed = len;
+        return WS_FRAME_NEED_MORE;
+    }
+    *consumed = at - before; /* up to the offending byte, or the header's end */
+    if (r < 0)
+        return ws_fail(d, r);
+    ws_begin_payload(d);
+    return WS_FRAME_HEADER;
 }
 
 static int ws_decode_payload(ws_frame_decoder *d, uint8_t *buf, size_t len, size_t *consumed,
                              uint8_t **chunk, size_t *chunk_len)
 {
-    bool last = d->remaining <= len;
-    size_t n = last ? (size_t)d->remaining : len;
+    size_t n = len;
+    int r = WS_FRAME_DATA;
 
-    if (n == 0 && !last)
+    if (d->remaining <= len) {
+        n = (size_t)d->remaining;
+        r = WS_FRAME_END;
+        d->state = FD_HEADER;
+    } else if (len == 0) {
         return WS_FRAME_NEED_MORE;
-    if (d->header.masked && n != 0)
-        d->mask_offset = ws_mask(buf, n, d->header.mask, d->mask_offset);
+    }
+    if (d->header.masked) /* n may be 0 (the end of an empty frame): nothing is touched */
+        d->mask_offset = ws_mask_copy(buf, buf, n, d->header.mask, d->mask_offset);
     d->remaining -= n;
     *consumed = n;
     *chunk = buf;
     *chunk_len = n;
-    if (!last)
-        return WS_FRAME_DATA;
-    d->state = FD_HEADER;
-    return WS_FRAME_END;
+    return r;
 }
 
 bool ws_frame_decode_whole(ws_frame_decoder *d, uint8_t *buf, size_t len, size_t *consumed,
                            uint8_t **payload, size_t *payload_len)
 {
-    size_t bad = 0, need;
+    size_t need = 0;
     uint64_t length;
 
     if (len < 2 || d->state != FD_HEADER || d->hdr_len != 0)
         return false;
-    if (ws_parse_header(d, buf, len, &bad) != WS_FRAME_HEADER)
+    if (ws_parse_header(d, buf, len, &need) != WS_FRAME_HEADER)
         return false;
-    need = ws_header_need(buf[1]);
     length = d->header.length;
     if (length > len - need)
         return false;

@@ -154,6 +154,19 @@ MASK_INLINE void mask_words(uint8_t *dst, const uint8_t *src, size_t len, uint32
 }
 #endif
 
+#if defined(WS_SMALL) && !defined(MASK_WIDE)
+/* WS_SMALL without a vector path (docs/size.md): a byte at a time, the key byte picked by
+ * position. */
+size_t ws_mask_copy_portable(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
+                             size_t offset)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        dst[i] = (uint8_t)(src[i] ^ key[(offset + i) & 3u]);
+    return (offset + len) & 3u;
+}
+#else
 size_t ws_mask_copy_portable(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                              size_t offset)
 {
@@ -164,6 +177,7 @@ size_t ws_mask_copy_portable(uint8_t *dst, const uint8_t *src, size_t len, const
     mask_words(dst, src, len, mask_key32(key, k));
     return (k + len) & 3u;
 }
+#endif
 
 #ifdef MASK_WIDE
 /* Masks whole vector blocks; returns how many bytes it did. */

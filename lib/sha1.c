@@ -14,9 +14,14 @@ static const char ws_accept_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
  * them into one buffer of unbounded size. */
 typedef struct ws_sha1_ctx {
     uint32_t h[5];
-    uint8_t block[WS_SHA1_BLOCK];
     size_t block_len;
+#ifdef WS_SMALL
+    uint32_t w[16]; /* the block being filled, as big-endian words */
+    size_t total;   /* bytes hashed so far: what one call can pass, the most hashed here */
+#else
+    uint8_t block[WS_SHA1_BLOCK];
     uint64_t total; /* bytes hashed so far */
+#endif
 } ws_sha1_ctx;
 
 static uint32_t ws_rol32(uint32_t x, unsigned n)
@@ -24,6 +29,7 @@ static uint32_t ws_rol32(uint32_t x, unsigned n)
     return (x << n) | (x >> (32u - n));
 }
 
+#ifndef WS_SMALL
 static uint32_t ws_load_be32(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
@@ -36,61 +42,57 @@ static void ws_store_be32(uint8_t *p, uint32_t v)
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
 }
+#endif
 
 static void ws_sha1_init(ws_sha1_ctx *c)
 {
-    c->h[0] = 0x67452301u;
-    c->h[1] = 0xEFCDAB89u;
-    c->h[2] = 0x98BADCFEu;
-    c->h[3] = 0x10325476u;
-    c->h[4] = 0xC3D2E1F0u;
+    static const uint32_t ws_sha1_iv[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u,
+                                           0xC3D2E1F0u};
+
+    memcpy(c->h, ws_sha1_iv, sizeof ws_sha1_iv);
     c->block_len = 0;
     c->total = 0;
 }
 
 #ifdef WS_SMALL
-/* One 64-byte block, rolled (WS_SMALL, docs/size.md): a fifth of the code of the unrolled
- * version below, for firmware that computes an accept key once per connection. */
-static void ws_sha1_block(uint32_t h[5], const uint8_t *p)
+/* One 64-byte block, rolled (WS_SMALL, docs/size.md): a small fraction of the code of the
+ * unrolled version below, for firmware that computes an accept key once per connection. The
+ * block is already in words (c->w, filled by ws_sha1_byte), and becomes the schedule. */
+static void ws_sha1_block(ws_sha1_ctx *c)
 {
-    uint32_t w[16];
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-    unsigned t;
+    uint32_t *w = c->w;
+    uint32_t a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3], e = c->h[4];
+    unsigned t, i;
 
-    for (t = 0; t < 16; t++)
-        w[t] = ws_load_be32(p + 4 * t);
     for (t = 0; t < 80; t++) {
-        uint32_t f, k, wt, tmp;
-        if (t < 16)
-            wt = w[t];
-        else
-            wt = w[t & 15] =
-                ws_rol32(w[(t + 13) & 15] ^ w[(t + 8) & 15] ^ w[(t + 2) & 15] ^ w[t & 15], 1);
+        uint32_t f, k, tmp;
         if (t < 20) {
-            f = d ^ (b & (c ^ d));
+            f = d ^ (b & (cc ^ d));
             k = 0x5A827999u;
-        } else if (t < 40) {
-            f = b ^ c ^ d;
-            k = 0x6ED9EBA1u;
-        } else if (t < 60) {
-            f = (b & c) | (d & (b | c));
+        } else if (t - 40u < 20u) {
+            f = (b & cc) | (d & (b | cc));
             k = 0x8F1BBCDCu;
         } else {
-            f = b ^ c ^ d;
-            k = 0xCA62C1D6u;
+            f = b ^ cc ^ d;
+            k = t < 40 ? 0x6ED9EBA1u : 0xCA62C1D6u;
         }
-        tmp = ws_rol32(a, 5) + f + e + k + wt;
+        tmp = ws_rol32(a, 5) + f + e + k + w[0];
+        /* w[i] is W[t + i]: W[t + 16] goes in at the end as the window slides on. */
+        f = ws_rol32(w[13] ^ w[8] ^ w[2] ^ w[0], 1);
+        for (i = 0; i < 15; i++)
+            w[i] = w[i + 1];
+        w[15] = f;
         e = d;
-        d = c;
-        c = ws_rol32(b, 30);
+        d = cc;
+        cc = ws_rol32(b, 30);
         b = a;
         a = tmp;
     }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
+    {
+        const uint32_t v[5] = {a, b, cc, d, e};
+        for (i = 0; i < 5; i++)
+            c->h[i] += v[i];
+    }
 }
 #else
 /* One 64-byte block, unrolled: the round function and constant are fixed for each run of
@@ -202,37 +204,42 @@ static const uint32_t ws_sha1_pad60_wk[80] = {
 #endif /* !WS_SMALL */
 
 #ifdef WS_SMALL
-/* WS_SMALL (docs/size.md): a byte at a time into the block, and the padding through the same
- * path; the keys hashed here are a few dozen bytes. */
+/* WS_SMALL (docs/size.md): a byte at a time into the block's words, and the padding through
+ * the same path; the keys hashed here are a few dozen bytes. */
+static void ws_sha1_byte(ws_sha1_ctx *c, uint8_t b)
+{
+    uint32_t *w = &c->w[c->block_len >> 2];
+
+    *w = (*w << 8) | b;
+    if (++c->block_len == WS_SHA1_BLOCK) {
+        ws_sha1_block(c);
+        c->block_len = 0;
+    }
+}
+
 static void ws_sha1_update(ws_sha1_ctx *c, const uint8_t *p, size_t len)
 {
     size_t i;
 
-    c->total += (uint64_t)len;
-    for (i = 0; i < len; i++) {
-        c->block[c->block_len++] = p[i];
-        if (c->block_len == WS_SHA1_BLOCK) {
-            ws_sha1_block(c->h, c->block);
-            c->block_len = 0;
-        }
-    }
+    c->total += len;
+    for (i = 0; i < len; i++)
+        ws_sha1_byte(c, p[i]);
 }
 
-/* 0x80, zeros up to 8 bytes before a block's end, then the 64-bit big-endian bit length. */
+/* 0x80, zeros up to 8 bytes before a block's end, then the 64-bit big-endian bit length as
+ * the block's last two words. */
 static void ws_sha1_final(ws_sha1_ctx *c, uint8_t out[WS_SHA1_SIZE])
 {
-    uint8_t b = 0x80, bits[8];
     unsigned i;
 
-    ws_store_be32(bits, (uint32_t)(c->total >> 29));
-    ws_store_be32(bits + 4, (uint32_t)c->total << 3);
-    do {
-        ws_sha1_update(c, &b, 1);
-        b = 0;
-    } while (c->block_len != WS_SHA1_BLOCK - 8);
-    ws_sha1_update(c, bits, 8);
-    for (i = 0; i < 5; i++)
-        ws_store_be32(out + 4 * i, c->h[i]);
+    ws_sha1_byte(c, 0x80);
+    while (c->block_len != WS_SHA1_BLOCK - 8)
+        ws_sha1_byte(c, 0);
+    c->w[14] = (uint32_t)((uint64_t)c->total >> 29);
+    c->w[15] = (uint32_t)c->total << 3;
+    ws_sha1_block(c);
+    for (i = 0; i < WS_SHA1_SIZE; i++)
+        out[i] = (uint8_t)(c->h[i >> 2] >> (24u - 8u * (i & 3u)));
 }
 #else
 static void ws_sha1_update(ws_sha1_ctx *c, const uint8_t *p, size_t len)

@@ -66,38 +66,43 @@ enum utf8_state {
 #define R_F4          ROW(U_F4,   F,    F,    F,    F,  F,  F,  F)
 
 #ifdef WS_SMALL
-/* WS_SMALL (docs/size.md): the twelve distinct rows, and the byte's class found by
- * comparisons instead of a 2 KiB table indexed by the byte. A row here is eight 4-bit
- * fields, field j the index (state / 6) of the state a byte leads to from the state of index
- * j, so that a step is a 32-bit shift: a 64-bit one is a run-time helper call per byte on a
- * Cortex-M0+. FAIL's index, 8, ends the walk. */
+/* WS_SMALL (docs/size.md): no table indexed by the byte. A state is kept as its index
+ * (state / 6), in the walk and in ws_utf8 between feeds (0 is still the boundary; a failed
+ * text holds U_FAIL, no index); FAIL's index, 8, ends the walk. Only a continuation byte
+ * (80..BF) can lead to more than one state, by one of three rows, each eight 4-bit fields:
+ * field j the index of the state the byte leads to from the state of index j, so that a step
+ * is a 32-bit shift (a 64-bit one is a run-time helper call per byte on a Cortex-M0+). Any
+ * other byte is valid only at a character boundary, and where it leads is found by a
+ * comparison or, for E0..FF, a table of 4-bit states. */
 #undef ROW
 #define ROW(accept, need1, need2, need3, e0, ed, f0, f4)                                           \
     ((uint32_t)(accept) / 6u | (uint32_t)(need1) / 6u << 4 | (uint32_t)(need2) / 6u << 8 |       \
      (uint32_t)(need3) / 6u << 12 | (uint32_t)(e0) / 6u << 16 | (uint32_t)(ed) / 6u << 20 |      \
      (uint32_t)(f0) / 6u << 24 | (uint32_t)(f4) / 6u << 28)
-static const uint32_t utf8_class_row[] = {
-    R_ASCII, R_80_8F, R_90_9F, R_A0_BF, R_BAD, R_C2_DF,
-    R_E0,    R_E1_EF, R_ED,    R_F0,    R_F1_F3, R_F4,
+/* Indexed by bits 4-5 of the byte: 8x, 9x, Ax, Bx. */
+static const uint32_t utf8_cont_row[] = {R_80_8F, R_90_9F, R_A0_BF, R_A0_BF};
+
+/* Where a byte E0..FF leads from a character boundary, as a state index, two bytes to a
+ * table byte (the even one in the low half). */
+#define L2(even, odd) (uint8_t)((even) / 6u | (odd) / 6u << 4)
+static const uint8_t utf8_lead_e0[16] = {
+    /* E0..EF */
+    L2(U_E0, N2), L2(N2, N2), L2(N2, N2), L2(N2, N2),
+    L2(N2, N2),   L2(N2, N2), L2(N2, U_ED), L2(N2, N2),
+    /* F0..FF */
+    L2(U_F0, N3), L2(N3, N3), L2(U_F4, F), L2(F, F),
+    L2(F, F),     L2(F, F),   L2(F, F),    L2(F, F),
 };
+#undef L2
 
-static uint32_t utf8_row_of(uint8_t b)
+/* The state index a byte that is no continuation byte leads to from a character boundary. */
+static uint32_t utf8_lead(uint8_t b)
 {
-    unsigned k;
-
     if (b < 0x80u)
-        k = 0;
-    else if (b < 0xC0u)
-        k = b < 0x90u ? 1u : b < 0xA0u ? 2u : 3u;
-    else if (b < 0xC2u || b > 0xF4u)
-        k = 4;
-    else if (b < 0xE0u)
-        k = 5;
-    else if (b < 0xF0u)
-        k = b == 0xE0u ? 6u : b == 0xEDu ? 8u : 7u;
-    else
-        k = b == 0xF0u ? 9u : b == 0xF4u ? 11u : 10u;
-    return utf8_class_row[k];
+        return U_ACCEPT / 6u;
+    if (b < 0xE0u)
+        return b < 0xC2u ? U_FAIL / 6u : U_NEED1 / 6u;
+    return (utf8_lead_e0[(b >> 1) & 15u] >> ((b & 1u) * 4u)) & 15u;
 }
 #else
 #define X4(r) r, r, r, r
@@ -505,6 +510,7 @@ static int utf8_fail(ws_utf8 *v, size_t *bad_offset, size_t bad)
     return WS_E_INVALID_UTF8;
 }
 
+#ifndef WS_SMALL
 /* Whether s is a state this file writes and not FAIL: one of 0, 6, ... 42. On an Arm core
  * without a divide instruction (Cortex-M0+), s % 6 would be a division helper call on every
  * feed; there (s * 43) >> 8, which is s / 6 for every s below 48, multiplied back tells a
@@ -518,6 +524,7 @@ static inline bool utf8_state_ok(uint32_t s)
     return s < U_FAIL && s % UTF8_STATE_BITS == 0;
 #endif
 }
+#endif
 
 /* Each feed function gets its own copy of the loop with its prefix function built in, so
  * short texts pay nothing for the choice. */
@@ -533,20 +540,27 @@ static inline bool utf8_state_ok(uint32_t s)
 UTF8_INLINE int utf8_feed_with(ws_utf8 *v, const uint8_t *p, size_t len, size_t *bad_offset,
                                utf8_prefix_fn prefix)
 {
-    uint32_t s = v->state, k;
-    size_t i;
+    uint32_t k = v->state; /* here the state's index */
+    size_t i = 0;
 
     (void)prefix;
-    if (!utf8_state_ok(s))
-        return utf8_fail(v, bad_offset, 0);
-    k = (s * 43u) >> 8; /* s / 6, exact for s <= 48, without a division */
-    for (i = 0; i < len; i++) {
-        k = (utf8_row_of(p[i]) >> (k * 4u)) & 15u;
-        if (k == U_FAIL / 6u)
-            return utf8_fail(v, bad_offset, i);
+    if (k < U_FAIL / 6u) { /* else failed, or not a state this file writes: fails at 0 */
+        for (; i < len; i++) {
+            uint8_t b = p[i];
+
+            if ((b & 0xC0u) == 0x80u)
+                k = (utf8_cont_row[(b >> 4) & 3u] >> (k * 4u)) & 15u;
+            else
+                k = k != U_ACCEPT ? U_FAIL / 6u : utf8_lead(b);
+            if (k == U_FAIL / 6u)
+                break;
+        }
+        if (i == len) {
+            v->state = k;
+            return WS_OK;
+        }
     }
-    v->state = k * 6u;
-    return WS_OK;
+    return utf8_fail(v, bad_offset, i);
 }
 #else
 /* ws_utf8_feed, with prefix (when not NULL) taking over long stretches at character
