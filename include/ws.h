@@ -814,7 +814,6 @@ typedef struct ws_frame_decoder {
     /* Private. */
     uint8_t state;
     uint8_t hdr_len;
-    uint8_t hdr_need;
     uint8_t hdr[WS_FRAME_HEADER_MAX];
     int error;
     uint64_t remaining;
