@@ -24,10 +24,12 @@ int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need)
     return WS_CONN_HEAP(c, grow)(c, b, need);
 }
 
-/* The allocator the output queue grows with: none for fixed storage. */
+/* The allocator the output queue grows with. A queue in fixed storage never calls it (it
+ * refuses what its one block cannot take, and a reservation there is always in that block),
+ * so the connection's own is passed whatever the storage: a heap connection always has one. */
 static ws_realloc_fn ws_conn_out_rf(const ws_conn *c)
 {
-    return ws_conn_heap_of(c) != NULL ? c->cfg.realloc : NULL;
+    return c->cfg.realloc;
 }
 
 /* Whether a frame of len payload bytes can be queued: WS_E_SEND_TOO_BIG when it never could,
