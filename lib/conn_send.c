@@ -93,8 +93,14 @@ static inline int ws_conn_frame_put(ws_conn *c, uint8_t b0, const uint8_t *paylo
 
     if (rc != WS_OK)
         return rc;
-    /* Most sends extend the last run in place; the rest reserve (a new record or block). */
+    /* Most sends extend the last run in place; the rest reserve (a new record or block).
+     * WS_SMALL reserves for every frame: ws_outq_reserve extends the last run too, the same
+     * way, only with a call and a commit more. */
+#ifdef WS_SMALL
+    dst = NULL;
+#else
     dst = ws_outq_tail_room(&c->out, WS_FRAME_HEADER_MAX + len, control);
+#endif
     fast = dst != NULL;
     if (!fast) {
         dst = ws_outq_reserve(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud,

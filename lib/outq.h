@@ -126,7 +126,8 @@ static inline ws_outq_rec *ws_outq_rec_at(const ws_outq_block *b, size_t off)
 
 /* The hot path of every send, inline: where n more bytes of the last run go when its block
  * has room for them (NULL otherwise: use ws_outq_reserve). ws_outq_extend queues the m <= n
- * bytes written there. */
+ * bytes written there. WS_SMALL reserves for every frame instead (conn_send.c). */
+#ifndef WS_SMALL
 static inline uint8_t *ws_outq_tail_room(const ws_outq *q, size_t n, bool control)
 {
     const ws_outq_block *b = q->tail;
@@ -136,6 +137,7 @@ static inline uint8_t *ws_outq_tail_room(const ws_outq *q, size_t n, bool contro
         return NULL;
     return ws_outq_data(b) + b->wr;
 }
+#endif
 
 static inline void ws_outq_extend(ws_outq *q, size_t m)
 {
