@@ -62,7 +62,7 @@ static int ws_conn_put_header(ws_conn *c, uint8_t *dst, uint8_t b0, size_t len, 
         dst[3] = (uint8_t)len;
         n = 4;
     } else {
-        uint64_t v = len;
+        size_t v = len; /* a 32-bit size_t runs out to zero for the high bytes */
         int i;
         dst[1] = 127;
         for (i = 9; i >= 2; i--, v >>= 8)
