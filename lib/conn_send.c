@@ -187,17 +187,15 @@ int ws_conn_queue_answer(ws_conn *c, ws_answer_fn write, const void *arg)
         if (dst == NULL)
             return rc;
         rc = write(c, dst, want, &len, arg);
-        if (rc != WS_E_BUFFER || want == room)
-            break;
+        if (rc == WS_OK && len > 0) {
+            ws_outq_commit(&c->out, len, NULL);
+            return WS_OK;
+        }
         ws_outq_cancel(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud);
+        if (rc != WS_E_BUFFER || want == room)
+            return rc;
         want = WS_MIN(want * 4, room);
     }
-    if (rc != WS_OK || len == 0) {
-        ws_outq_cancel(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud);
-        return rc;
-    }
-    ws_outq_commit(&c->out, len, NULL);
-    return WS_OK;
 }
 
 void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t reason_len)
