@@ -93,12 +93,10 @@ static inline int ws_conn_frame_put(ws_conn *c, uint8_t b0, const uint8_t *paylo
 
     if (rc != WS_OK)
         return rc;
-    /* Most sends extend the last run in place; the rest reserve (a new record or block).
-     * WS_SMALL reserves for every frame: ws_outq_reserve extends the last run too, the same
-     * way, only with a call and a commit more. */
 #ifdef WS_SMALL
-    dst = NULL;
+    dst = NULL; /* ws_outq_reserve below extends the last run too, only with a commit more */
 #else
+    /* Most sends extend the last run in place; the rest reserve (a new record or block). */
     dst = ws_outq_tail_room(&c->out, WS_FRAME_HEADER_MAX + len, control);
 #endif
     fast = dst != NULL;
@@ -219,14 +217,24 @@ void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t r
         (void)ws_conn_queue_frame(c, WS_OP_CLOSE, true, 0, payload, (size_t)n, true);
 }
 
-/* Whether data and control frames may be sent now. */
+/* ws_conn_send_allowed tells the phase from c->rx by comparing, which needs the receive
+ * states in the order a connection goes through them: the array size below turns negative,
+ * and the build stops, if they ever are not. */
+#define WS_RX_IN_ORDER                                                                             \
+    (WS_RX_IDLE < WS_RX_HANDSHAKE && WS_RX_HANDSHAKE < WS_RX_AWAIT_DECISION &&                     \
+     WS_RX_AWAIT_DECISION < WS_RX_OPEN_EVENT && WS_RX_OPEN_EVENT < WS_RX_FRAMES &&                 \
+     WS_RX_FRAMES < WS_RX_FAIL_PENDING && WS_RX_FAIL_PENDING < WS_RX_CLOSED_EVENT &&               \
+     WS_RX_CLOSED_EVENT < WS_RX_DONE)
+typedef char ws_conn_rx_in_order[WS_RX_IN_ORDER ? 1 : -1];
+
+/* Whether data and control frames may be sent now: ws_conn_phase_of's phases, connecting
+ * before WS_RX_OPEN_EVENT, closed from WS_RX_CLOSED_EVENT, open (closing once our close
+ * went out) between. */
 static int ws_conn_send_allowed(const ws_conn *c)
 {
-    ws_phase phase = ws_conn_phase_of(c);
-
-    if (phase == WS_PHASE_OPEN)
-        return WS_OK;
-    return phase == WS_PHASE_CLOSED || c->close_sent ? WS_E_CLOSED : WS_E_STATE;
+    if (c->rx >= WS_RX_CLOSED_EVENT || c->close_sent)
+        return WS_E_CLOSED;
+    return c->rx >= WS_RX_OPEN_EVENT ? WS_OK : WS_E_STATE;
 }
 
 /* The checks every whole-message send makes before queueing. */
