@@ -8,15 +8,14 @@
 
 int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need)
 {
-    if (b->cap - b->len >= need)
-        return WS_OK;
-    if (b->off > 0) { /* compact: what was drained makes room at the front */
+    if (b->cap - b->len < need && b->off > 0) {
+        /* compact: what was drained makes room at the front */
         memmove(b->p, b->p + b->off, b->len - b->off);
         b->len -= b->off;
         b->off = 0;
-        if (b->cap - b->len >= need)
-            return WS_OK;
     }
+    if (b->cap - b->len >= need)
+        return WS_OK;
     if (need > b->max - b->len)
         return WS_E_BACKPRESSURE;
     if (ws_conn_heap_of(c) == NULL)
