@@ -255,12 +255,9 @@ static int ws_conn_send_check(const ws_conn *c, ws_opcode opcode, const void *da
     return WS_OK;
 }
 
-int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len)
-{
-    return ws_conn_send_ex(c, opcode, data, len, 0);
-}
-
-int ws_conn_send_ex(ws_conn *c, ws_opcode opcode, const void *data, size_t len, unsigned flags)
+/* ws_conn_send_ex's work, in both public calls. */
+static inline int ws_conn_send_msg(ws_conn *c, ws_opcode opcode, const void *data, size_t len,
+                                   unsigned flags)
 {
     int rc = ws_conn_send_check(c, opcode, data, len);
 
@@ -271,6 +268,16 @@ int ws_conn_send_ex(ws_conn *c, ws_opcode opcode, const void *data, size_t len, 
     if (ws_conn_pmd(c) != NULL && ws_conn_deflate_wants(c, len, flags))
         return ws_conn_deflate_send(c, (uint8_t)opcode, (const uint8_t *)data, len, true, true);
     return ws_conn_queue_frame(c, (uint8_t)opcode, true, 0, (const uint8_t *)data, len, false);
+}
+
+int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len)
+{
+    return ws_conn_send_msg(c, opcode, data, len, 0);
+}
+
+int ws_conn_send_ex(ws_conn *c, ws_opcode opcode, const void *data, size_t len, unsigned flags)
+{
+    return ws_conn_send_msg(c, opcode, data, len, flags);
 }
 
 int ws_conn_send_text(ws_conn *c, const char *text, size_t len)
