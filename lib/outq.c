@@ -207,8 +207,13 @@ void ws_outq_consume(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n)
         q->rd = ws_outq_rec_next(r, q->rd);
         q->rd_done = 0;
         /* A block read to its end (only ever in a heap queue: fixed storage is one block,
-         * read to its end only when nothing is pending). */
+         * read to its end only when nothing is pending). WS_SMALL leaves the test to
+         * ws_outq_heap_next_block, which makes it again. */
+#ifdef WS_SMALL
+        if (q->fixed == NULL)
+#else
         if (q->pending > 0 && q->rd >= q->head->wr)
+#endif
             WS_OUTQ_HEAP(q, next_block)(q, rf, ud);
     }
     if (q->pending == 0)
