@@ -66,16 +66,14 @@ uint8_t *ws_outq_reserve(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool 
                          int *rc)
 {
     ws_outq_block *b = q->tail;
-    size_t at, end, limit;
+    size_t at, end;
 
     *rc = WS_OK;
     if (b != NULL) {
         bool extend = n > 0 && ws_outq_can_extend(q);
         end = ws_outq_end(b->wr, extend, n, ref, &at);
-        limit = b->cap;
-        if (b == q->fixed && !control) /* the heap keeps the same reserve through held */
-            limit = limit > WS_OUTQ_RESERVE ? limit - WS_OUTQ_RESERVE : 0;
-        if (end <= limit) {
+        /* the heap keeps the same reserve through held */
+        if (end <= b->cap && (b != q->fixed || control || b->cap - end >= WS_OUTQ_RESERVE)) {
             q->res_block = b;
             q->res_off = at;
             return ws_outq_data(b) + at;
