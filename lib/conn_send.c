@@ -123,7 +123,7 @@ static inline int ws_conn_frame_put(ws_conn *c, uint8_t b0, const uint8_t *paylo
     if (fast)
         ws_outq_extend(&c->out, (size_t)hlen + len);
     else
-        ws_outq_commit(&c->out, (size_t)hlen + len, NULL);
+        ws_outq_commit(&c->out, (size_t)hlen + len);
     return WS_OK;
 }
 
@@ -164,7 +164,7 @@ static int ws_conn_queue_frame_ref(ws_conn *c, uint8_t opcode, const ws_outq_ref
     if (dst == NULL)
         return rc;
     hlen = ws_conn_put_header(c, dst, (uint8_t)(0x80u | opcode), ref->len, NULL);
-    ws_outq_commit(&c->out, (size_t)hlen, ref); /* the server role draws no key */
+    ws_outq_commit_ref(&c->out, (size_t)hlen, ref); /* the server role draws no key */
     return WS_OK;
 }
 
@@ -185,7 +185,7 @@ int ws_conn_queue_answer(ws_conn *c, ws_answer_fn write, const void *arg)
             return rc;
         rc = write(c, dst, want, &len, arg);
         if (rc == WS_OK && len > 0) {
-            ws_outq_commit(&c->out, len, NULL);
+            ws_outq_commit(&c->out, len);
             return WS_OK;
         }
         ws_outq_cancel(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud);
@@ -345,7 +345,7 @@ int ws_conn_send_prepared(ws_conn *c, ws_prepared *pm)
     if (ws_outq_reserve(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud, 0, true, false, &rc) == NULL)
         return rc;
     ws_prepared_hold(pm);
-    ws_outq_commit(&c->out, 0, &ref);
+    ws_outq_commit_ref(&c->out, 0, &ref);
     return WS_OK;
 }
 

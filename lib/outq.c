@@ -86,7 +86,7 @@ uint8_t *ws_outq_reserve(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool 
     return WS_OUTQ_HEAP(q, grow)(q, rf, ud, n, ref, control, rc);
 }
 
-void ws_outq_commit(ws_outq *q, size_t n, const ws_outq_ref *ref)
+void ws_outq_commit(ws_outq *q, size_t n)
 {
     ws_outq_block *b = q->res_block;
     ws_outq_rec *r;
@@ -116,17 +116,24 @@ void ws_outq_commit(ws_outq *q, size_t n, const ws_outq_ref *ref)
         b->wr = q->res_off + n;
         q->pending += n;
     }
-    if (ref != NULL) {
-        q->last = WS_OUTQ_ALIGN(b->wr);
-        r = ws_outq_rec_at(b, q->last);
-        r->len = ref->len;
-        r->ext = ref->data;
-        r->done = ref->done;
-        r->ud = ref->ud;
-        b->wr = q->last + WS_OUTQ_REC;
-        q->pending += ref->len;
-    }
     q->res_block = NULL;
+}
+
+void ws_outq_commit_ref(ws_outq *q, size_t n, const ws_outq_ref *ref)
+{
+    ws_outq_block *b;
+    ws_outq_rec *r;
+
+    ws_outq_commit(q, n);
+    b = q->tail; /* the reservation's block, linked in if it was a fresh one */
+    q->last = WS_OUTQ_ALIGN(b->wr);
+    r = ws_outq_rec_at(b, q->last);
+    r->len = ref->len;
+    r->ext = ref->data;
+    r->done = ref->done;
+    r->ud = ref->ud;
+    b->wr = q->last + WS_OUTQ_REC;
+    q->pending += ref->len;
 }
 
 void ws_outq_cancel(ws_outq *q, ws_realloc_fn rf, void *ud)

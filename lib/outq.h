@@ -146,9 +146,11 @@ static inline void ws_outq_extend(ws_outq *q, size_t m)
     q->pending += m;
 }
 
-/* Queues the first n bytes written at the reservation (n may be less than reserved), then
- * ref when not NULL (it was reserved with ref). */
-void ws_outq_commit(ws_outq *q, size_t n, const ws_outq_ref *ref);
+/* Queues the first n bytes written at the reservation (n may be less than reserved). */
+void ws_outq_commit(ws_outq *q, size_t n);
+/* The same, then ref (the reservation was made with ref). Apart, so that an image which
+ * never queues a reference links none of it. */
+void ws_outq_commit_ref(ws_outq *q, size_t n, const ws_outq_ref *ref);
 void ws_outq_cancel(ws_outq *q, ws_realloc_fn rf, void *ud);
 
 /* The first contiguous run of pending bytes; 0 when none. */
