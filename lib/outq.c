@@ -68,10 +68,9 @@ uint8_t *ws_outq_reserve(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool 
     ws_outq_block *b = q->tail;
     size_t at, end;
 
-    *rc = WS_OK;
     if (b != NULL) {
-        bool extend = n > 0 && ws_outq_can_extend(q);
-        end = ws_outq_end(b->wr, extend, n, ref, &at);
+        /* (without bytes, n 0, whether they could extend the last record does not matter) */
+        end = ws_outq_end(b->wr, ws_outq_can_extend(q), n, ref, &at);
         /* the heap keeps the same reserve through held */
         if (end <= b->cap && (b != q->fixed || control || b->cap - end >= WS_OUTQ_RESERVE)) {
             q->res_block = b;
