@@ -446,8 +446,7 @@ void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len)
         return; /* no memory to keep it in: an older pong owed still goes out */
     c->pong_owed = true;
     c->pong_len = (uint8_t)len;
-    if (len)
-        memcpy(c->ctl + WS_CTL_PONG, payload, len);
+    memcpy(c->ctl + WS_CTL_PONG, payload, len); /* never NULL, even for none */
 }
 
 size_t ws_conn_output(const ws_conn *c, const uint8_t **data)
