@@ -446,7 +446,8 @@ void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len)
         return; /* no memory to keep it in: an older pong owed still goes out */
     c->pong_owed = true;
     c->pong_len = (uint8_t)len;
-    memcpy(c->ctl + WS_CTL_PONG, payload, len); /* never NULL, even for none */
+    /* Never NULL, even for none; and ws_conn_consume's retry passes the very bytes kept. */
+    memmove(c->ctl + WS_CTL_PONG, payload, len);
 }
 
 size_t ws_conn_output(const ws_conn *c, const uint8_t **data)
@@ -464,8 +465,6 @@ void ws_conn_consume(ws_conn *c, size_t n)
     ws_outq_consume(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud, n);
     /* Room was made: the pong owed to the latest ping goes out now, unless the connection
      * has ended (no frame may follow the close that ended it). */
-    if (c->pong_owed && ws_conn_phase_of(c) != WS_PHASE_CLOSED &&
-        ws_conn_queue_frame(c, WS_OP_PONG, true, 0, c->ctl + WS_CTL_PONG, c->pong_len, false) ==
-            WS_OK)
-        c->pong_owed = false;
+    if (c->pong_owed && ws_conn_phase_of(c) != WS_PHASE_CLOSED)
+        ws_conn_answer_ping(c, c->ctl + WS_CTL_PONG, c->pong_len); /* owed still if no room */
 }
