@@ -216,9 +216,9 @@ void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t r
         (void)ws_conn_queue_frame(c, WS_OP_CLOSE, true, 0, payload, (size_t)n, true);
 }
 
-/* ws_conn_send_allowed tells the phase from c->rx by comparing, which needs the receive
- * states in the order a connection goes through them: the array size below turns negative,
- * and the build stops, if they ever are not. */
+/* ws_conn_send_allowed and ws_conn_consume tell the phase from c->rx by comparing, which
+ * needs the receive states in the order a connection goes through them: the array size
+ * below turns negative, and the build stops, if they ever are not. */
 #define WS_RX_IN_ORDER                                                                             \
     (WS_RX_IDLE < WS_RX_HANDSHAKE && WS_RX_HANDSHAKE < WS_RX_AWAIT_DECISION &&                     \
      WS_RX_AWAIT_DECISION < WS_RX_OPEN_EVENT && WS_RX_OPEN_EVENT < WS_RX_FRAMES &&                 \
@@ -464,7 +464,8 @@ void ws_conn_consume(ws_conn *c, size_t n)
 {
     ws_outq_consume(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud, n);
     /* Room was made: the pong owed to the latest ping goes out now, unless the connection
-     * has ended (no frame may follow the close that ended it). */
-    if (c->pong_owed && ws_conn_phase_of(c) != WS_PHASE_CLOSED)
+     * has ended (no frame may follow the close that ended it): the phase is closed from
+     * WS_RX_CLOSED_EVENT on, the states being in order (ws_conn_rx_in_order). */
+    if (c->pong_owed && c->rx < WS_RX_CLOSED_EVENT)
         ws_conn_answer_ping(c, c->ctl + WS_CTL_PONG, c->pong_len); /* owed still if no room */
 }
