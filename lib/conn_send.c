@@ -127,6 +127,16 @@ static inline int ws_conn_frame_put(ws_conn *c, uint8_t b0, const uint8_t *paylo
     return WS_OK;
 }
 
+/* A frame whose payload is at hand, first byte b0: the sends of this file that a firmware
+ * image may link queue through it rather than through ws_conn_queue_frame, so that where the
+ * frame writer stays out of line (WS_SMALL) they pass it five arguments, and the image links
+ * no wrapper unless it pings (keepalive.c). */
+static inline int ws_conn_put_frame(ws_conn *c, uint8_t b0, const uint8_t *payload, size_t len,
+                                    bool control)
+{
+    return ws_conn_frame_put(c, b0, payload, len, control, NULL, NULL);
+}
+
 int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, uint8_t rsv, const uint8_t *payload,
                         size_t len, bool control)
 {
@@ -213,7 +223,7 @@ void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t r
     if (n < 0) /* a reason cut mid-character: send the code alone */
         n = ws_close_build(payload, code, NULL, 0);
     if (n >= 0)
-        (void)ws_conn_queue_frame(c, WS_OP_CLOSE, true, 0, payload, (size_t)n, true);
+        (void)ws_conn_put_frame(c, (uint8_t)(0x80u | WS_OP_CLOSE), payload, (size_t)n, true);
 }
 
 /* ws_conn_send_allowed and ws_conn_consume tell the phase from c->rx by comparing, which
@@ -267,7 +277,7 @@ static inline int ws_conn_send_msg(ws_conn *c, ws_opcode opcode, const void *dat
         return WS_E_INVALID;
     if (ws_conn_pmd(c) != NULL && ws_conn_deflate_wants(c, len, flags))
         return ws_conn_deflate_send(c, (uint8_t)opcode, (const uint8_t *)data, len, true, true);
-    return ws_conn_queue_frame(c, (uint8_t)opcode, true, 0, (const uint8_t *)data, len, false);
+    return ws_conn_put_frame(c, (uint8_t)(0x80u | opcode), (const uint8_t *)data, len, false);
 }
 
 int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len)
@@ -302,7 +312,7 @@ int ws_conn_send_nocopy(ws_conn *c, ws_opcode opcode, const void *data, size_t l
     if (rc != WS_OK)
         return rc;
     if (ws_conn_is_client(c) || len < WS_NOCOPY_MIN) {
-        rc = ws_conn_queue_frame(c, (uint8_t)opcode, true, 0, (const uint8_t *)data, len, false);
+        rc = ws_conn_put_frame(c, (uint8_t)(0x80u | opcode), (const uint8_t *)data, len, false);
         if (rc == WS_OK && done != NULL)
             done(ud, data);
         return rc;
@@ -386,7 +396,8 @@ int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t
         rc = ws_conn_deflate_send(c, frame_opcode, (const uint8_t *)data, len,
                                   frame_opcode != WS_OP_CONTINUATION, final);
     else
-        rc = ws_conn_queue_frame(c, frame_opcode, final, 0, (const uint8_t *)data, len, false);
+        rc = ws_conn_put_frame(c, (uint8_t)((final ? 0x80u : 0u) | frame_opcode),
+                               (const uint8_t *)data, len, false);
     if (rc != WS_OK)
         return rc;
     c->send_utf8 = utf8;
@@ -402,7 +413,7 @@ static int ws_conn_send_control(ws_conn *c, uint8_t opcode, const void *data, si
         return rc;
     if (len > WS_CONTROL_PAYLOAD_MAX || (len > 0 && data == NULL))
         return WS_E_INVALID;
-    return ws_conn_queue_frame(c, opcode, true, 0, (const uint8_t *)data, len, false);
+    return ws_conn_put_frame(c, (uint8_t)(0x80u | opcode), (const uint8_t *)data, len, false);
 }
 
 int ws_conn_ping(ws_conn *c, const void *data, size_t len)
@@ -427,7 +438,8 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
     if (n < 0)
         return n;
     /* An empty close (no code) leaves payload unwritten: nothing of it is passed. */
-    rc = ws_conn_queue_frame(c, WS_OP_CLOSE, true, 0, n > 0 ? payload : NULL, (size_t)n, true);
+    rc = ws_conn_put_frame(c, (uint8_t)(0x80u | WS_OP_CLOSE), n > 0 ? payload : NULL, (size_t)n,
+                           true);
     if (rc != WS_OK)
         return rc;
     c->close_sent = true;
@@ -438,7 +450,7 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
 
 void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len)
 {
-    if (ws_conn_queue_frame(c, WS_OP_PONG, true, 0, payload, len, false) == WS_OK) {
+    if (ws_conn_put_frame(c, (uint8_t)(0x80u | WS_OP_PONG), payload, len, false) == WS_OK) {
         c->pong_owed = false; /* this answer supersedes any older one still owed */
         return;
     }
