@@ -69,9 +69,9 @@ uint8_t *ws_outq_reserve(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool 
     size_t at, end;
 
     if (b != NULL) {
-        /* (without bytes, n 0, whether they could extend the last record does not matter) */
+        /* (ws_outq_end asks whether the bytes may extend the last record only if n > 0) */
         end = ws_outq_end(b->wr, ws_outq_can_extend(q), n, ref, &at);
-        /* the heap keeps the same reserve through held */
+        /* Fixed storage keeps WS_OUTQ_RESERVE back from data; the heap does through held. */
         if (end <= b->cap && (b != q->fixed || control || b->cap - end >= WS_OUTQ_RESERVE)) {
             q->res_block = b;
             q->res_off = at;

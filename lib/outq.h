@@ -109,9 +109,9 @@ void ws_outq_heap_drop(ws_outq *q, ws_realloc_fn rf, void *ud);
 /* Room for n bytes at the end of the queue (followed, with ref, by a reference record).
  * Control appends may use the storage kept back for close frames and pongs. Returns where to
  * write, or NULL with *rc WS_E_BACKPRESSURE (no room now) or WS_E_NOMEM (*rc is set only
- * then). Nothing is queued until ws_outq_commit; ws_outq_cancel drops the reservation. rf is the
- * heap's allocator: a queue in fixed storage never calls it (it may be NULL there), nor does any
- * function below. */
+ * then). Nothing is queued until ws_outq_commit; ws_outq_cancel drops the reservation. rf is
+ * the heap's allocator: a queue in fixed storage never calls it (it may be NULL there), nor
+ * does any function below. */
 uint8_t *ws_outq_reserve(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool ref, bool control,
                          int *rc);
 
