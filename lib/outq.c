@@ -195,6 +195,15 @@ static void ws_outq_release(ws_outq *q, ws_realloc_fn rf, void *ud)
     q->last = WS_OUTQ_NONE;
 }
 
+/* Whether the head block was read to its end with bytes still pending: only ever in a heap
+ * queue (fixed storage is one block, read to its end only when nothing is pending). WS_SMALL
+ * asks only whether the queue is on the heap: ws_outq_heap_next_block tests the rest again. */
+#ifdef WS_SMALL
+#define WS_OUTQ_HEAD_READ(q) ((q)->fixed == NULL)
+#else
+#define WS_OUTQ_HEAD_READ(q) ((q)->pending > 0 && (q)->rd >= (q)->head->wr)
+#endif
+
 void ws_outq_consume(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n)
 {
     while (n > 0 && q->pending > 0) {
@@ -206,18 +215,11 @@ void ws_outq_consume(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n)
         n -= take;
         if (q->rd_done < r->len)
             break;
-        if (r->ext != NULL && r->done != NULL)
-            r->done(r->ud, r->ext);
         q->rd = ws_outq_rec_next(r, q->rd);
         q->rd_done = 0;
-        /* A block read to its end (only ever in a heap queue: fixed storage is one block,
-         * read to its end only when nothing is pending). WS_SMALL leaves the test to
-         * ws_outq_heap_next_block, which makes it again. */
-#ifdef WS_SMALL
-        if (q->fixed == NULL)
-#else
-        if (q->pending > 0 && q->rd >= q->head->wr)
-#endif
+        if (r->ext != NULL && r->done != NULL) /* the record is not read after this */
+            r->done(r->ud, r->ext);
+        if (WS_OUTQ_HEAD_READ(q))
             WS_OUTQ_HEAP(q, next_block)(q, rf, ud);
     }
     if (q->pending == 0)
