@@ -344,6 +344,8 @@ int ws_conn_queue_made(ws_conn *c, uint8_t b0, size_t max_len, ws_frame_make_fn 
 typedef int (*ws_answer_fn)(ws_conn *c, uint8_t *out, size_t cap, size_t *len, const void *arg);
 int ws_conn_queue_answer(ws_conn *c, ws_answer_fn write, const void *arg);
 void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t reason_len);
+/* Queues the pong for a ping of payload[0..len) (payload never NULL), or keeps it owed
+ * until the host drains. */
 void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len);
 
 WS_INTERNAL_END

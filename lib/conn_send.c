@@ -8,15 +8,14 @@
 
 int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need)
 {
-    if (b->cap - b->len >= need)
-        return WS_OK;
-    if (b->off > 0) { /* compact: what was drained makes room at the front */
+    if (b->cap - b->len < need && b->off > 0) {
+        /* compact: what was drained makes room at the front */
         memmove(b->p, b->p + b->off, b->len - b->off);
         b->len -= b->off;
         b->off = 0;
-        if (b->cap - b->len >= need)
-            return WS_OK;
     }
+    if (b->cap - b->len >= need)
+        return WS_OK;
     if (need > b->max - b->len)
         return WS_E_BACKPRESSURE;
     if (ws_conn_heap_of(c) == NULL)
@@ -24,10 +23,12 @@ int ws_buf_reserve(ws_conn *c, ws_buf *b, size_t need)
     return WS_CONN_HEAP(c, grow)(c, b, need);
 }
 
-/* The allocator the output queue grows with: none for fixed storage. */
+/* The allocator the output queue grows with. A queue in fixed storage never calls it (it
+ * refuses what its one block cannot take, and a reservation there is always in that block),
+ * so the connection's own is passed whatever the storage: a heap connection always has one. */
 static ws_realloc_fn ws_conn_out_rf(const ws_conn *c)
 {
-    return ws_conn_heap_of(c) != NULL ? c->cfg.realloc : NULL;
+    return c->cfg.realloc;
 }
 
 /* Whether a frame of len payload bytes can be queued: WS_E_SEND_TOO_BIG when it never could,
@@ -60,7 +61,7 @@ static int ws_conn_put_header(ws_conn *c, uint8_t *dst, uint8_t b0, size_t len, 
         dst[3] = (uint8_t)len;
         n = 4;
     } else {
-        uint64_t v = len;
+        size_t v = len; /* a 32-bit size_t runs out to zero for the high bytes */
         int i;
         dst[1] = 127;
         for (i = 9; i >= 2; i--, v >>= 8)
@@ -91,8 +92,12 @@ static inline int ws_conn_frame_put(ws_conn *c, uint8_t b0, const uint8_t *paylo
 
     if (rc != WS_OK)
         return rc;
+#ifdef WS_SMALL
+    dst = NULL; /* ws_outq_reserve below extends the last run too, only with a commit more */
+#else
     /* Most sends extend the last run in place; the rest reserve (a new record or block). */
     dst = ws_outq_tail_room(&c->out, WS_FRAME_HEADER_MAX + len, control);
+#endif
     fast = dst != NULL;
     if (!fast) {
         dst = ws_outq_reserve(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud,
@@ -118,8 +123,18 @@ static inline int ws_conn_frame_put(ws_conn *c, uint8_t b0, const uint8_t *paylo
     if (fast)
         ws_outq_extend(&c->out, (size_t)hlen + len);
     else
-        ws_outq_commit(&c->out, (size_t)hlen + len, NULL);
+        ws_outq_commit(&c->out, (size_t)hlen + len);
     return WS_OK;
+}
+
+/* A frame whose payload is at hand, first byte b0: the sends of this file that a firmware
+ * image may link queue through it rather than through ws_conn_queue_frame, so that where the
+ * frame writer stays out of line (WS_SMALL) they pass it five arguments, and the image links
+ * no wrapper unless it pings (keepalive.c). */
+static inline int ws_conn_put_frame(ws_conn *c, uint8_t b0, const uint8_t *payload, size_t len,
+                                    bool control)
+{
+    return ws_conn_frame_put(c, b0, payload, len, control, NULL, NULL);
 }
 
 int ws_conn_queue_frame(ws_conn *c, uint8_t opcode, bool fin, uint8_t rsv, const uint8_t *payload,
@@ -159,7 +174,7 @@ static int ws_conn_queue_frame_ref(ws_conn *c, uint8_t opcode, const ws_outq_ref
     if (dst == NULL)
         return rc;
     hlen = ws_conn_put_header(c, dst, (uint8_t)(0x80u | opcode), ref->len, NULL);
-    ws_outq_commit(&c->out, (size_t)hlen, ref); /* the server role draws no key */
+    ws_outq_commit_ref(&c->out, (size_t)hlen, ref); /* the server role draws no key */
     return WS_OK;
 }
 
@@ -179,17 +194,15 @@ int ws_conn_queue_answer(ws_conn *c, ws_answer_fn write, const void *arg)
         if (dst == NULL)
             return rc;
         rc = write(c, dst, want, &len, arg);
-        if (rc != WS_E_BUFFER || want == room)
-            break;
+        if (rc == WS_OK && len > 0) {
+            ws_outq_commit(&c->out, len);
+            return WS_OK;
+        }
         ws_outq_cancel(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud);
+        if (rc != WS_E_BUFFER || want == room)
+            return rc;
         want = WS_MIN(want * 4, room);
     }
-    if (rc != WS_OK || len == 0) {
-        ws_outq_cancel(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud);
-        return rc;
-    }
-    ws_outq_commit(&c->out, len, NULL);
-    return WS_OK;
 }
 
 void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t reason_len)
@@ -210,17 +223,27 @@ void ws_conn_queue_close(ws_conn *c, unsigned code, const char *reason, size_t r
     if (n < 0) /* a reason cut mid-character: send the code alone */
         n = ws_close_build(payload, code, NULL, 0);
     if (n >= 0)
-        (void)ws_conn_queue_frame(c, WS_OP_CLOSE, true, 0, payload, (size_t)n, true);
+        (void)ws_conn_put_frame(c, (uint8_t)(0x80u | WS_OP_CLOSE), payload, (size_t)n, true);
 }
 
-/* Whether data and control frames may be sent now. */
+/* ws_conn_send_allowed and ws_conn_consume tell the phase from c->rx by comparing, which
+ * needs the receive states in the order a connection goes through them: the array size
+ * below turns negative, and the build stops, if they ever are not. */
+#define WS_RX_IN_ORDER                                                                             \
+    (WS_RX_IDLE < WS_RX_HANDSHAKE && WS_RX_HANDSHAKE < WS_RX_AWAIT_DECISION &&                     \
+     WS_RX_AWAIT_DECISION < WS_RX_OPEN_EVENT && WS_RX_OPEN_EVENT < WS_RX_FRAMES &&                 \
+     WS_RX_FRAMES < WS_RX_FAIL_PENDING && WS_RX_FAIL_PENDING < WS_RX_CLOSED_EVENT &&               \
+     WS_RX_CLOSED_EVENT < WS_RX_DONE)
+typedef char ws_conn_rx_in_order[WS_RX_IN_ORDER ? 1 : -1];
+
+/* Whether data and control frames may be sent now: ws_conn_phase_of's phases, connecting
+ * before WS_RX_OPEN_EVENT, closed from WS_RX_CLOSED_EVENT, open (closing once our close
+ * went out) between. */
 static int ws_conn_send_allowed(const ws_conn *c)
 {
-    ws_phase phase = ws_conn_phase_of(c);
-
-    if (phase == WS_PHASE_OPEN)
-        return WS_OK;
-    return phase == WS_PHASE_CLOSED || c->close_sent ? WS_E_CLOSED : WS_E_STATE;
+    if (c->rx >= WS_RX_CLOSED_EVENT || c->close_sent)
+        return WS_E_CLOSED;
+    return c->rx >= WS_RX_OPEN_EVENT ? WS_OK : WS_E_STATE;
 }
 
 /* The checks every whole-message send makes before queueing. */
@@ -242,12 +265,9 @@ static int ws_conn_send_check(const ws_conn *c, ws_opcode opcode, const void *da
     return WS_OK;
 }
 
-int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len)
-{
-    return ws_conn_send_ex(c, opcode, data, len, 0);
-}
-
-int ws_conn_send_ex(ws_conn *c, ws_opcode opcode, const void *data, size_t len, unsigned flags)
+/* ws_conn_send_ex's work, in both public calls. */
+static inline int ws_conn_send_msg(ws_conn *c, ws_opcode opcode, const void *data, size_t len,
+                                   unsigned flags)
 {
     int rc = ws_conn_send_check(c, opcode, data, len);
 
@@ -257,7 +277,17 @@ int ws_conn_send_ex(ws_conn *c, ws_opcode opcode, const void *data, size_t len, 
         return WS_E_INVALID;
     if (ws_conn_pmd(c) != NULL && ws_conn_deflate_wants(c, len, flags))
         return ws_conn_deflate_send(c, (uint8_t)opcode, (const uint8_t *)data, len, true, true);
-    return ws_conn_queue_frame(c, (uint8_t)opcode, true, 0, (const uint8_t *)data, len, false);
+    return ws_conn_put_frame(c, (uint8_t)(0x80u | opcode), (const uint8_t *)data, len, false);
+}
+
+int ws_conn_send(ws_conn *c, ws_opcode opcode, const void *data, size_t len)
+{
+    return ws_conn_send_msg(c, opcode, data, len, 0);
+}
+
+int ws_conn_send_ex(ws_conn *c, ws_opcode opcode, const void *data, size_t len, unsigned flags)
+{
+    return ws_conn_send_msg(c, opcode, data, len, flags);
 }
 
 int ws_conn_send_text(ws_conn *c, const char *text, size_t len)
@@ -282,7 +312,7 @@ int ws_conn_send_nocopy(ws_conn *c, ws_opcode opcode, const void *data, size_t l
     if (rc != WS_OK)
         return rc;
     if (ws_conn_is_client(c) || len < WS_NOCOPY_MIN) {
-        rc = ws_conn_queue_frame(c, (uint8_t)opcode, true, 0, (const uint8_t *)data, len, false);
+        rc = ws_conn_put_frame(c, (uint8_t)(0x80u | opcode), (const uint8_t *)data, len, false);
         if (rc == WS_OK && done != NULL)
             done(ud, data);
         return rc;
@@ -325,7 +355,7 @@ int ws_conn_send_prepared(ws_conn *c, ws_prepared *pm)
     if (ws_outq_reserve(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud, 0, true, false, &rc) == NULL)
         return rc;
     ws_prepared_hold(pm);
-    ws_outq_commit(&c->out, 0, &ref);
+    ws_outq_commit_ref(&c->out, 0, &ref);
     return WS_OK;
 }
 
@@ -366,7 +396,8 @@ int ws_conn_send_fragment(ws_conn *c, ws_opcode opcode, const void *data, size_t
         rc = ws_conn_deflate_send(c, frame_opcode, (const uint8_t *)data, len,
                                   frame_opcode != WS_OP_CONTINUATION, final);
     else
-        rc = ws_conn_queue_frame(c, frame_opcode, final, 0, (const uint8_t *)data, len, false);
+        rc = ws_conn_put_frame(c, (uint8_t)((final ? 0x80u : 0u) | frame_opcode),
+                               (const uint8_t *)data, len, false);
     if (rc != WS_OK)
         return rc;
     c->send_utf8 = utf8;
@@ -382,7 +413,7 @@ static int ws_conn_send_control(ws_conn *c, uint8_t opcode, const void *data, si
         return rc;
     if (len > WS_CONTROL_PAYLOAD_MAX || (len > 0 && data == NULL))
         return WS_E_INVALID;
-    return ws_conn_queue_frame(c, opcode, true, 0, (const uint8_t *)data, len, false);
+    return ws_conn_put_frame(c, (uint8_t)(0x80u | opcode), (const uint8_t *)data, len, false);
 }
 
 int ws_conn_ping(ws_conn *c, const void *data, size_t len)
@@ -407,7 +438,8 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
     if (n < 0)
         return n;
     /* An empty close (no code) leaves payload unwritten: nothing of it is passed. */
-    rc = ws_conn_queue_frame(c, WS_OP_CLOSE, true, 0, n > 0 ? payload : NULL, (size_t)n, true);
+    rc = ws_conn_put_frame(c, (uint8_t)(0x80u | WS_OP_CLOSE), n > 0 ? payload : NULL, (size_t)n,
+                           true);
     if (rc != WS_OK)
         return rc;
     c->close_sent = true;
@@ -418,7 +450,7 @@ int ws_conn_close(ws_conn *c, unsigned code, const char *reason, size_t reason_l
 
 void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len)
 {
-    if (ws_conn_queue_frame(c, WS_OP_PONG, true, 0, payload, len, false) == WS_OK) {
+    if (ws_conn_put_frame(c, (uint8_t)(0x80u | WS_OP_PONG), payload, len, false) == WS_OK) {
         c->pong_owed = false; /* this answer supersedes any older one still owed */
         return;
     }
@@ -426,8 +458,8 @@ void ws_conn_answer_ping(ws_conn *c, const uint8_t *payload, size_t len)
         return; /* no memory to keep it in: an older pong owed still goes out */
     c->pong_owed = true;
     c->pong_len = (uint8_t)len;
-    if (len)
-        memcpy(c->ctl + WS_CTL_PONG, payload, len);
+    /* Never NULL, even for none; and ws_conn_consume's retry passes the very bytes kept. */
+    memmove(c->ctl + WS_CTL_PONG, payload, len);
 }
 
 size_t ws_conn_output(const ws_conn *c, const uint8_t **data)
@@ -444,9 +476,8 @@ void ws_conn_consume(ws_conn *c, size_t n)
 {
     ws_outq_consume(&c->out, ws_conn_out_rf(c), c->cfg.realloc_ud, n);
     /* Room was made: the pong owed to the latest ping goes out now, unless the connection
-     * has ended (no frame may follow the close that ended it). */
-    if (c->pong_owed && ws_conn_phase_of(c) != WS_PHASE_CLOSED &&
-        ws_conn_queue_frame(c, WS_OP_PONG, true, 0, c->ctl + WS_CTL_PONG, c->pong_len, false) ==
-            WS_OK)
-        c->pong_owed = false;
+     * has ended (no frame may follow the close that ended it): the phase is closed from
+     * WS_RX_CLOSED_EVENT on, the states being in order (ws_conn_rx_in_order). */
+    if (c->pong_owed && c->rx < WS_RX_CLOSED_EVENT)
+        ws_conn_answer_ping(c, c->ctl + WS_CTL_PONG, c->pong_len); /* owed still if no room */
 }

@@ -66,16 +66,13 @@ uint8_t *ws_outq_reserve(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool 
                          int *rc)
 {
     ws_outq_block *b = q->tail;
-    size_t at, end, limit;
+    size_t at, end;
 
-    *rc = WS_OK;
     if (b != NULL) {
-        bool extend = n > 0 && ws_outq_can_extend(q);
-        end = ws_outq_end(b->wr, extend, n, ref, &at);
-        limit = b->cap;
-        if (b == q->fixed && !control) /* the heap keeps the same reserve through held */
-            limit = limit > WS_OUTQ_RESERVE ? limit - WS_OUTQ_RESERVE : 0;
-        if (end <= limit) {
+        /* (ws_outq_end asks whether the bytes may extend the last record only if n > 0) */
+        end = ws_outq_end(b->wr, ws_outq_can_extend(q), n, ref, &at);
+        /* Fixed storage keeps WS_OUTQ_RESERVE back from data; the heap does through held. */
+        if (end <= b->cap && (b != q->fixed || control || b->cap - end >= WS_OUTQ_RESERVE)) {
             q->res_block = b;
             q->res_off = at;
             return ws_outq_data(b) + at;
@@ -88,7 +85,7 @@ uint8_t *ws_outq_reserve(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool 
     return WS_OUTQ_HEAP(q, grow)(q, rf, ud, n, ref, control, rc);
 }
 
-void ws_outq_commit(ws_outq *q, size_t n, const ws_outq_ref *ref)
+void ws_outq_commit(ws_outq *q, size_t n)
 {
     ws_outq_block *b = q->res_block;
     ws_outq_rec *r;
@@ -118,17 +115,24 @@ void ws_outq_commit(ws_outq *q, size_t n, const ws_outq_ref *ref)
         b->wr = q->res_off + n;
         q->pending += n;
     }
-    if (ref != NULL) {
-        q->last = WS_OUTQ_ALIGN(b->wr);
-        r = ws_outq_rec_at(b, q->last);
-        r->len = ref->len;
-        r->ext = ref->data;
-        r->done = ref->done;
-        r->ud = ref->ud;
-        b->wr = q->last + WS_OUTQ_REC;
-        q->pending += ref->len;
-    }
     q->res_block = NULL;
+}
+
+void ws_outq_commit_ref(ws_outq *q, size_t n, const ws_outq_ref *ref)
+{
+    ws_outq_block *b;
+    ws_outq_rec *r;
+
+    ws_outq_commit(q, n);
+    b = q->tail; /* the reservation's block, linked in if it was a fresh one */
+    q->last = WS_OUTQ_ALIGN(b->wr);
+    r = ws_outq_rec_at(b, q->last);
+    r->len = ref->len;
+    r->ext = ref->data;
+    r->done = ref->done;
+    r->ud = ref->ud;
+    b->wr = q->last + WS_OUTQ_REC;
+    q->pending += ref->len;
 }
 
 void ws_outq_cancel(ws_outq *q, ws_realloc_fn rf, void *ud)
@@ -191,6 +195,15 @@ static void ws_outq_release(ws_outq *q, ws_realloc_fn rf, void *ud)
     q->last = WS_OUTQ_NONE;
 }
 
+/* Whether the head block was read to its end with bytes still pending: only ever in a heap
+ * queue (fixed storage is one block, read to its end only when nothing is pending). WS_SMALL
+ * asks only whether the queue is on the heap: ws_outq_heap_next_block tests the rest again. */
+#ifdef WS_SMALL
+#define WS_OUTQ_HEAD_READ(q) ((q)->fixed == NULL)
+#else
+#define WS_OUTQ_HEAD_READ(q) ((q)->pending > 0 && (q)->rd >= (q)->head->wr)
+#endif
+
 void ws_outq_consume(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n)
 {
     while (n > 0 && q->pending > 0) {
@@ -202,13 +215,11 @@ void ws_outq_consume(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n)
         n -= take;
         if (q->rd_done < r->len)
             break;
-        if (r->ext != NULL && r->done != NULL)
-            r->done(r->ud, r->ext);
         q->rd = ws_outq_rec_next(r, q->rd);
         q->rd_done = 0;
-        /* A block read to its end (only ever in a heap queue: fixed storage is one block,
-         * read to its end only when nothing is pending). */
-        if (q->pending > 0 && q->rd >= q->head->wr)
+        if (r->ext != NULL && r->done != NULL) /* the record is not read after this */
+            r->done(r->ud, r->ext);
+        if (WS_OUTQ_HEAD_READ(q))
             WS_OUTQ_HEAP(q, next_block)(q, rf, ud);
     }
     if (q->pending == 0)

@@ -108,8 +108,10 @@ void ws_outq_heap_drop(ws_outq *q, ws_realloc_fn rf, void *ud);
 
 /* Room for n bytes at the end of the queue (followed, with ref, by a reference record).
  * Control appends may use the storage kept back for close frames and pongs. Returns where to
- * write, or NULL with *rc WS_E_BACKPRESSURE (no room now) or WS_E_NOMEM. Nothing is queued
- * until ws_outq_commit; ws_outq_cancel drops the reservation. rf NULL: fixed storage. */
+ * write, or NULL with *rc WS_E_BACKPRESSURE (no room now) or WS_E_NOMEM (*rc is set only
+ * then). Nothing is queued until ws_outq_commit; ws_outq_cancel drops the reservation. rf is
+ * the heap's allocator: a queue in fixed storage never calls it (it may be NULL there), nor
+ * does any function below. */
 uint8_t *ws_outq_reserve(ws_outq *q, ws_realloc_fn rf, void *ud, size_t n, bool ref, bool control,
                          int *rc);
 
@@ -125,7 +127,8 @@ static inline ws_outq_rec *ws_outq_rec_at(const ws_outq_block *b, size_t off)
 
 /* The hot path of every send, inline: where n more bytes of the last run go when its block
  * has room for them (NULL otherwise: use ws_outq_reserve). ws_outq_extend queues the m <= n
- * bytes written there. */
+ * bytes written there. WS_SMALL reserves for every frame instead (conn_send.c). */
+#ifndef WS_SMALL
 static inline uint8_t *ws_outq_tail_room(const ws_outq *q, size_t n, bool control)
 {
     const ws_outq_block *b = q->tail;
@@ -135,6 +138,7 @@ static inline uint8_t *ws_outq_tail_room(const ws_outq *q, size_t n, bool contro
         return NULL;
     return ws_outq_data(b) + b->wr;
 }
+#endif
 
 static inline void ws_outq_extend(ws_outq *q, size_t m)
 {
@@ -143,9 +147,11 @@ static inline void ws_outq_extend(ws_outq *q, size_t m)
     q->pending += m;
 }
 
-/* Queues the first n bytes written at the reservation (n may be less than reserved), then
- * ref when not NULL (it was reserved with ref). */
-void ws_outq_commit(ws_outq *q, size_t n, const ws_outq_ref *ref);
+/* Queues the first n bytes written at the reservation (n may be less than reserved). */
+void ws_outq_commit(ws_outq *q, size_t n);
+/* The same, then ref (the reservation was made with ref). Apart, so that an image which
+ * never queues a reference links none of it. */
+void ws_outq_commit_ref(ws_outq *q, size_t n, const ws_outq_ref *ref);
 void ws_outq_cancel(ws_outq *q, ws_realloc_fn rf, void *ud);
 
 /* The first contiguous run of pending bytes; 0 when none. */
