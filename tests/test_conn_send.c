@@ -163,6 +163,89 @@ static size_t client_frame(uint8_t *out, uint8_t opcode, const uint8_t *payload,
     return (size_t)n + len;
 }
 
+/* ---- a pong owed ----------------------------------------------------------------------- */
+
+/* Consumes every pending byte, run by run, keeping a copy in out (cap bytes); returns the
+ * count. The pong owed goes out from inside ws_conn_consume, so it is read the same way. */
+static size_t drain_into(ws_conn *c, uint8_t *out, size_t cap)
+{
+    const uint8_t *p;
+    size_t n, total = 0;
+
+    while ((n = ws_conn_output(c, &p)) > 0) {
+        assert_true(total + n <= cap);
+        memcpy(out + total, p, n);
+        total += n;
+        ws_conn_consume(c, n);
+    }
+    return total;
+}
+
+/* Pings that meet an output queue full of data (up to max_output) are answered as room
+ * allows: the pong owed is always the latest ping's, it goes
+ * out from ws_conn_consume once the queue has room, after everything queued before it, and
+ * the older pings that found no room get none (RFC 6455 5.5.3 lets a pong answer only the
+ * most recent ping). In fixed storage and on the heap. */
+static void test_pong_owed_until_room(void **state)
+{
+    enum { PINGS = 40, PLEN = 100 };
+    static uint8_t data[1000], in[PLEN + 16], wire[16384];
+    frame_seen f[64];
+    int mode;
+    (void)state;
+
+    memset(data, 'd', sizeof data);
+    for (mode = 0; mode < 2; mode++) {
+        ws_conn *c;
+        ws_event ev;
+        size_t sent = 0, n, frames, i, pongs = 0;
+        int i_ping;
+
+        if (mode == 0) {
+            c = open_fixed();
+        } else {
+            ws_config cfg;
+            ws_config_init(&cfg, WS_ROLE_SERVER);
+            cfg.max_output = 4096;
+            cfg.realloc = plain_realloc;
+            c = ws_conn_new(&cfg);
+            assert_non_null(c);
+            assert_int_equal(ws_conn_start_open(c, NULL), WS_OK);
+        }
+        assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_OPEN);
+        while (ws_conn_send(c, WS_OP_BINARY, data, sizeof data) == WS_OK)
+            sent++;
+        assert_true(sent >= 3);
+        for (i_ping = 0; i_ping < PINGS; i_ping++) {
+            uint8_t payload[PLEN];
+            memset(payload, 'A' + i_ping % 26, sizeof payload);
+            payload[0] = (uint8_t)i_ping;
+            n = client_frame(in, WS_OP_PING, payload, sizeof payload);
+            assert_int_equal(ws_conn_feed(c, in, n), WS_OK);
+            assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_PING);
+            assert_int_equal(ev.len, PLEN);
+            assert_int_equal(ws_conn_next_event(c, &ev), WS_EV_NONE);
+        }
+        n = drain_into(c, wire, sizeof wire);
+        frames = decode(wire, n, WS_ROLE_SERVER, f, 64);
+        for (i = 0; i < sent; i++) /* the data first, whole and in order */
+            assert_true(f[i].opcode == WS_OP_BINARY && f[i].len == sizeof data);
+        for (i = sent; i < frames; i++) {
+            assert_int_equal(f[i].opcode, WS_OP_PONG);
+            assert_int_equal(f[i].len, PLEN);
+            /* pongs in ping order, none answered twice */
+            if (i > sent)
+                assert_true(f[i].payload[0] > f[i - 1].payload[0]);
+            pongs++;
+        }
+        assert_true(pongs >= 1 && pongs < PINGS);              /* some pings found no room */
+        assert_int_equal(f[frames - 1].payload[0], PINGS - 1); /* the latest is answered */
+        assert_int_equal(f[frames - 1].payload[1], 'A' + (PINGS - 1) % 26);
+        assert_int_equal(drain(c), 0); /* owed no more */
+        ws_conn_free(c);
+    }
+}
+
 /* ---- coherent defaults ---------------------------------------------------------------- */
 
 /* A default-config server in whole-message mode echoes what the defaults let in: a 1 MiB
@@ -879,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_send_helpers),
         cmocka_unit_test(test_event_opcode_type),
         cmocka_unit_test(test_queue_frame_rsv),
+        cmocka_unit_test(test_pong_owed_until_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
