@@ -392,27 +392,14 @@ int ws_handshake_status(const ws_handshake *hs)
 
 /* ---- answers -------------------------------------------------------------------------- */
 
+#ifndef WS_NO_ERROR_STRINGS
 /* Every status of the IANA HTTP status code registry that a rejection may carry (200-599).
- * WS_NO_ERROR_STRINGS (docs/size.md) keeps only the statuses libws answers with by itself
- * (error.c's table, the hooks' 500, the handshake timeout's 408 and 503); a host's other
- * statuses then go out with the empty phrase, which is still a valid status line. */
+ * WS_NO_ERROR_STRINGS (docs/size.md) has no phrases at all: every refusal goes out with the
+ * empty one, which is still a valid status line. */
 #define WS_REASON(status, phrase) #status phrase "\0"
 /* Each entry: three digits, the phrase and a NUL; an empty entry ends the list. */
 /* clang-format off */
 static const char ws_reasons[] =
-    WS_REASON(400, "Bad Request")
-    WS_REASON(401, "Unauthorized")
-    WS_REASON(403, "Forbidden")
-    WS_REASON(405, "Method Not Allowed")
-    WS_REASON(408, "Request Timeout")
-    WS_REASON(414, "URI Too Long")
-    WS_REASON(421, "Misdirected Request")
-    WS_REASON(426, "Upgrade Required")
-    WS_REASON(431, "Request Header Fields Too Large")
-    WS_REASON(500, "Internal Server Error")
-    WS_REASON(503, "Service Unavailable")
-    WS_REASON(505, "HTTP Version Not Supported")
-#ifndef WS_NO_ERROR_STRINGS
     WS_REASON(200, "OK")
     WS_REASON(201, "Created")
     WS_REASON(202, "Accepted")
@@ -431,34 +418,45 @@ static const char ws_reasons[] =
     WS_REASON(305, "Use Proxy")
     WS_REASON(307, "Temporary Redirect")
     WS_REASON(308, "Permanent Redirect")
+    WS_REASON(400, "Bad Request")
+    WS_REASON(401, "Unauthorized")
     WS_REASON(402, "Payment Required")
+    WS_REASON(403, "Forbidden")
     WS_REASON(404, "Not Found")
+    WS_REASON(405, "Method Not Allowed")
     WS_REASON(406, "Not Acceptable")
     WS_REASON(407, "Proxy Authentication Required")
+    WS_REASON(408, "Request Timeout")
     WS_REASON(409, "Conflict")
     WS_REASON(410, "Gone")
     WS_REASON(411, "Length Required")
     WS_REASON(412, "Precondition Failed")
     WS_REASON(413, "Content Too Large")
+    WS_REASON(414, "URI Too Long")
     WS_REASON(415, "Unsupported Media Type")
     WS_REASON(416, "Range Not Satisfiable")
     WS_REASON(417, "Expectation Failed")
+    WS_REASON(421, "Misdirected Request")
     WS_REASON(422, "Unprocessable Content")
     WS_REASON(423, "Locked")
     WS_REASON(424, "Failed Dependency")
     WS_REASON(425, "Too Early")
+    WS_REASON(426, "Upgrade Required")
     WS_REASON(428, "Precondition Required")
     WS_REASON(429, "Too Many Requests")
+    WS_REASON(431, "Request Header Fields Too Large")
     WS_REASON(451, "Unavailable For Legal Reasons")
+    WS_REASON(500, "Internal Server Error")
     WS_REASON(501, "Not Implemented")
     WS_REASON(502, "Bad Gateway")
+    WS_REASON(503, "Service Unavailable")
     WS_REASON(504, "Gateway Timeout")
+    WS_REASON(505, "HTTP Version Not Supported")
     WS_REASON(506, "Variant Also Negotiates")
     WS_REASON(507, "Insufficient Storage")
     WS_REASON(508, "Loop Detected")
     WS_REASON(510, "Not Extended")
     WS_REASON(511, "Network Authentication Required")
-#endif
     ""; /* the end: an empty entry */
 /* clang-format on */
 #undef WS_REASON
@@ -474,6 +472,9 @@ static const char *ws_reason_phrase(int status)
     }
     return "";
 }
+#else
+#define ws_reason_phrase(status) "" /* codes only: the empty phrase RFC 9112 §4 allows */
+#endif
 
 /* Statuses that never carry content (RFC 9110 §15.3.5, §15.3.6, §15.4.5); 204 and 304 do
  * not even announce a length. */
