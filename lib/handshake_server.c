@@ -20,17 +20,18 @@ static bool ws_hs_value_is(const ws_header *h, const char *value)
 static bool ws_hs_absolute_authority(const char *t, size_t len, const char **auth,
                                      const char **auth_end)
 {
-    static const char *const schemes[] = {"http", "https", "ws", "wss"};
     const char *end = t + len, *colon = memchr(t, ':', len), *p;
     ws_hostport hp;
-    size_t i;
-    bool known = false;
+    size_t n;
 
     if (colon == NULL)
         return false;
-    for (i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-        known = known || ws_ascii_ieq(t, (size_t)(colon - t), schemes[i]);
-    if (!known || end - colon < 4 || colon[1] != '/' || colon[2] != '/')
+    /* http and https are "https" cut to 4 or 5 bytes; ws and wss "wss" to 2 or 3. */
+    n = (size_t)(colon - t);
+    if (!((n | 1) == 5 && ws_ascii_ieq_n(t, "https", n)) &&
+        !((n | 1) == 3 && ws_ascii_ieq_n(t, "wss", n)))
+        return false;
+    if (end - colon < 4 || colon[1] != '/' || colon[2] != '/')
         return false;
     for (p = colon + 3; p < end && *p != '/' && *p != '?'; p++)
         ;
@@ -39,8 +40,9 @@ static bool ws_hs_absolute_authority(const char *t, size_t len, const char **aut
     return ws_hostport_parse(colon + 3, p, &hp);
 }
 
-/* Checks the request-target and splits it into path and query. Printable ASCII only: a
- * browser percent-encodes everything else, and '#' never reaches the server. */
+/* Checks the request-target and splits it into path and query; an absolute-form target's
+ * authority is the request's host from here on. Printable ASCII only: a browser
+ * percent-encodes everything else, and '#' never reaches the server. */
 static int ws_hs_target(ws_request *r, const char *t, size_t len)
 {
     const char *end = t + len, *path = t, *q, *auth;
@@ -53,8 +55,12 @@ static int ws_hs_target(ws_request *r, const char *t, size_t len)
         if (c <= 0x20 || c >= 0x7F || c == '#')
             return WS_E_HTTP_SYNTAX;
     }
-    if (t[0] != '/' && !ws_hs_absolute_authority(t, len, &auth, &path))
-        return WS_E_HTTP_SYNTAX; /* "*" and authority-form have no place here */
+    if (t[0] != '/') {
+        if (!ws_hs_absolute_authority(t, len, &auth, &path))
+            return WS_E_HTTP_SYNTAX; /* "*" and authority-form have no place here */
+        r->host = auth;
+        r->host_len = (size_t)(path - auth);
+    }
     q = memchr(path, '?', (size_t)(end - path));
     r->target = t;
     r->target_len = len;
@@ -124,58 +130,36 @@ enum ws_hs_known {
     WS_HK_COUNT /* none of them */
 };
 
-/* What one pass over the headers found, so that no check walks them again. */
+/* What one pass over the headers found, so that no check walks them again: the first
+ * header of each kind, and bit k of many when there is more than one of kind k. */
 typedef struct ws_hs_survey {
-    size_t count[WS_HK_COUNT];
     const ws_header *first[WS_HK_COUNT];
+    unsigned many;
     bool websocket; /* an Upgrade list holds "websocket" */
     bool upgrade;   /* a Connection list holds "upgrade" */
 } ws_hs_survey;
 
-/* Which known header a (token) name is: by its length, then one comparison. */
+/* Which known header a (token) name is: each entry of the table is its name's length and
+ * the name in lower case, in the order of enum ws_hs_known, so that only a name of the
+ * right length is compared. */
 static enum ws_hs_known ws_hs_known_header(const char *name, size_t len)
 {
-    static const struct {
-        const char *lower;
-        enum ws_hs_known id;
-    } by_len[] = {
-        {"host", WS_HK_HOST},
-        {"origin", WS_HK_ORIGIN},
-        {"upgrade", WS_HK_UPGRADE},
-        {"connection", WS_HK_CONNECTION},
-        {"content-length", WS_HK_LENGTH},
-        {"sec-websocket-key", WS_HK_KEY},
-        {"transfer-encoding", WS_HK_CODING},
-        {"sec-websocket-version", WS_HK_VERSION},
-    };
-    size_t i;
+    static const char names[] = "\4host"
+                                "\6origin"
+                                "\7upgrade"
+                                "\12connection"
+                                "\25sec-websocket-version"
+                                "\21sec-websocket-key"
+                                "\16content-length"
+                                "\21transfer-encoding";
+    const char *p = names;
+    unsigned k;
 
-    switch (len) {
-    case 4:
-        i = 0;
-        break;
-    case 6:
-        i = 1;
-        break;
-    case 7:
-        i = 2;
-        break;
-    case 10:
-        i = 3;
-        break;
-    case 14:
-        i = 4;
-        break;
-    case 17:
-        i = (name[0] | 0x20) == 's' ? 5 : 6;
-        break;
-    case 21:
-        i = 7;
-        break;
-    default:
-        return WS_HK_COUNT;
+    for (k = 0; k < WS_HK_COUNT; k++, p += 1 + (unsigned char)*p) {
+        if ((unsigned char)*p == len && ws_ascii_ieq_n(name, p + 1, len))
+            break;
     }
-    return ws_ascii_ieq_n(name, by_len[i].lower, len) ? by_len[i].id : WS_HK_COUNT;
+    return (enum ws_hs_known)k;
 }
 
 /* Whether the list in h's value holds lower (lower-case, len bytes); a value that is that
@@ -196,7 +180,9 @@ static void ws_hs_survey_headers(const ws_header *h, size_t n, ws_hs_survey *s)
         enum ws_hs_known k = ws_hs_known_header(h[i].name, h[i].name_len);
         if (k == WS_HK_COUNT)
             continue;
-        if (s->count[k]++ == 0)
+        if (s->first[k] != NULL)
+            s->many |= 1u << k;
+        else
             s->first[k] = &h[i];
         if (k == WS_HK_UPGRADE && !s->websocket)
             s->websocket = ws_hs_list_holds(&h[i], "websocket", 9);
@@ -205,53 +191,47 @@ static void ws_hs_survey_headers(const ws_header *h, size_t n, ws_hs_survey *s)
     }
 }
 
+/* The one header of its kind, or NULL when there is none or more than one. */
+static const ws_header *ws_hs_single(const ws_hs_survey *s, enum ws_hs_known k)
+{
+    return (s->many >> k & 1u) != 0 ? NULL : s->first[k];
+}
+
 /* The one header of its kind with exactly this value. */
 static bool ws_hs_single_is(const ws_hs_survey *s, enum ws_hs_known k, const char *value)
 {
-    return s->count[k] == 1 && ws_hs_value_is(s->first[k], value);
+    const ws_header *h = ws_hs_single(s, k);
+    return h != NULL && ws_hs_value_is(h, value);
 }
 
 /* A body on an upgrade request would be read as frames here and as a body by anything in
  * front of us (request smuggling), so none is allowed. */
 static bool ws_hs_announces_body(const ws_hs_survey *s)
 {
-    return s->count[WS_HK_CODING] != 0 || s->count[WS_HK_LENGTH] > 1 ||
-           (s->count[WS_HK_LENGTH] == 1 && !ws_hs_single_is(s, WS_HK_LENGTH, "0"));
-}
-
-static bool ws_hs_has_body(const ws_header *h, size_t n)
-{
-    ws_hs_survey s;
-
-    ws_hs_survey_headers(h, n, &s);
-    return ws_hs_announces_body(&s);
+    return s->first[WS_HK_CODING] != NULL ||
+           (s->first[WS_HK_LENGTH] != NULL && !ws_hs_single_is(s, WS_HK_LENGTH, "0"));
 }
 
 static int ws_hs_server_head_end(ws_handshake *hs)
 {
     ws_request *r = &hs->request;
-    const ws_header *host, *origin;
+    const ws_header *host, *origin, *key;
     ws_hostport hp;
     ws_hs_survey s;
 
     ws_hs_survey_headers(hs->http.head.headers, hs->http.head.header_count, &s);
-    host = s.first[WS_HK_HOST];
+    host = ws_hs_single(&s, WS_HK_HOST);
     /* Exactly one Host, and a valid one, even where an absolute-form target overrides it. */
-    if (s.count[WS_HK_HOST] != 1 ||
-        !ws_hostport_parse(host->value, host->value + host->value_len, &hp))
+    if (host == NULL || !ws_hostport_parse(host->value, host->value + host->value_len, &hp))
         return WS_E_HTTP_HOST;
     /* From here on the head is a well-formed HTTP request: keep it readable even when it is
      * not an upgrade, so a host can serve plain requests (ws_hs_plain_request). */
     origin = s.first[WS_HK_ORIGIN];
     r->headers = hs->http.head.headers;
     r->header_count = hs->http.head.header_count;
-    r->host = host->value;
-    r->host_len = host->value_len;
-    if (r->target[0] != '/') {
-        const char *auth, *auth_end;
-        (void)ws_hs_absolute_authority(r->target, r->target_len, &auth, &auth_end);
-        r->host = auth;
-        r->host_len = (size_t)(auth_end - auth);
+    if (r->host == NULL) { /* no absolute-form target (ws_hs_target) */
+        r->host = host->value;
+        r->host_len = host->value_len;
     }
     r->origin = origin != NULL ? origin->value : NULL;
     r->origin_len = origin != NULL ? origin->value_len : 0;
@@ -263,12 +243,13 @@ static int ws_hs_server_head_end(ws_handshake *hs)
      * our version tells it what to retry with. */
     if (!ws_hs_single_is(&s, WS_HK_VERSION, "13"))
         return WS_E_HTTP_WS_VERSION;
-    if (s.count[WS_HK_KEY] != 1 || !ws_hs_key_valid(s.first[WS_HK_KEY]))
+    key = ws_hs_single(&s, WS_HK_KEY);
+    if (key == NULL || !ws_hs_key_valid(key))
         return WS_E_HTTP_KEY;
     if (ws_hs_announces_body(&s))
         return WS_E_HTTP_SYNTAX;
-    r->key = s.first[WS_HK_KEY]->value;
-    r->key_len = s.first[WS_HK_KEY]->value_len;
+    r->key = key->value;
+    r->key_len = key->value_len;
     return WS_OK;
 }
 
@@ -377,12 +358,12 @@ const ws_request *ws_handshake_request(const ws_handshake *hs)
 const ws_request *ws_hs_plain_request(const ws_handshake *hs)
 {
     const ws_request *r = &hs->request;
+    ws_hs_survey s;
 
-    if (hs->role != WS_ROLE_SERVER || hs->phase != WS_HS_FAILED || hs->error != WS_E_HTTP_UPGRADE ||
-        ws_header_find(r->headers, r->header_count, "Upgrade") != NULL ||
-        ws_hs_has_body(r->headers, r->header_count))
+    if (hs->role != WS_ROLE_SERVER || hs->phase != WS_HS_FAILED || hs->error != WS_E_HTTP_UPGRADE)
         return NULL;
-    return r;
+    ws_hs_survey_headers(r->headers, r->header_count, &s);
+    return s.first[WS_HK_UPGRADE] == NULL && !ws_hs_announces_body(&s) ? r : NULL;
 }
 
 int ws_handshake_status(const ws_handshake *hs)
