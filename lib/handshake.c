@@ -74,6 +74,35 @@ int ws_hs_settle(ws_handshake *hs, int rc)
     return rc;
 }
 
+enum ws_hs_name ws_hs_header_kind(const char *name, size_t len)
+{
+    /* Each name in lower case after its length, in the order of enum ws_hs_name, so that
+     * only a name of the right length is compared; a length with 0x80 set is that of the
+     * rest of a name after "sec-websocket-". */
+    static const char names[] = "\12connection"
+                                "\16content-length"
+                                "\21transfer-encoding"
+                                "\7upgrade"
+                                "\210protocol"
+                                "\212extensions"
+                                "\206accept"
+                                "\4host"
+                                "\203key"
+                                "\207version"
+                                "\6origin";
+    static const char sec[] = "sec-websocket-";
+    const unsigned char *p = (const unsigned char *)names;
+    unsigned k;
+
+    for (k = 0; k < WS_HN_COUNT; k++, p += 1 + (*p & 0x7Fu)) {
+        size_t rest = *p & 0x7Fu, skip = (*p >> 7) * (sizeof sec - 1);
+        if (len == skip + rest && ws_ascii_ieq_n(name, sec, skip) &&
+            ws_ascii_ieq_n(name + skip, (const char *)p + 1, rest))
+            break;
+    }
+    return (enum ws_hs_name)k;
+}
+
 size_t ws_hs_count(const ws_header *h, size_t n, const char *name, const ws_header **first)
 {
     size_t i, count = 0;
@@ -130,9 +159,9 @@ int ws_hs_extensions_offered(const ws_header *answer, size_t n, const ws_header 
     return rc == 0 ? WS_OK : WS_E_HTTP_EXTENSION;
 }
 
-int ws_hs_check_extra(const ws_header *h, size_t n, const char *const *reserved)
+int ws_hs_check_extra(const ws_header *h, size_t n, unsigned reserved)
 {
-    size_t i, j;
+    size_t i;
 
     if (n > 0 && h == NULL)
         return WS_E_INVALID;
@@ -142,10 +171,8 @@ int ws_hs_check_extra(const ws_header *h, size_t n, const char *const *reserved)
         if (h[i].value_len > 0 &&
             (h[i].value == NULL || !ws_http_is_field_text(h[i].value, h[i].value_len)))
             return WS_E_INVALID;
-        for (j = 0; reserved[j] != NULL; j++) {
-            if (ws_ascii_ieq(h[i].name, h[i].name_len, reserved[j]))
-                return WS_E_INVALID;
-        }
+        if ((reserved >> ws_hs_header_kind(h[i].name, h[i].name_len) & 1u) != 0)
+            return WS_E_INVALID;
     }
     return WS_OK;
 }

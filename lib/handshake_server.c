@@ -117,50 +117,14 @@ static bool ws_hs_key_valid(const ws_header *key)
     return (d & 15) == 0;
 }
 
-/* The headers the end of the head looks at. */
-enum ws_hs_known {
-    WS_HK_HOST,
-    WS_HK_ORIGIN,
-    WS_HK_UPGRADE,
-    WS_HK_CONNECTION,
-    WS_HK_VERSION,
-    WS_HK_KEY,
-    WS_HK_LENGTH,
-    WS_HK_CODING,
-    WS_HK_COUNT /* none of them */
-};
-
 /* What one pass over the headers found, so that no check walks them again: the first
  * header of each kind, and bit k of many when there is more than one of kind k. */
 typedef struct ws_hs_survey {
-    const ws_header *first[WS_HK_COUNT];
+    const ws_header *first[WS_HN_COUNT];
     unsigned many;
     bool websocket; /* an Upgrade list holds "websocket" */
     bool upgrade;   /* a Connection list holds "upgrade" */
 } ws_hs_survey;
-
-/* Which known header a (token) name is: each entry of the table is its name's length and
- * the name in lower case, in the order of enum ws_hs_known, so that only a name of the
- * right length is compared. */
-static enum ws_hs_known ws_hs_known_header(const char *name, size_t len)
-{
-    static const char names[] = "\4host"
-                                "\6origin"
-                                "\7upgrade"
-                                "\12connection"
-                                "\25sec-websocket-version"
-                                "\21sec-websocket-key"
-                                "\16content-length"
-                                "\21transfer-encoding";
-    const char *p = names;
-    unsigned k;
-
-    for (k = 0; k < WS_HK_COUNT; k++, p += 1 + (unsigned char)*p) {
-        if ((unsigned char)*p == len && ws_ascii_ieq_n(name, p + 1, len))
-            break;
-    }
-    return (enum ws_hs_known)k;
-}
 
 /* Whether the list in h's value holds lower (lower-case, len bytes); a value that is that
  * token alone, as browsers send it, takes one comparison. */
@@ -177,28 +141,28 @@ static void ws_hs_survey_headers(const ws_header *h, size_t n, ws_hs_survey *s)
 
     memset(s, 0, sizeof *s);
     for (i = 0; i < n; i++) {
-        enum ws_hs_known k = ws_hs_known_header(h[i].name, h[i].name_len);
-        if (k == WS_HK_COUNT)
+        enum ws_hs_name k = ws_hs_header_kind(h[i].name, h[i].name_len);
+        if (k == WS_HN_COUNT)
             continue;
         if (s->first[k] != NULL)
             s->many |= 1u << k;
         else
             s->first[k] = &h[i];
-        if (k == WS_HK_UPGRADE && !s->websocket)
+        if (k == WS_HN_UPGRADE && !s->websocket)
             s->websocket = ws_hs_list_holds(&h[i], "websocket", 9);
-        else if (k == WS_HK_CONNECTION && !s->upgrade)
+        else if (k == WS_HN_CONNECTION && !s->upgrade)
             s->upgrade = ws_hs_list_holds(&h[i], "upgrade", 7);
     }
 }
 
 /* The one header of its kind, or NULL when there is none or more than one. */
-static const ws_header *ws_hs_single(const ws_hs_survey *s, enum ws_hs_known k)
+static const ws_header *ws_hs_single(const ws_hs_survey *s, enum ws_hs_name k)
 {
     return (s->many >> k & 1u) != 0 ? NULL : s->first[k];
 }
 
 /* The one header of its kind with exactly this value. */
-static bool ws_hs_single_is(const ws_hs_survey *s, enum ws_hs_known k, const char *value)
+static bool ws_hs_single_is(const ws_hs_survey *s, enum ws_hs_name k, const char *value)
 {
     const ws_header *h = ws_hs_single(s, k);
     return h != NULL && ws_hs_value_is(h, value);
@@ -208,8 +172,9 @@ static bool ws_hs_single_is(const ws_hs_survey *s, enum ws_hs_known k, const cha
  * front of us (request smuggling), so none is allowed. */
 static bool ws_hs_announces_body(const ws_hs_survey *s)
 {
-    return s->first[WS_HK_CODING] != NULL ||
-           (s->first[WS_HK_LENGTH] != NULL && !ws_hs_single_is(s, WS_HK_LENGTH, "0"));
+    return s->first[WS_HN_TRANSFER_ENCODING] != NULL ||
+           (s->first[WS_HN_CONTENT_LENGTH] != NULL &&
+            !ws_hs_single_is(s, WS_HN_CONTENT_LENGTH, "0"));
 }
 
 static int ws_hs_server_head_end(ws_handshake *hs)
@@ -220,13 +185,13 @@ static int ws_hs_server_head_end(ws_handshake *hs)
     ws_hs_survey s;
 
     ws_hs_survey_headers(hs->http.head.headers, hs->http.head.header_count, &s);
-    host = ws_hs_single(&s, WS_HK_HOST);
+    host = ws_hs_single(&s, WS_HN_HOST);
     /* Exactly one Host, and a valid one, even where an absolute-form target overrides it. */
     if (host == NULL || !ws_hostport_parse(host->value, host->value + host->value_len, &hp))
         return WS_E_HTTP_HOST;
     /* From here on the head is a well-formed HTTP request: keep it readable even when it is
      * not an upgrade, so a host can serve plain requests (ws_hs_plain_request). */
-    origin = s.first[WS_HK_ORIGIN];
+    origin = s.first[WS_HN_ORIGIN];
     r->headers = hs->http.head.headers;
     r->header_count = hs->http.head.header_count;
     if (r->host == NULL) { /* no absolute-form target (ws_hs_target) */
@@ -241,9 +206,9 @@ static int ws_hs_server_head_end(ws_handshake *hs)
         return WS_E_HTTP_CONNECTION;
     /* The version before the key: an older client may use other key headers, and 426 with
      * our version tells it what to retry with. */
-    if (!ws_hs_single_is(&s, WS_HK_VERSION, "13"))
+    if (!ws_hs_single_is(&s, WS_HN_VERSION, "13"))
         return WS_E_HTTP_WS_VERSION;
-    key = ws_hs_single(&s, WS_HK_KEY);
+    key = ws_hs_single(&s, WS_HN_KEY);
     if (key == NULL || !ws_hs_key_valid(key))
         return WS_E_HTTP_KEY;
     if (ws_hs_announces_body(&s))
@@ -363,7 +328,7 @@ const ws_request *ws_hs_plain_request(const ws_handshake *hs)
     if (hs->role != WS_ROLE_SERVER || hs->phase != WS_HS_FAILED || hs->error != WS_E_HTTP_UPGRADE)
         return NULL;
     ws_hs_survey_headers(r->headers, r->header_count, &s);
-    return s.first[WS_HK_UPGRADE] == NULL && !ws_hs_announces_body(&s) ? r : NULL;
+    return s.first[WS_HN_UPGRADE] == NULL && !ws_hs_announces_body(&s) ? r : NULL;
 }
 
 int ws_handshake_status(const ws_handshake *hs)
@@ -442,19 +407,27 @@ static const char ws_reasons[] =
 /* clang-format on */
 #undef WS_REASON
 
-/* The registered phrase, or an empty one (RFC 9112 §4 allows it) for an unregistered code. */
-static const char *ws_reason_phrase(int status)
+/* The space after the status, its registered phrase (none, which RFC 9112 §4 allows, for an
+ * unregistered code) and the end of the status line. */
+static void ws_hs_put_reason(ws_hs_out *o, int status)
 {
     const char *p;
 
     for (p = ws_reasons; *p != '\0'; p += 3 + strlen(p + 3) + 1) {
         if ((p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0') == status)
-            return p + 3;
+            break;
     }
-    return "";
+    ws_hs_put(o, " ", 1);
+    ws_hs_puts(o, *p != '\0' ? p + 3 : "");
+    ws_hs_put(o, "\r\n", 2);
 }
 #else
-#define ws_reason_phrase(status) "" /* codes only: the empty phrase RFC 9112 §4 allows */
+/* Codes only: the empty phrase of every status, which RFC 9112 §4 allows. */
+static void ws_hs_put_reason(ws_hs_out *o, int status)
+{
+    (void)status;
+    ws_hs_put(o, " \r\n", 3);
+}
 #endif
 
 /* Statuses that never carry content (RFC 9110 §15.3.5, §15.3.6, §15.4.5); 204 and 304 do
@@ -466,28 +439,38 @@ static bool ws_status_bodyless(int status)
 
 /* A refusal, into out[0..cap): the head with the extra headers, then the body, body[0..len)
  * and, with nl, a line end. The one writer of ws_handshake_reject and
- * ws_handshake_error_response. */
-static int ws_hs_write_refusal(int status, const ws_header *extra, size_t n, const char *body,
-                               size_t len, bool nl, bool plain_text, uint8_t *out, size_t cap,
-                               size_t *out_len)
+ * ws_handshake_error_response, with the checks of the former. */
+static int ws_hs_refuse(const ws_handshake *hs, int status, const ws_header *extra, size_t n,
+                        const char *body, size_t len, bool nl, uint8_t *out, size_t cap,
+                        size_t *out_len)
 {
+    static const unsigned ours = WS_HN_BIT(WS_HN_CONNECTION) | WS_HN_BIT(WS_HN_CONTENT_LENGTH) |
+                                 WS_HN_BIT(WS_HN_TRANSFER_ENCODING);
     ws_hs_out o;
+    int rc;
 
+    if (out_len == NULL || status < 200 || status > 599 || (body == NULL && len > 0) ||
+        (len > 0 && ws_status_bodyless(status)))
+        return WS_E_INVALID;
+    if (hs->role != WS_ROLE_SERVER)
+        return WS_E_STATE;
+    rc = ws_hs_check_extra(extra, n, ours);
+    if (rc != WS_OK)
+        return rc;
     ws_hs_out_init(&o, out, cap);
     ws_hs_puts(&o, "HTTP/1.1 ");
     ws_hs_put_uint(&o, (size_t)status);
-    ws_hs_put(&o, " ", 1);
-    ws_hs_puts(&o, ws_reason_phrase(status));
-    ws_hs_puts(&o, "\r\nConnection: close\r\n");
-    if (plain_text)
+    ws_hs_put_reason(&o, status);
+    ws_hs_puts(&o, "Connection: close\r\n");
+    if ((len > 0 || nl) && ws_header_find(extra, n, "Content-Type") == NULL)
         ws_hs_puts(&o, "Content-Type: text/plain\r\n");
     if (status != 204 && status != 304) {
         ws_hs_puts(&o, "Content-Length: ");
         ws_hs_put_uint(&o, len + nl);
-        ws_hs_puts(&o, "\r\n");
+        ws_hs_put(&o, "\r\n", 2);
     }
     ws_hs_put_headers(&o, extra, n);
-    ws_hs_puts(&o, "\r\n");
+    ws_hs_put(&o, "\r\n", 2);
     ws_hs_put(&o, body, len);
     ws_hs_put(&o, "\n", nl);
     return ws_hs_out_done(&o, out_len);
@@ -505,14 +488,10 @@ ws_hs_accept(const ws_handshake *hs, const ws_accept_opts *opts,
              size_t cap, size_t *out_len)
 {
     /* A 101 has no content: a length or coding would make a proxy read frames as a body. */
-    static const char *const ours[] = {"Upgrade",
-                                       "Connection",
-                                       "Sec-WebSocket-Accept",
-                                       "Sec-WebSocket-Protocol",
-                                       "Sec-WebSocket-Extensions",
-                                       "Content-Length",
-                                       "Transfer-Encoding",
-                                       NULL};
+    static const unsigned ours = WS_HN_BIT(WS_HN_UPGRADE) | WS_HN_BIT(WS_HN_CONNECTION) |
+                                 WS_HN_BIT(WS_HN_ACCEPT) | WS_HN_BIT(WS_HN_PROTOCOL) |
+                                 WS_HN_BIT(WS_HN_EXTENSIONS) | WS_HN_BIT(WS_HN_CONTENT_LENGTH) |
+                                 WS_HN_BIT(WS_HN_TRANSFER_ENCODING);
     static const ws_accept_opts none = {NULL, NULL, NULL, 0};
     static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\n"
                                     "Upgrade: websocket\r\n"
@@ -583,21 +562,8 @@ int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *hea
                         size_t header_count, const char *body, size_t body_len, uint8_t *out,
                         size_t cap, size_t *out_len)
 {
-    static const char *const ours[] = {"Connection", "Content-Length", "Transfer-Encoding", NULL};
-    const ws_header *type;
-    int rc;
-
-    if (out_len == NULL || status < 200 || status > 599 || (body == NULL && body_len > 0) ||
-        (body_len > 0 && ws_status_bodyless(status)))
-        return WS_E_INVALID;
-    if (hs->role != WS_ROLE_SERVER)
-        return WS_E_STATE;
-    rc = ws_hs_check_extra(headers, header_count, ours);
-    if (rc != WS_OK)
-        return rc;
-    (void)ws_hs_count(headers, header_count, "Content-Type", &type);
-    return ws_hs_write_refusal(status, headers, header_count, body, body_len, false,
-                               body_len > 0 && type == NULL, out, cap, out_len);
+    return ws_hs_refuse(hs, status, headers, header_count, body, body_len, false, out, cap,
+                        out_len);
 }
 
 int ws_handshake_error_response(const ws_handshake *hs, uint8_t *out, size_t cap, size_t *out_len)
@@ -616,6 +582,6 @@ int ws_handshake_error_response(const ws_handshake *hs, uint8_t *out, size_t cap
     else if (hs->status == 426)
         extra = &version;
     message = ws_strerror(hs->error);
-    return ws_hs_write_refusal(hs->status, extra, extra != NULL ? 1 : 0, message, strlen(message),
-                               true, true, out, cap, out_len);
+    return ws_hs_refuse(hs, hs->status, extra, extra != NULL ? 1 : 0, message, strlen(message),
+                        true, out, cap, out_len);
 }
