@@ -89,7 +89,8 @@ enum ws_hs_name ws_hs_header_kind(const char *name, size_t len)
                                 "\4host"
                                 "\203key"
                                 "\207version"
-                                "\6origin";
+                                "\6origin"
+                                "\14content-type";
     static const char sec[] = "sec-websocket-";
     const unsigned char *p = (const unsigned char *)names;
     unsigned k;
@@ -161,6 +162,7 @@ int ws_hs_extensions_offered(const ws_header *answer, size_t n, const ws_header 
 
 int ws_hs_check_extra(const ws_header *h, size_t n, unsigned reserved)
 {
+    unsigned seen = 0;
     size_t i;
 
     if (n > 0 && h == NULL)
@@ -171,10 +173,9 @@ int ws_hs_check_extra(const ws_header *h, size_t n, unsigned reserved)
         if (h[i].value_len > 0 &&
             (h[i].value == NULL || !ws_http_is_field_text(h[i].value, h[i].value_len)))
             return WS_E_INVALID;
-        if ((reserved >> ws_hs_header_kind(h[i].name, h[i].name_len) & 1u) != 0)
-            return WS_E_INVALID;
+        seen |= WS_HN_BIT(ws_hs_header_kind(h[i].name, h[i].name_len));
     }
-    return WS_OK;
+    return (seen & reserved) != 0 ? WS_E_INVALID : (int)seen;
 }
 
 /* ---- the writer ----------------------------------------------------------------------- */

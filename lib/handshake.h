@@ -49,6 +49,7 @@ enum ws_hs_name {
     WS_HN_KEY,     /* Sec-WebSocket-Key */
     WS_HN_VERSION, /* Sec-WebSocket-Version */
     WS_HN_ORIGIN,
+    WS_HN_CONTENT_TYPE,
     WS_HN_COUNT /* none of them */
 };
 #define WS_HN_BIT(k) (1u << (k))
@@ -68,8 +69,8 @@ bool ws_hs_list_has(const ws_header *h, size_t n, const char *name, const char *
 int ws_hs_extensions_offered(const ws_header *answer, size_t n, const ws_header *offer, size_t m);
 
 /* Checks headers a host wants sent: token names, field-text values, and none of the
- * names in reserved (WS_HN_BIT of each) that the builder writes itself. WS_OK or
- * WS_E_INVALID. */
+ * names in reserved (WS_HN_BIT of each) that the builder writes itself. WS_E_INVALID, or
+ * the WS_HN_BIT of the kind of each name among them (WS_HN_COUNT for another name). */
 int ws_hs_check_extra(const ws_header *h, size_t n, unsigned reserved);
 #ifndef WS_HAVE_DEFLATE
 /* ws_handshake_accept for a connection that never answers an extension (no zlib): an

@@ -166,7 +166,7 @@ int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts, ws
     if (rc == WS_OK)
         rc = ws_hs_check_extensions(opts->extensions);
     if (rc == WS_OK)
-        rc = ws_hs_check_extra(opts->headers, opts->header_count, ours);
+        rc = ws_hs_check_extra(opts->headers, opts->header_count, ours) < 0 ? WS_E_INVALID : WS_OK;
     if (rc != WS_OK)
         return rc;
     if (random == NULL || random(random_ud, nonce, sizeof nonce) != 0)

@@ -455,14 +455,14 @@ static int ws_hs_refuse(const ws_handshake *hs, int status, const ws_header *ext
     if (hs->role != WS_ROLE_SERVER)
         return WS_E_STATE;
     rc = ws_hs_check_extra(extra, n, ours);
-    if (rc != WS_OK)
+    if (rc < 0)
         return rc;
     ws_hs_out_init(&o, out, cap);
     ws_hs_puts(&o, "HTTP/1.1 ");
     ws_hs_put_uint(&o, (size_t)status);
     ws_hs_put_reason(&o, status);
     ws_hs_puts(&o, "Connection: close\r\n");
-    if ((len > 0 || nl) && ws_header_find(extra, n, "Content-Type") == NULL)
+    if ((len > 0 || nl) && ((unsigned)rc & WS_HN_BIT(WS_HN_CONTENT_TYPE)) == 0)
         ws_hs_puts(&o, "Content-Type: text/plain\r\n");
     if (status != 204 && status != 304) {
         ws_hs_puts(&o, "Content-Length: ");
@@ -527,7 +527,7 @@ ws_hs_accept(const ws_handshake *hs, const ws_accept_opts *opts,
             return rc;
     }
     rc = ws_hs_check_extra(opts->headers, opts->header_count, ours);
-    if (rc != WS_OK)
+    if (rc < 0)
         return rc;
 
     ws_accept_key(hs->request.key, hs->request.key_len, accept);
