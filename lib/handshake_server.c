@@ -61,17 +61,13 @@ static int ws_hs_target(ws_request *r, const char *t, size_t len)
         r->host = auth;
         r->host_len = (size_t)(path - auth);
     }
-    q = memchr(path, '?', (size_t)(end - path));
+    q = ws_find_byte(path, end, '?'); /* end when there is no query */
     r->target = t;
     r->target_len = len;
-    r->path = path;
-    r->path_len = (size_t)((q != NULL ? q : end) - path);
-    if (r->path_len == 0) { /* "http://host" or "http://host?x" */
-        r->path = "/";
-        r->path_len = 1;
-    }
-    r->query = q != NULL ? q + 1 : NULL;
-    r->query_len = q != NULL ? (size_t)(end - (q + 1)) : 0;
+    r->path = q != path ? path : "/"; /* "http://host" or "http://host?x": "/" */
+    r->path_len = q != path ? (size_t)(q - path) : 1;
+    r->query = q != end ? q + 1 : NULL;
+    r->query_len = q != end ? (size_t)(end - (q + 1)) : 0;
     return WS_E_AGAIN;
 }
 
