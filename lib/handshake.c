@@ -16,13 +16,14 @@ void ws_hs_init(ws_handshake *hs, ws_role role, const ws_http_limits *limits, ui
         ws_http_limits_init(&hs->limits);
     hs->role = (uint8_t)role;
     hs->phase = WS_HS_HEAD;
-    hs->buf = buf;
-    hs->cap = buf != NULL ? cap : 0;
-    hs->headers = headers;
-    hs->max_headers = headers != NULL ? max_headers : 0;
     ws_http_parser_setup(&hs->http,
                          WS_ROLE_IS_CLIENT(role) ? ws_http_status_line : ws_http_request_line,
-                         &hs->limits, buf, hs->cap, headers, hs->max_headers);
+                         &hs->limits, buf, cap, headers, max_headers);
+    /* As the parser took them: no room without a buffer. */
+    hs->buf = hs->http.buf;
+    hs->cap = hs->http.cap;
+    hs->headers = hs->http.headers;
+    hs->max_headers = hs->http.max_headers;
 }
 
 int ws_hs_scan(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed,
