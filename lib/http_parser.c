@@ -193,27 +193,6 @@ static size_t ws_hs_line_limit(const ws_http_parser *hs)
     return hs->line_state == WS_SCAN_FIRST ? hs->max_first_line : hs->max_header_line;
 }
 
-/* Appends one byte of the head; the buffer's size is the limit on the whole head. */
-static int ws_hs_store(ws_http_parser *hs, uint8_t c, enum ws_hs_scan next)
-{
-    if (hs->len == hs->cap)
-        return WS_E_HTTP_HEADERS_TOO_LARGE;
-    hs->buf[hs->len++] = c;
-    hs->line_state = (uint8_t)next;
-    return WS_E_AGAIN;
-}
-
-/* A byte inside a line: refused as soon as it is a control byte or takes the line over its
- * limit, before the line ends. */
-static int ws_hs_line_byte(ws_http_parser *hs, uint8_t c, enum ws_hs_scan state)
-{
-    if (ws_hs_is_ctl(c) && c != '\t')
-        return WS_E_HTTP_SYNTAX;
-    if (hs->len - hs->line_start >= ws_hs_line_limit(hs))
-        return ws_hs_in_request_line(hs) ? WS_E_HTTP_URI_TOO_LONG : WS_E_HTTP_HEADERS_TOO_LARGE;
-    return ws_hs_store(hs, c, state);
-}
-
 /* "GET /chat HTTP/1.1": a method token, single spaces, a target without spaces or control
  * bytes (the scanner let none but HTAB through) and a version of one digit each side. */
 int ws_http_request_line(ws_http_parser *hs, const char *line, size_t len)
@@ -295,13 +274,14 @@ static int ws_hs_end_line(ws_http_parser *hs, enum ws_hs_scan state, size_t end)
     return state == WS_SCAN_FIRST ? ws_hs_end_first_line(hs, end) : ws_hs_end_header_line(hs, end);
 }
 
-/* One byte of the head. Returns WS_E_AGAIN to go on, WS_OK at the end of a valid head, or
- * an error. */
+/* One byte of the head, stored in the buffer (whose size is the limit on the whole head)
+ * once it is known to be allowed where it is: a byte inside a line is refused as soon as it
+ * is a control byte or takes the line over its limit, before the line ends. Returns
+ * WS_E_AGAIN to go on, WS_OK at the end of a valid head, or an error. */
 static int ws_hs_scan_byte(ws_http_parser *hs, uint8_t c)
 {
     size_t end = hs->len; /* where the line ends when c is a bare LF */
-    unsigned state = hs->line_state;
-    int rc;
+    unsigned state = hs->line_state, next = WS_SCAN_LINE;
 
     if ((state & WS_SCAN_CR) != 0) {
         if (c != '\n')
@@ -309,8 +289,11 @@ static int ws_hs_scan_byte(ws_http_parser *hs, uint8_t c)
         end--;                       /* the line ended before its CR */
         state &= ~(unsigned)WS_SCAN_CR;
     } else if (c == '\r') {
-        return ws_hs_store(hs, c, (enum ws_hs_scan)(state | WS_SCAN_CR));
-    } else if (c != '\n') {
+        next = state | WS_SCAN_CR;
+    } else if (c == '\n') {
+        if (!hs->allow_bare_lf)
+            return WS_E_HTTP_SYNTAX; /* a line end that is a lone LF */
+    } else {
         if (state == WS_SCAN_LINE) {
             if (c == ' ' || c == '\t')
                 return WS_E_HTTP_SYNTAX; /* obs-fold, or whitespace before the first name */
@@ -318,13 +301,18 @@ static int ws_hs_scan_byte(ws_http_parser *hs, uint8_t c)
                 return WS_E_HTTP_HEADERS_TOO_LARGE;
             state = WS_SCAN_HEADER;
         }
-        return ws_hs_line_byte(hs, c, (enum ws_hs_scan)state);
-    } else if (!hs->allow_bare_lf) {
-        return WS_E_HTTP_SYNTAX; /* a line end that is a lone LF */
+        if (ws_hs_is_ctl(c) && c != '\t')
+            return WS_E_HTTP_SYNTAX;
+        if (hs->len - hs->line_start >= ws_hs_line_limit(hs))
+            return ws_hs_in_request_line(hs) ? WS_E_HTTP_URI_TOO_LONG : WS_E_HTTP_HEADERS_TOO_LARGE;
+        next = state;
     }
-    rc = ws_hs_store(hs, c, WS_SCAN_LINE);
-    if (rc != WS_E_AGAIN)
-        return rc;
+    if (hs->len == hs->cap)
+        return WS_E_HTTP_HEADERS_TOO_LARGE;
+    hs->buf[hs->len++] = c;
+    hs->line_state = (uint8_t)next;
+    if (next != WS_SCAN_LINE)
+        return WS_E_AGAIN;       /* inside a line, or after its CR */
     if (state == WS_SCAN_LINE) { /* the empty line ending the head */
         hs->head.headers = hs->headers;
         hs->head.header_count = hs->header_count;
