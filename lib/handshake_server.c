@@ -20,14 +20,12 @@ static bool ws_hs_value_is(const ws_header *h, const char *value)
 static bool ws_hs_absolute_authority(const char *t, size_t len, const char **auth,
                                      const char **auth_end)
 {
-    const char *end = t + len, *colon = memchr(t, ':', len), *p;
+    const char *end = t + len, *colon = ws_find_byte(t, end, ':'), *p;
     ws_hostport hp;
-    size_t n;
+    size_t n = (size_t)(colon - t);
 
-    if (colon == NULL)
-        return false;
-    /* http and https are "https" cut to 4 or 5 bytes; ws and wss "wss" to 2 or 3. */
-    n = (size_t)(colon - t);
+    /* http and https are "https" cut to 4 or 5 bytes; ws and wss "wss" to 2 or 3 (a target
+     * without a colon is none of them). */
     if (!((n | 1) == 5 && ws_ascii_ieq_n(t, "https", n)) &&
         !((n | 1) == 3 && ws_ascii_ieq_n(t, "wss", n)))
         return false;
