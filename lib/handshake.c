@@ -75,33 +75,68 @@ int ws_hs_settle(ws_handshake *hs, int rc)
     return rc;
 }
 
+#ifndef WS_SMALL
+/* Whether s[0..n) is lower[0..n), which is in lower case, ignoring ASCII case: half the
+ * work of ws_ascii_ieq_n per byte, on the path every header of a request takes. */
+static bool ws_hs_is_lower(const char *s, const char *lower, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (ws_ascii_lower((unsigned char)s[i]) != (unsigned char)lower[i])
+            return false;
+    }
+    return true;
+}
+#else
+/* WS_SMALL (docs/size.md): the library's one comparison, which lower-cases both sides. */
+#define ws_hs_is_lower(s, lower, n) ws_ascii_ieq_n(s, lower, n)
+#endif
+
 enum ws_hs_name ws_hs_header_kind(const char *name, size_t len)
 {
-    /* Each name in lower case after its length, in the order of enum ws_hs_name, so that
-     * only a name of the right length is compared; a length with 0x80 set is that of the
-     * rest of a name after "sec-websocket-". */
-    static const char names[] = "\12connection"
-                                "\16content-length"
-                                "\21transfer-encoding"
-                                "\7upgrade"
-                                "\210protocol"
-                                "\212extensions"
-                                "\206accept"
-                                "\4host"
-                                "\203key"
-                                "\207version"
-                                "\6origin"
-                                "\14content-type";
+    /* The names in lower case, one after the other in the order of enum ws_hs_name, from
+     * WS_HN_KEY on without their common "sec-websocket-"; at[k] is where name k starts, and
+     * by_len[n] is 1 + the kind of the name n bytes long (0: none; of the two 17 bytes long,
+     * Transfer-Encoding), so that a name is compared once. */
+    static const char names[] = "host"
+                                "origin"
+                                "upgrade"
+                                "connection"
+                                "content-type"
+                                "content-length"
+                                "transfer-encoding"
+                                "key"
+                                "accept"
+                                "version"
+                                "protocol"
+                                "extensions";
+    static const uint8_t at[WS_HN_COUNT] = {0, 4, 10, 17, 27, 39, 53, 70, 73, 79, 86, 94};
+    static const uint8_t by_len[25] = {
+        [4] = 1 + WS_HN_HOST,
+        [6] = 1 + WS_HN_ORIGIN,
+        [7] = 1 + WS_HN_UPGRADE,
+        [10] = 1 + WS_HN_CONNECTION,
+        [12] = 1 + WS_HN_CONTENT_TYPE,
+        [14] = 1 + WS_HN_CONTENT_LENGTH,
+        [17] = 1 + WS_HN_TRANSFER_ENCODING,
+        [20] = 1 + WS_HN_ACCEPT,
+        [21] = 1 + WS_HN_VERSION,
+        [22] = 1 + WS_HN_PROTOCOL,
+        [24] = 1 + WS_HN_EXTENSIONS,
+    };
     static const char sec[] = "sec-websocket-";
-    const unsigned char *p = (const unsigned char *)names;
+    size_t skip;
     unsigned k;
 
-    for (k = 0; k < WS_HN_COUNT; k++, p += 1 + (*p & 0x7Fu)) {
-        size_t rest = *p & 0x7Fu, skip = (*p >> 7) * (sizeof sec - 1);
-        if (len == skip + rest && ws_ascii_ieq_n(name, sec, skip) &&
-            ws_ascii_ieq_n(name + skip, (const char *)p + 1, rest))
-            break;
-    }
+    if (len >= sizeof by_len || by_len[len] == 0)
+        return WS_HN_COUNT;
+    k = by_len[len] - 1u;
+    if (k == WS_HN_TRANSFER_ENCODING && (name[0] | 0x20) == 's')
+        k = WS_HN_KEY;
+    skip = k >= WS_HN_KEY ? sizeof sec - 1 : 0;
+    if (!ws_hs_is_lower(name, sec, skip) || !ws_hs_is_lower(name + skip, names + at[k], len - skip))
+        return WS_HN_COUNT;
     return (enum ws_hs_name)k;
 }
 

@@ -37,20 +37,20 @@ int ws_hs_settle(ws_handshake *hs, int rc);
 
 /* The header names the handshake looks for or writes itself, as ws_hs_header_kind tells
  * them; reserved sets for ws_hs_check_extra are made of their bits (WS_HN_BIT). */
-enum ws_hs_name {
+enum ws_hs_name { /* by the length of the name */
+    WS_HN_HOST,
+    WS_HN_ORIGIN,
+    WS_HN_UPGRADE,
     WS_HN_CONNECTION,
+    WS_HN_CONTENT_TYPE,
     WS_HN_CONTENT_LENGTH,
     WS_HN_TRANSFER_ENCODING,
-    WS_HN_UPGRADE,
+    WS_HN_KEY,        /* Sec-WebSocket-Key */
+    WS_HN_ACCEPT,     /* Sec-WebSocket-Accept */
+    WS_HN_VERSION,    /* Sec-WebSocket-Version */
     WS_HN_PROTOCOL,   /* Sec-WebSocket-Protocol */
     WS_HN_EXTENSIONS, /* Sec-WebSocket-Extensions */
-    WS_HN_ACCEPT,     /* Sec-WebSocket-Accept */
-    WS_HN_HOST,
-    WS_HN_KEY,     /* Sec-WebSocket-Key */
-    WS_HN_VERSION, /* Sec-WebSocket-Version */
-    WS_HN_ORIGIN,
-    WS_HN_CONTENT_TYPE,
-    WS_HN_COUNT /* none of them */
+    WS_HN_COUNT       /* none of them */
 };
 #define WS_HN_BIT(k) (1u << (k))
 
