@@ -36,8 +36,9 @@ int ws_hs_scan(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed,
 int ws_hs_settle(ws_handshake *hs, int rc);
 
 /* The header names the handshake looks for or writes itself, as ws_hs_header_kind tells
- * them; reserved sets for ws_hs_check_extra are made of their bits (WS_HN_BIT). */
-enum ws_hs_name { /* by the length of the name */
+ * them (those from WS_HN_KEY on start with "Sec-WebSocket-"); reserved sets for
+ * ws_hs_check_extra are made of their bits (WS_HN_BIT). */
+enum ws_hs_name {
     WS_HN_HOST,
     WS_HN_ORIGIN,
     WS_HN_UPGRADE,
