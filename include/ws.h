@@ -1142,7 +1142,8 @@ int ws_handshake_accept(const ws_handshake *hs, const ws_accept_opts *opts, uint
                         size_t cap, size_t *out_len);
 
 /* Writes a rejection: "HTTP/1.1 <status> <reason phrase>" (status 200-599; the phrase of
- * the IANA registry, empty for an unregistered status), Connection: close, Content-Type:
+ * the IANA registry, empty for an unregistered status and, in a build with
+ * WS_NO_ERROR_STRINGS, for every status), Connection: close, Content-Type:
  * text/plain when there is a body and the extra headers give no Content-Type,
  * Content-Length (not for 204 and 304), the extra headers, then body. Allowed at any point
  * of a server-side handshake. Errors: WS_E_INVALID for a status out of range, a NULL body

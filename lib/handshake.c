@@ -16,13 +16,14 @@ void ws_hs_init(ws_handshake *hs, ws_role role, const ws_http_limits *limits, ui
         ws_http_limits_init(&hs->limits);
     hs->role = (uint8_t)role;
     hs->phase = WS_HS_HEAD;
-    hs->buf = buf;
-    hs->cap = buf != NULL ? cap : 0;
-    hs->headers = headers;
-    hs->max_headers = headers != NULL ? max_headers : 0;
     ws_http_parser_setup(&hs->http,
                          WS_ROLE_IS_CLIENT(role) ? ws_http_status_line : ws_http_request_line,
-                         &hs->limits, buf, hs->cap, headers, hs->max_headers);
+                         &hs->limits, buf, cap, headers, max_headers);
+    /* As the parser took them: no room without a buffer. */
+    hs->buf = hs->http.buf;
+    hs->cap = hs->http.cap;
+    hs->headers = hs->http.headers;
+    hs->max_headers = hs->http.max_headers;
 }
 
 int ws_hs_scan(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed,
@@ -72,6 +73,71 @@ int ws_hs_settle(ws_handshake *hs, int rc)
         hs->status = WS_ROLE_IS_SERVER(hs->role) ? ws_error_http_status(rc) : 0;
     }
     return rc;
+}
+
+#ifndef WS_SMALL
+/* Whether s[0..n) is lower[0..n), which is in lower case, ignoring ASCII case: half the
+ * work of ws_ascii_ieq_n per byte, on the path every header of a request takes. */
+static bool ws_hs_is_lower(const char *s, const char *lower, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (ws_ascii_lower((unsigned char)s[i]) != (unsigned char)lower[i])
+            return false;
+    }
+    return true;
+}
+#else
+/* WS_SMALL (docs/size.md): the library's one comparison, which lower-cases both sides. */
+#define ws_hs_is_lower(s, lower, n) ws_ascii_ieq_n(s, lower, n)
+#endif
+
+enum ws_hs_name ws_hs_header_kind(const char *name, size_t len)
+{
+    /* The names in lower case, one after the other in the order of enum ws_hs_name, from
+     * WS_HN_KEY on without their common "sec-websocket-"; at[k] is where name k starts, and
+     * by_len[n] is 1 + the kind of the name n bytes long (0: none; of the two 17 bytes long,
+     * Transfer-Encoding), so that a name is compared once. */
+    static const char names[] = "host"
+                                "origin"
+                                "upgrade"
+                                "connection"
+                                "content-type"
+                                "content-length"
+                                "transfer-encoding"
+                                "key"
+                                "accept"
+                                "version"
+                                "protocol"
+                                "extensions";
+    static const uint8_t at[WS_HN_COUNT] = {0, 4, 10, 17, 27, 39, 53, 70, 73, 79, 86, 94};
+    static const uint8_t by_len[25] = {
+        [4] = 1 + WS_HN_HOST,
+        [6] = 1 + WS_HN_ORIGIN,
+        [7] = 1 + WS_HN_UPGRADE,
+        [10] = 1 + WS_HN_CONNECTION,
+        [12] = 1 + WS_HN_CONTENT_TYPE,
+        [14] = 1 + WS_HN_CONTENT_LENGTH,
+        [17] = 1 + WS_HN_TRANSFER_ENCODING,
+        [20] = 1 + WS_HN_ACCEPT,
+        [21] = 1 + WS_HN_VERSION,
+        [22] = 1 + WS_HN_PROTOCOL,
+        [24] = 1 + WS_HN_EXTENSIONS,
+    };
+    static const char sec[] = "sec-websocket-";
+    size_t skip;
+    unsigned k;
+
+    if (len >= sizeof by_len || by_len[len] == 0)
+        return WS_HN_COUNT;
+    k = by_len[len] - 1u;
+    if (k == WS_HN_TRANSFER_ENCODING && (name[0] | 0x20) == 's')
+        k = WS_HN_KEY;
+    skip = k >= WS_HN_KEY ? sizeof sec - 1 : 0;
+    if (!ws_hs_is_lower(name, sec, skip) || !ws_hs_is_lower(name + skip, names + at[k], len - skip))
+        return WS_HN_COUNT;
+    return (enum ws_hs_name)k;
 }
 
 size_t ws_hs_count(const ws_header *h, size_t n, const char *name, const ws_header **first)
@@ -130,9 +196,10 @@ int ws_hs_extensions_offered(const ws_header *answer, size_t n, const ws_header 
     return rc == 0 ? WS_OK : WS_E_HTTP_EXTENSION;
 }
 
-int ws_hs_check_extra(const ws_header *h, size_t n, const char *const *reserved)
+int ws_hs_check_extra(const ws_header *h, size_t n, unsigned reserved)
 {
-    size_t i, j;
+    unsigned seen = 0;
+    size_t i;
 
     if (n > 0 && h == NULL)
         return WS_E_INVALID;
@@ -142,12 +209,9 @@ int ws_hs_check_extra(const ws_header *h, size_t n, const char *const *reserved)
         if (h[i].value_len > 0 &&
             (h[i].value == NULL || !ws_http_is_field_text(h[i].value, h[i].value_len)))
             return WS_E_INVALID;
-        for (j = 0; reserved[j] != NULL; j++) {
-            if (ws_ascii_ieq(h[i].name, h[i].name_len, reserved[j]))
-                return WS_E_INVALID;
-        }
+        seen |= WS_HN_BIT(ws_hs_header_kind(h[i].name, h[i].name_len));
     }
-    return WS_OK;
+    return (seen & reserved) != 0 ? WS_E_INVALID : (int)seen;
 }
 
 /* ---- the writer ----------------------------------------------------------------------- */

@@ -35,6 +35,29 @@ int ws_hs_scan(ws_handshake *hs, const uint8_t *p, size_t len, size_t *consumed,
  * handshake for good. Returns rc. */
 int ws_hs_settle(ws_handshake *hs, int rc);
 
+/* The header names the handshake looks for or writes itself, as ws_hs_header_kind tells
+ * them (those from WS_HN_KEY on start with "Sec-WebSocket-"); reserved sets for
+ * ws_hs_check_extra are made of their bits (WS_HN_BIT). */
+enum ws_hs_name {
+    WS_HN_HOST,
+    WS_HN_ORIGIN,
+    WS_HN_UPGRADE,
+    WS_HN_CONNECTION,
+    WS_HN_CONTENT_TYPE,
+    WS_HN_CONTENT_LENGTH,
+    WS_HN_TRANSFER_ENCODING,
+    WS_HN_KEY,        /* Sec-WebSocket-Key */
+    WS_HN_ACCEPT,     /* Sec-WebSocket-Accept */
+    WS_HN_VERSION,    /* Sec-WebSocket-Version */
+    WS_HN_PROTOCOL,   /* Sec-WebSocket-Protocol */
+    WS_HN_EXTENSIONS, /* Sec-WebSocket-Extensions */
+    WS_HN_COUNT       /* none of them */
+};
+#define WS_HN_BIT(k) (1u << (k))
+
+/* Which of the names above name[0..len) is, case-insensitively; WS_HN_COUNT for another. */
+enum ws_hs_name ws_hs_header_kind(const char *name, size_t len);
+
 /* The number of headers called name, and the first of them (NULL when none). */
 size_t ws_hs_count(const ws_header *h, size_t n, const char *name, const ws_header **first);
 
@@ -47,8 +70,9 @@ bool ws_hs_list_has(const ws_header *h, size_t n, const char *name, const char *
 int ws_hs_extensions_offered(const ws_header *answer, size_t n, const ws_header *offer, size_t m);
 
 /* Checks headers a host wants sent: token names, field-text values, and none of the
- * names in the NULL-terminated list the builder writes itself. WS_OK or WS_E_INVALID. */
-int ws_hs_check_extra(const ws_header *h, size_t n, const char *const *reserved);
+ * names in reserved (WS_HN_BIT of each) that the builder writes itself. WS_E_INVALID, or
+ * the WS_HN_BIT of the kind of each name among them (WS_HN_COUNT for another name). */
+int ws_hs_check_extra(const ws_header *h, size_t n, unsigned reserved);
 #ifndef WS_HAVE_DEFLATE
 /* ws_handshake_accept for a connection that never answers an extension (no zlib): an
  * answer in opts is refused (WS_E_HTTP_EXTENSION) without the extension parser. */

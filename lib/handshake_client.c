@@ -145,14 +145,10 @@ void ws_handshake_client_init(ws_handshake *hs, const ws_http_limits *limits, ui
 int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts, ws_random_fn random,
                                 void *random_ud, uint8_t *out, size_t cap, size_t *out_len)
 {
-    static const char *const ours[] = {"Host",
-                                       "Upgrade",
-                                       "Connection",
-                                       "Sec-WebSocket-Key",
-                                       "Sec-WebSocket-Version",
-                                       ws_protocol_header,
-                                       ws_extensions_header,
-                                       NULL};
+    static const unsigned ours = WS_HN_BIT(WS_HN_HOST) | WS_HN_BIT(WS_HN_UPGRADE) |
+                                 WS_HN_BIT(WS_HN_CONNECTION) | WS_HN_BIT(WS_HN_KEY) |
+                                 WS_HN_BIT(WS_HN_VERSION) | WS_HN_BIT(WS_HN_PROTOCOL) |
+                                 WS_HN_BIT(WS_HN_EXTENSIONS);
     uint8_t nonce[WS_KEY_NONCE_LEN];
     char key[WS_KEY_B64_LEN];
     ws_url url;
@@ -170,7 +166,7 @@ int ws_handshake_client_request(ws_handshake *hs, const ws_client_opts *opts, ws
     if (rc == WS_OK)
         rc = ws_hs_check_extensions(opts->extensions);
     if (rc == WS_OK)
-        rc = ws_hs_check_extra(opts->headers, opts->header_count, ours);
+        rc = ws_hs_check_extra(opts->headers, opts->header_count, ours) < 0 ? WS_E_INVALID : WS_OK;
     if (rc != WS_OK)
         return rc;
     if (random == NULL || random(random_ud, nonce, sizeof nonce) != 0)

@@ -20,17 +20,16 @@ static bool ws_hs_value_is(const ws_header *h, const char *value)
 static bool ws_hs_absolute_authority(const char *t, size_t len, const char **auth,
                                      const char **auth_end)
 {
-    static const char *const schemes[] = {"http", "https", "ws", "wss"};
-    const char *end = t + len, *colon = memchr(t, ':', len), *p;
+    const char *end = t + len, *colon = ws_find_byte(t, end, ':'), *p;
     ws_hostport hp;
-    size_t i;
-    bool known = false;
+    size_t n = (size_t)(colon - t);
 
-    if (colon == NULL)
+    /* http and https are "https" cut to 4 or 5 bytes; ws and wss "wss" to 2 or 3 (a target
+     * without a colon is none of them). */
+    if (!((n | 1) == 5 && ws_ascii_ieq_n(t, "https", n)) &&
+        !((n | 1) == 3 && ws_ascii_ieq_n(t, "wss", n)))
         return false;
-    for (i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-        known = known || ws_ascii_ieq(t, (size_t)(colon - t), schemes[i]);
-    if (!known || end - colon < 4 || colon[1] != '/' || colon[2] != '/')
+    if (end - colon < 4 || colon[1] != '/' || colon[2] != '/')
         return false;
     for (p = colon + 3; p < end && *p != '/' && *p != '?'; p++)
         ;
@@ -39,8 +38,9 @@ static bool ws_hs_absolute_authority(const char *t, size_t len, const char **aut
     return ws_hostport_parse(colon + 3, p, &hp);
 }
 
-/* Checks the request-target and splits it into path and query. Printable ASCII only: a
- * browser percent-encodes everything else, and '#' never reaches the server. */
+/* Checks the request-target and splits it into path and query; an absolute-form target's
+ * authority is the request's host from here on. Printable ASCII only: a browser
+ * percent-encodes everything else, and '#' never reaches the server. */
 static int ws_hs_target(ws_request *r, const char *t, size_t len)
 {
     const char *end = t + len, *path = t, *q, *auth;
@@ -53,19 +53,19 @@ static int ws_hs_target(ws_request *r, const char *t, size_t len)
         if (c <= 0x20 || c >= 0x7F || c == '#')
             return WS_E_HTTP_SYNTAX;
     }
-    if (t[0] != '/' && !ws_hs_absolute_authority(t, len, &auth, &path))
-        return WS_E_HTTP_SYNTAX; /* "*" and authority-form have no place here */
-    q = memchr(path, '?', (size_t)(end - path));
+    if (t[0] != '/') {
+        if (!ws_hs_absolute_authority(t, len, &auth, &path))
+            return WS_E_HTTP_SYNTAX; /* "*" and authority-form have no place here */
+        r->host = auth;
+        r->host_len = (size_t)(path - auth);
+    }
+    q = ws_find_byte(path, end, '?'); /* end when there is no query */
     r->target = t;
     r->target_len = len;
-    r->path = path;
-    r->path_len = (size_t)((q != NULL ? q : end) - path);
-    if (r->path_len == 0) { /* "http://host" or "http://host?x" */
-        r->path = "/";
-        r->path_len = 1;
-    }
-    r->query = q != NULL ? q + 1 : NULL;
-    r->query_len = q != NULL ? (size_t)(end - (q + 1)) : 0;
+    r->path = q != path ? path : "/"; /* "http://host" or "http://host?x": "/" */
+    r->path_len = q != path ? (size_t)(q - path) : 1;
+    r->query = q != end ? q + 1 : NULL;
+    r->query_len = q != end ? (size_t)(end - (q + 1)) : 0;
     return WS_E_AGAIN;
 }
 
@@ -111,72 +111,14 @@ static bool ws_hs_key_valid(const ws_header *key)
     return (d & 15) == 0;
 }
 
-/* The headers the end of the head looks at. */
-enum ws_hs_known {
-    WS_HK_HOST,
-    WS_HK_ORIGIN,
-    WS_HK_UPGRADE,
-    WS_HK_CONNECTION,
-    WS_HK_VERSION,
-    WS_HK_KEY,
-    WS_HK_LENGTH,
-    WS_HK_CODING,
-    WS_HK_COUNT /* none of them */
-};
-
-/* What one pass over the headers found, so that no check walks them again. */
+/* What one pass over the headers found, so that no check walks them again: the first
+ * header of each kind, and bit k of many when there is more than one of kind k. */
 typedef struct ws_hs_survey {
-    size_t count[WS_HK_COUNT];
-    const ws_header *first[WS_HK_COUNT];
+    const ws_header *first[WS_HN_COUNT];
+    unsigned many;
     bool websocket; /* an Upgrade list holds "websocket" */
     bool upgrade;   /* a Connection list holds "upgrade" */
 } ws_hs_survey;
-
-/* Which known header a (token) name is: by its length, then one comparison. */
-static enum ws_hs_known ws_hs_known_header(const char *name, size_t len)
-{
-    static const struct {
-        const char *lower;
-        enum ws_hs_known id;
-    } by_len[] = {
-        {"host", WS_HK_HOST},
-        {"origin", WS_HK_ORIGIN},
-        {"upgrade", WS_HK_UPGRADE},
-        {"connection", WS_HK_CONNECTION},
-        {"content-length", WS_HK_LENGTH},
-        {"sec-websocket-key", WS_HK_KEY},
-        {"transfer-encoding", WS_HK_CODING},
-        {"sec-websocket-version", WS_HK_VERSION},
-    };
-    size_t i;
-
-    switch (len) {
-    case 4:
-        i = 0;
-        break;
-    case 6:
-        i = 1;
-        break;
-    case 7:
-        i = 2;
-        break;
-    case 10:
-        i = 3;
-        break;
-    case 14:
-        i = 4;
-        break;
-    case 17:
-        i = (name[0] | 0x20) == 's' ? 5 : 6;
-        break;
-    case 21:
-        i = 7;
-        break;
-    default:
-        return WS_HK_COUNT;
-    }
-    return ws_ascii_ieq_n(name, by_len[i].lower, len) ? by_len[i].id : WS_HK_COUNT;
-}
 
 /* Whether the list in h's value holds lower (lower-case, len bytes); a value that is that
  * token alone, as browsers send it, takes one comparison. */
@@ -193,65 +135,62 @@ static void ws_hs_survey_headers(const ws_header *h, size_t n, ws_hs_survey *s)
 
     memset(s, 0, sizeof *s);
     for (i = 0; i < n; i++) {
-        enum ws_hs_known k = ws_hs_known_header(h[i].name, h[i].name_len);
-        if (k == WS_HK_COUNT)
+        enum ws_hs_name k = ws_hs_header_kind(h[i].name, h[i].name_len);
+        if (k == WS_HN_COUNT)
             continue;
-        if (s->count[k]++ == 0)
+        if (s->first[k] != NULL)
+            s->many |= 1u << k;
+        else
             s->first[k] = &h[i];
-        if (k == WS_HK_UPGRADE && !s->websocket)
+        if (k == WS_HN_UPGRADE && !s->websocket)
             s->websocket = ws_hs_list_holds(&h[i], "websocket", 9);
-        else if (k == WS_HK_CONNECTION && !s->upgrade)
+        else if (k == WS_HN_CONNECTION && !s->upgrade)
             s->upgrade = ws_hs_list_holds(&h[i], "upgrade", 7);
     }
 }
 
-/* The one header of its kind with exactly this value. */
-static bool ws_hs_single_is(const ws_hs_survey *s, enum ws_hs_known k, const char *value)
+/* The one header of its kind, or NULL when there is none or more than one. */
+static const ws_header *ws_hs_single(const ws_hs_survey *s, enum ws_hs_name k)
 {
-    return s->count[k] == 1 && ws_hs_value_is(s->first[k], value);
+    return (s->many >> k & 1u) != 0 ? NULL : s->first[k];
+}
+
+/* The one header of its kind with exactly this value. */
+static bool ws_hs_single_is(const ws_hs_survey *s, enum ws_hs_name k, const char *value)
+{
+    const ws_header *h = ws_hs_single(s, k);
+    return h != NULL && ws_hs_value_is(h, value);
 }
 
 /* A body on an upgrade request would be read as frames here and as a body by anything in
  * front of us (request smuggling), so none is allowed. */
 static bool ws_hs_announces_body(const ws_hs_survey *s)
 {
-    return s->count[WS_HK_CODING] != 0 || s->count[WS_HK_LENGTH] > 1 ||
-           (s->count[WS_HK_LENGTH] == 1 && !ws_hs_single_is(s, WS_HK_LENGTH, "0"));
-}
-
-static bool ws_hs_has_body(const ws_header *h, size_t n)
-{
-    ws_hs_survey s;
-
-    ws_hs_survey_headers(h, n, &s);
-    return ws_hs_announces_body(&s);
+    return s->first[WS_HN_TRANSFER_ENCODING] != NULL ||
+           (s->first[WS_HN_CONTENT_LENGTH] != NULL &&
+            !ws_hs_single_is(s, WS_HN_CONTENT_LENGTH, "0"));
 }
 
 static int ws_hs_server_head_end(ws_handshake *hs)
 {
     ws_request *r = &hs->request;
-    const ws_header *host, *origin;
+    const ws_header *host, *origin, *key;
     ws_hostport hp;
     ws_hs_survey s;
 
     ws_hs_survey_headers(hs->http.head.headers, hs->http.head.header_count, &s);
-    host = s.first[WS_HK_HOST];
+    host = ws_hs_single(&s, WS_HN_HOST);
     /* Exactly one Host, and a valid one, even where an absolute-form target overrides it. */
-    if (s.count[WS_HK_HOST] != 1 ||
-        !ws_hostport_parse(host->value, host->value + host->value_len, &hp))
+    if (host == NULL || !ws_hostport_parse(host->value, host->value + host->value_len, &hp))
         return WS_E_HTTP_HOST;
     /* From here on the head is a well-formed HTTP request: keep it readable even when it is
      * not an upgrade, so a host can serve plain requests (ws_hs_plain_request). */
-    origin = s.first[WS_HK_ORIGIN];
+    origin = s.first[WS_HN_ORIGIN];
     r->headers = hs->http.head.headers;
     r->header_count = hs->http.head.header_count;
-    r->host = host->value;
-    r->host_len = host->value_len;
-    if (r->target[0] != '/') {
-        const char *auth, *auth_end;
-        (void)ws_hs_absolute_authority(r->target, r->target_len, &auth, &auth_end);
-        r->host = auth;
-        r->host_len = (size_t)(auth_end - auth);
+    if (r->host == NULL) { /* no absolute-form target (ws_hs_target) */
+        r->host = host->value;
+        r->host_len = host->value_len;
     }
     r->origin = origin != NULL ? origin->value : NULL;
     r->origin_len = origin != NULL ? origin->value_len : 0;
@@ -261,14 +200,15 @@ static int ws_hs_server_head_end(ws_handshake *hs)
         return WS_E_HTTP_CONNECTION;
     /* The version before the key: an older client may use other key headers, and 426 with
      * our version tells it what to retry with. */
-    if (!ws_hs_single_is(&s, WS_HK_VERSION, "13"))
+    if (!ws_hs_single_is(&s, WS_HN_VERSION, "13"))
         return WS_E_HTTP_WS_VERSION;
-    if (s.count[WS_HK_KEY] != 1 || !ws_hs_key_valid(s.first[WS_HK_KEY]))
+    key = ws_hs_single(&s, WS_HN_KEY);
+    if (key == NULL || !ws_hs_key_valid(key))
         return WS_E_HTTP_KEY;
     if (ws_hs_announces_body(&s))
         return WS_E_HTTP_SYNTAX;
-    r->key = s.first[WS_HK_KEY]->value;
-    r->key_len = s.first[WS_HK_KEY]->value_len;
+    r->key = key->value;
+    r->key_len = key->value_len;
     return WS_OK;
 }
 
@@ -377,12 +317,12 @@ const ws_request *ws_handshake_request(const ws_handshake *hs)
 const ws_request *ws_hs_plain_request(const ws_handshake *hs)
 {
     const ws_request *r = &hs->request;
+    ws_hs_survey s;
 
-    if (hs->role != WS_ROLE_SERVER || hs->phase != WS_HS_FAILED || hs->error != WS_E_HTTP_UPGRADE ||
-        ws_header_find(r->headers, r->header_count, "Upgrade") != NULL ||
-        ws_hs_has_body(r->headers, r->header_count))
+    if (hs->role != WS_ROLE_SERVER || hs->phase != WS_HS_FAILED || hs->error != WS_E_HTTP_UPGRADE)
         return NULL;
-    return r;
+    ws_hs_survey_headers(r->headers, r->header_count, &s);
+    return s.first[WS_HN_UPGRADE] == NULL && !ws_hs_announces_body(&s) ? r : NULL;
 }
 
 int ws_handshake_status(const ws_handshake *hs)
@@ -392,27 +332,14 @@ int ws_handshake_status(const ws_handshake *hs)
 
 /* ---- answers -------------------------------------------------------------------------- */
 
+#ifndef WS_NO_ERROR_STRINGS
 /* Every status of the IANA HTTP status code registry that a rejection may carry (200-599).
- * WS_NO_ERROR_STRINGS (docs/size.md) keeps only the statuses libws answers with by itself
- * (error.c's table, the hooks' 500, the handshake timeout's 408 and 503); a host's other
- * statuses then go out with the empty phrase, which is still a valid status line. */
+ * WS_NO_ERROR_STRINGS (docs/size.md) has no phrases at all: every refusal goes out with the
+ * empty one, which is still a valid status line. */
 #define WS_REASON(status, phrase) #status phrase "\0"
 /* Each entry: three digits, the phrase and a NUL; an empty entry ends the list. */
 /* clang-format off */
 static const char ws_reasons[] =
-    WS_REASON(400, "Bad Request")
-    WS_REASON(401, "Unauthorized")
-    WS_REASON(403, "Forbidden")
-    WS_REASON(405, "Method Not Allowed")
-    WS_REASON(408, "Request Timeout")
-    WS_REASON(414, "URI Too Long")
-    WS_REASON(421, "Misdirected Request")
-    WS_REASON(426, "Upgrade Required")
-    WS_REASON(431, "Request Header Fields Too Large")
-    WS_REASON(500, "Internal Server Error")
-    WS_REASON(503, "Service Unavailable")
-    WS_REASON(505, "HTTP Version Not Supported")
-#ifndef WS_NO_ERROR_STRINGS
     WS_REASON(200, "OK")
     WS_REASON(201, "Created")
     WS_REASON(202, "Accepted")
@@ -431,49 +358,71 @@ static const char ws_reasons[] =
     WS_REASON(305, "Use Proxy")
     WS_REASON(307, "Temporary Redirect")
     WS_REASON(308, "Permanent Redirect")
+    WS_REASON(400, "Bad Request")
+    WS_REASON(401, "Unauthorized")
     WS_REASON(402, "Payment Required")
+    WS_REASON(403, "Forbidden")
     WS_REASON(404, "Not Found")
+    WS_REASON(405, "Method Not Allowed")
     WS_REASON(406, "Not Acceptable")
     WS_REASON(407, "Proxy Authentication Required")
+    WS_REASON(408, "Request Timeout")
     WS_REASON(409, "Conflict")
     WS_REASON(410, "Gone")
     WS_REASON(411, "Length Required")
     WS_REASON(412, "Precondition Failed")
     WS_REASON(413, "Content Too Large")
+    WS_REASON(414, "URI Too Long")
     WS_REASON(415, "Unsupported Media Type")
     WS_REASON(416, "Range Not Satisfiable")
     WS_REASON(417, "Expectation Failed")
+    WS_REASON(421, "Misdirected Request")
     WS_REASON(422, "Unprocessable Content")
     WS_REASON(423, "Locked")
     WS_REASON(424, "Failed Dependency")
     WS_REASON(425, "Too Early")
+    WS_REASON(426, "Upgrade Required")
     WS_REASON(428, "Precondition Required")
     WS_REASON(429, "Too Many Requests")
+    WS_REASON(431, "Request Header Fields Too Large")
     WS_REASON(451, "Unavailable For Legal Reasons")
+    WS_REASON(500, "Internal Server Error")
     WS_REASON(501, "Not Implemented")
     WS_REASON(502, "Bad Gateway")
+    WS_REASON(503, "Service Unavailable")
     WS_REASON(504, "Gateway Timeout")
+    WS_REASON(505, "HTTP Version Not Supported")
     WS_REASON(506, "Variant Also Negotiates")
     WS_REASON(507, "Insufficient Storage")
     WS_REASON(508, "Loop Detected")
     WS_REASON(510, "Not Extended")
     WS_REASON(511, "Network Authentication Required")
-#endif
     ""; /* the end: an empty entry */
 /* clang-format on */
 #undef WS_REASON
 
-/* The registered phrase, or an empty one (RFC 9112 §4 allows it) for an unregistered code. */
-static const char *ws_reason_phrase(int status)
+/* The space after the status, its registered phrase (none, which RFC 9112 §4 allows, for an
+ * unregistered code) and the end of the status line. */
+static void ws_hs_put_reason(ws_hs_out *o, int status)
 {
     const char *p;
 
     for (p = ws_reasons; *p != '\0'; p += 3 + strlen(p + 3) + 1) {
         if ((p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0') == status)
-            return p + 3;
+            break;
     }
-    return "";
+    ws_hs_put(o, " ", 1);
+    ws_hs_puts(o, *p != '\0' ? p + 3 : "");
+    ws_hs_put(o, "\r\n", 2);
 }
+#else
+/* Codes only: the empty phrase of every status, which RFC 9112 §4 allows. */
+static void ws_hs_put_reason(ws_hs_out *o, int status)
+{
+    (void)status;
+    ws_hs_put(o, " \r\n", 3);
+}
+#endif
 
 /* Statuses that never carry content (RFC 9110 §15.3.5, §15.3.6, §15.4.5); 204 and 304 do
  * not even announce a length. */
@@ -484,28 +433,38 @@ static bool ws_status_bodyless(int status)
 
 /* A refusal, into out[0..cap): the head with the extra headers, then the body, body[0..len)
  * and, with nl, a line end. The one writer of ws_handshake_reject and
- * ws_handshake_error_response. */
-static int ws_hs_write_refusal(int status, const ws_header *extra, size_t n, const char *body,
-                               size_t len, bool nl, bool plain_text, uint8_t *out, size_t cap,
-                               size_t *out_len)
+ * ws_handshake_error_response, with the checks of the former. */
+static int ws_hs_refuse(const ws_handshake *hs, int status, const ws_header *extra, size_t n,
+                        const char *body, size_t len, bool nl, uint8_t *out, size_t cap,
+                        size_t *out_len)
 {
+    static const unsigned ours = WS_HN_BIT(WS_HN_CONNECTION) | WS_HN_BIT(WS_HN_CONTENT_LENGTH) |
+                                 WS_HN_BIT(WS_HN_TRANSFER_ENCODING);
     ws_hs_out o;
+    int rc;
 
+    if (out_len == NULL || status < 200 || status > 599 || (body == NULL && len > 0) ||
+        (len > 0 && ws_status_bodyless(status)))
+        return WS_E_INVALID;
+    if (hs->role != WS_ROLE_SERVER)
+        return WS_E_STATE;
+    rc = ws_hs_check_extra(extra, n, ours);
+    if (rc < 0)
+        return rc;
     ws_hs_out_init(&o, out, cap);
     ws_hs_puts(&o, "HTTP/1.1 ");
     ws_hs_put_uint(&o, (size_t)status);
-    ws_hs_put(&o, " ", 1);
-    ws_hs_puts(&o, ws_reason_phrase(status));
-    ws_hs_puts(&o, "\r\nConnection: close\r\n");
-    if (plain_text)
+    ws_hs_put_reason(&o, status);
+    ws_hs_puts(&o, "Connection: close\r\n");
+    if ((len > 0 || nl) && ((unsigned)rc & WS_HN_BIT(WS_HN_CONTENT_TYPE)) == 0)
         ws_hs_puts(&o, "Content-Type: text/plain\r\n");
     if (status != 204 && status != 304) {
         ws_hs_puts(&o, "Content-Length: ");
         ws_hs_put_uint(&o, len + nl);
-        ws_hs_puts(&o, "\r\n");
+        ws_hs_put(&o, "\r\n", 2);
     }
     ws_hs_put_headers(&o, extra, n);
-    ws_hs_puts(&o, "\r\n");
+    ws_hs_put(&o, "\r\n", 2);
     ws_hs_put(&o, body, len);
     ws_hs_put(&o, "\n", nl);
     return ws_hs_out_done(&o, out_len);
@@ -523,14 +482,10 @@ ws_hs_accept(const ws_handshake *hs, const ws_accept_opts *opts,
              size_t cap, size_t *out_len)
 {
     /* A 101 has no content: a length or coding would make a proxy read frames as a body. */
-    static const char *const ours[] = {"Upgrade",
-                                       "Connection",
-                                       "Sec-WebSocket-Accept",
-                                       "Sec-WebSocket-Protocol",
-                                       "Sec-WebSocket-Extensions",
-                                       "Content-Length",
-                                       "Transfer-Encoding",
-                                       NULL};
+    static const unsigned ours = WS_HN_BIT(WS_HN_UPGRADE) | WS_HN_BIT(WS_HN_CONNECTION) |
+                                 WS_HN_BIT(WS_HN_ACCEPT) | WS_HN_BIT(WS_HN_PROTOCOL) |
+                                 WS_HN_BIT(WS_HN_EXTENSIONS) | WS_HN_BIT(WS_HN_CONTENT_LENGTH) |
+                                 WS_HN_BIT(WS_HN_TRANSFER_ENCODING);
     static const ws_accept_opts none = {NULL, NULL, NULL, 0};
     static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\n"
                                     "Upgrade: websocket\r\n"
@@ -566,7 +521,7 @@ ws_hs_accept(const ws_handshake *hs, const ws_accept_opts *opts,
             return rc;
     }
     rc = ws_hs_check_extra(opts->headers, opts->header_count, ours);
-    if (rc != WS_OK)
+    if (rc < 0)
         return rc;
 
     ws_accept_key(hs->request.key, hs->request.key_len, accept);
@@ -601,21 +556,8 @@ int ws_handshake_reject(const ws_handshake *hs, int status, const ws_header *hea
                         size_t header_count, const char *body, size_t body_len, uint8_t *out,
                         size_t cap, size_t *out_len)
 {
-    static const char *const ours[] = {"Connection", "Content-Length", "Transfer-Encoding", NULL};
-    const ws_header *type;
-    int rc;
-
-    if (out_len == NULL || status < 200 || status > 599 || (body == NULL && body_len > 0) ||
-        (body_len > 0 && ws_status_bodyless(status)))
-        return WS_E_INVALID;
-    if (hs->role != WS_ROLE_SERVER)
-        return WS_E_STATE;
-    rc = ws_hs_check_extra(headers, header_count, ours);
-    if (rc != WS_OK)
-        return rc;
-    (void)ws_hs_count(headers, header_count, "Content-Type", &type);
-    return ws_hs_write_refusal(status, headers, header_count, body, body_len, false,
-                               body_len > 0 && type == NULL, out, cap, out_len);
+    return ws_hs_refuse(hs, status, headers, header_count, body, body_len, false, out, cap,
+                        out_len);
 }
 
 int ws_handshake_error_response(const ws_handshake *hs, uint8_t *out, size_t cap, size_t *out_len)
@@ -634,6 +576,6 @@ int ws_handshake_error_response(const ws_handshake *hs, uint8_t *out, size_t cap
     else if (hs->status == 426)
         extra = &version;
     message = ws_strerror(hs->error);
-    return ws_hs_write_refusal(hs->status, extra, extra != NULL ? 1 : 0, message, strlen(message),
-                               true, true, out, cap, out_len);
+    return ws_hs_refuse(hs, hs->status, extra, extra != NULL ? 1 : 0, message, strlen(message),
+                        true, out, cap, out_len);
 }

@@ -83,16 +83,26 @@ static bool ws_list_next(const char *v, size_t len, size_t *pos, const char **it
     return true;
 }
 
-bool ws_http_list_has(const char *value, size_t len, const char *token)
+/* The first element of the list v[0..len) equal to token[0..tlen), exactly or, with icase,
+ * ignoring ASCII case; NULL when there is none. */
+static const char *ws_list_find(const char *v, size_t len, const char *token, size_t tlen,
+                                bool icase)
 {
     size_t pos = 0, item_len;
     const char *item;
 
-    while (ws_list_next(value, len, &pos, &item, &item_len)) {
-        if (ws_ascii_ieq(item, item_len, token))
-            return true;
+    while (ws_list_next(v, len, &pos, &item, &item_len)) {
+        /* Elements are never empty, so neither comparison sees a length of 0. */
+        if (item_len == tlen &&
+            (icase ? ws_ascii_ieq_n(item, token, tlen) : memcmp(item, token, tlen) == 0))
+            return item;
     }
-    return false;
+    return NULL;
+}
+
+bool ws_http_list_has(const char *value, size_t len, const char *token)
+{
+    return ws_list_find(value, len, token, strlen(token), true) != NULL;
 }
 
 void ws_list_iter_init(ws_list_iter *it, const ws_header *headers, size_t count, const char *name)
@@ -122,18 +132,17 @@ bool ws_list_iter_next(ws_list_iter *it, const char **item, size_t *item_len)
 
 const char *ws_request_subprotocol_item(const ws_request *r, const char *proto, size_t len)
 {
-    ws_list_iter it;
-    const char *item;
-    size_t item_len;
+    const char *item = NULL;
+    size_t i;
 
     if (r == NULL || len == 0)
         return NULL;
-    ws_list_iter_init(&it, r->headers, r->header_count, "Sec-WebSocket-Protocol");
-    while (ws_list_iter_next(&it, &item, &item_len)) {
-        if (ws_bytes_eq(item, item_len, proto, len))
-            return item;
+    for (i = 0; i < r->header_count && item == NULL; i++) {
+        const ws_header *h = &r->headers[i];
+        if (ws_ascii_ieq(h->name, h->name_len, "Sec-WebSocket-Protocol"))
+            item = ws_list_find(h->value, h->value_len, proto, len, false);
     }
-    return NULL;
+    return item;
 }
 
 bool ws_request_offers_subprotocol(const ws_request *r, const char *proto, size_t len)

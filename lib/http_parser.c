@@ -20,14 +20,16 @@
 /* Where the parser is; ws_http_parser.state. */
 enum ws_http_state { WS_HTTP_READING = 0, WS_HTTP_DONE, WS_HTTP_FAILED };
 
-/* Where the scanner is inside the head; ws_http_parser.line_state. */
+/* Where the scanner is inside the head; ws_http_parser.line_state. A state with
+ * WS_SCAN_CR set is the one before it after a CR (which only an LF may follow). */
 enum ws_hs_scan {
-    WS_SCAN_FIRST = 0, /* inside the request or status line */
-    WS_SCAN_FIRST_CR,  /* after the first line's CR: LF must follow */
-    WS_SCAN_LINE,      /* at the start of a header line or of the empty line ending the head */
-    WS_SCAN_HEADER,    /* inside a header line */
-    WS_SCAN_HEADER_CR, /* after a header line's CR */
-    WS_SCAN_END_CR     /* after the CR of the empty line */
+    WS_SCAN_FIRST = 0,     /* inside the request or status line */
+    WS_SCAN_CR = 1,        /* the CR bit */
+    WS_SCAN_FIRST_CR = 1,  /* after the first line's CR: LF must follow */
+    WS_SCAN_LINE = 2,      /* at the start of a header line or of the empty line ending the head */
+    WS_SCAN_END_CR = 3,    /* after the CR of the empty line */
+    WS_SCAN_HEADER = 4,    /* inside a header line */
+    WS_SCAN_HEADER_CR = 5, /* after a header line's CR */
 };
 
 void ws_http_limits_init(ws_http_limits *l)
@@ -191,27 +193,6 @@ static size_t ws_hs_line_limit(const ws_http_parser *hs)
     return hs->line_state == WS_SCAN_FIRST ? hs->max_first_line : hs->max_header_line;
 }
 
-/* Appends one byte of the head; the buffer's size is the limit on the whole head. */
-static int ws_hs_store(ws_http_parser *hs, uint8_t c, enum ws_hs_scan next)
-{
-    if (hs->len == hs->cap)
-        return WS_E_HTTP_HEADERS_TOO_LARGE;
-    hs->buf[hs->len++] = c;
-    hs->line_state = (uint8_t)next;
-    return WS_E_AGAIN;
-}
-
-/* A byte inside a line: refused as soon as it is a control byte or takes the line over its
- * limit, before the line ends. */
-static int ws_hs_line_byte(ws_http_parser *hs, uint8_t c, enum ws_hs_scan state)
-{
-    if (ws_hs_is_ctl(c) && c != '\t')
-        return WS_E_HTTP_SYNTAX;
-    if (hs->len - hs->line_start >= ws_hs_line_limit(hs))
-        return ws_hs_in_request_line(hs) ? WS_E_HTTP_URI_TOO_LONG : WS_E_HTTP_HEADERS_TOO_LARGE;
-    return ws_hs_store(hs, c, state);
-}
-
 /* "GET /chat HTTP/1.1": a method token, single spaces, a target without spaces or control
  * bytes (the scanner let none but HTAB through) and a version of one digit each side. */
 int ws_http_request_line(ws_http_parser *hs, const char *line, size_t len)
@@ -293,69 +274,52 @@ static int ws_hs_end_line(ws_http_parser *hs, enum ws_hs_scan state, size_t end)
     return state == WS_SCAN_FIRST ? ws_hs_end_first_line(hs, end) : ws_hs_end_header_line(hs, end);
 }
 
-/* The empty line ending the head was read. */
-static int ws_hs_head_end(ws_http_parser *hs)
-{
-    hs->head.headers = hs->headers;
-    hs->head.header_count = hs->header_count;
-    hs->state = WS_HTTP_DONE;
-    return WS_OK;
-}
-
-/* A line end that is a lone LF: only with allow_bare_lf. */
-static int ws_hs_bare_lf(ws_http_parser *hs, enum ws_hs_scan next)
-{
-    if (!hs->allow_bare_lf)
-        return WS_E_HTTP_SYNTAX;
-    return ws_hs_store(hs, '\n', next);
-}
-
-/* One byte of the head. Returns WS_E_AGAIN to go on, WS_OK at the end of a valid head, or
- * an error. */
+/* One byte of the head, stored in the buffer (whose size is the limit on the whole head)
+ * once it is known to be allowed where it is: a byte inside a line is refused as soon as it
+ * is a control byte or takes the line over its limit, before the line ends. Returns
+ * WS_E_AGAIN to go on, WS_OK at the end of a valid head, or an error. */
 static int ws_hs_scan_byte(ws_http_parser *hs, uint8_t c)
 {
     size_t end = hs->len; /* where the line ends when c is a bare LF */
-    enum ws_hs_scan state = (enum ws_hs_scan)hs->line_state;
-    int rc;
+    unsigned state = hs->line_state, next = WS_SCAN_LINE;
 
-    switch (state) {
-    case WS_SCAN_FIRST:
-    case WS_SCAN_HEADER:
-        if (c == '\r')
-            return ws_hs_store(hs, c,
-                               state == WS_SCAN_FIRST ? WS_SCAN_FIRST_CR : WS_SCAN_HEADER_CR);
-        if (c != '\n')
-            return ws_hs_line_byte(hs, c, state);
-        rc = ws_hs_bare_lf(hs, WS_SCAN_LINE);
-        return rc == WS_E_AGAIN ? ws_hs_end_line(hs, state, end) : rc;
-    case WS_SCAN_FIRST_CR:
-    case WS_SCAN_HEADER_CR:
+    if ((state & WS_SCAN_CR) != 0) {
         if (c != '\n')
             return WS_E_HTTP_SYNTAX; /* a CR not followed by LF */
-        rc = ws_hs_store(hs, c, WS_SCAN_LINE);
-        if (rc != WS_E_AGAIN)
-            return rc;
-        return ws_hs_end_line(hs, state == WS_SCAN_FIRST_CR ? WS_SCAN_FIRST : WS_SCAN_HEADER,
-                              end - 1);
-    case WS_SCAN_LINE:
-        if (c == '\r')
-            return ws_hs_store(hs, c, WS_SCAN_END_CR);
-        if (c == '\n') {
-            rc = ws_hs_bare_lf(hs, WS_SCAN_LINE);
-            return rc == WS_E_AGAIN ? ws_hs_head_end(hs) : rc;
+        end--;                       /* the line ended before its CR */
+        state &= ~(unsigned)WS_SCAN_CR;
+    } else if (c == '\r') {
+        next = state | WS_SCAN_CR;
+    } else if (c == '\n') {
+        if (!hs->allow_bare_lf)
+            return WS_E_HTTP_SYNTAX; /* a line end that is a lone LF */
+    } else {
+        if (state == WS_SCAN_LINE) {
+            if (c == ' ' || c == '\t')
+                return WS_E_HTTP_SYNTAX; /* obs-fold, or whitespace before the first name */
+            if (hs->header_count == hs->max_headers)
+                return WS_E_HTTP_HEADERS_TOO_LARGE;
+            state = WS_SCAN_HEADER;
         }
-        if (c == ' ' || c == '\t')
-            return WS_E_HTTP_SYNTAX; /* obs-fold, or whitespace before the first name */
-        if (hs->header_count == hs->max_headers)
-            return WS_E_HTTP_HEADERS_TOO_LARGE;
-        return ws_hs_line_byte(hs, c, WS_SCAN_HEADER);
-    case WS_SCAN_END_CR:
-        if (c != '\n')
+        if (ws_hs_is_ctl(c) && c != '\t')
             return WS_E_HTTP_SYNTAX;
-        rc = ws_hs_store(hs, c, WS_SCAN_LINE);
-        return rc == WS_E_AGAIN ? ws_hs_head_end(hs) : rc;
+        if (hs->len - hs->line_start >= ws_hs_line_limit(hs))
+            return ws_hs_in_request_line(hs) ? WS_E_HTTP_URI_TOO_LONG : WS_E_HTTP_HEADERS_TOO_LARGE;
+        next = state;
     }
-    return WS_E_HTTP_SYNTAX; /* unreachable: every state is handled above */
+    if (hs->len == hs->cap)
+        return WS_E_HTTP_HEADERS_TOO_LARGE;
+    hs->buf[hs->len++] = c;
+    hs->line_state = (uint8_t)next;
+    if (next != WS_SCAN_LINE)
+        return WS_E_AGAIN;       /* inside a line, or after its CR */
+    if (state == WS_SCAN_LINE) { /* the empty line ending the head */
+        hs->head.headers = hs->headers;
+        hs->head.header_count = hs->header_count;
+        hs->state = WS_HTTP_DONE;
+        return WS_OK;
+    }
+    return ws_hs_end_line(hs, (enum ws_hs_scan)state, end);
 }
 
 #ifndef WS_SMALL

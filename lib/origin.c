@@ -67,22 +67,27 @@ static bool ws_origin_parse(const char *s, size_t len, bool allow_wildcard, ws_o
     return ws_host_port_parse(p + 3, end, allow_wildcard, o);
 }
 
-/* Whether the origin o lies in the pattern pat (both parsed). */
-static bool ws_origin_parts_match(const ws_origin_parts *pat, const ws_origin_parts *o)
+/* Whether host[0..len) is the host of the pattern pat, or (a wildcard) lies under it. */
+static bool ws_origin_host_match(const ws_origin_parts *pat, const char *host, size_t len)
 {
-    if (pat->scheme_len != o->scheme_len ||
-        !ws_ascii_ieq_n(pat->scheme, o->scheme, o->scheme_len) || pat->port != o->port)
-        return false;
     if (pat->wildcard) {
         /* At least one whole label, then a dot, then exactly the suffix. An IPv6 literal
          * ends in ']', so it never ends with a suffix of labels. */
         size_t cut;
-        if (o->host_len < pat->host_len + 2)
+        if (len < pat->host_len + 2)
             return false;
-        cut = o->host_len - pat->host_len;
-        return o->host[cut - 1] == '.' && ws_ascii_ieq_n(o->host + cut, pat->host, pat->host_len);
+        cut = len - pat->host_len;
+        return host[cut - 1] == '.' && ws_ascii_ieq_n(host + cut, pat->host, pat->host_len);
     }
-    return pat->host_len == o->host_len && ws_ascii_ieq_n(pat->host, o->host, o->host_len);
+    return pat->host_len == len && ws_ascii_ieq_n(pat->host, host, len);
+}
+
+/* Whether the origin o lies in the pattern pat (both parsed). */
+static bool ws_origin_parts_match(const ws_origin_parts *pat, const ws_origin_parts *o)
+{
+    return pat->scheme_len == o->scheme_len &&
+           ws_ascii_ieq_n(pat->scheme, o->scheme, o->scheme_len) && pat->port == o->port &&
+           ws_origin_host_match(pat, o->host, o->host_len);
 }
 
 static bool ws_is_null_origin(const char *origin, size_t len)
@@ -185,24 +190,21 @@ int ws_origin_check(const ws_origin_policy *p, const ws_request *r)
 
 bool ws_host_trusted(const char *const *hosts, size_t count, const char *host, size_t len)
 {
-    ws_origin_parts h, pat;
+    ws_origin_parts pat;
+    ws_hostport h;
     size_t i;
 
-    if (host == NULL || (hosts == NULL && count > 0))
-        return false;
-    memset(&h, 0, sizeof h);
-    if (!ws_host_port_parse(host, host + len, false, &h))
+    if (host == NULL || (hosts == NULL && count > 0) || !ws_hostport_parse(host, host + len, &h))
         return false;
     for (i = 0; i < count; i++) {
         const char *e = hosts[i];
-        memset(&pat, 0, sizeof pat);
+        pat.port = 0;
         if (e == NULL || !ws_host_port_parse(e, e + strlen(e), true, &pat))
             continue;
-        if (pat.port != 0 && pat.port != h.port)
-            continue; /* an entry with a port pins it; one without takes any */
-        pat.port = h.port;
-        pat.scheme = h.scheme = "";
-        if (ws_origin_parts_match(&pat, &h))
+        /* An entry with a port pins it; one without takes any. */
+        if (pat.port != 0 && (!h.has_port || pat.port != h.port))
+            continue;
+        if (ws_origin_host_match(&pat, h.host, h.host_len))
             return true;
     }
     return false;
