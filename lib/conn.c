@@ -916,12 +916,12 @@ ws_event_type ws_conn_data_piece(ws_conn *c, const uint8_t *p, size_t n, bool fr
             p = c->msg.p ? c->msg.p : empty;
             n = c->msg.len;
         }
-    } else if (n == 0 && !fin) {
-        return WS_EV_NONE; /* streaming: an empty chunk is only worth an event at the end */
+        return ws_event_data(ev, WS_EV_MESSAGE, opcode, p, n, true, true);
     }
-    /* A whole message gets here only at its end: frame_end and fin are both true. */
-    return ws_event_data(ev, c->cfg.whole_messages ? WS_EV_MESSAGE : WS_EV_CHUNK, opcode, p, n,
-                         frame_end, fin);
+    /* Streaming: an empty chunk is only worth an event when it ends the message. */
+    if (n == 0 && !fin)
+        return WS_EV_NONE;
+    return ws_event_data(ev, WS_EV_CHUNK, opcode, p, n, frame_end, fin);
 }
 
 #ifndef WS_SMALL
