@@ -26,7 +26,10 @@ if ! command -v meson >/dev/null || ! command -v ninja >/dev/null || ! command -
 then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         say "installing build tools"
-        apt-get update -qq && apt-get install -y -qq meson ninja-build gcc pkg-config >/dev/null
+        . "$root/tests/retry.sh"
+        apt_update apt-get update -qq
+        retry apt-get install -y -qq meson ninja-build gcc pkg-config >/dev/null ||
+            fail "apt-get install meson ninja-build gcc pkg-config failed"
     else
         fail "needs meson, ninja and a C compiler (apt-get install meson ninja-build gcc)"
     fi

@@ -25,7 +25,7 @@ if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-system-arm >/d
         exit 0
     fi
     . tests/retry.sh
-    retry apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+    apt_update apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive retry apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
         --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
         >/dev/null

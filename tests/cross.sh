@@ -35,7 +35,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         list+=("${p[@]}")
     done
     echo "# installing ${list[*]}" >&2
-    retry apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+    apt_update apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive retry apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
         --no-install-recommends "${list[@]}" >/dev/null
 fi

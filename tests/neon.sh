@@ -26,7 +26,7 @@ if ! have_tools; then
     fi
     echo "# installing gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user" >&2
     . "$(dirname "$0")/retry.sh"
-    retry $sudo apt-get -qq update >/dev/null
+    apt_update $sudo apt-get -qq update >/dev/null
     DEBIAN_FRONTEND=noninteractive retry $sudo apt-get -y -qq install \
         gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user >/dev/null
 fi

@@ -11,3 +11,13 @@ retry() {
     done
     return 1
 }
+
+# apt_update COMMAND...: an `apt-get update` command, retried as above. A mirror can serve a
+# stale index for one architecture for a while ("File has unexpected size ... Mirror sync in
+# progress?"), and then every attempt fails; apt keeps the lists it already has, so this warns
+# and lets the install that follows go ahead: it succeeds when the packages it needs are in
+# the lists that did come, and fails naming the package otherwise.
+apt_update() {
+    retry "$@" && return 0
+    echo "warning: '$*' did not refresh every package list; installing from the lists apt has" >&2
+}

@@ -72,7 +72,7 @@ if [ ${#need[@]} -gt 0 ]; then
     for arch in "${foreign[@]}"; do
         dpkg --add-architecture "$arch"
     done
-    retry apt-get update -qq
+    apt_update apt-get update -qq
     # No recommends: qemu-system-arm's would bring a desktop's worth of media libraries.
     retry apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi

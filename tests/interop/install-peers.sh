@@ -45,7 +45,7 @@ if [ ! -x "$chromium" ]; then
     [ "$(id -u)" -eq 0 ] || fail "$chromium is missing; run as root, or: apt-get install -y chromium"
     echo "install-peers: apt-get install chromium"
     export DEBIAN_FRONTEND=noninteractive
-    retry apt-get update -qq || fail "apt-get update failed"
+    apt_update apt-get update -qq
     retry apt-get install -y -qq chromium >/dev/null || fail "apt-get install chromium failed"
     [ -x "$chromium" ] || fail "chromium installed but $chromium is still missing"
 fi
@@ -57,7 +57,7 @@ if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
     [ "$(id -u)" -eq 0 ] || fail "nginx is missing; run as root, or: apt-get install -y nginx"
     echo "install-peers: apt-get install nginx"
     export DEBIAN_FRONTEND=noninteractive
-    retry apt-get update -qq || fail "apt-get update failed"
+    apt_update apt-get update -qq
     retry apt-get install -y -qq nginx >/dev/null || fail "apt-get install nginx failed"
 fi
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
