@@ -364,8 +364,9 @@ typedef struct ws_config {
     size_t trusted_host_count;
 
     /* Server request hooks, run in this order on a valid request before WS_EV_REQUEST.
-     * A build with -Drequest_hooks=false (WS_NO_REQUEST_HOOKS, docs/size.md) has neither
-     * these nor trusted_hosts: a configuration that sets one is invalid there. */
+     * A build with -Drequest_hooks=false (WS_NO_REQUEST_HOOKS, docs/size.md) runs neither
+     * these nor the trusted_hosts check (the fields stay, so the header is the same for
+     * every build): a configuration that sets one of them is invalid there. */
     struct ws_request_hook_def {
         int (*fn)(void *ud, ws_conn *c, const ws_request *r); /* see WS_HOOK_* */
         void *ud;
