@@ -28,6 +28,18 @@
  * most 64: shorter payloads go to mask_tail. */
 #define MASK_WIDE_MIN 64u
 
+/* MASK_WIDE: a vector path is compiled in. MASK_WORDS: payloads are masked in words, which
+ * is every build but WS_SMALL without a vector path (docs/size.md); that one masks a byte
+ * at a time and compiles none of the word code. */
+#if defined(WS_SIMD_SSE2) || defined(WS_SIMD_X86_RUNTIME) || defined(WS_SIMD_NEON)
+#define MASK_WIDE 1
+#endif
+#if !defined(WS_SMALL) || defined(MASK_WIDE)
+#define MASK_WORDS 1
+#endif
+
+#ifdef MASK_WORDS
+
 /* True on a little-endian machine; compilers fold it to a constant. */
 static int mask_little_endian(void)
 {
@@ -52,12 +64,6 @@ MASK_INLINE uint32_t mask_key32(const uint8_t key[4], size_t k)
     return (w << s) | (w >> ((32u - s) & 31u));
 }
 
-/* WS_SMALL (docs/size.md) masks a 32-bit word at a time with one loop instead of the
- * unrolled 64-bit words below, which then serve only the vector paths' tails. */
-#if defined(WS_SIMD_SSE2) || defined(WS_SIMD_X86_RUNTIME) || defined(WS_SIMD_NEON)
-#define MASK_WIDE 1
-#endif
-#if !defined(WS_SMALL) || defined(MASK_WIDE)
 MASK_INLINE void mask_word8(uint8_t *dst, const uint8_t *src, uint64_t kw)
 {
     uint64_t w;
@@ -117,10 +123,10 @@ MASK_INLINE void mask_tail(uint8_t *dst, const uint8_t *src, size_t n, uint32_t 
     }
 }
 
-#endif
-
 /* Masks len bytes that start at a key position whose key word is kw32. Every 4-byte step
- * keeps the key position, so one key word serves the whole run. */
+ * keeps the key position, so one key word serves the whole run. WS_SMALL with a vector path
+ * takes the bytes its blocks leave a 32-bit word at a time in one loop, instead of the
+ * unrolled 64-bit words. */
 #ifdef WS_SMALL
 MASK_INLINE void mask_words(uint8_t *dst, const uint8_t *src, size_t len, uint32_t kw32)
 {
@@ -153,8 +159,9 @@ MASK_INLINE void mask_words(uint8_t *dst, const uint8_t *src, size_t len, uint32
     mask_tail(dst + i, src + i, len - i, kw32);
 }
 #endif
+#endif /* MASK_WORDS */
 
-#if defined(WS_SMALL) && !defined(MASK_WIDE)
+#ifndef MASK_WORDS
 /* WS_SMALL without a vector path (docs/size.md): a byte at a time, the key byte picked by
  * position. */
 size_t ws_mask_copy_portable(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
@@ -303,7 +310,7 @@ size_t ws_mask_copy_neon(uint8_t *dst, const uint8_t *src, size_t len, const uin
 }
 #endif
 
-#if !defined(WS_SMALL) || defined(MASK_WIDE)
+#ifdef MASK_WORDS
 /* The choice for payloads of at least MASK_WIDE_MIN bytes, kept out of line so that the
  * short path of ws_mask_copy stays small. */
 MASK_NOINLINE size_t mask_copy_long(uint8_t *dst, const uint8_t *src, size_t len,
@@ -327,7 +334,7 @@ MASK_NOINLINE size_t mask_copy_long(uint8_t *dst, const uint8_t *src, size_t len
 size_t ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t key[4],
                     size_t offset)
 {
-#if defined(WS_SMALL) && !defined(MASK_WIDE)
+#ifndef MASK_WORDS
     return ws_mask_copy_portable(dst, src, len, key, offset);
 #else
     size_t k = offset & 3u;
