@@ -40,7 +40,7 @@ typedef struct fz_host {
     bool reject;
     bool pick_protocol;
     bool echo_open; /* a fragmented echo is in progress */
-    bool echo_skip; /* ... and one of its fragments could not be queued */
+    bool echo_skip; /* this message is not echoed: its first fragment was not queued */
     bool stop;      /* the host gave up (a decision could not be queued) */
 } fz_host;
 
@@ -109,10 +109,10 @@ static void fz_echo(fz_host *h, const ws_event *ev)
         rc = ws_conn_send_fragment(h->c, op, ev->data, ev->len, ev->message_final);
         if (rc == WS_OK)
             h->echo_open = !ev->message_final;
-        else if (!ev->message_final)
-            h->echo_skip = true;
+        else if (!ev->message_final && !h->echo_open)
+            h->echo_skip = true; /* nothing of it went out: leave the rest of it */
         else
-            h->echo = false; /* the echo can never be finished: stop echoing */
+            h->echo = false; /* a message begun on the wire can never be finished: stop */
     }
     FZ_LOG("  echo -> %d\n", rc);
     /* Delivered text is valid, so the echo of an unbroken chain of chunks is too. Anything

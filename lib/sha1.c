@@ -16,8 +16,8 @@ typedef struct ws_sha1_ctx {
     uint32_t h[5];
     size_t block_len;
 #ifdef WS_SMALL
-    uint32_t w[16]; /* the block being filled, as big-endian words */
-    size_t total;   /* bytes hashed so far: what one call can pass, the most hashed here */
+    uint32_t w[16]; /* the block being filled, as big-endian words (not cleared: see below) */
+    size_t total;   /* bytes hashed so far; a size_t, as the callers hash a few dozen */
 #else
     uint8_t block[WS_SHA1_BLOCK];
     uint64_t total; /* bytes hashed so far */
@@ -205,7 +205,9 @@ static const uint32_t ws_sha1_pad60_wk[80] = {
 
 #ifdef WS_SMALL
 /* WS_SMALL (docs/size.md): a byte at a time into the block's words, and the padding through
- * the same path; the keys hashed here are a few dozen bytes. */
+ * the same path; the keys hashed here are a few dozen bytes. A word is never cleared: it
+ * takes exactly four bytes before the block is hashed, so whatever it held before has been
+ * shifted out by then. */
 static void ws_sha1_byte(ws_sha1_ctx *c, uint8_t b)
 {
     uint32_t *w = &c->w[c->block_len >> 2];
